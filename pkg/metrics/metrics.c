@@ -1,0 +1,448 @@
+/*
+ * The registry is a list of families, each with a list of series. Lookups
+ * are linear: an operator has a few dozen families and few series per
+ * family, and a scrape every few seconds costs far less than a reconcile.
+ * One mutex guards everything; collectors run outside it because they call
+ * back into the setters.
+ */
+#include "metrics.h"
+#include "metrics-private.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COLLECTORS 16
+
+enum metric_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
+
+struct series {
+	struct series *next;
+	char *labels; /* rendered: a="x",b="y" (no braces); "" for none */
+	double value;
+	double sum;
+	unsigned long long count;
+	unsigned long long *bucket_counts; /* nbuckets, not cumulative */
+};
+
+struct family {
+	struct family *next;
+	char *name;
+	char *help;
+	enum metric_type type;
+	double *buckets;
+	size_t nbuckets;
+	struct series *series;
+	size_t nseries;
+};
+
+struct collector {
+	metrics_collect_fn fn;
+	void *userdata;
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	struct family *families;
+	size_t nseries;
+	double dropped;
+	struct collector collectors[MAX_COLLECTORS];
+	size_t ncollectors;
+};
+
+#define DROPPED_NAME "metrics_dropped_series_total"
+#define DROPPED_HELP "Series not recorded because the registry was full."
+
+static struct family *get_family(struct metrics *m, const char *name,
+				 const char *help, enum metric_type type,
+				 const double *buckets, size_t nbuckets);
+static struct series *get_series(struct metrics *m, struct family *f,
+				 const char *const *labels);
+
+static void *xmalloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		abort();
+	return p;
+}
+
+int metrics_new(struct metrics **out)
+{
+	struct metrics *m = xmalloc(sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
+	/* The drop counter exists from the start so that it never competes
+	 * for a slot with the series whose loss it reports. */
+	struct family *f = get_family(m, DROPPED_NAME, DROPPED_HELP, M_COUNTER,
+				      NULL, 0);
+	get_series(m, f, NULL);
+	m->nseries = 0;
+	*out = m;
+	return 0;
+}
+
+static void family_free(struct family *f)
+{
+	struct series *s = f->series;
+	while (s) {
+		struct series *n = s->next;
+		free(s->labels);
+		free(s->bucket_counts);
+		free(s);
+		s = n;
+	}
+	free(f->name);
+	free(f->help);
+	free(f->buckets);
+	free(f);
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	struct family *f = m->families;
+	while (f) {
+		struct family *n = f->next;
+		family_free(f);
+		f = n;
+	}
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* Label values are escaped as the exposition format requires: backslash,
+ * double quote and newline. */
+static void escape_into(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_append_str(b, "\\\\");
+		else if (*s == '"')
+			buf_append_str(b, "\\\"");
+		else if (*s == '\n')
+			buf_append_str(b, "\\n");
+		else
+			buf_append(b, s, 1);
+	}
+}
+
+static char *render_labels(const char *const *labels)
+{
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	for (size_t i = 0; labels && labels[i] && labels[i + 1]; i += 2) {
+		buf_printf(&b, "%s%s=\"", i ? "," : "", labels[i]);
+		escape_into(&b, labels[i + 1]);
+		buf_append_str(&b, "\"");
+	}
+	return buf_take(&b);
+}
+
+static struct family *find_family(struct metrics *m, const char *name)
+{
+	for (struct family *f = m->families; f; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+static struct family *get_family(struct metrics *m, const char *name,
+				 const char *help, enum metric_type type,
+				 const double *buckets, size_t nbuckets)
+{
+	struct family *f = find_family(m, name);
+	if (f)
+		return f->type == type ? f : NULL;
+	f = xmalloc(sizeof(*f));
+	f->name = xstrdup(name);
+	f->help = xstrdup(help);
+	f->type = type;
+	if (type == M_HISTOGRAM && nbuckets) {
+		f->buckets = xmalloc(nbuckets * sizeof(double));
+		memcpy(f->buckets, buckets, nbuckets * sizeof(double));
+		f->nbuckets = nbuckets;
+	}
+	f->next = m->families;
+	m->families = f;
+	return f;
+}
+
+static struct series *find_series(struct family *f, const char *labels)
+{
+	for (struct series *s = f->series; s; s = s->next)
+		if (strcmp(s->labels, labels) == 0)
+			return s;
+	return NULL;
+}
+
+/* Called with the lock held. Returns NULL (and counts the drop) when the
+ * registry is full. */
+static struct series *get_series(struct metrics *m, struct family *f,
+				 const char *const *labels)
+{
+	char *rendered = render_labels(labels);
+	struct series *s = find_series(f, rendered);
+	if (s) {
+		free(rendered);
+		return s;
+	}
+	if (m->nseries >= METRICS_MAX_SERIES) {
+		free(rendered);
+		m->dropped += 1;
+		return NULL;
+	}
+	s = xmalloc(sizeof(*s));
+	s->labels = rendered;
+	if (f->type == M_HISTOGRAM)
+		s->bucket_counts =
+			xmalloc((f->nbuckets + 1) * sizeof(unsigned long long));
+	s->next = f->series;
+	f->series = s;
+	f->nseries++;
+	m->nseries++;
+	return s;
+}
+
+static int update(struct metrics *m, const char *name, const char *help,
+		  enum metric_type type, const char *const *labels, double v,
+		  bool add)
+{
+	if (!m || !name)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int rc = 0;
+	struct family *f = get_family(m, name, help, type, NULL, 0);
+	if (!f) {
+		rc = -EINVAL;
+		goto out;
+	}
+	struct series *s = get_series(m, f, labels);
+	if (s)
+		s->value = add ? s->value + v : v;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int metrics_counter_add(struct metrics *m, const char *name, const char *help,
+			const char *const *labels, double v)
+{
+	if (v < 0)
+		return -EINVAL;
+	return update(m, name, help, M_COUNTER, labels, v, true);
+}
+
+int metrics_gauge_set(struct metrics *m, const char *name, const char *help,
+		      const char *const *labels, double v)
+{
+	return update(m, name, help, M_GAUGE, labels, v, false);
+}
+
+int metrics_gauge_add(struct metrics *m, const char *name, const char *help,
+		      const char *const *labels, double v)
+{
+	return update(m, name, help, M_GAUGE, labels, v, true);
+}
+
+int metrics_histogram_observe(struct metrics *m, const char *name,
+			      const char *help, const char *const *labels,
+			      const double *buckets, size_t nbuckets, double v)
+{
+	if (!m || !name)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int rc = 0;
+	struct family *f = get_family(m, name, help, M_HISTOGRAM, buckets,
+				      nbuckets);
+	if (!f) {
+		rc = -EINVAL;
+		goto out;
+	}
+	struct series *s = get_series(m, f, labels);
+	if (!s)
+		goto out;
+	size_t i = 0;
+	while (i < f->nbuckets && v > f->buckets[i])
+		i++;
+	s->bucket_counts[i]++;
+	s->sum += v;
+	s->count++;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int metrics_get(struct metrics *m, const char *name,
+		const char *const *labels, double *out)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = -ENOENT;
+	struct family *f = find_family(m, name);
+	if (f) {
+		char *rendered = render_labels(labels);
+		struct series *s = find_series(f, rendered);
+		free(rendered);
+		if (s) {
+			*out = f->type == M_HISTOGRAM ? (double)s->count
+						      : s->value;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int metrics_add_collector(struct metrics *m, metrics_collect_fn fn,
+			  void *userdata)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = -ENOSPC;
+	if (m->ncollectors < MAX_COLLECTORS) {
+		m->collectors[m->ncollectors++] =
+			(struct collector){ fn, userdata };
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* Formats a sample value the way Go's strconv 'g' with shortest precision
+ * would, closely enough for Prometheus: integers without exponent up to
+ * 1e15, the shortest of %.15g/%.17g that reads back, and +Inf/-Inf/NaN. */
+void metrics_format_value(double v, char *out, size_t outsz)
+{
+	if (isnan(v)) {
+		snprintf(out, outsz, "NaN");
+		return;
+	}
+	if (isinf(v)) {
+		snprintf(out, outsz, "%s", v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	snprintf(out, outsz, "%.15g", v);
+	if (strtod(out, NULL) != v)
+		snprintf(out, outsz, "%.17g", v);
+}
+
+static void render_sample(struct buf *out, const char *name,
+			  const char *suffix, const char *labels,
+			  const char *extra, double v)
+{
+	char num[64];
+	metrics_format_value(v, num, sizeof(num));
+	bool any = labels[0] || extra;
+	buf_printf(out, "%s%s%s%s%s%s%s %s\n", name, suffix, any ? "{" : "",
+		   labels, labels[0] && extra ? "," : "", extra ? extra : "",
+		   any ? "}" : "", num);
+}
+
+static void render_histogram(struct buf *out, const struct family *f,
+			     const struct series *s)
+{
+	unsigned long long cum = 0;
+	char le[80], num[64];
+	for (size_t i = 0; i <= f->nbuckets; i++) {
+		cum += s->bucket_counts[i];
+		if (i < f->nbuckets)
+			metrics_format_value(f->buckets[i], num, sizeof(num));
+		else
+			snprintf(num, sizeof(num), "+Inf");
+		snprintf(le, sizeof(le), "le=\"%s\"", num);
+		render_sample(out, f->name, "_bucket", s->labels, le,
+			      (double)cum);
+	}
+	render_sample(out, f->name, "_sum", s->labels, NULL, s->sum);
+	render_sample(out, f->name, "_count", s->labels, NULL,
+		      (double)s->count);
+}
+
+static int cmp_family(const void *a, const void *b)
+{
+	const struct family *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+	const struct series *const *x = a, *const *y = b;
+	return strcmp((*x)->labels, (*y)->labels);
+}
+
+static const char *type_name(enum metric_type t)
+{
+	return t == M_COUNTER ? "counter" : t == M_GAUGE ? "gauge" : "histogram";
+}
+
+static void render_family(struct buf *out, struct family *f)
+{
+	/* HELP text escapes backslash and newline only. */
+	buf_printf(out, "# HELP %s ", f->name);
+	for (const char *p = f->help; *p; p++) {
+		if (*p == '\\')
+			buf_append_str(out, "\\\\");
+		else if (*p == '\n')
+			buf_append_str(out, "\\n");
+		else
+			buf_append(out, p, 1);
+	}
+	buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+	struct series **arr = xmalloc(f->nseries * sizeof(*arr));
+	size_t n = 0;
+	for (struct series *s = f->series; s; s = s->next)
+		arr[n++] = s;
+	qsort(arr, n, sizeof(*arr), cmp_series);
+	for (size_t i = 0; i < n; i++) {
+		if (f->type == M_HISTOGRAM)
+			render_histogram(out, f, arr[i]);
+		else
+			render_sample(out, f->name, "", arr[i]->labels, NULL,
+				      arr[i]->value);
+	}
+	free(arr);
+}
+
+int metrics_render(struct metrics *m, struct buf *out)
+{
+	struct collector cs[MAX_COLLECTORS];
+	pthread_mutex_lock(&m->lock);
+	size_t nc = m->ncollectors;
+	memcpy(cs, m->collectors, sizeof(cs));
+	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; i < nc; i++)
+		cs[i].fn(cs[i].userdata, m);
+
+	pthread_mutex_lock(&m->lock);
+	find_family(m, DROPPED_NAME)->series->value = m->dropped;
+	size_t nf = 0;
+	for (struct family *f = m->families; f; f = f->next)
+		nf++;
+	struct family **arr = xmalloc(nf * sizeof(*arr));
+	nf = 0;
+	for (struct family *f = m->families; f; f = f->next)
+		arr[nf++] = f;
+	qsort(arr, nf, sizeof(*arr), cmp_family);
+	/* Rendered into a scratch buffer first: buf_* refuse appends past the
+	 * cap, and a truncated exposition would be misread, so the caller gets
+	 * it whole or not at all. */
+	struct buf tmp;
+	buf_init(&tmp, (size_t)1 << 26);
+	for (size_t i = 0; i < nf; i++)
+		render_family(&tmp, arr[i]);
+	free(arr);
+	pthread_mutex_unlock(&m->lock);
+	int rc = buf_append(out, tmp.data ? tmp.data : "", tmp.len);
+	buf_free(&tmp);
+	return rc;
+}

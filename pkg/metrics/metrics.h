@@ -1,0 +1,57 @@
+/*
+ * metrics: a registry of Prometheus counters, gauges and histograms,
+ * rendered in the text exposition format (version 0.0.4).
+ *
+ * Series are addressed by name and a label set given as a NULL-terminated
+ * array of alternating names and values: (const char *[]){"code", "200",
+ * NULL}. The first use of a name registers its type and help; using a name
+ * with another type returns -EINVAL. All functions are thread-safe.
+ * Collectors run just before each render, to refresh gauges that are read
+ * rather than pushed (process_*, queue depths).
+ */
+#ifndef PHO_METRICS_H
+#define PHO_METRICS_H
+
+#include <stddef.h>
+
+#include "../buf/buf.h"
+
+struct metrics;
+
+/* Most distinct series kept; past it new series are dropped (and counted
+ * in metrics_dropped_series_total), so label values from input cannot
+ * grow memory without bound. */
+#define METRICS_MAX_SERIES 10000
+
+int metrics_new(struct metrics **out);
+void metrics_free(struct metrics *m);
+
+int metrics_counter_add(struct metrics *m, const char *name, const char *help,
+			const char *const *labels, double v);
+int metrics_gauge_set(struct metrics *m, const char *name, const char *help,
+		      const char *const *labels, double v);
+int metrics_gauge_add(struct metrics *m, const char *name, const char *help,
+		      const char *const *labels, double v);
+/* buckets: ascending upper bounds, without +Inf; used on first use only. */
+int metrics_histogram_observe(struct metrics *m, const char *name,
+			      const char *help, const char *const *labels,
+			      const double *buckets, size_t nbuckets, double v);
+
+/* Reads back one series' value (counters and gauges), for tests and for
+ * code that derives status from metrics. Returns 0 or -ENOENT. */
+int metrics_get(struct metrics *m, const char *name,
+		const char *const *labels, double *out);
+
+typedef void (*metrics_collect_fn)(void *userdata, struct metrics *m);
+int metrics_add_collector(struct metrics *m, metrics_collect_fn fn,
+			  void *userdata);
+
+/* Appends the exposition text to out, families sorted by name. */
+int metrics_render(struct metrics *m, struct buf *out);
+
+/* Adds the process_* collector: process_resident_memory_bytes,
+ * process_cpu_seconds_total, process_open_fds, process_max_fds,
+ * process_start_time_seconds, process_virtual_memory_bytes. */
+int metrics_add_process_collector(struct metrics *m);
+
+#endif
