@@ -1,0 +1,30 @@
+/*
+ * The PostHog controller: reconciles PostHog resources (posthog.com/v1alpha1)
+ * into ZooKeeper, Kafka, ClickHouse and per-bucket plugin-servers.
+ */
+#ifndef PHO_POSTHOG_CONTROLLER_H
+#define PHO_POSTHOG_CONTROLLER_H
+
+#include "../../pkg/kube/kube.h"
+#include "../../pkg/log/log.h"
+#include "../../pkg/manager/manager.h"
+
+struct posthog_controller_options {
+	const char *const *namespaces; /* NULL-terminated; NULL = all */
+	unsigned workers;              /* reconcile workers; default 2 */
+	/* How to reach ClickHouse: "auto" (service DNS when running in the
+	 * cluster, the API server's service proxy otherwise), "dns" or
+	 * "proxy". */
+	const char *clickhouse_access;
+	uint64_t resync_ms;            /* informer resync; 0 = default */
+};
+
+/*
+ * Creates the controller's informers and controller on m. Everything
+ * allocated is owned by m (or freed with it). Returns 0 or a negative errno.
+ */
+int posthog_controller_register(struct manager *m, struct kube_client *c,
+				struct log *log,
+				const struct posthog_controller_options *opts);
+
+#endif

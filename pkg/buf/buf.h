@@ -1,0 +1,46 @@
+/*
+ * buf: a growable byte buffer with a hard cap.
+ *
+ * A small value type, caller-allocated: buf_init() cannot fail, and
+ * buf_free() releases the storage. Everything sized by input (HTTP bodies,
+ * watch lines, YAML documents) goes through a buf so that a hostile or
+ * broken peer cannot make the process allocate without bound. The data is
+ * always NUL-terminated, so text can be used as a C string.
+ */
+#ifndef PHO_BUF_H
+#define PHO_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data;   /* NULL until the first append */
+	size_t len;   /* bytes used, excluding the NUL */
+	size_t alloc; /* bytes allocated */
+	size_t cap;   /* most bytes len may reach */
+};
+
+void buf_init(struct buf *b, size_t cap);
+void buf_free(struct buf *b);
+/* Empties the buffer, keeping its storage. */
+void buf_reset(struct buf *b);
+
+/* Returns 0, or -EMSGSIZE when the result would exceed the cap (then b is
+ * unchanged). */
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_append_str(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/* Removes the first n bytes (all if n >= len). */
+void buf_consume(struct buf *b, size_t n);
+
+/* The contents as a C string; "" when empty. Borrowed. */
+const char *buf_str(const struct buf *b);
+
+/* Hands the storage to the caller (who frees it) and empties b. Never NULL. */
+char *buf_take(struct buf *b);
+
+#endif

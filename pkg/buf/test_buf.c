@@ -1,0 +1,77 @@
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* Appends of these sizes under a cap: each expected result in turn. */
+static const struct {
+	size_t cap;
+	size_t sizes[4];
+	int want[4];
+	size_t final_len;
+} cap_cases[] = {
+	{10, {4, 6, 1, 0}, {0, 0, -EMSGSIZE, 0}, 10},
+	{10, {11, 0, 0, 0}, {-EMSGSIZE, 0, 0, 0}, 0},
+	{1000, {100, 200, 300, 400}, {0, 0, 0, 0}, 1000},
+	{1000, {500, 501, 499, 2}, {0, -EMSGSIZE, 0, -EMSGSIZE}, 999},
+};
+
+START_TEST(test_cap)
+{
+	char data[1024];
+	struct buf b;
+
+	memset(data, 'x', sizeof(data));
+	buf_init(&b, cap_cases[_i].cap);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(buf_append(&b, data, cap_cases[_i].sizes[k]),
+				 cap_cases[_i].want[k]);
+	ck_assert_uint_eq(b.len, cap_cases[_i].final_len);
+	ck_assert_uint_eq(strlen(buf_str(&b)), cap_cases[_i].final_len);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_printf_consume_take)
+{
+	struct buf b;
+	char *s;
+
+	buf_init(&b, 64);
+	ck_assert_str_eq(buf_str(&b), "");
+	ck_assert_int_eq(buf_printf(&b, "%s-%d", "ab", 42), 0);
+	ck_assert_str_eq(buf_str(&b), "ab-42");
+	ck_assert_int_eq(buf_printf(&b, "%0100d", 1), -EMSGSIZE);
+	ck_assert_str_eq(buf_str(&b), "ab-42");
+	buf_consume(&b, 3);
+	ck_assert_str_eq(buf_str(&b), "42");
+	s = buf_take(&b);
+	ck_assert_str_eq(s, "42");
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_ptr_null(b.data);
+	free(s);
+	s = buf_take(&b);
+	ck_assert_str_eq(s, "");
+	free(s);
+	buf_free(&b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("buf");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_cap, 0, sizeof(cap_cases) / sizeof(*cap_cases));
+	tcase_add_test(tc, test_printf_consume_take);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
