@@ -318,6 +318,25 @@ int metrics_add_collector(struct metrics *m, metrics_collect_fn fn,
 	return rc;
 }
 
+int metrics_remove_collector(struct metrics *m, metrics_collect_fn fn,
+			     void *userdata)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = -ENOENT;
+	for (size_t i = 0; i < m->ncollectors; i++) {
+		if (m->collectors[i].fn == fn &&
+		    m->collectors[i].userdata == userdata) {
+			memmove(&m->collectors[i], &m->collectors[i + 1],
+				(m->ncollectors - i - 1) * sizeof(m->collectors[0]));
+			m->ncollectors--;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 /* Formats a sample value the way Go's strconv 'g' with shortest precision
  * would, closely enough for Prometheus: integers without exponent up to
  * 1e15, the shortest of %.15g/%.17g that reads back, and +Inf/-Inf/NaN. */

@@ -46,6 +46,11 @@ typedef void (*metrics_collect_fn)(void *userdata, struct metrics *m);
 int metrics_add_collector(struct metrics *m, metrics_collect_fn fn,
 			  void *userdata);
 
+/* Unregisters a collector added with the same fn and userdata (call it
+ * before freeing what userdata points to). Returns 0 or -ENOENT. */
+int metrics_remove_collector(struct metrics *m, metrics_collect_fn fn,
+			     void *userdata);
+
 /* Appends the exposition text to out, families sorted by name. */
 int metrics_render(struct metrics *m, struct buf *out);
 
