@@ -1,0 +1,91 @@
+{{/*
+The one list of what the operator may do. The ClusterRole (all namespaces)
+and each per-namespace Role (watchNamespaces set) render these same rules;
+the leader-election Role below is separate and lives in the release
+namespace only. Keep every verb and resource explicit: hack/test.d/50-chart
+fails on any "*".
+
+Left out on purpose (add here if the operator starts to need them):
+  - pods: readiness is read from the StatefulSet/Deployment/Job status;
+  - namespaces, nodes, endpoints, customresourcedefinitions;
+  - secrets create/update: the operator reads credentials, never writes them.
+*/}}
+{{- define "posthog-operator.rbacRules" -}}
+# The PostHog resources: read and watch them, add and remove the finalizer
+# (update/patch on the object, update on posthogs/finalizers where the
+# OwnerReferencesPermissionEnforcement admission plugin is on), write status.
+- apiGroups: ["posthog.com"]
+  resources: ["posthogs"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["posthog.com"]
+  resources: ["posthogs/status"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["posthog.com"]
+  resources: ["posthogs/finalizers"]
+  verbs: ["update"]
+# The workloads it owns: ZooKeeper, Kafka and ClickHouse StatefulSets,
+# plugin-server Deployments, their Services and ConfigMaps. Writes are
+# server-side apply (patch); create/update/delete for first creation,
+# fallbacks and bucket removal.
+- apiGroups: ["apps"]
+  resources: ["statefulsets", "deployments"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services", "configmaps"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# ClickHouse and Kafka credentials, read only.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
+# Volume claims are kept unless deletionPolicy is Delete.
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "list", "watch", "delete"]
+# Kafka topic Jobs.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# Events on PostHog objects: events.k8s.io/v1 with count/series updates,
+# and the core group for API servers that only serve v1 events.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch", "update"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- if .Values.rbac.serviceProxy }}
+# ClickHouse's HTTP interface through the API server's service proxy: GET
+# maps to get, POST to create. Only needed outside the cluster.
+- apiGroups: [""]
+  resources: ["services/proxy"]
+  verbs: ["get", "create"]
+{{- end }}
+{{- end }}
+
+{{/*
+Leader election, in the release namespace only: create the Lease, then get
+and update (renew, release) only the operator's own Lease by name. A create
+request carries no name the authorizer can check, so it cannot be limited by
+resourceNames. Events record leadership changes on the Lease.
+*/}}
+{{- define "posthog-operator.leaderElectionRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["create"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: [{{ include "posthog-operator.leaderElectionID" . | quote }}]
+  verbs: ["get", "update"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch", "update"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
