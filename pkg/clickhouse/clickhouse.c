@@ -1,0 +1,536 @@
+#include "clickhouse.h"
+#include "clickhouse-private.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#define CH_DEFAULT_TIMEOUT_MS 30000u
+#define CH_DEFAULT_MAX_BODY (16u * 1024 * 1024)
+#define CH_MAX_CONNECT_MS 10000u
+
+struct ch_client {
+	char *url; /* without a trailing '/'; NULL with a transport */
+	ch_transport_fn transport;
+	void *transport_userdata;
+	char *user;
+	char *password;
+	char *database;
+	bool tls_verify;
+	unsigned timeout_ms;
+	size_t max_body;
+	struct log *log;
+	/* One easy handle, reused so that connections are kept alive; the
+	 * mutex serializes the workers that share the client. */
+	CURL *curl;
+	pthread_mutex_t mu;
+};
+
+static char *xstrdup(const char *s)
+{
+	char *p;
+
+	if (!s)
+		return NULL;
+	p = strdup(s);
+	if (!p)
+		abort();
+	return p;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int ch_new(const struct ch_options *opts, struct ch_client **out)
+{
+	struct ch_client *c;
+	size_t n;
+
+	if (!opts || (!opts->url) == (!opts->transport))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	if (opts->url) {
+		c->url = xstrdup(opts->url);
+		n = strlen(c->url);
+		while (n > 0 && c->url[n - 1] == '/')
+			c->url[--n] = '\0';
+		c->curl = curl_easy_init();
+		if (!c->curl) {
+			free(c->url);
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	c->transport = opts->transport;
+	c->transport_userdata = opts->transport_userdata;
+	c->user = xstrdup(opts->user ? opts->user : "default");
+	c->password = xstrdup(opts->password);
+	c->database = xstrdup(opts->database);
+	c->tls_verify = opts->tls_verify;
+	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : CH_DEFAULT_TIMEOUT_MS;
+	c->max_body = opts->max_body ? opts->max_body : CH_DEFAULT_MAX_BODY;
+	c->log = opts->log;
+	pthread_mutex_init(&c->mu, NULL);
+	*out = c;
+	return 0;
+}
+
+void ch_free(struct ch_client *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	pthread_mutex_destroy(&c->mu);
+	free(c->url);
+	free(c->user);
+	if (c->password) {
+		/* The password leaves no copy behind in freed memory. */
+		memset(c->password, 0, strlen(c->password));
+		free(c->password);
+	}
+	free(c->database);
+	free(c);
+}
+
+static bool unreserved(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+	       ch == '.' || ch == '~';
+}
+
+int ch_path_query(const char *database, bool json, struct buf *out)
+{
+	const unsigned char *p;
+	int r;
+
+	r = buf_append_str(out, "/?");
+	if (r == 0 && database && *database) {
+		r = buf_append_str(out, "database=");
+		for (p = (const unsigned char *)database; r == 0 && *p; p++)
+			r = unreserved(*p) ? buf_append(out, p, 1)
+					   : buf_printf(out, "%%%02X", *p);
+		if (r == 0 && json)
+			r = buf_append_str(out, "&");
+	}
+	if (r == 0 && json)
+		r = buf_append_str(out, "default_format=JSON");
+	return r;
+}
+
+int ch_status_errno(int http_code)
+{
+	if (http_code >= 200 && http_code < 300)
+		return 0;
+	if (http_code == 401 || http_code == 403)
+		return -EACCES;
+	return -EIO;
+}
+
+static bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
+static bool has_at(const char *body, size_t len, size_t i, const char *s)
+{
+	size_t n = strlen(s);
+
+	return i <= len && len - i >= n && memcmp(body + i, s, n) == 0;
+}
+
+/* The last "Code: <digits>" in body that "Exception" follows, or NULL.
+ * 18.16 writes "Code: 47, e.displayText() = DB::Exception: ...", newer
+ * servers "Code: 47. DB::Exception: ...". Bounded by len: a transport might
+ * hand back anything, NULs included. */
+static const char *find_code(const char *body, size_t len)
+{
+	const char *last = NULL;
+	size_t i, j;
+
+	for (i = 0; i + 7 <= len; i++) {
+		if (!has_at(body, len, i, "Code: ") || body[i + 6] < '0' ||
+		    body[i + 6] > '9')
+			continue;
+		for (j = i + 6; j < len && j < i + 64; j++) {
+			if (has_at(body, len, j, "Exception")) {
+				last = body + i;
+				break;
+			}
+		}
+	}
+	return last;
+}
+
+bool ch_extract_exception(const char *body, size_t len, char *err,
+			  size_t errlen)
+{
+	const char *start = NULL, *end;
+	bool found;
+
+	if (body)
+		start = find_code(body, len);
+	found = start != NULL;
+	if (!start)
+		start = body ? body : "";
+	end = body ? body + len : start;
+	while (start < end && is_space(*start))
+		start++;
+	while (end > start && is_space(end[-1]))
+		end--;
+	if (err && errlen)
+		set_err(err, errlen, "%.*s", (int)(end - start), start);
+	return found;
+}
+
+int ch_parse_rows(const char *body, size_t len, cJSON **rows, char *err,
+		  size_t errlen)
+{
+	cJSON *doc, *data;
+
+	doc = cJSON_ParseWithLength(body, len);
+	if (!doc) {
+		if (ch_extract_exception(body, len, err, errlen))
+			return -EIO;
+		set_err(err, errlen, "clickhouse: answer is not JSON");
+		return -EBADMSG;
+	}
+	data = cJSON_DetachItemFromObjectCaseSensitive(doc, "data");
+	cJSON_Delete(doc);
+	if (!cJSON_IsArray(data)) {
+		cJSON_Delete(data);
+		set_err(err, errlen, "clickhouse: answer has no \"data\" array");
+		return -EBADMSG;
+	}
+	*rows = data;
+	return 0;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *out = userdata;
+
+	/* Returning less than given makes curl fail the transfer with
+	 * CURLE_WRITE_ERROR, which curl_errno() reports as -EMSGSIZE. */
+	if (buf_append(out, ptr, size * nmemb) < 0)
+		return 0;
+	return size * nmemb;
+}
+
+static int curl_errno(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_WRITE_ERROR:
+		return -EMSGSIZE;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+		return -EPROTO;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+/* Sends one request with libcurl. Called with c->mu held. */
+static int curl_send(struct ch_client *c, const char *path_query,
+		     const char *const *headers, const char *body,
+		     size_t body_len, struct buf *out, int *http_code,
+		     char *err, size_t errlen)
+{
+	struct curl_slist *hl = NULL;
+	struct buf url;
+	CURLcode rc;
+	long code = 0;
+	size_t i;
+	int r;
+
+	buf_init(&url, 8192);
+	r = buf_printf(&url, "%s%s", c->url, path_query);
+	if (r < 0)
+		goto out;
+	for (i = 0; headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, buf_str(&url));
+	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(c->timeout_ms < CH_MAX_CONNECT_MS ? c->timeout_ms
+								  : CH_MAX_CONNECT_MS));
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = curl_easy_perform(c->curl);
+	r = curl_errno(rc);
+	if (r == -EMSGSIZE)
+		set_err(err, errlen, "clickhouse: answer larger than %zu bytes",
+			c->max_body);
+	else if (r < 0)
+		set_err(err, errlen, "clickhouse: %s: %s", c->url,
+			curl_easy_strerror(rc));
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+	*http_code = (int)code;
+out:
+	curl_slist_free_all(hl);
+	buf_free(&url);
+	return r;
+}
+
+/* Builds the headers of a request. Storage lives in hdrs; the array
+ * points into it. */
+struct ch_headers {
+	struct buf user;
+	struct buf key;
+	const char *list[5];
+};
+
+static int build_headers(const struct ch_client *c, struct ch_headers *h)
+{
+	size_t n = 0;
+	int r;
+
+	r = buf_printf(&h->user, "X-ClickHouse-User: %s", c->user);
+	if (r == 0 && c->password)
+		r = buf_printf(&h->key, "X-ClickHouse-Key: %s", c->password);
+	if (r < 0)
+		return r;
+	h->list[n++] = buf_str(&h->user);
+	if (c->password)
+		h->list[n++] = buf_str(&h->key);
+	h->list[n++] = "Content-Type: text/plain; charset=UTF-8";
+	/* No "Expect: 100-continue" round trip for large statements. */
+	h->list[n++] = "Expect:";
+	h->list[n] = NULL;
+	return 0;
+}
+
+static void free_headers(struct ch_headers *h)
+{
+	if (h->key.data)
+		memset(h->key.data, 0, h->key.len);
+	buf_free(&h->user);
+	buf_free(&h->key);
+}
+
+/*
+ * Runs sql and leaves the answer body in out. Maps a failed answer to an
+ * errno here, once, with the server's text in err.
+ */
+static int request(struct ch_client *c, const char *sql, bool json,
+		   struct buf *out, char *err, size_t errlen)
+{
+	struct ch_headers h;
+	struct buf pq;
+	int r, code = 0;
+
+	if (!c || !sql)
+		return -EINVAL;
+	buf_init(&pq, 4096);
+	buf_init(&h.user, 4096);
+	buf_init(&h.key, 4096);
+	r = ch_path_query(c->database, json, &pq);
+	if (r == 0)
+		r = build_headers(c, &h);
+	if (r < 0) {
+		set_err(err, errlen, "clickhouse: database or user name too long");
+		goto out;
+	}
+	if (c->transport) {
+		r = c->transport(c->transport_userdata, buf_str(&pq), h.list,
+				 sql, strlen(sql), out, &code);
+		if (r < 0)
+			set_err(err, errlen, "clickhouse: transport: %s",
+				ch_strerror(r));
+	} else {
+		pthread_mutex_lock(&c->mu);
+		r = curl_send(c, buf_str(&pq), h.list, sql, strlen(sql), out,
+			      &code, err, errlen);
+		pthread_mutex_unlock(&c->mu);
+	}
+	if (r == 0) {
+		r = ch_status_errno(code);
+		if (r < 0)
+			ch_extract_exception(out->data, out->len, err, errlen);
+		if (r < 0 && out->len == 0)
+			set_err(err, errlen, "clickhouse: HTTP status %d", code);
+	}
+	if (r < 0)
+		log_write(c->log, LOG_WARN, NULL, "clickhouse: %s (%d)",
+			  err && errlen ? err : ch_strerror(r), code);
+out:
+	free_headers(&h);
+	buf_free(&pq);
+	return r;
+}
+
+int ch_exec(struct ch_client *c, const char *sql, char *err, size_t errlen)
+{
+	struct buf out;
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	buf_init(&out, c->max_body);
+	r = request(c, sql, false, &out, err, errlen);
+	/* A statement that fails after the server has started answering
+	 * still comes back with status 200 and the exception at the end. */
+	if (r == 0 && ch_extract_exception(out.data, out.len, NULL, 0)) {
+		ch_extract_exception(out.data, out.len, err, errlen);
+		r = -EIO;
+	}
+	buf_free(&out);
+	return r;
+}
+
+int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
+	     size_t errlen)
+{
+	struct buf out;
+	cJSON *res = NULL;
+	int r;
+
+	if (!c || !rows)
+		return -EINVAL;
+	buf_init(&out, c->max_body);
+	r = request(c, sql, true, &out, err, errlen);
+	if (r == 0)
+		r = ch_parse_rows(out.data ? out.data : "", out.len, &res, err,
+				  errlen);
+	if (r == 0)
+		*rows = res;
+	else if (r == -EBADMSG || r == -EIO)
+		log_write(c->log, LOG_WARN, NULL, "clickhouse: %s",
+			  err && errlen ? err : ch_strerror(r));
+	buf_free(&out);
+	return r;
+}
+
+static int quote_with(const char *s, char q, struct buf *out)
+{
+	const unsigned char *p;
+	int r;
+
+	r = buf_append(out, &q, 1);
+	for (p = (const unsigned char *)s; r == 0 && *p; p++) {
+		switch (*p) {
+		case '\\':
+			r = buf_append_str(out, "\\\\");
+			break;
+		case '\n':
+			r = buf_append_str(out, "\\n");
+			break;
+		case '\r':
+			r = buf_append_str(out, "\\r");
+			break;
+		case '\t':
+			r = buf_append_str(out, "\\t");
+			break;
+		default:
+			if (*p == (unsigned char)q)
+				r = buf_printf(out, "\\%c", q);
+			else if (*p < 0x20 || *p == 0x7f)
+				r = buf_printf(out, "\\x%02X", *p);
+			else
+				r = buf_append(out, p, 1);
+		}
+	}
+	if (r == 0)
+		r = buf_append(out, &q, 1);
+	return r;
+}
+
+/* On -EMSGSIZE the partial quote is removed again, so that out is
+ * unchanged on failure like every buf operation. */
+static int quote_checked(const char *s, char q, struct buf *out)
+{
+	size_t len = out->len;
+	int r = quote_with(s ? s : "", q, out);
+
+	if (r < 0) {
+		out->len = len;
+		if (out->data)
+			out->data[len] = '\0';
+	}
+	return r;
+}
+
+int ch_quote(const char *s, struct buf *out)
+{
+	return quote_checked(s, '\'', out);
+}
+
+int ch_quote_ident(const char *s, struct buf *out)
+{
+	return quote_checked(s, '`', out);
+}
+
+const char *ch_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument";
+	case -EIO:
+		return "the server refused the query";
+	case -EACCES:
+		return "the server refused the credentials";
+	case -EMSGSIZE:
+		return "answer too large";
+	case -EBADMSG:
+		return "answer not understood";
+	case -ECONNREFUSED:
+		return "connection refused";
+	case -ETIMEDOUT:
+		return "timed out";
+	case -EHOSTUNREACH:
+		return "host not found or unreachable";
+	case -ECONNRESET:
+		return "connection lost";
+	case -EPROTO:
+		return "TLS failure";
+	case -ENOMEM:
+		return "out of memory";
+	default:
+		return "transport failure";
+	}
+}

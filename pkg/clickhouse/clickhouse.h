@@ -1,0 +1,85 @@
+/*
+ * clickhouse: a ClickHouse client over its HTTP interface (libcurl).
+ *
+ * Queries go as POST bodies; credentials as X-ClickHouse-User and
+ * X-ClickHouse-Key headers, never in the URL. Answers are capped. A failed
+ * query returns -EIO (or a transport errno) and the server's own message,
+ * e.g. "Code: 60, e.displayText() = DB::Exception: Table posthog.x doesn't
+ * exist", in err, so that it can go into a status condition as it is.
+ *
+ * A client either talks to a URL directly (in the cluster, by service DNS;
+ * or to an external ClickHouse), or through a caller-supplied transport,
+ * which the operator uses to go through the API server's service proxy when
+ * it runs outside the cluster.
+ */
+#ifndef PHO_CLICKHOUSE_H
+#define PHO_CLICKHOUSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "../buf/buf.h"
+#include "../log/log.h"
+
+struct ch_client;
+
+/*
+ * Sends one HTTP request for the client: method POST, path_query like
+ * "/?database=posthog&default_format=JSON" relative to the server root,
+ * headers a NULL-terminated array of "Name: value", the SQL as body. It
+ * appends the answer to out and sets *http_code. Returns 0 when an answer
+ * arrived, a negative errno otherwise.
+ */
+typedef int (*ch_transport_fn)(void *userdata, const char *path_query,
+			       const char *const *headers, const char *body,
+			       size_t body_len, struct buf *out, int *http_code);
+
+struct ch_options {
+	const char *url;        /* e.g. "http://127.0.0.1:8123"; NULL with transport */
+	ch_transport_fn transport;
+	void *transport_userdata;
+	const char *user;       /* default "default" */
+	const char *password;   /* may be NULL */
+	const char *database;   /* default database of queries; may be NULL */
+	bool tls_verify;        /* for https URLs; default true */
+	unsigned timeout_ms;    /* default 30000 */
+	size_t max_body;        /* default 16 MiB */
+	struct log *log;        /* borrowed */
+};
+
+/* Copies what it needs from opts. */
+int ch_new(const struct ch_options *opts, struct ch_client **out);
+void ch_free(struct ch_client *c);
+
+/* Runs a statement that returns no rows (DDL, INSERT ... VALUES). */
+int ch_exec(struct ch_client *c, const char *sql, char *err, size_t errlen);
+
+/* Runs a query with FORMAT JSON and returns its "data" array of row
+ * objects (caller frees). */
+int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
+	     size_t errlen);
+
+/* Quotes s as a ClickHouse string literal ('...', with \\ and \' escapes)
+ * into out. Returns 0 or -EMSGSIZE. */
+int ch_quote(const char *s, struct buf *out);
+
+/*
+ * Additions to the first version of this header:
+ *
+ * ch_exec and ch_query return -EACCES (not -EIO) when the server refuses
+ * the credentials (HTTP 401/403), -EMSGSIZE when the answer exceeds
+ * max_body, -EBADMSG when a FORMAT JSON answer cannot be parsed, and the
+ * transport's errno (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, ...) when no
+ * answer arrived; err then says what happened.
+ */
+
+/* Quotes s as a ClickHouse identifier (`...`, with \\ and \` escapes) into
+ * out. Returns 0 or -EMSGSIZE. */
+int ch_quote_ident(const char *s, struct buf *out);
+
+/* A static description of a negative errno returned by this module. */
+const char *ch_strerror(int err);
+
+#endif
