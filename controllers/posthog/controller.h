@@ -19,12 +19,19 @@ struct posthog_controller_options {
 	uint64_t resync_ms;            /* informer resync; 0 = default */
 };
 
+struct posthog_controller;
+
 /*
- * Creates the controller's informers and controller on m. Everything
- * allocated is owned by m (or freed with it). Returns 0 or a negative errno.
+ * Creates the controller, with its informers, on m. The informers belong
+ * to m; the returned handle holds the controller's own state and is freed
+ * with posthog_controller_free() after manager_run() returned. c, log and m
+ * are borrowed and must outlive it. Returns 0 or a negative errno (an
+ * invalid option is logged, naming it).
  */
 int posthog_controller_register(struct manager *m, struct kube_client *c,
 				struct log *log,
-				const struct posthog_controller_options *opts);
+				const struct posthog_controller_options *opts,
+				struct posthog_controller **out);
+void posthog_controller_free(struct posthog_controller *pc);
 
 #endif

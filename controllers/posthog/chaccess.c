@@ -1,0 +1,364 @@
+/*
+ * Reaching ClickHouse, and keeping each bucket's ClickHouse tables.
+ *
+ * In the cluster the operator talks to every replica by its Service's DNS
+ * name. Outside it (the demo, e2e tests on the local API server, a laptop)
+ * it goes through the API server's service proxy, with the client's own
+ * credentials; an external ClickHouse is always reached directly.
+ *
+ * PostHog's migrations own the base tables. For each bucket the operator
+ * derives kafka_events_json_N and events_json_mv_N from the definitions the
+ * server reports (schema.c), and applies them on every replica itself, so
+ * nothing depends on distributed DDL.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "../../pkg/clickhouse/clickhouse.h"
+#include "controller-private.h"
+#include "schema.h"
+
+/* Longest password read from the Secret. */
+#define PHC_MAX_PASSWORD 4096
+
+struct proxy_ctx {
+	struct kube_client *client;
+	char prefix[512]; /* /api/v1/namespaces/<ns>/services/<svc>:<port>/proxy */
+};
+
+static int proxy_transport(void *userdata, const char *path_query,
+			   const char *const *headers, const char *body,
+			   size_t body_len, struct buf *out, int *http_code)
+{
+	struct proxy_ctx *px = userdata;
+	struct buf path;
+	int r;
+
+	buf_init(&path, 4096);
+	r = buf_printf(&path, "%s%s", px->prefix, path_query);
+	if (r == 0)
+		r = kube_raw(px->client, "POST", buf_str(&path), headers, body,
+			     body_len, out, http_code);
+	buf_free(&path);
+	return r;
+}
+
+/* Decodes base64 into out (NUL-terminated). Returns 0 or -EINVAL. */
+static int b64decode(const char *in, char *out, size_t outsz)
+{
+	size_t n = strlen(in), pad = 0;
+	int len;
+
+	if (n % 4 || (n / 4) * 3 + 1 > outsz)
+		return -EINVAL;
+	len = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
+	if (len < 0)
+		return -EINVAL;
+	while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
+		pad++;
+	out[len - (int)pad] = '\0';
+	return 0;
+}
+
+/* Reads the admin password from its Secret into out. */
+static int read_password(struct phc_run *run, char *out, size_t outsz,
+			 const char **user, char *msg, size_t msglen)
+{
+	const char *secret, *key;
+	const cJSON *data, *val;
+	cJSON *obj = NULL;
+	struct kube_status st;
+	int r;
+
+	out[0] = '\0';
+	if (ph_clickhouse_credentials(run->spec, user, &secret, &key) < 0 || !secret)
+		return 0; /* no Secret: the user has no password */
+	r = kube_get(run->p->client, &run->p->secret_res, run->ns, secret, &obj, &st);
+	if (r < 0) {
+		snprintf(msg, msglen, "reading Secret %s/%s for the ClickHouse credentials: %s",
+			 run->ns, secret, st.message[0] ? st.message : kube_strerror(r));
+		return r;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(obj, "data");
+	val = cJSON_GetObjectItemCaseSensitive(data, key);
+	if (!cJSON_IsString(val) || b64decode(val->valuestring, out, outsz) < 0) {
+		snprintf(msg, msglen, "Secret %s/%s has no valid key \"%s\" with the ClickHouse password",
+			 run->ns, secret, key);
+		r = -EINVAL;
+	}
+	cJSON_Delete(obj);
+	return r;
+}
+
+struct replica {
+	struct ch_client *ch;
+	struct proxy_ctx px;
+	char label[96];
+};
+
+static int open_replica(struct phc_run *run, const struct ph_clickhouse_endpoint *ep,
+			const char *user, const char *password, struct replica *rep)
+{
+	struct ch_options o = {.user = user, .password = password,
+			       .tls_verify = ep->verify, .log = run->p->log};
+	const char *db = NULL;
+	char url[384];
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse");
+
+	db = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ch, "database"))
+		     ? cJSON_GetObjectItemCaseSensitive(ch, "database")->valuestring : NULL;
+	o.database = db;
+	snprintf(rep->label, sizeof(rep->label), "%s", ep->service[0] ? ep->service : ep->host);
+	if (ep->service[0] && run->p->clickhouse_via_proxy) {
+		rep->px.client = run->p->client;
+		snprintf(rep->px.prefix, sizeof(rep->px.prefix),
+			 "/api/v1/namespaces/%s/services/%s:%u/proxy", run->ns,
+			 ep->service, ep->port);
+		o.transport = proxy_transport;
+		o.transport_userdata = &rep->px;
+	} else {
+		snprintf(url, sizeof(url), "%s://%s:%u", ep->secure ? "https" : "http",
+			 ep->host, ep->port);
+		o.url = url;
+	}
+	return ch_new(&o, &rep->ch);
+}
+
+/* Opens a client per replica. Returns the count, or a negative errno. */
+static int open_replicas(struct phc_run *run, struct replica **out, char *msg,
+			 size_t msglen)
+{
+	char password[PHC_MAX_PASSWORD];
+	const char *user = NULL;
+	struct replica *reps = NULL;
+	int n = 0, r;
+
+	r = read_password(run, password, sizeof(password), &user, msg, msglen);
+	if (r < 0)
+		return r;
+	for (unsigned s = 0;; s++) {
+		struct ph_clickhouse_endpoint ep;
+
+		if (ph_clickhouse_endpoint(run->name, run->ns, run->spec, s, 0, &ep) < 0)
+			break;
+		for (unsigned rep = 0; ph_clickhouse_endpoint(run->name, run->ns, run->spec,
+							       s, rep, &ep) == 0; rep++) {
+			reps = realloc(reps, sizeof(*reps) * (size_t)(n + 1));
+			if (!reps)
+				abort();
+			memset(&reps[n], 0, sizeof(reps[n]));
+			r = open_replica(run, &ep, user, password, &reps[n]);
+			if (r < 0) {
+				snprintf(msg, msglen, "ClickHouse client for %s: %s", ep.host,
+					 strerror(-r));
+				break;
+			}
+			n++;
+		}
+		if (r < 0)
+			break;
+	}
+	OPENSSL_cleanse(password, sizeof(password));
+	if (r < 0) {
+		for (int i = 0; i < n; i++)
+			ch_free(reps[i].ch);
+		free(reps);
+		return r;
+	}
+	*out = reps;
+	return n;
+}
+
+static void close_replicas(struct replica *reps, int n)
+{
+	for (int i = 0; i < n; i++)
+		ch_free(reps[i].ch);
+	free(reps);
+}
+
+/* ---- the per-bucket schema ----------------------------------------------- */
+
+static const char *database_of(const cJSON *spec)
+{
+	const cJSON *db = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(spec, "clickhouse"), "database");
+
+	return cJSON_IsString(db) ? db->valuestring : "posthog";
+}
+
+/* The definitions on one replica: base and every possible bucket table. */
+static int read_tables(struct replica *rep, const char *db, cJSON **rows,
+		       char *msg, size_t msglen)
+{
+	char names[2 + 2 * PH_MAX_BUCKETS][40];
+	const char *ptrs[2 + 2 * PH_MAX_BUCKETS];
+	struct buf q;
+	size_t n = 0;
+	int r;
+
+	snprintf(names[n++], sizeof(names[0]), "%s", PH_SCHEMA_BASE_KAFKA);
+	snprintf(names[n++], sizeof(names[0]), "%s", PH_SCHEMA_BASE_MV);
+	for (unsigned b = 0; b < PH_MAX_BUCKETS; b++) {
+		snprintf(names[n++], sizeof(names[0]), "%s_%u", PH_SCHEMA_BASE_KAFKA, b);
+		snprintf(names[n++], sizeof(names[0]), "%s_%u", PH_SCHEMA_BASE_MV, b);
+	}
+	for (size_t i = 0; i < n; i++)
+		ptrs[i] = names[i];
+	buf_init(&q, 64 * 1024);
+	r = ph_schema_tables_query(db, ptrs, n, &q);
+	if (r == 0)
+		r = ch_query(rep->ch, buf_str(&q), rows, msg, msglen);
+	buf_free(&q);
+	return r;
+}
+
+static const char *definition(const cJSON *rows, const char *name)
+{
+	const cJSON *row;
+
+	cJSON_ArrayForEach(row, rows) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(row, "name");
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(row, "create_table_query");
+
+		if (cJSON_IsString(n) && cJSON_IsString(q) && !strcmp(n->valuestring, name))
+			return q->valuestring;
+	}
+	return NULL;
+}
+
+static int run_stmts(struct replica *rep, const struct ph_schema_stmts *s,
+		     struct phc_run *run, char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		int r = ch_exec(rep->ch, s->sql[i], msg, msglen);
+
+		if (r < 0)
+			return r;
+		log_write(run->p->log, LOG_INFO, &run->lf, "ClickHouse %s: %.120s", rep->label,
+			  s->sql[i]);
+	}
+	return 0;
+}
+
+/* Fills b's names for bucket index (which may be beyond the count). */
+static void bucket_spec(struct phc_run *run, unsigned bucket, const char *db,
+			const struct ph_bucket_names *nm, char kafka[40], char mv[40],
+			const char *brokers, struct ph_schema_bucket *b)
+{
+	snprintf(kafka, 40, "%s_%u", PH_SCHEMA_BASE_KAFKA, bucket);
+	snprintf(mv, 40, "%s_%u", PH_SCHEMA_BASE_MV, bucket);
+	b->database = db;
+	b->kafka_table = nm ? nm->kafka_table : kafka;
+	b->mv = nm ? nm->mv_table : mv;
+	b->topic = nm ? nm->events_json_topic : "";
+	b->group = nm ? nm->clickhouse_group : "";
+	b->brokers = brokers;
+	(void)run;
+}
+
+/* Syncs one replica. Returns 0, -EAGAIN (no base tables) or an error. */
+static int sync_replica(struct phc_run *run, struct replica *rep, const char *brokers,
+			char fp[PH_SCHEMA_FP_LEN + 1], char *msg, size_t msglen)
+{
+	const char *db = database_of(run->spec), *bk, *bm;
+	cJSON *rows = NULL;
+	int r = read_tables(rep, db, &rows, msg, msglen);
+
+	if (r < 0)
+		return r;
+	bk = definition(rows, PH_SCHEMA_BASE_KAFKA);
+	bm = definition(rows, PH_SCHEMA_BASE_MV);
+	if (!bk || !bm) {
+		snprintf(msg, msglen, "waiting for PostHog's migrations to create %s.%s and %s.%s on %s",
+			 db, PH_SCHEMA_BASE_KAFKA, db, PH_SCHEMA_BASE_MV, rep->label);
+		cJSON_Delete(rows);
+		return -EAGAIN;
+	}
+	r = ph_schema_fingerprint(bk, bm, fp, msg, msglen);
+	for (unsigned b = 0; r == 0 && b < PH_MAX_BUCKETS; b++) {
+		struct ph_schema_stmts s = {0};
+		struct ph_bucket_names nm;
+		struct ph_schema_bucket sb;
+		char kafka[40], mv[40];
+		bool live = b < run->buckets && ph_bucket_names(run->name, run->spec, b, &nm) == 0;
+
+		bucket_spec(run, b, db, live ? &nm : NULL, kafka, mv, brokers, &sb);
+		if (live)
+			r = ph_schema_plan(bk, bm, definition(rows, sb.kafka_table),
+					   definition(rows, sb.mv), &sb, &s, msg, msglen);
+		else if (definition(rows, kafka) || definition(rows, mv))
+			r = ph_schema_drop(&sb, &s);
+		if (r == 0)
+			r = run_stmts(rep, &s, run, msg, msglen);
+		ph_schema_stmts_free(&s);
+	}
+	cJSON_Delete(rows);
+	return r;
+}
+
+static void record_schema_status(struct phc_run *run, const char *fp)
+{
+	cJSON *o;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(run->status, "clickhouseSchema");
+	o = cJSON_AddObjectToObject(run->status, "clickhouseSchema");
+	cJSON_AddStringToObject(o, "baseHash", fp);
+	cJSON_AddNumberToObject(o, "buckets", run->buckets);
+}
+
+int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
+{
+	char brokers[4096], fp[PH_SCHEMA_FP_LEN + 1] = "";
+	struct replica *reps = NULL;
+	int n, r = 0;
+
+	if (ph_kafka_bootstrap(run->name, run->ns, run->spec, brokers, sizeof(brokers)) < 0) {
+		snprintf(msg, msglen, "the Kafka broker list is too long");
+		return -EINVAL;
+	}
+	n = open_replicas(run, &reps, msg, msglen);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && r == 0; i++)
+		r = sync_replica(run, &reps[i], brokers, fp, msg, msglen);
+	close_replicas(reps, n);
+	if (r < 0) {
+		if (r != -EAGAIN)
+			log_write(run->p->log, LOG_WARN, &run->lf, "ClickHouse schema: %s", msg);
+		return r;
+	}
+	for (unsigned b = 0; b < run->buckets; b++)
+		run->bucket_schema_ready[b] = true;
+	record_schema_status(run, fp);
+	return 0;
+}
+
+int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen)
+{
+	const char *db = database_of(run->spec);
+	struct replica *reps = NULL;
+	int n, r = 0;
+
+	n = open_replicas(run, &reps, msg, msglen);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && r == 0; i++) {
+		for (unsigned b = 0; r == 0 && b < PH_MAX_BUCKETS; b++) {
+			struct ph_schema_stmts s = {0};
+			struct ph_schema_bucket sb;
+			char kafka[40], mv[40];
+
+			bucket_spec(run, b, db, NULL, kafka, mv, NULL, &sb);
+			r = ph_schema_drop(&sb, &s);
+			if (r == 0)
+				r = run_stmts(&reps[i], &s, run, msg, msglen);
+			ph_schema_stmts_free(&s);
+		}
+	}
+	close_replicas(reps, n);
+	return r;
+}

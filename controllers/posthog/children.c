@@ -1,0 +1,237 @@
+/*
+ * Applying and pruning the PostHog's child objects.
+ *
+ * A child is written only when the cached live object does not already
+ * hold the desired state, so that a steady-state reconcile (and every
+ * resync) makes no write at all. "Holds" is a subset test: the server adds
+ * defaults and status, which do not matter. A field the operator stops
+ * setting would pass the subset test, so every desired object carries a
+ * hash of itself in an annotation: a changed desired state changes the hash,
+ * which fails the test and triggers one server-side apply.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller-private.h"
+
+static const struct {
+	const char *api_version;
+	const char *kind;
+} kinds[PHC_NKINDS] = {
+	[PHC_CONFIGMAP] = {"v1", "ConfigMap"},
+	[PHC_SERVICE] = {"v1", "Service"},
+	[PHC_STATEFULSET] = {"apps/v1", "StatefulSet"},
+	[PHC_DEPLOYMENT] = {"apps/v1", "Deployment"},
+	[PHC_JOB] = {"batch/v1", "Job"},
+	[PHC_PDB] = {"policy/v1", "PodDisruptionBudget"},
+	[PHC_HPA] = {"autoscaling/v2", "HorizontalPodAutoscaler"},
+};
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int phc_kind_of(const cJSON *obj)
+{
+	const char *av = str(obj, "apiVersion"), *kind = str(obj, "kind");
+
+	for (int k = 0; av && kind && k < PHC_NKINDS; k++)
+		if (!strcmp(av, kinds[k].api_version) && !strcmp(kind, kinds[k].kind))
+			return k;
+	return -1;
+}
+
+bool phc_is_subset(const cJSON *want, const cJSON *have)
+{
+	if (!have)
+		return false;
+	if (cJSON_IsObject(want)) {
+		if (!cJSON_IsObject(have))
+			return false;
+		for (const cJSON *w = want->child; w; w = w->next)
+			if (!phc_is_subset(w, cJSON_GetObjectItemCaseSensitive(have, w->string)))
+				return false;
+		return true;
+	}
+	if (cJSON_IsArray(want)) {
+		const cJSON *h;
+
+		if (!cJSON_IsArray(have) ||
+		    cJSON_GetArraySize(want) != cJSON_GetArraySize(have))
+			return false;
+		h = have->child;
+		for (const cJSON *w = want->child; w; w = w->next, h = h->next)
+			if (!phc_is_subset(w, h))
+				return false;
+		return true;
+	}
+	if (cJSON_IsNumber(want))
+		return cJSON_IsNumber(have) && want->valuedouble == have->valuedouble;
+	if (cJSON_IsString(want))
+		return cJSON_IsString(have) && !strcmp(want->valuestring, have->valuestring);
+	if (cJSON_IsBool(want))
+		return cJSON_IsBool(have) && cJSON_IsTrue(want) == cJSON_IsTrue(have);
+	return cJSON_IsNull(have);
+}
+
+void phc_hash(const cJSON *obj, char out[17])
+{
+	char *text = cJSON_PrintUnformatted(obj);
+	uint64_t h = 1469598103934665603ULL;
+
+	if (!text)
+		abort();
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		h ^= *c;
+		h *= 1099511628211ULL;
+	}
+	free(text);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static cJSON *ensure_object(cJSON *parent, const char *key)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
+
+	if (!cJSON_IsObject(o)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+		o = cJSON_AddObjectToObject(parent, key);
+	}
+	return o;
+}
+
+static void stamp_hash(cJSON *desired)
+{
+	cJSON *ann;
+	char hash[17];
+
+	ann = ensure_object(ensure_object(desired, "metadata"), "annotations");
+	cJSON_DeleteItemFromObjectCaseSensitive(ann, PHC_HASH_ANNOTATION);
+	phc_hash(desired, hash);
+	cJSON_AddStringToObject(ann, PHC_HASH_ANNOTATION, hash);
+}
+
+int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
+	       bool *wrote, struct kube_status *st)
+{
+	struct phc *p = run->p;
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(desired, "metadata");
+	const char *ns = str(meta, "namespace"), *name = str(meta, "name");
+	struct kube_apply_options ao = {.field_manager = PHC_FIELD_MANAGER, .force = true};
+	struct log_fields lf = {"posthog", ns, name};
+	int kind = phc_kind_of(desired);
+	cJSON *live;
+	int r;
+
+	*wrote = false;
+	if (live_out)
+		*live_out = NULL;
+	if (kind < 0 || !name) {
+		log_write(p->log, LOG_ERROR, &lf, "internal: desired object %s/%s has no known kind or name",
+			  str(desired, "apiVersion"), str(desired, "kind"));
+		return -EINVAL;
+	}
+	stamp_hash(desired);
+	live = informer_get(run->scope->children[kind], ns, name);
+	if (live && phc_is_subset(desired, live)) {
+		if (live_out)
+			*live_out = live;
+		else
+			cJSON_Delete(live);
+		return 0;
+	}
+	log_write(p->log, LOG_INFO, &lf, "%s %s %s", live ? "updating" : "creating",
+		  kinds[kind].kind, name);
+	cJSON_Delete(live);
+	live = NULL;
+	*wrote = true;
+	run->writes++;
+	r = kube_apply(p->client, &p->child_res[kind], ns, name, desired, &ao, &live, st);
+	if (r < 0) {
+		log_write(p->log, LOG_WARN, &lf, "apply %s %s: %s", kinds[kind].kind, name,
+			  st && st->message[0] ? st->message : kube_strerror(r));
+		return r;
+	}
+	if (live_out)
+		*live_out = live;
+	else
+		cJSON_Delete(live);
+	return 0;
+}
+
+/* True when desired holds an object of this kind and name. */
+static bool is_desired(const cJSON *desired, int kind, const char *name)
+{
+	const cJSON *obj;
+
+	cJSON_ArrayForEach(obj, desired) {
+		const char *n = str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+
+		if (phc_kind_of(obj) == kind && n && !strcmp(n, name))
+			return true;
+	}
+	return false;
+}
+
+/* A Job that has neither succeeded nor failed is left to finish. */
+static bool job_running(const cJSON *job)
+{
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(job, "status");
+	const cJSON *conds = cJSON_GetObjectItemCaseSensitive(status, "conditions");
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, conds) {
+		const char *type = str(c, "type"), *s = str(c, "status");
+
+		if (type && s && !strcmp(s, "True") &&
+		    (!strcmp(type, "Complete") || !strcmp(type, "Failed")))
+			return false;
+	}
+	return true;
+}
+
+int phc_prune(struct phc_run *run)
+{
+	struct phc *p = run->p;
+	struct kube_delete_options del = {.propagation_policy = "Background",
+					  .grace_period_seconds = -1};
+	int deleted = 0;
+
+	for (int k = 0; k < PHC_NKINDS; k++) {
+		cJSON *owned = informer_list_by_owner(run->scope->children[k], run->uid);
+		const cJSON *obj;
+
+		cJSON_ArrayForEach(obj, owned) {
+			const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+			const char *ns = str(meta, "namespace"), *name = str(meta, "name");
+			struct log_fields lf = {"posthog", ns, name};
+			struct kube_status st;
+			int r;
+
+			if (!name || is_desired(run->desired, k, name))
+				continue;
+			if (k == PHC_JOB && job_running(obj))
+				continue;
+			del.precondition_uid = str(meta, "uid");
+			r = kube_delete(p->client, &p->child_res[k], ns, name, &del, &st);
+			if (r < 0 && r != -ENOENT) {
+				log_write(p->log, LOG_WARN, &lf, "delete %s %s: %s",
+					  kinds[k].kind, name, st.message);
+				cJSON_Delete(owned);
+				return r;
+			}
+			run->writes++;
+			log_write(p->log, LOG_INFO, &lf, "deleted %s %s, no longer desired",
+				  kinds[k].kind, name);
+			deleted++;
+		}
+		cJSON_Delete(owned);
+	}
+	return deleted;
+}

@@ -1,0 +1,182 @@
+/*
+ * Internals of the PostHog reconciler, shared by controller.c (setup and
+ * the reconcile entry), children.c (applying and pruning child objects),
+ * chaccess.c (reaching ClickHouse and the per-bucket schema) and status.c
+ * (conditions and phase). Not installed; tests include it.
+ */
+#ifndef PHO_POSTHOG_CONTROLLER_PRIVATE_H
+#define PHO_POSTHOG_CONTROLLER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../pkg/events/events.h"
+#include "../../pkg/informer/informer.h"
+#include "../../pkg/kube/kube.h"
+#include "../../pkg/log/log.h"
+#include "../../pkg/manager/manager.h"
+#include "../../pkg/metrics/metrics.h"
+#include "controller.h"
+#include "posthog.h"
+
+#define PHC_FIELD_MANAGER "posthog-operator"
+#define PHC_FINALIZER "posthog.com/finalizer"
+#define PHC_HASH_ANNOTATION "posthog.com/desired-hash"
+#define PHC_MANAGED_SELECTOR "app.kubernetes.io/managed-by=posthog-operator"
+
+/* The kinds of child the controller creates, each with its informer. */
+enum phc_kind {
+	PHC_CONFIGMAP,
+	PHC_SERVICE,
+	PHC_STATEFULSET,
+	PHC_DEPLOYMENT,
+	PHC_JOB,
+	PHC_PDB,
+	PHC_HPA,
+	PHC_NKINDS,
+};
+
+/* The informers of one watched namespace (or of all, ns == NULL). */
+struct phc_scope {
+	char *ns;
+	struct informer *posthogs;
+	struct informer *children[PHC_NKINDS];
+};
+
+#define PHC_MAX_SCOPES 64
+
+struct phc {
+	struct kube_client *client;
+	struct log *log;
+	struct manager *manager;
+	struct recorder *recorder;
+	struct metrics *metrics;
+	struct controller *ctl;
+	struct kube_resource posthog_res;
+	struct kube_resource child_res[PHC_NKINDS];
+	struct kube_resource secret_res;
+	struct kube_resource pvc_res;
+	struct phc_scope scopes[PHC_MAX_SCOPES];
+	unsigned nscopes;
+	bool clickhouse_via_proxy;
+};
+
+/* The scope watching ns, or NULL. */
+struct phc_scope *phc_scope_for(struct phc *p, const char *ns);
+
+/* One reconcile of one PostHog: what it read, and the status it builds. */
+struct phc_run {
+	struct phc *p;
+	struct phc_scope *scope;
+	cJSON *ph;              /* the PostHog, from the cache (owned) */
+	cJSON *spec;            /* normalized spec (owned) */
+	const char *ns, *name, *uid;
+	int64_t generation;
+	struct log_fields lf;
+	char now[32];
+	cJSON *status;          /* the status being built (owned) */
+	cJSON *conds;           /* status.conditions (borrowed from status) */
+	cJSON *desired;         /* every desired object, for pruning (owned) */
+	unsigned buckets;       /* spec.buckets.count */
+	bool stage_ready[PH_STAGE_COUNT];
+	bool *bucket_schema_ready;  /* [buckets] */
+	bool *bucket_ready;         /* [buckets] */
+	bool failed;            /* an error was recorded in a condition */
+	unsigned writes;        /* child writes made by this reconcile */
+	uint64_t requeue_ms;    /* shortest requeue asked for; 0 = none */
+};
+
+/* Asks for a requeue after ms unless a shorter one is already asked. */
+void phc_requeue(struct phc_run *run, uint64_t ms);
+
+/* ---- reconcile.c ---------------------------------------------------------- */
+
+/* The reconcile of a live (not deleting) PostHog that holds the
+ * finalizer: validation, children, schema, pruning and status. Returns 0
+ * or a negative errno. */
+int phc_reconcile_posthog(struct phc_run *run);
+
+/* Walks the stages in order, applying what each gate allows, and records
+ * component and bucket readiness in run. Returns 0 or a negative errno
+ * (already recorded in a condition). */
+int phc_reconcile_children(struct phc_run *run);
+
+/* Refuses a spec change that would break the running stack (ZooKeeper
+ * below a quorum of the live ensemble). Returns 0, or -EPERM with the
+ * reason in msg. */
+int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen);
+
+/* ---- chaccess.c ----------------------------------------------------------- */
+
+/*
+ * Brings every bucket's ClickHouse tables in line with the base tables on
+ * every replica, and drops the tables of buckets beyond the count. Sets
+ * run->bucket_schema_ready[]. Returns 0, -EAGAIN while PostHog's
+ * migrations have not created the base tables, or a negative errno (the
+ * server's message is in msg).
+ */
+int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen);
+
+/* Drops every bucket table of the PostHog (deletion with policy Delete). */
+int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen);
+
+/* ---- children.c ---------------------------------------------------------- */
+
+/* The kind of a child object by apiVersion and kind, or -1. */
+int phc_kind_of(const cJSON *obj);
+
+/*
+ * True when every field of want is present in have with an equal value:
+ * objects compare key by key, arrays element by element with equal
+ * lengths, scalars by value. Fields the server adds do not matter.
+ */
+bool phc_is_subset(const cJSON *want, const cJSON *have);
+
+/* FNV-1a 64 of the object's compact JSON, as 16 hex digits. */
+void phc_hash(const cJSON *obj, char out[17]);
+
+/*
+ * Applies desired (server-side apply, forced, as PHC_FIELD_MANAGER) unless
+ * the cached live object already holds it. desired gets the hash
+ * annotation added, so that a field dropped from the desired state is
+ * noticed too. *live_out receives the live object (from the cache, or the
+ * apply answer; caller frees; may be NULL). *wrote tells whether a request
+ * was made. Returns 0 or a negative errno (logged, with st for conditions).
+ */
+int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out, bool *wrote,
+	       struct kube_status *st);
+
+/*
+ * Deletes children of the PostHog that are not in run->desired (an array
+ * of objects). Keeps Jobs that are still running. Returns the number
+ * deleted or a negative errno.
+ */
+int phc_prune(struct phc_run *run);
+
+/* ---- status.c ------------------------------------------------------------ */
+
+/*
+ * Sets condition type in the array conds (creating it): status "True",
+ * "False" or "Unknown", with reason and message. lastTransitionTime changes
+ * only when status changes; now is an RFC 3339 time.
+ */
+void phc_set_condition(cJSON *conds, const char *type, const char *status,
+		       const char *reason, const char *message,
+		       int64_t generation, const char *now);
+
+/* The condition of that type in conds, or NULL. Borrowed. */
+const cJSON *phc_condition(const cJSON *conds, const char *type);
+
+/*
+ * Completes the status (Ready, Progressing, Degraded, phase, the printer
+ * column fields, observedGeneration), writes it when it differs from what
+ * the cache holds, records events for transitions and sets the metrics.
+ */
+int phc_finish_status(struct phc_run *run);
+
+/* The current time as RFC 3339 (UTC, seconds). */
+void phc_now(char out[32]);
+
+#endif

@@ -1,0 +1,351 @@
+/*
+ * The PostHog controller: setup, and the reconcile of one PostHog.
+ *
+ * A reconcile reads only from the informers' caches (plus ClickHouse and
+ * the credentials Secret for the schema step), computes the desired
+ * children with the pure builders, writes only what differs, and writes
+ * the status only when it changed. A steady state therefore costs no write
+ * at all, which is what lets hundreds of PostHogs share one operator.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller-private.h"
+
+/* Polling interval while waiting on something no watch reports (PostHog's
+ * migrations creating the base tables, a ClickHouse that refused us). */
+#define PHC_POLL_MS 15000
+
+static const struct {
+	const char *group, *version, *resource, *kind;
+} child_types[PHC_NKINDS] = {
+	[PHC_CONFIGMAP] = {"", "v1", "configmaps", "ConfigMap"},
+	[PHC_SERVICE] = {"", "v1", "services", "Service"},
+	[PHC_STATEFULSET] = {"apps", "v1", "statefulsets", "StatefulSet"},
+	[PHC_DEPLOYMENT] = {"apps", "v1", "deployments", "Deployment"},
+	[PHC_JOB] = {"batch", "v1", "jobs", "Job"},
+	[PHC_PDB] = {"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"},
+	[PHC_HPA] = {"autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"},
+};
+
+static void set_resource(struct kube_resource *r, const char *group,
+			 const char *version, const char *resource,
+			 const char *kind)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->group, sizeof(r->group), "%s", group);
+	snprintf(r->version, sizeof(r->version), "%s", version);
+	snprintf(r->resource, sizeof(r->resource), "%s", resource);
+	snprintf(r->kind, sizeof(r->kind), "%s", kind);
+	r->namespaced = true;
+}
+
+struct phc_scope *phc_scope_for(struct phc *p, const char *ns)
+{
+	for (unsigned i = 0; i < p->nscopes; i++)
+		if (!p->scopes[i].ns || (ns && !strcmp(p->scopes[i].ns, ns)))
+			return &p->scopes[i];
+	return NULL;
+}
+
+void phc_requeue(struct phc_run *run, uint64_t ms)
+{
+	if (!run->requeue_ms || ms < run->requeue_ms)
+		run->requeue_ms = ms;
+}
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool has_finalizer(const cJSON *meta)
+{
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(meta, "finalizers"))
+		if (cJSON_IsString(f) && !strcmp(f->valuestring, PHC_FINALIZER))
+			return true;
+	return false;
+}
+
+/*
+ * Adds or removes the finalizer with an update that carries the cached
+ * resourceVersion, so a concurrent change makes it fail (409) instead of
+ * being overwritten; the watch event then requeues the key.
+ */
+static int set_finalizer(struct phc_run *run, bool present)
+{
+	cJSON *obj = cJSON_Duplicate(run->ph, 1);
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(meta, "finalizers");
+	struct kube_status st;
+	int r;
+
+	if (!cJSON_IsArray(list)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(meta, "finalizers");
+		list = cJSON_AddArrayToObject(meta, "finalizers");
+	}
+	if (present) {
+		cJSON_AddItemToArray(list, cJSON_CreateString(PHC_FINALIZER));
+	} else {
+		for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) {
+			const cJSON *f = cJSON_GetArrayItem(list, i);
+
+			if (cJSON_IsString(f) && !strcmp(f->valuestring, PHC_FINALIZER))
+				cJSON_DeleteItemFromArray(list, i);
+		}
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+	r = kube_update(run->p->client, &run->p->posthog_res, run->ns, run->name,
+			NULL, obj, NULL, &st);
+	cJSON_Delete(obj);
+	if (r < 0 && r != -ENOENT)
+		log_write(run->p->log, r == KUBE_ECONFLICT ? LOG_DEBUG : LOG_WARN, &run->lf,
+			  "%s finalizer: %s", present ? "add" : "remove",
+			  st.message[0] ? st.message : kube_strerror(r));
+	return r == -ENOENT ? 0 : r;
+}
+
+static int delete_pvcs(struct phc_run *run)
+{
+	struct kube_list_options lo = {0};
+	struct kube_delete_options del = {.grace_period_seconds = -1};
+	char selector[256];
+	cJSON *list = NULL;
+	const cJSON *pvc;
+	struct kube_status st;
+	int r;
+
+	snprintf(selector, sizeof(selector), "%s=%s,%s", PH_LABEL_INSTANCE,
+		 run->name, PHC_MANAGED_SELECTOR);
+	lo.label_selector = selector;
+	r = kube_list(run->p->client, &run->p->pvc_res, run->ns, &lo, &list, &st);
+	if (r < 0) {
+		log_write(run->p->log, LOG_WARN, &run->lf, "list PVCs: %s", st.message);
+		return r;
+	}
+	cJSON_ArrayForEach(pvc, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const char *n = str(cJSON_GetObjectItemCaseSensitive(pvc, "metadata"), "name");
+
+		r = kube_delete(run->p->client, &run->p->pvc_res, run->ns, n, &del, &st);
+		if (r < 0 && r != -ENOENT) {
+			log_write(run->p->log, LOG_WARN, &run->lf, "delete PVC %s: %s", n, st.message);
+			break;
+		}
+		log_write(run->p->log, LOG_INFO, &run->lf, "deleted PVC %s (deletionPolicy Delete)", n);
+		r = 0;
+	}
+	cJSON_Delete(list);
+	return r;
+}
+
+static bool policy_is_delete(const cJSON *spec)
+{
+	const char *p = str(spec, "deletionPolicy");
+
+	return p && !strcmp(p, "Delete");
+}
+
+/*
+ * The PostHog is being deleted. ownerReferences take the children; what
+ * they cannot reach is the operator's to remove first: the per-bucket
+ * ClickHouse tables and the PVCs, both only with deletionPolicy Delete.
+ */
+static int finalize(struct phc_run *run, struct reconcile_result *res)
+{
+	char msg[1024];
+	int r;
+
+	if (!has_finalizer(cJSON_GetObjectItemCaseSensitive(run->ph, "metadata")))
+		return 0;
+	if (run->spec && policy_is_delete(run->spec)) {
+		r = phc_schema_drop_all(run, msg, sizeof(msg));
+		if (r < 0 && r != -EAGAIN) {
+			log_write(run->p->log, LOG_WARN, &run->lf,
+				  "dropping bucket tables before deletion: %s; retrying", msg);
+			res->requeue_after_ms = PHC_POLL_MS;
+			return 0;
+		}
+		r = delete_pvcs(run);
+		if (r < 0)
+			return r;
+	}
+	recorder_event(run->p->recorder, run->ph, "Normal", "Deleted", "Delete",
+		       "children left to garbage collection; PVCs %s",
+		       run->spec && policy_is_delete(run->spec) ? "deleted" : "kept");
+	return set_finalizer(run, false);
+}
+
+static void run_free(struct phc_run *run)
+{
+	cJSON_Delete(run->ph);
+	cJSON_Delete(run->spec);
+	cJSON_Delete(run->status);
+	cJSON_Delete(run->desired);
+	free(run->bucket_schema_ready);
+	free(run->bucket_ready);
+}
+
+/* Splits "ns/name" into buffers. Returns 0 or -EINVAL. */
+static int split_key(const char *key, char *ns, size_t nslen, char *name,
+		     size_t namelen)
+{
+	const char *slash = strchr(key, '/');
+
+	if (!slash || (size_t)(slash - key) >= nslen || strlen(slash + 1) >= namelen)
+		return -EINVAL;
+	memcpy(ns, key, (size_t)(slash - key));
+	ns[slash - key] = '\0';
+	memcpy(name, slash + 1, strlen(slash + 1) + 1);
+	return 0;
+}
+
+static int run_init(struct phc *p, const char *key, struct phc_run *run)
+{
+	cJSON *meta, *gen, *old;
+
+	run->p = p;
+	meta = cJSON_GetObjectItemCaseSensitive(run->ph, "metadata");
+	run->ns = str(meta, "namespace");
+	run->name = str(meta, "name");
+	run->uid = str(meta, "uid");
+	gen = cJSON_GetObjectItemCaseSensitive(meta, "generation");
+	run->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
+	run->lf = (struct log_fields){"posthog", run->ns, run->name};
+	run->scope = phc_scope_for(p, run->ns);
+	phc_now(run->now);
+	old = cJSON_GetObjectItemCaseSensitive(run->ph, "status");
+	run->status = cJSON_IsObject(old) ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
+	run->conds = cJSON_GetObjectItemCaseSensitive(run->status, "conditions");
+	if (!cJSON_IsArray(run->conds)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(run->status, "conditions");
+		run->conds = cJSON_AddArrayToObject(run->status, "conditions");
+	}
+	if (!run->ns || !run->name || !run->uid || !run->scope) {
+		log_error(p->log, "internal: cached PostHog %s lacks metadata", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int reconcile(void *userdata, const char *key, struct reconcile_result *res)
+{
+	struct phc *p = userdata;
+	struct phc_run run = {0};
+	struct phc_scope *scope;
+	char ns[256], name[256];
+	const cJSON *meta;
+	int r;
+
+	if (split_key(key, ns, sizeof(ns), name, sizeof(name)) < 0 ||
+	    !(scope = phc_scope_for(p, ns)))
+		return 0;
+	run.ph = informer_get(scope->posthogs, ns, name);
+	if (!run.ph)
+		return 0; /* deleted; its children go with ownerReferences */
+	if ((r = run_init(p, key, &run)) < 0)
+		goto out;
+	meta = cJSON_GetObjectItemCaseSensitive(run.ph, "metadata");
+	ph_normalize(run.ph, &run.spec);
+	if (cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp")) {
+		r = finalize(&run, res);
+		goto out;
+	}
+	if (!has_finalizer(meta)) {
+		r = set_finalizer(&run, true);
+		goto out; /* the update's watch event brings us back */
+	}
+	r = phc_reconcile_posthog(&run);
+	if (r >= 0 && run.requeue_ms)
+		res->requeue_after_ms = run.requeue_ms;
+out:
+	run_free(&run);
+	return r == KUBE_ECONFLICT ? (res->requeue = true, 0) : r;
+}
+
+static int add_scope(struct phc *p, const char *ns, uint64_t resync_ms)
+{
+	struct phc_scope *s = &p->scopes[p->nscopes];
+	struct informer_options io = {.namespace = ns, .resync_ms = resync_ms, .log = p->log};
+	int r;
+
+	if (p->nscopes == PHC_MAX_SCOPES)
+		return -E2BIG;
+	s->ns = ns ? strdup(ns) : NULL;
+	io.resource = p->posthog_res;
+	r = manager_add_informer(p->manager, &io, &s->posthogs);
+	if (r < 0)
+		return r;
+	r = controller_watch(p->ctl, s->posthogs, CONTROLLER_MAP_SELF, NULL);
+	io.label_selector = PHC_MANAGED_SELECTOR;
+	for (int k = 0; r >= 0 && k < PHC_NKINDS; k++) {
+		io.resource = p->child_res[k];
+		r = manager_add_informer(p->manager, &io, &s->children[k]);
+		if (r >= 0)
+			r = controller_watch(p->ctl, s->children[k], CONTROLLER_MAP_OWNER, PH_KIND);
+	}
+	p->nscopes++;
+	return r;
+}
+
+void posthog_controller_free(struct posthog_controller *pc)
+{
+	struct phc *p = (struct phc *)pc;
+
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->nscopes; i++)
+		free(p->scopes[i].ns);
+	free(p);
+}
+
+int posthog_controller_register(struct manager *m, struct kube_client *c,
+				struct log *log,
+				const struct posthog_controller_options *opts,
+				struct posthog_controller **out)
+{
+	struct phc *p = calloc(1, sizeof(*p));
+	struct controller_options co = {.name = "posthog", .reconcile = reconcile};
+	const char *access = opts && opts->clickhouse_access ? opts->clickhouse_access : "auto";
+	int r = 0;
+
+	if (!p)
+		abort();
+	if (strcmp(access, "auto") && strcmp(access, "dns") && strcmp(access, "proxy")) {
+		log_error(log, "--clickhouse-access must be auto, dns or proxy (got \"%s\")", access);
+		free(p);
+		return -EINVAL;
+	}
+	p->client = c;
+	p->log = log;
+	p->manager = m;
+	p->recorder = manager_recorder(m);
+	p->metrics = manager_metrics(m);
+	p->clickhouse_via_proxy = !strcmp(access, "proxy") ||
+				  (!strcmp(access, "auto") && !getenv("KUBERNETES_SERVICE_HOST"));
+	set_resource(&p->posthog_res, PH_GROUP, "v1alpha1", PH_PLURAL, PH_KIND);
+	set_resource(&p->secret_res, "", "v1", "secrets", "Secret");
+	set_resource(&p->pvc_res, "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim");
+	for (int k = 0; k < PHC_NKINDS; k++)
+		set_resource(&p->child_res[k], child_types[k].group, child_types[k].version,
+			     child_types[k].resource, child_types[k].kind);
+	co.userdata = p;
+	co.workers = opts && opts->workers ? opts->workers : 2;
+	r = manager_add_controller(m, &co, &p->ctl);
+	if (r >= 0 && (!opts || !opts->namespaces || !opts->namespaces[0]))
+		r = add_scope(p, NULL, opts ? opts->resync_ms : 0);
+	else
+		for (const char *const *ns = opts->namespaces; r >= 0 && *ns; ns++)
+			r = add_scope(p, *ns, opts->resync_ms);
+	if (r < 0) {
+		posthog_controller_free((struct posthog_controller *)p);
+		return r;
+	}
+	*out = (struct posthog_controller *)p;
+	return 0;
+}

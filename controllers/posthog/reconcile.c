@@ -1,0 +1,535 @@
+/*
+ * The stage walk: ZooKeeper, Kafka, ClickHouse, topics, the bucket map,
+ * then each bucket's plugin-servers, each behind the gates of what it
+ * needs. A closed gate is not an error: the component waits, a condition
+ * says for what, and the child informers' events (a StatefulSet becoming
+ * ready, a Job completing) bring the PostHog back. Only what no watch
+ * reports (ClickHouse) is polled.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller-private.h"
+
+enum { ST_ZOOKEEPER, ST_KAFKA, ST_CLICKHOUSE, ST_TOPICS, ST_BUCKETS, ST_PLUGIN };
+
+/* Component name in status.components and in condition types. */
+static const struct {
+	const char *status_key; /* NULL: no component entry */
+	const char *condition;
+	const char *waits_for;  /* condition reason while the gate is closed */
+} stage_info[PH_STAGE_COUNT] = {
+	[ST_ZOOKEEPER] = {"zookeeper", "ZooKeeperReady", NULL},
+	[ST_KAFKA] = {"kafka", "KafkaReady", NULL},
+	[ST_CLICKHOUSE] = {"clickhouse", "ClickHouseReady", "WaitingForZooKeeper"},
+	[ST_TOPICS] = {NULL, "TopicsReady", "WaitingForKafka"},
+	[ST_BUCKETS] = {NULL, NULL, NULL},
+	[ST_PLUGIN] = {"pluginServer", "PluginServersReady", "WaitingForSchema"},
+};
+
+#define PHC_POLL_MS 15000
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num(const cJSON *obj, const char *key, double dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static const cJSON *path(const cJSON *obj, const char *a, const char *b)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
+}
+
+/* What one stage's workloads add up to. */
+struct tally {
+	int replicas, ready, updated;
+	bool all_ready, any;
+	char version[128];
+	char message[512];
+};
+
+static bool job_condition(const cJSON *job, const char *type)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, path(job, "status", "conditions")) {
+		const char *t = str(c, "type"), *s = str(c, "status");
+
+		if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
+			return true;
+	}
+	return false;
+}
+
+/* The image tag of the first container, for status versions. */
+static void image_version(const cJSON *workload, char *out, size_t outsz)
+{
+	const cJSON *tmpl = path(workload, "spec", "template");
+	const cJSON *c = cJSON_GetArrayItem(path(tmpl, "spec", "containers"), 0);
+	const char *img = str(c, "image"), *colon;
+
+	if (!img || out[0])
+		return;
+	colon = strrchr(img, ':');
+	snprintf(out, outsz, "%s", colon && !strchr(colon, '/') ? colon + 1 : "latest");
+}
+
+/* Adds one live workload's readiness to t. Returns false if not ready. */
+static bool count_workload(int kind, const cJSON *live, struct tally *t)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(live, "status");
+	int want = (int)num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
+	bool current = num(status, "observedGeneration", 0) >= num(meta, "generation", 0);
+	int ready, updated;
+
+	if (kind == PHC_JOB)
+		return job_condition(live, "Complete");
+	if (kind != PHC_STATEFULSET && kind != PHC_DEPLOYMENT)
+		return true;
+	ready = (int)num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
+	updated = (int)num(status, "updatedReplicas", kind == PHC_STATEFULSET ? ready : 0);
+	t->any = true;
+	t->replicas += want;
+	t->ready += ready;
+	t->updated += updated;
+	image_version(live, t->version, sizeof(t->version));
+	if (current && ready >= want && updated >= want)
+		return true;
+	if (!t->message[0])
+		snprintf(t->message, sizeof(t->message), "%s %s: %d/%d ready%s",
+			 str(live, "kind"), str(meta, "name"), ready, want,
+			 current ? "" : ", rollout not yet observed");
+	return false;
+}
+
+static void set_cond(struct phc_run *run, const char *type, bool ok,
+		     const char *reason, const char *message)
+{
+	phc_set_condition(run->conds, type, ok ? "True" : "False", reason, message,
+			  run->generation, run->now);
+}
+
+/* Records a failure: a Degraded condition carrying the server's message. */
+static void fail(struct phc_run *run, const char *reason, const char *message)
+{
+	if (!run->failed)
+		set_cond(run, "Degraded", true, reason, message);
+	run->failed = true;
+}
+
+static int apply_entry(struct phc_run *run, cJSON *entry, struct tally *t)
+{
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
+	struct kube_status st = {0};
+	cJSON *live = NULL;
+	bool wrote;
+	int r, kind = phc_kind_of(obj);
+
+	r = phc_ensure(run, obj, &live, &wrote, &st);
+	if (r < 0) {
+		char msg[1200];
+
+		snprintf(msg, sizeof(msg), "applying %s %s: %s", str(obj, "kind"),
+			 str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"),
+			 st.message[0] ? st.message : kube_strerror(r));
+		fail(run, "ApplyFailed", msg);
+		t->all_ready = false;
+		return r;
+	}
+	if (kind == PHC_JOB && job_condition(live, "Failed")) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "Job %s failed; fix the cause and delete the Job to retry",
+			 str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
+		fail(run, "JobFailed", msg);
+	}
+	if (!count_workload(kind, live, t))
+		t->all_ready = false;
+	cJSON_Delete(live);
+	return 0;
+}
+
+static int entry_bucket(const cJSON *entry)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(entry, "bucket");
+
+	return cJSON_IsNumber(b) ? b->valueint : -1;
+}
+
+static bool entry_in_stage(const cJSON *entry, int stage)
+{
+	const char *s = str(entry, "stage");
+
+	return s && !strcmp(s, ph_stages[stage]);
+}
+
+/* Applies every entry of a stage (of one bucket when bucket >= 0). */
+static int apply_stage(struct phc_run *run, int stage, int bucket, struct tally *t)
+{
+	cJSON *entry;
+	int r = 0;
+
+	t->all_ready = true;
+	cJSON_ArrayForEach(entry, run->desired) {
+		if (!entry_in_stage(entry, stage) || (bucket >= 0 && entry_bucket(entry) != bucket))
+			continue;
+		if (apply_entry(run, entry, t) < 0)
+			r = -EIO;
+	}
+	return r;
+}
+
+static cJSON *status_component(struct phc_run *run, const char *key)
+{
+	cJSON *comps = cJSON_GetObjectItemCaseSensitive(run->status, "components");
+
+	if (!cJSON_IsObject(comps)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(run->status, "components");
+		comps = cJSON_AddObjectToObject(run->status, "components");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(comps, key);
+	return cJSON_AddObjectToObject(comps, key);
+}
+
+static void record_component(struct phc_run *run, int stage, const struct tally *t,
+			     bool ready)
+{
+	cJSON *c;
+	bool external = stage <= ST_CLICKHOUSE && ph_is_external(run->spec, stage_info[stage].status_key);
+
+	if (!stage_info[stage].status_key)
+		return;
+	c = status_component(run, stage_info[stage].status_key);
+	if (external)
+		cJSON_AddTrueToObject(c, "external");
+	cJSON_AddNumberToObject(c, "replicas", t->replicas);
+	cJSON_AddNumberToObject(c, "readyReplicas", t->ready);
+	cJSON_AddNumberToObject(c, "updatedReplicas", t->updated);
+	if (t->version[0])
+		cJSON_AddStringToObject(c, "version", t->version);
+	cJSON_AddBoolToObject(c, "ready", ready);
+	if (t->message[0])
+		cJSON_AddStringToObject(c, "message", t->message);
+}
+
+/* Runs one infrastructure stage behind its gate. */
+static void run_stage(struct phc_run *run, int stage, bool gate, const char *gate_msg)
+{
+	struct tally t = {0};
+	const char *cond = stage_info[stage].condition;
+
+	if (!gate) {
+		if (cond)
+			set_cond(run, cond, false, stage_info[stage].waits_for, gate_msg);
+		record_component(run, stage, &t, false);
+		return;
+	}
+	apply_stage(run, stage, -1, &t);
+	run->stage_ready[stage] = t.all_ready;
+	record_component(run, stage, &t, t.all_ready);
+	if (cond)
+		set_cond(run, cond, t.all_ready, t.all_ready ? "Ready" : "Progressing",
+			 t.all_ready ? "" : (t.message[0] ? t.message : "waiting for the workload"));
+}
+
+/* ---- buckets ------------------------------------------------------------- */
+
+static cJSON *bucket_status(struct phc_run *run, unsigned b)
+{
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(run->status, "buckets");
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, arr)
+		if ((unsigned)num(e, "bucket", -1) == b)
+			return e;
+	e = cJSON_CreateObject();
+	cJSON_AddNumberToObject(e, "bucket", b);
+	cJSON_AddItemToArray(arr, e);
+	return e;
+}
+
+static void set_bool(cJSON *obj, const char *key, bool v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	cJSON_AddBoolToObject(obj, key, v);
+}
+
+static void set_string(cJSON *obj, const char *key, const char *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	if (v)
+		cJSON_AddStringToObject(obj, key, v);
+}
+
+/* Starts status.buckets afresh, keeping what earlier runs learnt (the
+ * completed topics Job) for the buckets that still exist. */
+static void reset_bucket_status(struct phc_run *run)
+{
+	cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(run->status, "buckets");
+	cJSON *arr = cJSON_AddArrayToObject(run->status, "buckets");
+	cJSON *e;
+
+	for (unsigned b = 0; b < run->buckets; b++) {
+		cJSON *n = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(n, "bucket", b);
+		cJSON_ArrayForEach(e, old) {
+			if ((unsigned)num(e, "bucket", -1) == b && str(e, "topicsJob")) {
+				cJSON_AddStringToObject(n, "topicsJob", str(e, "topicsJob"));
+				cJSON_AddBoolToObject(n, "topicsReady",
+						      cJSON_IsTrue(cJSON_GetObjectItem(e, "topicsReady")));
+			}
+		}
+		cJSON_AddItemToArray(arr, n);
+	}
+	cJSON_Delete(old);
+}
+
+/*
+ * A bucket's topics Job. Once it has completed, status remembers its name:
+ * a Job removed afterwards (by its TTL, or by hand) is not run again
+ * unless its content, and so its name, changes.
+ */
+static bool run_topics_job(struct phc_run *run, cJSON *entry)
+{
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
+	const char *name = str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+	cJSON *bs = bucket_status(run, (unsigned)entry_bucket(entry));
+	const char *done = str(bs, "topicsJob");
+	struct tally t = {.all_ready = true};
+	cJSON *live;
+
+	if (done && name && !strcmp(done, name) && cJSON_IsTrue(cJSON_GetObjectItem(bs, "topicsReady"))) {
+		live = informer_get(run->scope->children[PHC_JOB], run->ns, name);
+		cJSON_Delete(live);
+		if (!live)
+			return true;
+	}
+	apply_entry(run, entry, &t);
+	set_string(bs, "topicsJob", name);
+	set_bool(bs, "topicsReady", t.all_ready);
+	return t.all_ready;
+}
+
+static void run_topics(struct phc_run *run)
+{
+	cJSON *entry;
+	bool all = true;
+
+	if (!run->stage_ready[ST_KAFKA]) {
+		set_cond(run, "TopicsReady", false, "WaitingForKafka", "Kafka is not ready yet");
+		return;
+	}
+	cJSON_ArrayForEach(entry, run->desired)
+		if (entry_in_stage(entry, ST_TOPICS) && !run_topics_job(run, entry))
+			all = false;
+	run->stage_ready[ST_TOPICS] = all;
+	set_cond(run, "TopicsReady", all, all ? "Ready" : "JobsRunning",
+		 all ? "" : "topic Jobs have not completed yet");
+}
+
+static void run_schema(struct phc_run *run)
+{
+	char msg[2048] = "";
+	int r;
+
+	if (!run->stage_ready[ST_CLICKHOUSE]) {
+		set_cond(run, "SchemaReady", false, "WaitingForClickHouse", "ClickHouse is not ready yet");
+		return;
+	}
+	r = phc_schema_sync(run, msg, sizeof(msg));
+	if (r == -EAGAIN) {
+		set_cond(run, "SchemaReady", false, "WaitingForMigrations", msg);
+		phc_requeue(run, PHC_POLL_MS);
+	} else if (r < 0) {
+		set_cond(run, "SchemaReady", false, "ClickHouseError", msg);
+		fail(run, "ClickHouseError", msg);
+		phc_requeue(run, PHC_POLL_MS);
+	} else {
+		set_cond(run, "SchemaReady", true, "Ready", "");
+	}
+	for (unsigned b = 0; b < run->buckets; b++)
+		set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);
+}
+
+static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
+			     const char *key)
+{
+	cJSON *live = informer_get(run->scope->children[PHC_DEPLOYMENT], run->ns, name);
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "replicas",
+				num(cJSON_GetObjectItem(live, "spec"), "replicas", 0));
+	cJSON_AddNumberToObject(o, "readyReplicas",
+				num(cJSON_GetObjectItem(live, "status"), "availableReplicas", 0));
+	cJSON_DeleteItemFromObjectCaseSensitive(into, key);
+	cJSON_AddItemToObject(into, key, o);
+	cJSON_Delete(live);
+}
+
+static void run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
+{
+	cJSON *bs = bucket_status(run, b);
+	struct ph_bucket_names names;
+	struct tally t = {0};
+	char cond[32], msg[600];
+	bool topics = cJSON_IsTrue(cJSON_GetObjectItem(bs, "topicsReady"));
+
+	snprintf(cond, sizeof(cond), "Bucket%uReady", b);
+	if (!run->bucket_schema_ready[b] || !topics) {
+		snprintf(msg, sizeof(msg), "waiting for the bucket's %s",
+			 topics ? "ClickHouse tables" : "Kafka topics");
+		set_cond(run, cond, false, topics ? "WaitingForSchema" : "WaitingForTopics", msg);
+		set_bool(bs, "ready", false);
+		set_string(bs, "message", msg);
+		return;
+	}
+	apply_stage(run, ST_PLUGIN, (int)b, &t);
+	run->bucket_ready[b] = t.all_ready;
+	sum->replicas += t.replicas;
+	sum->ready += t.ready;
+	sum->updated += t.updated;
+	if (!sum->version[0])
+		memcpy(sum->version, t.version, sizeof(t.version));
+	if (ph_bucket_names(run->name, run->spec, b, &names) == 0) {
+		count_deployment(run, names.ingestion_deployment, bs, "ingestion");
+		count_deployment(run, names.async_deployment, bs, "async");
+	}
+	set_bool(bs, "ready", t.all_ready);
+	set_string(bs, "message", t.all_ready ? NULL : t.message);
+	set_cond(run, cond, t.all_ready, t.all_ready ? "Ready" : "Progressing",
+		 t.all_ready ? "" : t.message);
+}
+
+/* Conditions of buckets that no longer exist are dropped. */
+static void drop_stale_bucket_conditions(struct phc_run *run)
+{
+	for (int i = cJSON_GetArraySize(run->conds) - 1; i >= 0; i--) {
+		const char *type = str(cJSON_GetArrayItem(run->conds, i), "type");
+		unsigned b;
+		char *end;
+
+		if (!type || strncmp(type, "Bucket", 6) != 0)
+			continue;
+		b = (unsigned)strtoul(type + 6, &end, 10);
+		if (end != type + 6 && !strcmp(end, "Ready") && b >= run->buckets)
+			cJSON_DeleteItemFromArray(run->conds, i);
+	}
+}
+
+static void run_plugin_servers(struct phc_run *run)
+{
+	struct tally sum = {0};
+	unsigned ready = 0;
+
+	for (unsigned b = 0; b < run->buckets; b++) {
+		run_bucket(run, b, &sum);
+		ready += run->bucket_ready[b];
+	}
+	drop_stale_bucket_conditions(run);
+	run->stage_ready[ST_PLUGIN] = ready == run->buckets;
+	record_component(run, ST_PLUGIN, &sum, run->stage_ready[ST_PLUGIN]);
+	snprintf(sum.message, sizeof(sum.message), "%u of %u buckets ready", ready, run->buckets);
+	set_cond(run, "PluginServersReady", run->stage_ready[ST_PLUGIN],
+		 run->stage_ready[ST_PLUGIN] ? "Ready" : "Progressing", sum.message);
+}
+
+int phc_reconcile_children(struct phc_run *run)
+{
+	struct tally t = {0};
+	int r;
+
+	if ((r = ph_build(run->ph, &run->desired)) < 0)
+		return r;
+	run->bucket_schema_ready = calloc(run->buckets ? run->buckets : 1, sizeof(bool));
+	run->bucket_ready = calloc(run->buckets ? run->buckets : 1, sizeof(bool));
+	if (!run->bucket_schema_ready || !run->bucket_ready)
+		abort();
+	reset_bucket_status(run);
+	run_stage(run, ST_ZOOKEEPER, true, NULL);
+	run_stage(run, ST_KAFKA, true, NULL);
+	run_stage(run, ST_CLICKHOUSE, run->stage_ready[ST_ZOOKEEPER],
+		  "ZooKeeper is not ready yet");
+	run_topics(run);
+	apply_stage(run, ST_BUCKETS, -1, &t);
+	run->stage_ready[ST_BUCKETS] = true;
+	run_schema(run);
+	run_plugin_servers(run);
+	return 0;
+}
+
+int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen)
+{
+	char name[96];
+	const cJSON *zk = cJSON_GetObjectItemCaseSensitive(run->spec, "zookeeper");
+	cJSON *live;
+	int live_n, want;
+
+	if (ph_is_external(run->spec, "zookeeper") ||
+	    ph_child_name(run->name, "zookeeper", name, sizeof(name)) < 0)
+		return 0;
+	live = informer_get(run->scope->children[PHC_STATEFULSET], run->ns, name);
+	live_n = (int)num(cJSON_GetObjectItem(live, "spec"), "replicas", 0);
+	cJSON_Delete(live);
+	want = (int)num(zk, "replicas", 0);
+	if (live_n > 0 && want < live_n / 2 + 1) {
+		snprintf(msg, msglen,
+			 "spec.zookeeper.replicas %d is below a quorum (%d) of the running ensemble of %d: "
+			 "lower it in steps that keep a quorum",
+			 want, live_n / 2 + 1, live_n);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void report_invalid(struct phc_run *run, const cJSON *problems)
+{
+	struct buf msg;
+	const cJSON *p;
+
+	buf_init(&msg, 8192);
+	cJSON_ArrayForEach(p, problems)
+		if (buf_printf(&msg, "%s%s: %s", msg.len ? "; " : "", str(p, "field"),
+			       str(p, "message")) < 0)
+			break;
+	set_cond(run, "Ready", false, "InvalidSpec", buf_str(&msg));
+	fail(run, "InvalidSpec", buf_str(&msg));
+	log_write(run->p->log, LOG_WARN, &run->lf, "invalid spec, nothing changed: %s", buf_str(&msg));
+	buf_free(&msg);
+}
+
+int phc_reconcile_posthog(struct phc_run *run)
+{
+	cJSON *problems = NULL;
+	char msg[1024];
+	int r = 0;
+
+	run->buckets = (unsigned)num(cJSON_GetObjectItemCaseSensitive(run->spec, "buckets"),
+				     "count", 1);
+	if (ph_validate(run->ph, &problems) < 0) {
+		report_invalid(run, problems);
+		cJSON_Delete(problems);
+	} else if (phc_check_safe_change(run, msg, sizeof(msg)) < 0) {
+		set_cond(run, "Ready", false, "UnsafeChange", msg);
+		fail(run, "UnsafeChange", msg);
+		log_write(run->p->log, LOG_WARN, &run->lf, "refused: %s", msg);
+	} else {
+		r = phc_reconcile_children(run);
+		if (r == 0 && !run->failed && phc_prune(run) < 0)
+			fail(run, "PruneFailed", "removing children that are no longer desired failed");
+	}
+	if (r < 0)
+		return r;
+	return phc_finish_status(run);
+}
