@@ -1,0 +1,282 @@
+/*
+ * kube: a Kubernetes API client.
+ *
+ * Objects are cJSON documents from end to end: the client never decodes
+ * them into structs, so fields it does not know survive a read-modify-write.
+ *
+ * Handles:
+ *   struct kube_config  the resolved connection settings (server, TLS,
+ *                       credentials) from a kubeconfig or the in-cluster
+ *                       service account. Immutable once loaded, except for
+ *                       the credential cache, which is internally locked.
+ *   struct kube_client  one connection pool plus rate limiter, retry policy
+ *                       and discovery cache. Safe to use from several
+ *                       threads at once.
+ *   struct kube_watch   one streaming watch, cancellable from any thread.
+ *
+ * Every function returns 0 or a negative errno. The mapping of HTTP
+ * statuses lives in one place (kube_errno_from_http) and is:
+ *   400 -EBADMSG   401 -EACCES   403 -EPERM    404 -ENOENT
+ *   405 -EOPNOTSUPP
+ *   409 -EEXIST (reason AlreadyExists)   409 KUBE_ECONFLICT (other reasons)
+ *   410 KUBE_EGONE 413 -E2BIG    415 -EPROTO    422 -EINVAL
+ *   429 -EBUSY (after retries)   500..503 -EIO (after retries)
+ *   504 -ETIMEDOUT  connection failures -ECONNREFUSED, -EHOSTUNREACH,
+ *   -ECONNRESET, -ETIMEDOUT; a body over the cap -EFBIG;
+ *   cancelled -ECANCELED.
+ * When the caller passes a struct kube_status, it receives the server's
+ * Status (code, reason, message) for the condition or the log.
+ */
+#ifndef PHO_KUBE_H
+#define PHO_KUBE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../buf/buf.h"
+#include "../log/log.h"
+
+/* 409 with a reason other than AlreadyExists: a stale resourceVersion or an
+ * apply conflict. Relist or re-read, then retry. */
+#define KUBE_ECONFLICT (-ESTALE)
+/* 410 Gone: the resourceVersion is too old; the caller must relist. */
+#define KUBE_EGONE (-EIDRM)
+
+const char *kube_strerror(int err);
+
+/* The Status of a failed request. Strings are truncated to fit. */
+struct kube_status {
+	int code;          /* HTTP status, 0 when no response was received */
+	char reason[64];   /* Status.reason, e.g. "NotFound", "Invalid" */
+	char message[1024];/* Status.message, or the transport error */
+};
+
+/* Maps an HTTP status code and Status.reason to the errno above. */
+int kube_errno_from_http(int code, const char *reason);
+
+/* ---- configuration ---------------------------------------------------- */
+
+struct kube_config;
+
+struct kube_config_options {
+	/* Paths separated by ':' merged in order; NULL means $KUBECONFIG,
+	 * then ~/.kube/config. */
+	const char *kubeconfig;
+	/* Context to use; NULL means current-context. */
+	const char *context;
+	/* Directory of the in-cluster service account; NULL means
+	 * /var/run/secrets/kubernetes.io/serviceaccount. In-cluster
+	 * configuration is used when no kubeconfig file exists and
+	 * KUBERNETES_SERVICE_HOST is set. */
+	const char *service_account_dir;
+	struct log *log; /* borrowed, may be NULL */
+};
+
+/*
+ * Loads and resolves the configuration. Returns 0, -ENOENT when no
+ * kubeconfig or in-cluster configuration exists, or -EINVAL for an invalid
+ * one (the reason is logged, naming the file and the field).
+ */
+int kube_config_load(const struct kube_config_options *opts,
+		     struct kube_config **out);
+/* Builds a configuration from one kubeconfig document held in memory. */
+int kube_config_from_yaml(const char *yaml, size_t len, const char *context,
+			  struct log *log, struct kube_config **out);
+void kube_config_free(struct kube_config *cfg);
+
+/* The server URL, e.g. "https://127.0.0.1:6443". Borrowed. */
+const char *kube_config_server(const struct kube_config *cfg);
+/* The context's namespace, the in-cluster namespace, or "default". */
+const char *kube_config_namespace(const struct kube_config *cfg);
+
+/* ---- client ------------------------------------------------------------ */
+
+struct kube_client;
+
+/* Called after every HTTP exchange (including each retry), for metrics.
+ * code is 0 when no response was received. */
+typedef void (*kube_request_cb)(void *userdata, const char *method,
+				const char *host, int code, double seconds);
+
+struct kube_client_options {
+	double qps;              /* default 20; <0 disables the limiter */
+	int burst;               /* default 30 */
+	size_t max_body;         /* default 64 MiB */
+	unsigned retry_budget_ms;/* total time spent retrying; default 30000 */
+	unsigned timeout_ms;     /* per request, except watches; default 30000 */
+	const char *user_agent;  /* default "posthog-operator/<version>" */
+	kube_request_cb on_request;
+	void *on_request_userdata;
+	struct log *log;         /* borrowed */
+};
+
+/* Takes ownership of cfg, also on failure. */
+int kube_client_new(struct kube_config *cfg,
+		    const struct kube_client_options *opts,
+		    struct kube_client **out);
+void kube_client_free(struct kube_client *c);
+
+const struct kube_config *kube_client_config(const struct kube_client *c);
+
+/* ---- resources and discovery ------------------------------------------ */
+
+/* A resource type. group is "" for the core group. */
+struct kube_resource {
+	char group[64];
+	char version[32];
+	char resource[64]; /* plural, e.g. "statefulsets" */
+	char kind[64];
+	bool namespaced;
+};
+
+/*
+ * Resolves apiVersion ("apps/v1", "v1") and kind to a resource through the
+ * discovery API, caching the answer per group version. A kind not found
+ * refreshes the cache once (a CRD may have just been created). Returns 0 or
+ * -ENOENT.
+ */
+int kube_resolve(struct kube_client *c, const char *api_version,
+		 const char *kind, struct kube_resource *out,
+		 struct kube_status *st);
+
+/* Drops the discovery cache. */
+void kube_discovery_invalidate(struct kube_client *c);
+
+/* ---- verbs -------------------------------------------------------------- */
+
+/* For cluster-scoped resources ns is ignored; pass NULL. For namespaced
+ * resources a NULL ns in list and watch means all namespaces. */
+
+int kube_get(struct kube_client *c, const struct kube_resource *r,
+	     const char *ns, const char *name, cJSON **out,
+	     struct kube_status *st);
+
+struct kube_list_options {
+	const char *label_selector;
+	const char *field_selector;
+	unsigned limit;                 /* page size; 0 = 500 */
+	const char *resource_version;   /* NULL = most recent */
+};
+
+/*
+ * Lists every page (following continue) and returns one List document whose
+ * items are all pages' items and whose metadata.resourceVersion is the
+ * list's. A continue token that expires mid-list (410) restarts the list
+ * once from the beginning.
+ */
+int kube_list(struct kube_client *c, const struct kube_resource *r,
+	      const char *ns, const struct kube_list_options *opts,
+	      cJSON **out, struct kube_status *st);
+
+/* POST. obj is borrowed. */
+int kube_create(struct kube_client *c, const struct kube_resource *r,
+		const char *ns, const cJSON *obj, cJSON **out,
+		struct kube_status *st);
+
+/* PUT of the whole object (which must carry metadata.resourceVersion) or of
+ * the given subresource ("status", "scale"; NULL for the main resource). */
+int kube_update(struct kube_client *c, const struct kube_resource *r,
+		const char *ns, const char *name, const char *subresource,
+		const cJSON *obj, cJSON **out, struct kube_status *st);
+
+struct kube_apply_options {
+	const char *field_manager; /* required */
+	bool force;
+	const char *subresource;   /* NULL or "status" */
+};
+
+/* Server-side apply: PATCH application/apply-patch+yaml (the body is JSON,
+ * which is YAML). */
+int kube_apply(struct kube_client *c, const struct kube_resource *r,
+	       const char *ns, const char *name, const cJSON *obj,
+	       const struct kube_apply_options *opts, cJSON **out,
+	       struct kube_status *st);
+
+/* JSON merge patch (application/merge-patch+json). */
+int kube_merge_patch(struct kube_client *c, const struct kube_resource *r,
+		     const char *ns, const char *name, const char *subresource,
+		     const cJSON *patch, cJSON **out, struct kube_status *st);
+
+struct kube_delete_options {
+	const char *propagation_policy; /* "Background", "Foreground", "Orphan" */
+	const char *precondition_uid;
+	const char *precondition_resource_version;
+	int grace_period_seconds;       /* <0 = server default */
+};
+
+int kube_delete(struct kube_client *c, const struct kube_resource *r,
+		const char *ns, const char *name,
+		const struct kube_delete_options *opts,
+		struct kube_status *st);
+
+/*
+ * A raw request to any path (e.g. a service proxy), with the client's
+ * authentication, rate limiting and retries. headers is a NULL-terminated
+ * array of "Name: value" lines or NULL. The response body is appended to
+ * out (capped by out->cap) whatever the status; *http_code receives the
+ * status. Returns 0 when a response arrived, a negative errno otherwise.
+ */
+int kube_raw(struct kube_client *c, const char *method, const char *path,
+	     const char *const *headers, const void *body, size_t body_len,
+	     struct buf *out, int *http_code);
+
+/* ---- watch ------------------------------------------------------------ */
+
+enum kube_event_type {
+	KUBE_EVENT_ADDED,
+	KUBE_EVENT_MODIFIED,
+	KUBE_EVENT_DELETED,
+	KUBE_EVENT_BOOKMARK,
+};
+
+/*
+ * Receives one event. obj is handed over: the callee frees it (or keeps
+ * it). A non-zero return stops the watch, and kube_watch_run() returns it.
+ */
+typedef int (*kube_watch_cb)(void *userdata, enum kube_event_type type,
+			     cJSON *obj);
+
+struct kube_watch_options {
+	const char *label_selector;
+	const char *field_selector;
+	const char *resource_version; /* resume point; NULL = now */
+	unsigned timeout_seconds;     /* server-side timeout; 0 = 300 */
+	bool bookmarks;               /* allowWatchBookmarks */
+	size_t max_event;             /* cap on one event's size; 0 = 16 MiB */
+};
+
+struct kube_watch;
+
+int kube_watch_new(struct kube_client *c, const struct kube_resource *r,
+		   const char *ns, const struct kube_watch_options *opts,
+		   kube_watch_cb cb, void *userdata, struct kube_watch **out);
+
+/*
+ * Streams events to the callback until the server ends the stream. Returns
+ * 0 when the stream ended normally (timeout, server close: resume from
+ * kube_watch_resource_version()), KUBE_EGONE when the server answered 410
+ * (relist), -ECANCELED after kube_watch_cancel(), the callback's non-zero
+ * return, or another negative errno. May be called again to resume; once
+ * cancelled, a watch stays cancelled.
+ */
+int kube_watch_run(struct kube_watch *w);
+
+/* Thread-safe; makes a running kube_watch_run() return -ECANCELED soon. */
+void kube_watch_cancel(struct kube_watch *w);
+
+/* The last resourceVersion seen (events and bookmarks). Borrowed; valid
+ * until the next kube_watch_run(). */
+const char *kube_watch_resource_version(const struct kube_watch *w);
+
+/* Sets the resume point of the next kube_watch_run(), e.g. the
+ * resourceVersion of a relist after KUBE_EGONE. Copies rv; NULL = now.
+ * Returns 0 or -EINVAL for an overlong value. Not while running. */
+int kube_watch_set_resource_version(struct kube_watch *w, const char *rv);
+
+void kube_watch_free(struct kube_watch *w);
+
+#endif
