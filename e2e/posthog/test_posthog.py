@@ -1,0 +1,287 @@
+"""End-to-end tests of the PostHog controller.
+
+They drive a cluster with kubectl only, so they run unchanged against any
+cluster in KUBECONFIG (k3s, EKS, GKE, DOKS) where the operator and its CRD
+are installed. Against the local API server (E2E_LOCAL=1, set by
+hack/test.d/60-e2e-posthog) they also manage the operator process, read the
+API server's request log, and check ClickHouse directly; those cases are
+skipped elsewhere.
+"""
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+LOCAL = os.environ.get("E2E_LOCAL") == "1"
+NS = os.environ.get("E2E_NAMESPACE", "e2e-posthog")
+READY_TIMEOUT = float(os.environ.get("E2E_READY_TIMEOUT", "180"))
+
+
+def kubectl(*args, check=True, input=None):
+    p = subprocess.run(["kubectl", "-n", NS, *args], capture_output=True, text=True,
+                       input=input, timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError("kubectl %s: %s" % (" ".join(args), p.stderr.strip()))
+    return p
+
+
+def get(kind, name=None, selector=None, check=True):
+    args = ["get", kind, "-o", "json"]
+    if name:
+        args.insert(2, name)
+    if selector:
+        args += ["-l", selector]
+    p = kubectl(*args, check=check)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def wait_for(what, fn, timeout=READY_TIMEOUT, interval=1.0):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except AssertionError as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def condition(ph, ctype):
+    for c in (ph or {}).get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+def clickhouse(sql):
+    url = os.environ["CLICKHOUSE_URL"]
+    req = urllib.request.Request(url + "/", data=sql.encode())
+    auth = "%s:%s" % (os.environ["CLICKHOUSE_USER"], os.environ["CLICKHOUSE_PASSWORD"])
+    req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read().decode()
+
+
+def bucket_tables():
+    out = clickhouse("SELECT name FROM system.tables WHERE database = 'posthog' "
+                     "AND match(name, '^(kafka_events_json|events_json_mv)_[0-9]+$') ORDER BY name")
+    return set(out.split())
+
+
+class Operator:
+    """The operator process, when the test runner manages it."""
+
+    def __init__(self):
+        self.proc = None
+        self.log = os.path.join(os.environ.get("E2E_DIR", "/tmp"), "operator.log")
+
+    def start(self, *extra):
+        args = [os.path.join(TOP, "build/operator/posthog-operator"),
+                "--kubeconfig", os.environ["KUBECONFIG"], "--clickhouse-access", "proxy",
+                "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+                "--log-format", "text", *extra]
+        self.proc = subprocess.Popen(args, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+
+OPERATOR = Operator()
+MANIFEST = os.path.join(TOP, "examples", "minimal.yaml")
+
+
+def apply_minimal():
+    with open(MANIFEST) as f:
+        kubectl("apply", "-f", "-", input=f.read())
+
+
+def ph_name():
+    return get("posthogs")["items"][0]["metadata"]["name"]
+
+
+def patch_ph(patch):
+    kubectl("patch", "posthog", ph_name(), "--type", "merge", "-p", json.dumps(patch))
+
+
+def ready_gen():
+    """Waits until Ready is True for the current generation."""
+    def ok():
+        ph = get("posthog", ph_name())
+        c = condition(ph, "Ready")
+        gen = ph["metadata"]["generation"]
+        return (c and c["status"] == "True" and ph["status"].get("observedGeneration") == gen) and ph
+    return wait_for("PostHog Ready", ok)
+
+
+class PostHogE2E(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        subprocess.run(["kubectl", "create", "namespace", NS], capture_output=True)
+        if LOCAL:
+            OPERATOR.start()
+        apply_minimal()
+
+    @classmethod
+    def tearDownClass(cls):
+        if LOCAL:
+            OPERATOR.stop()
+
+    def test_01_apply_to_ready(self):
+        ph = ready_gen()
+        self.assertEqual(ph["status"]["phase"], "Ready")
+        for t in ("ZooKeeperReady", "KafkaReady", "ClickHouseReady", "TopicsReady",
+                  "SchemaReady", "PluginServersReady", "Bucket0Ready"):
+            self.assertEqual(condition(ph, t)["status"], "True", t)
+        self.assertEqual(condition(ph, "Degraded")["status"], "False")
+        if LOCAL:
+            self.assertTrue({"kafka_events_json_0", "events_json_mv_0"} <= bucket_tables())
+
+    def test_02_resync_makes_no_writes(self):
+        if not LOCAL:
+            self.skipTest("needs the local API server's request log")
+        ready_gen()
+        log = os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "apiserver-requests.jsonl")
+        OPERATOR.stop()
+        OPERATOR.start("--sync-period", "3s")
+        time.sleep(2)  # start-up lists and watches
+        with open(log) as f:
+            start = sum(1 for _ in f)
+        time.sleep(8)  # more than two resync periods
+        writes = []
+        with open(log) as f:
+            for i, line in enumerate(f):
+                if i < start:
+                    continue
+                r = json.loads(line)
+                if "posthog-operator" in r.get("user_agent", r.get("userAgent", "")) and \
+                        r["verb"] in ("create", "update", "patch", "delete"):
+                    writes.append((r["verb"], r["path"]))
+        self.assertEqual(writes, [], "writes after Ready during resyncs")
+        OPERATOR.stop()
+        OPERATOR.start()
+
+    def test_03_scale_components(self):
+        ready_gen()
+        name = ph_name()
+        patch_ph({"spec": {"zookeeper": {"replicas": 3}, "kafka": {"brokers": 2},
+                           "pluginServer": {"ingestion": {"replicas": 2}}}})
+        zk = wait_for("zookeeper scaled", lambda: get("statefulset", name + "-zookeeper")["spec"]["replicas"] == 3)
+        self.assertTrue(zk)
+        wait_for("kafka scaled", lambda: get("statefulset", name + "-kafka")["spec"]["replicas"] == 2)
+        wait_for("ingestion scaled",
+                 lambda: get("deployment", name + "-plugins-ingestion-0")["spec"]["replicas"] == 2)
+        patch_ph({"spec": {"clickhouse": {"shards": 2}}})
+        wait_for("clickhouse shard 1", lambda: get("statefulset", name + "-clickhouse-1", check=False))
+        ph = ready_gen()
+        self.assertEqual(ph["status"]["components"]["zookeeper"]["readyReplicas"], 3)
+
+    def test_04_buckets_added_and_removed(self):
+        ready_gen()
+        name = ph_name()
+        patch_ph({"spec": {"buckets": {"count": 3}}})
+        ph = ready_gen()
+        self.assertEqual(ph["status"]["ready"], "3/3")
+        for b in range(3):
+            get("deployment", "%s-plugins-ingestion-%d" % (name, b))
+            get("deployment", "%s-plugins-async-%d" % (name, b))
+        if LOCAL:
+            self.assertTrue({"kafka_events_json_2", "events_json_mv_2"} <= bucket_tables())
+        # A pin to the bucket being removed refuses the change.
+        patch_ph({"spec": {"buckets": {"pins": [{"teamId": 7, "bucket": 2}]}}})
+        ready_gen()
+        p = kubectl("patch", "posthog", name, "--type", "merge", "-p",
+                    json.dumps({"spec": {"buckets": {"count": 2}}}), check=False)
+        if p.returncode == 0:
+            wait_for("refusal condition", lambda: condition(get("posthog", name), "Degraded")["status"] == "True")
+            get("deployment", "%s-plugins-ingestion-2" % name)  # nothing deleted
+        patch_ph({"spec": {"buckets": {"count": 2, "pins": None}}})
+        ready_gen()
+        wait_for("bucket 2 removed",
+                 lambda: get("deployment", "%s-plugins-ingestion-2" % name, check=False) is None)
+        if LOCAL:
+            wait_for("bucket 2 tables dropped", lambda: "kafka_events_json_2" not in bucket_tables())
+            self.assertIn("kafka_events_json_1", bucket_tables())
+
+    def test_05_deleted_child_is_restored(self):
+        ready_gen()
+        dep = "%s-plugins-async-0" % ph_name()
+        uid = get("deployment", dep)["metadata"]["uid"]
+        kubectl("delete", "deployment", dep)
+        wait_for("deployment recreated",
+                 lambda: (get("deployment", dep, check=False) or {}).get("metadata", {}).get("uid") not in (None, uid))
+
+    def test_06_owned_field_edit_is_reverted(self):
+        ready_gen()
+        dep = "%s-plugins-ingestion-0" % ph_name()
+        want = get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"]
+        kubectl("patch", "deployment", dep, "--type", "json", "-p", json.dumps(
+            [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "example/tampered:1"}]))
+        wait_for("image reverted", lambda: get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"] == want)
+
+    def test_07_invalid_spec_gives_condition(self):
+        ready_gen()
+        name = ph_name()
+        before = get("statefulset", name + "-zookeeper")["metadata"]["generation"]
+        p = kubectl("patch", "posthog", name, "--type", "merge", "-p",
+                    json.dumps({"spec": {"zookeeper": {"replicas": 2}}}), check=False)
+        if p.returncode != 0:
+            self.assertIn("odd", p.stderr)  # a real API server's CEL rule refused it
+            return
+        c = wait_for("InvalidSpec", lambda: (lambda c: c if c and c["reason"] == "InvalidSpec" else None)(
+            condition(get("posthog", name), "Degraded")))
+        self.assertIn("spec.zookeeper.replicas", c["message"])
+        self.assertEqual(get("posthog", name)["status"]["phase"], "Failed")
+        self.assertEqual(get("statefulset", name + "-zookeeper")["metadata"]["generation"], before)
+        patch_ph({"spec": {"zookeeper": {"replicas": 3}}})
+        ready_gen()
+
+    def test_08_restart_mid_reconcile_converges(self):
+        if not LOCAL:
+            self.skipTest("needs to manage the operator process")
+        ready_gen()
+        name = ph_name()
+        patch_ph({"spec": {"buckets": {"count": 3}}})
+        time.sleep(0.5)
+        OPERATOR.stop(signal.SIGKILL)
+        OPERATOR.start()
+        ph = ready_gen()
+        self.assertEqual(ph["status"]["ready"], "3/3")
+        jobs = get("jobs", selector="app.kubernetes.io/instance=%s" % name)["items"]
+        names = [j["metadata"]["name"] for j in jobs]
+        self.assertEqual(len(names), len(set(names)))
+        per_bucket = {}
+        for j in jobs:
+            b = j["metadata"]["labels"].get("posthog.com/bucket")
+            per_bucket[b] = per_bucket.get(b, 0) + 1
+        self.assertTrue(all(n == 1 for n in per_bucket.values()), per_bucket)
+
+    def test_99_delete_removes_children_keeps_pvcs(self):
+        ready_gen()
+        name = ph_name()
+        pvcs = [p["metadata"]["name"] for p in get("pvc")["items"]]
+        kubectl("delete", "posthog", name, "--wait=false")
+        wait_for("PostHog gone", lambda: get("posthog", name, check=False) is None)
+        sel = "app.kubernetes.io/instance=%s" % name
+        wait_for("children gone", lambda: not get("statefulsets", selector=sel)["items"]
+                 and not get("deployments", selector=sel)["items"])
+        if LOCAL:
+            self.assertTrue(pvcs, "the StatefulSets made PVCs")
+        left = [p["metadata"]["name"] for p in get("pvc")["items"]]
+        self.assertEqual(sorted(left), sorted(pvcs))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

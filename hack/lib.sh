@@ -1,0 +1,49 @@
+# Shared by hack/demo, hack/bench and the e2e runners: start and stop the
+# local stack (a real ClickHouse, the local API server with ClickHouse behind
+# its service proxy, the operator). Source it; it defines functions only.
+
+# free_port: prints a TCP port nobody listens on.
+free_port() {
+  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# stack_up DIR: starts ClickHouse (with PostHog's base schema) and a local
+# API server proxying every Service port 8123 to it, all state under DIR.
+# Sets KUBECONFIG, CLICKHOUSE_URL/USER/PASSWORD, STACK_DIR.
+stack_up() {
+  STACK_DIR=$1
+  mkdir -p "$STACK_DIR"
+  local ch_port api_port
+  ch_port=$(free_port)
+  eval "$("$top/hack/clickhouse" up --dir "$STACK_DIR/clickhouse" --port "$ch_port" \
+          --tcp-port "$(free_port)" --interserver-port "$(free_port)" --password demo-password)"
+  "$top/hack/clickhouse" sql --dir "$STACK_DIR/clickhouse" "$top/hack/clickhouse-base-schema.sql" >/dev/null
+  api_port=$(free_port)
+  LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" up --port "$api_port" \
+    --proxy "*:8123=127.0.0.1:$ch_port" "${STACK_CLUSTER_ARGS[@]}" >/dev/null
+  export KUBECONFIG="$STACK_DIR/cluster/kubeconfig"
+  kubectl apply --server-side -f "$top/crds/" >/dev/null
+  kubectl wait --for=condition=Established crd/posthogs.posthog.com --timeout=30s >/dev/null
+}
+
+# operator_start LOGFILE [ARGS...]: runs the operator against $KUBECONFIG in
+# the background; sets OPERATOR_PID.
+operator_start() {
+  local logfile=$1; shift
+  "$top/build/operator/posthog-operator" --kubeconfig "$KUBECONFIG" \
+    --clickhouse-access proxy --metrics-bind-address "127.0.0.1:$(free_port)" \
+    --health-probe-bind-address "127.0.0.1:$(free_port)" --log-format text "$@" \
+    >>"$logfile" 2>&1 &
+  OPERATOR_PID=$!
+}
+
+# stack_down: stops the operator, the API server and ClickHouse.
+stack_down() {
+  if [ -n "${OPERATOR_PID:-}" ]; then
+    kill -TERM "$OPERATOR_PID" 2>/dev/null && wait "$OPERATOR_PID" 2>/dev/null
+    OPERATOR_PID=""
+  fi
+  [ -n "${STACK_DIR:-}" ] || return 0
+  LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" down >/dev/null 2>&1 || true
+  "$top/hack/clickhouse" down --dir "$STACK_DIR/clickhouse" >/dev/null 2>&1 || true
+}
