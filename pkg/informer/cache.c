@@ -1,0 +1,258 @@
+/*
+ * The informer's store: objects by "namespace/name" and, as a multimap,
+ * by the uid of every ownerReference. Chained hash tables that double when
+ * their load passes one; the cache of one resource type rarely exceeds a
+ * few thousand objects.
+ */
+#include "informer-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		abort();
+	return p;
+}
+
+static size_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (size_t)h;
+}
+
+struct owner_link {
+	struct owner_link *next;
+	char *uid;
+	struct cache_entry *entry;
+};
+
+static const char *str_at(const cJSON *obj, const char *a, const char *b)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, a);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, b);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int informer_key(const cJSON *obj, char *out, size_t outsz)
+{
+	const char *name = str_at(obj, "metadata", "name");
+	const char *ns = str_at(obj, "metadata", "namespace");
+	if (!name || !*name)
+		return -EINVAL;
+	int n = ns && *ns ? snprintf(out, outsz, "%s/%s", ns, name)
+			  : snprintf(out, outsz, "%s", name);
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+const char *informer_rv(const cJSON *obj)
+{
+	return str_at(obj, "metadata", "resourceVersion");
+}
+
+void cache_init(struct cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->nbuckets = 64;
+	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->nowners = 64;
+	c->owners = xcalloc(c->nowners, sizeof(*c->owners));
+}
+
+static void owners_unlink(struct cache *c, struct cache_entry *e)
+{
+	for (size_t i = 0; i < c->nowners; i++) {
+		struct owner_link **pp = &c->owners[i];
+		while (*pp) {
+			struct owner_link *l = *pp;
+			if (l->entry == e) {
+				*pp = l->next;
+				free(l->uid);
+				free(l);
+				c->nlinks--;
+			} else {
+				pp = &l->next;
+			}
+		}
+		if (!c->nlinks)
+			break;
+	}
+}
+
+static void owners_rehash(struct cache *c)
+{
+	size_t n = c->nowners * 2;
+	struct owner_link **b = xcalloc(n, sizeof(*b));
+	for (size_t i = 0; i < c->nowners; i++) {
+		struct owner_link *l = c->owners[i];
+		while (l) {
+			struct owner_link *next = l->next;
+			size_t h = hash_str(l->uid) % n;
+			l->next = b[h];
+			b[h] = l;
+			l = next;
+		}
+	}
+	free(c->owners);
+	c->owners = b;
+	c->nowners = n;
+}
+
+static void owners_link(struct cache *c, struct cache_entry *e)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(e->obj, "metadata");
+	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
+	const cJSON *ref;
+	cJSON_ArrayForEach(ref, refs) {
+		const cJSON *uid = cJSON_GetObjectItemCaseSensitive(ref, "uid");
+		if (!cJSON_IsString(uid) || !*uid->valuestring)
+			continue;
+		if (c->nlinks >= c->nowners)
+			owners_rehash(c);
+		struct owner_link *l = xcalloc(1, sizeof(*l));
+		l->uid = xstrdup(uid->valuestring);
+		l->entry = e;
+		size_t h = hash_str(l->uid) % c->nowners;
+		l->next = c->owners[h];
+		c->owners[h] = l;
+		c->nlinks++;
+	}
+}
+
+/* Unlinking scans the owner table only when the entry had owners: most
+ * objects in an owner-indexed cache have one or two. */
+static bool has_owners(const cJSON *obj)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	return cJSON_GetArraySize(
+		       cJSON_GetObjectItemCaseSensitive(md, "ownerReferences")) > 0;
+}
+
+struct cache_entry *cache_find(const struct cache *c, const char *key)
+{
+	struct cache_entry *e = c->buckets[hash_str(key) % c->nbuckets];
+	while (e && strcmp(e->key, key) != 0)
+		e = e->next;
+	return e;
+}
+
+static void rehash(struct cache *c)
+{
+	size_t n = c->nbuckets * 2;
+	struct cache_entry **b = xcalloc(n, sizeof(*b));
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_entry *e = c->buckets[i];
+		while (e) {
+			struct cache_entry *next = e->next;
+			size_t h = hash_str(e->key) % n;
+			e->next = b[h];
+			b[h] = e;
+			e = next;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->nbuckets = n;
+}
+
+cJSON *cache_put(struct cache *c, const char *key, cJSON *obj)
+{
+	struct cache_entry *e = cache_find(c, key);
+	if (e) {
+		cJSON *old = e->obj;
+		if (has_owners(old))
+			owners_unlink(c, e);
+		e->obj = obj;
+		owners_link(c, e);
+		return old;
+	}
+	if (c->count >= c->nbuckets)
+		rehash(c);
+	e = xcalloc(1, sizeof(*e));
+	e->key = xstrdup(key);
+	e->obj = obj;
+	size_t h = hash_str(key) % c->nbuckets;
+	e->next = c->buckets[h];
+	c->buckets[h] = e;
+	c->count++;
+	owners_link(c, e);
+	return NULL;
+}
+
+cJSON *cache_remove(struct cache *c, const char *key)
+{
+	struct cache_entry **pp = &c->buckets[hash_str(key) % c->nbuckets];
+	while (*pp && strcmp((*pp)->key, key) != 0)
+		pp = &(*pp)->next;
+	struct cache_entry *e = *pp;
+	if (!e)
+		return NULL;
+	*pp = e->next;
+	if (has_owners(e->obj))
+		owners_unlink(c, e);
+	cJSON *obj = e->obj;
+	free(e->key);
+	free(e);
+	c->count--;
+	return obj;
+}
+
+void cache_foreach(const struct cache *c,
+		   void (*fn)(void *ud, struct cache_entry *e), void *ud)
+{
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_entry *e = c->buckets[i];
+		while (e) {
+			struct cache_entry *next = e->next;
+			fn(ud, e);
+			e = next;
+		}
+	}
+}
+
+void cache_foreach_owner(const struct cache *c, const char *uid,
+			 void (*fn)(void *ud, struct cache_entry *e), void *ud)
+{
+	for (struct owner_link *l = c->owners[hash_str(uid) % c->nowners]; l;
+	     l = l->next)
+		if (strcmp(l->uid, uid) == 0)
+			fn(ud, l->entry);
+}
+
+void cache_free(struct cache *c)
+{
+	for (size_t i = 0; i < c->nowners; i++) {
+		struct owner_link *l = c->owners[i];
+		while (l) {
+			struct owner_link *next = l->next;
+			free(l->uid);
+			free(l);
+			l = next;
+		}
+	}
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_entry *e = c->buckets[i];
+		while (e) {
+			struct cache_entry *next = e->next;
+			cJSON_Delete(e->obj);
+			free(e->key);
+			free(e);
+			e = next;
+		}
+	}
+	free(c->owners);
+	free(c->buckets);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,86 @@
+/*
+ * informer: a list-watch cache of one resource type.
+ *
+ * It lists, then watches from the list's resourceVersion, keeping a cache
+ * indexed by namespace/name and by controller owner uid. On 410 Gone it
+ * relists; on a dropped stream it reconnects with backoff (800 ms doubling
+ * to 30 s, as client-go's reflector). Every resync period it replays every
+ * cached object to the update handler. A label selector limits the cache
+ * to what the operator owns.
+ *
+ * Handlers run on the informer's own thread, one at a time; they must not
+ * block (enqueue a key and return). Objects passed to handlers are
+ * borrowed for the duration of the call. Cache reads return deep copies,
+ * so callers on other threads own what they get.
+ */
+#ifndef PHO_INFORMER_H
+#define PHO_INFORMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../kube/kube.h"
+#include "../log/log.h"
+
+struct informer;
+
+struct informer_handlers {
+	void (*on_add)(void *userdata, const cJSON *obj);
+	/* Also called for resyncs, with old == new. */
+	void (*on_update)(void *userdata, const cJSON *old_obj,
+			  const cJSON *new_obj);
+	void (*on_delete)(void *userdata, const cJSON *obj);
+	void *userdata;
+};
+
+struct informer_options {
+	struct kube_resource resource;
+	const char *namespace;      /* NULL = all namespaces */
+	const char *label_selector; /* NULL = everything */
+	uint64_t resync_ms;         /* default 10 h; 0 = default */
+	unsigned page_size;         /* default 500 */
+	struct log *log;            /* borrowed */
+};
+
+/* The client is borrowed and must outlive the informer. */
+int informer_new(struct kube_client *c, const struct informer_options *opts,
+		 struct informer **out);
+/* Stops it first if running. */
+void informer_free(struct informer *inf);
+
+/* Add handlers before informer_start(). Up to 8 sets. Returns 0 or
+ * -ENOSPC. */
+int informer_add_handlers(struct informer *inf,
+			  const struct informer_handlers *h);
+
+/* Starts the list-watch thread. */
+int informer_start(struct informer *inf);
+/* Cancels the watch and joins the thread. */
+void informer_stop(struct informer *inf);
+
+/* True once the first list has been delivered to the handlers. */
+bool informer_has_synced(struct informer *inf);
+
+/* Forces a resync now (replays the cache to on_update). */
+void informer_resync(struct informer *inf);
+
+/* A deep copy of one cached object (caller frees), or NULL. ns is NULL for
+ * cluster-scoped objects. */
+cJSON *informer_get(struct informer *inf, const char *ns, const char *name);
+
+/* A new array (caller frees) of deep copies of the cached objects in ns
+ * (NULL = all). */
+cJSON *informer_list(struct informer *inf, const char *ns);
+
+/* A new array (caller frees) of deep copies of the cached objects whose
+ * ownerReferences name owner_uid. */
+cJSON *informer_list_by_owner(struct informer *inf, const char *owner_uid);
+
+/* Number of cached objects. */
+unsigned informer_count(struct informer *inf);
+
+const struct kube_resource *informer_resource(const struct informer *inf);
+
+#endif

@@ -1,0 +1,365 @@
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fakeapi.h"
+#include "informer.h"
+#include "informer-private.h"
+
+/* Polls cond for up to 30 s: generous, so a loaded machine never flakes;
+ * the tests assert what happened, not how fast. */
+#define WAIT_FOR(cond)                                                      \
+	do {                                                                \
+		int _ms = 0;                                                \
+		while (!(cond) && _ms < 30000) {                            \
+			usleep(10000);                                      \
+			_ms += 10;                                          \
+		}                                                           \
+		ck_assert_msg((cond), "timed out waiting for " #cond);      \
+	} while (0)
+
+static const struct kube_resource configmaps = {
+	.group = "", .version = "v1", .resource = "configmaps",
+	.kind = "ConfigMap", .namespaced = true,
+};
+
+/* What the handlers saw: one line per call, "add ns/name data",
+ * "update ns/name old->new", "delete ns/name". */
+struct record {
+	pthread_mutex_t lock;
+	char lines[512][96];
+	int n;
+};
+
+static const char *data_v(const cJSON *o)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "data");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "v");
+	return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+static const char *name_of(const cJSON *o)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+	return cJSON_GetObjectItemCaseSensitive(md, "name")->valuestring;
+}
+
+static void put(struct record *r, const char *line)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->n < 512)
+		snprintf(r->lines[r->n++], 96, "%s", line);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void on_add(void *ud, const cJSON *o)
+{
+	char line[96];
+	snprintf(line, sizeof(line), "add %s %s", name_of(o), data_v(o));
+	put(ud, line);
+}
+
+static void on_update(void *ud, const cJSON *o, const cJSON *n)
+{
+	char line[96];
+	snprintf(line, sizeof(line), "update %s %s->%s", name_of(n), data_v(o),
+		 data_v(n));
+	put(ud, line);
+}
+
+static void on_delete(void *ud, const cJSON *o)
+{
+	char line[96];
+	snprintf(line, sizeof(line), "delete %s", name_of(o));
+	put(ud, line);
+}
+
+static bool seen(struct record *r, const char *line)
+{
+	pthread_mutex_lock(&r->lock);
+	bool found = false;
+	for (int i = 0; i < r->n && !found; i++)
+		found = strcmp(r->lines[i], line) == 0;
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+static int count_prefix(struct record *r, const char *prefix)
+{
+	pthread_mutex_lock(&r->lock);
+	int n = 0;
+	for (int i = 0; i < r->n; i++)
+		n += strncmp(r->lines[i], prefix, strlen(prefix)) == 0;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+static void cm(struct fakeapi *f, const char *ns, const char *name,
+	       const char *v, const char *owner_uid, const char *label)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "apiVersion", "v1");
+	cJSON_AddStringToObject(o, "kind", "ConfigMap");
+	cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	if (label)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "labels"),
+					"app", label);
+	if (owner_uid) {
+		cJSON *ref = cJSON_CreateObject();
+		cJSON_AddStringToObject(ref, "kind", "PostHog");
+		cJSON_AddStringToObject(ref, "name", "owner");
+		cJSON_AddStringToObject(ref, "uid", owner_uid);
+		cJSON_AddBoolToObject(ref, "controller", 1);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(md, "ownerReferences"), ref);
+	}
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "data"), "v", v);
+	ck_assert_int_gt(fakeapi_upsert(f, "/api/v1", "configmaps", ns, o), 0);
+	cJSON_Delete(o);
+}
+
+struct fixture {
+	struct fakeapi *api;
+	struct kube_client *client;
+	struct informer *inf;
+	struct log *log;
+	struct record rec;
+};
+
+static void setup(struct fixture *fx, const char *ns, const char *selector)
+{
+	memset(fx, 0, sizeof(*fx));
+	pthread_mutex_init(&fx->rec.lock, NULL);
+	ck_assert_int_eq(fakeapi_start(&fx->api), 0);
+	char *yaml = fakeapi_kubeconfig(fx->api);
+	struct kube_config *cfg;
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
+	free(yaml);
+	struct kube_client_options co = { .qps = -1 };
+	ck_assert_int_eq(kube_client_new(cfg, &co, &fx->client), 0);
+	if (getenv("TEST_LOG"))
+		log_new(2, LOG_DEBUG, LOG_FORMAT_TEXT, &fx->log);
+	struct informer_options io = { .resource = configmaps, .namespace = ns,
+				       .label_selector = selector, .log = fx->log };
+	ck_assert_int_eq(informer_new(fx->client, &io, &fx->inf), 0);
+	informer_set_backoff(fx->inf, 20, 200);
+	struct informer_handlers h = { on_add, on_update, on_delete, &fx->rec };
+	ck_assert_int_eq(informer_add_handlers(fx->inf, &h), 0);
+}
+
+static void teardown(struct fixture *fx)
+{
+	informer_free(fx->inf);
+	kube_client_free(fx->client);
+	fakeapi_stop(fx->api);
+	log_free(fx->log);
+	pthread_mutex_destroy(&fx->rec.lock);
+}
+
+START_TEST(test_list_then_watch)
+{
+	struct fixture fx;
+	setup(&fx, NULL, NULL);
+	cm(fx.api, "a", "one", "1", NULL, NULL);
+	cm(fx.api, "b", "two", "1", NULL, NULL);
+	ck_assert(!informer_has_synced(fx.inf));
+	ck_assert_int_eq(informer_start(fx.inf), 0);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	ck_assert(seen(&fx.rec, "add one 1"));
+	ck_assert(seen(&fx.rec, "add two 1"));
+	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+	cm(fx.api, "a", "one", "2", NULL, NULL);
+	cm(fx.api, "a", "three", "1", NULL, NULL);
+	fakeapi_remove(fx.api, "/api/v1", "configmaps", "b", "two");
+	WAIT_FOR(seen(&fx.rec, "delete two"));
+	ck_assert(seen(&fx.rec, "update one 1->2"));
+	ck_assert(seen(&fx.rec, "add three 1"));
+	ck_assert_uint_eq(informer_count(fx.inf), 2);
+	cJSON *o = informer_get(fx.inf, "a", "one");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(data_v(o), "2");
+	cJSON_Delete(o);
+	ck_assert_ptr_null(informer_get(fx.inf, "b", "two"));
+	cJSON *l = informer_list(fx.inf, "a");
+	ck_assert_int_eq(cJSON_GetArraySize(l), 2);
+	cJSON_Delete(l);
+	l = informer_list(fx.inf, "b");
+	ck_assert_int_eq(cJSON_GetArraySize(l), 0);
+	cJSON_Delete(l);
+	/* one list, and the watch asked for bookmarks */
+	ck_assert_uint_eq(informer_list_count(fx.inf), 1);
+	ck_assert_uint_ge(fakeapi_count(fx.api, "GET", "allowWatchBookmarks=true"), 1);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(test_owner_index_and_selector)
+{
+	struct fixture fx;
+	setup(&fx, "ns", "app=mine");
+	cm(fx.api, "ns", "c1", "1", "uid-1", "mine");
+	cm(fx.api, "ns", "c2", "1", "uid-1", "mine");
+	cm(fx.api, "ns", "c3", "1", "uid-2", "mine");
+	cm(fx.api, "ns", "other", "1", "uid-1", "theirs");
+	cm(fx.api, "elsewhere", "c4", "1", "uid-1", "mine");
+	informer_start(fx.inf);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	ck_assert_uint_eq(informer_count(fx.inf), 3);
+	cJSON *l = informer_list_by_owner(fx.inf, "uid-1");
+	ck_assert_int_eq(cJSON_GetArraySize(l), 2);
+	cJSON_Delete(l);
+	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+	/* re-owned through an update: the index follows */
+	cm(fx.api, "ns", "c2", "2", "uid-2", "mine");
+	WAIT_FOR(seen(&fx.rec, "update c2 1->2"));
+	l = informer_list_by_owner(fx.inf, "uid-2");
+	ck_assert_int_eq(cJSON_GetArraySize(l), 2);
+	cJSON_Delete(l);
+	fakeapi_remove(fx.api, "/api/v1", "configmaps", "ns", "c3");
+	WAIT_FOR(seen(&fx.rec, "delete c3"));
+	l = informer_list_by_owner(fx.inf, "uid-2");
+	ck_assert_int_eq(cJSON_GetArraySize(l), 1);
+	cJSON_Delete(l);
+	ck_assert(!seen(&fx.rec, "add other 1"));
+	ck_assert(!seen(&fx.rec, "add c4 1"));
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(test_relist_on_gone)
+{
+	struct fixture fx;
+	setup(&fx, NULL, NULL);
+	cm(fx.api, "a", "keep", "1", NULL, NULL);
+	cm(fx.api, "a", "change", "1", NULL, NULL);
+	cm(fx.api, "a", "vanish", "1", NULL, NULL);
+	informer_start(fx.inf);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+	/* While the watch is down, history is compacted and objects change:
+	 * the resumed watch gets 410 and the informer must relist, updating
+	 * what changed and deleting what vanished. */
+	fakeapi_set_down(fx.api, true);
+	fakeapi_drop_watches(fx.api);
+	WAIT_FOR(fakeapi_watchers(fx.api) == 0);
+	cm(fx.api, "a", "change", "2", NULL, NULL);
+	cm(fx.api, "a", "new", "1", NULL, NULL);
+	fakeapi_remove(fx.api, "/api/v1", "configmaps", "a", "vanish");
+	fakeapi_compact(fx.api);
+	fakeapi_set_down(fx.api, false);
+	WAIT_FOR(informer_list_count(fx.inf) == 2);
+	WAIT_FOR(seen(&fx.rec, "delete vanish"));
+	ck_assert(seen(&fx.rec, "update change 1->2"));
+	ck_assert(seen(&fx.rec, "add new 1"));
+	/* unchanged objects are not replayed by a relist */
+	ck_assert_int_eq(count_prefix(&fx.rec, "update keep"), 0);
+	ck_assert_uint_eq(informer_count(fx.inf), 3);
+	/* and the new watch carries on */
+	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+	cm(fx.api, "a", "keep", "2", NULL, NULL);
+	WAIT_FOR(seen(&fx.rec, "update keep 1->2"));
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(test_reconnect_resumes)
+{
+	struct fixture fx;
+	setup(&fx, NULL, NULL);
+	informer_start(fx.inf);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	char name[32], want[64];
+	for (int round = 0; round < 5; round++) {
+		WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+		/* changes made while the watch is dropped are picked up by the
+		 * resumed watch, without a relist */
+		fakeapi_set_down(fx.api, true);
+		fakeapi_drop_watches(fx.api);
+		WAIT_FOR(fakeapi_watchers(fx.api) == 0);
+		snprintf(name, sizeof(name), "r%d", round);
+		cm(fx.api, "a", name, "1", NULL, NULL);
+		fakeapi_set_down(fx.api, false);
+		snprintf(want, sizeof(want), "add %s 1", name);
+		WAIT_FOR(seen(&fx.rec, want));
+	}
+	ck_assert_uint_eq(informer_list_count(fx.inf), 1);
+	ck_assert_uint_eq(informer_count(fx.inf), 5);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(test_list_failure_retries_and_resync)
+{
+	struct fixture fx;
+	setup(&fx, NULL, NULL);
+	cm(fx.api, "a", "x", "1", NULL, NULL);
+	fakeapi_fail_next(fx.api, 3, 500);
+	informer_start(fx.inf);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	ck_assert(seen(&fx.rec, "add x 1"));
+	informer_resync(fx.inf);
+	ck_assert(seen(&fx.rec, "update x 1->1"));
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(test_periodic_resync)
+{
+	struct fixture fx;
+	memset(&fx, 0, sizeof(fx));
+	pthread_mutex_init(&fx.rec.lock, NULL);
+	fakeapi_start(&fx.api);
+	char *yaml = fakeapi_kubeconfig(fx.api);
+	struct kube_config *cfg;
+	kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg);
+	free(yaml);
+	struct kube_client_options co = { .qps = -1 };
+	kube_client_new(cfg, &co, &fx.client);
+	struct informer_options io = { .resource = configmaps, .resync_ms = 100 };
+	informer_new(fx.client, &io, &fx.inf);
+	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
+	informer_add_handlers(fx.inf, &h);
+	cm(fx.api, "a", "x", "1", NULL, NULL);
+	informer_start(fx.inf);
+	WAIT_FOR(count_prefix(&fx.rec, "update x 1->1") >= 2);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(test_handler_limit)
+{
+	struct informer *inf;
+	struct informer_options io = { .resource = configmaps };
+	informer_new(NULL, &io, &inf);
+	struct informer_handlers h = { 0 };
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(informer_add_handlers(inf, &h), 0);
+	ck_assert_int_eq(informer_add_handlers(inf, &h), -ENOSPC);
+	informer_free(inf);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("informer");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_list_then_watch);
+	tcase_add_test(tc, test_owner_index_and_selector);
+	tcase_add_test(tc, test_relist_on_gone);
+	tcase_add_test(tc, test_reconnect_resumes);
+	tcase_add_test(tc, test_list_failure_retries_and_resync);
+	tcase_add_test(tc, test_periodic_resync);
+	tcase_add_test(tc, test_handler_limit);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
