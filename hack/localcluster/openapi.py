@@ -43,16 +43,54 @@ def _crd_components(registry, group, version):
     return comps
 
 
+_WRITE_PARAMS = [{"name": n, "in": "query", "schema": {"type": t}, "uniqueItems": True}
+                 for n, t in (("dryRun", "string"), ("fieldManager", "string"),
+                              ("fieldValidation", "string"), ("pretty", "string"))]
+_FORCE = {"name": "force", "in": "query", "schema": {"type": "boolean"}, "uniqueItems": True}
+
+
+def _paths(registry, group, version):
+    """Operations per resource, each tagged with its GVK and listing the
+    query parameters kubectl probes (fieldValidation) before it decides
+    to let the server validate."""
+    out = {}
+    prefix = "/" + _gv_path(group, version)
+    for rt in registry.all():
+        if rt.group != group or version not in rt.versions or rt.group == "events.k8s.io" \
+                and group != "events.k8s.io":
+            continue
+        gvk = {"group": group, "version": version, "kind": rt.kind}
+        base = prefix + ("/namespaces/{namespace}/" if rt.namespaced else "/") + rt.plural
+        ref = {"$ref": "#/components/schemas/" + _defname(group, version, rt.kind)}
+        body = {"content": {"application/json": {"schema": ref}}}
+
+        def op(action, params, with_body=False):
+            d = {"operationId": action + rt.kind, "x-kubernetes-action": action,
+                 "x-kubernetes-group-version-kind": gvk, "parameters": params,
+                 "responses": {"200": body}}
+            if with_body:
+                d["requestBody"] = body
+            return d
+        out[base] = {"get": op("list", []), "post": op("post", _WRITE_PARAMS, True)}
+        if rt.virtual:
+            out[base] = {"post": op("post", _WRITE_PARAMS, True)}
+            continue
+        out[base + "/{name}"] = {"get": op("get", []), "put": op("put", _WRITE_PARAMS, True),
+                                 "patch": op("patch", _WRITE_PARAMS + [_FORCE], True),
+                                 "delete": op("delete", [])}
+    return out
+
+
 def serve(registry, path, q):
     if path == "/openapi/v2":
-        return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.3"},
-                "paths": {}, "definitions": {}}
+        return None
     if path == "/openapi/v3":
         paths = {}
         for g, vs in registry.groups().items():
             for v in vs:
                 p = _gv_path(g, v)
-                h = hashlib.sha256(json.dumps(_crd_components(registry, g, v),
+                h = hashlib.sha256(json.dumps([_crd_components(registry, g, v),
+                                               sorted(_paths(registry, g, v))],
                                               sort_keys=True).encode()).hexdigest()[:32].upper()
                 paths[p] = {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (p, h)}
         return {"paths": paths}
@@ -67,5 +105,25 @@ def serve(registry, path, q):
         if v not in registry.groups().get(g, []):
             return None
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.3"},
-                "paths": {}, "components": {"schemas": _crd_components(registry, g, v)}}
+                "paths": _paths(registry, g, v),
+                "components": {"schemas": _components(registry, g, v)}}
     return None
+
+
+def _components(registry, g, v):
+    comps = _crd_components(registry, g, v)
+    for rt in registry.all():
+        if rt.crd is None and rt.group == g and v in rt.versions:
+            comps.setdefault(_defname(g, v, rt.kind), {
+                "type": "object", "description": "%s (schema not published by the local "
+                "cluster)" % rt.kind, "x-kubernetes-group-version-kind": [
+                    {"group": g, "version": v, "kind": rt.kind}],
+                "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                               "metadata": {"allOf": [{"$ref": "#/components/schemas/io.k8s."
+                                                               "apimachinery.pkg.apis.meta.v1."
+                                                               "ObjectMeta"}]},
+                               "spec": {"type": "object",
+                                        "x-kubernetes-preserve-unknown-fields": True},
+                               "status": {"type": "object",
+                                          "x-kubernetes-preserve-unknown-fields": True}}})
+    return comps
