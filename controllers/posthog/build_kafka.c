@@ -1,7 +1,215 @@
-/* Placeholder: the kafka builder lands next. */
+/*
+ * Kafka in KRaft mode: every pod is broker and controller, node.id is the
+ * pod ordinal and the controller quorum is the pods' DNS names. The
+ * official apache/kafka image is started through a small script that
+ * completes server.properties with the per-pod values and formats the
+ * log directory once (--ignore-formatted makes restarts a no-op).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "build-private.h"
+#include "../../pkg/buf/buf.h"
+
+#define KAFKA_UID 1000 /* the image's appuser */
+
+static char *server_properties(const struct ph_ctx *c)
+{
+	int64_t n = ph_get_int(c->spec, "kafka.brokers", 3), i;
+	int64_t rf = ph_get_int(c->spec, "kafka.topics.replicationFactor", 1);
+	int64_t isr = ph_get_int(c->spec, "kafka.topics.minInsyncReplicas", 1);
+	struct buf b;
+
+	buf_init(&b, 1 << 16);
+	buf_printf(&b, "process.roles=broker,controller\n"
+		   "controller.listener.names=CONTROLLER\n"
+		   "listeners=PLAINTEXT://:%d,CONTROLLER://:%d\n"
+		   "inter.broker.listener.name=PLAINTEXT\n"
+		   "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+		   "controller.quorum.voters=", PH_KAFKA_PORT, PH_KAFKA_CONTROLLER_PORT);
+	for (i = 0; i < n; i++)
+		buf_printf(&b, "%s%lld@%s-kafka-%lld.%s-kafka-headless:%d",
+			   i ? "," : "", (long long)i, c->name, (long long)i,
+			   c->name, PH_KAFKA_CONTROLLER_PORT);
+	buf_printf(&b, "\nlog.dirs=/var/lib/kafka/data/logs\n"
+		   "num.partitions=%lld\n"
+		   "default.replication.factor=%lld\n"
+		   "min.insync.replicas=%lld\n"
+		   "offsets.topic.replication.factor=%lld\n"
+		   "transaction.state.log.replication.factor=%lld\n"
+		   "transaction.state.log.min.isr=%lld\n"
+		   "log.retention.hours=%lld\n"
+		   "log.retention.bytes=%lld\n"
+		   "log.segment.bytes=1073741824\n"
+		   "log.retention.check.interval.ms=300000\n"
+		   /* PostHog produces to many topics besides the bucket ones. */
+		   "auto.create.topics.enable=true\n"
+		   "group.initial.rebalance.delay.ms=3000\n",
+		   (long long)ph_get_int(c->spec, "kafka.topics.partitions", 1),
+		   (long long)rf, (long long)isr, (long long)rf, (long long)rf,
+		   (long long)isr,
+		   (long long)ph_get_int(c->spec, "kafka.retention.hours", 24),
+		   (long long)ph_get_int(c->spec, "kafka.retention.bytes", -1));
+	return buf_take(&b);
+}
+
+static char *start_script(const struct ph_ctx *c)
+{
+	return ph_strf(
+		"#!/bin/sh\n"
+		"# Completes server.properties for this pod, formats the log\n"
+		"# directory on first start, then runs the broker.\n"
+		"set -eu\n"
+		"id=${HOSTNAME##*-}\n"
+		"cp /config/server.properties /tmp/server.properties\n"
+		"echo \"node.id=$id\" >> /tmp/server.properties\n"
+		"echo \"advertised.listeners=PLAINTEXT://$HOSTNAME.%s-kafka-headless.$POD_NAMESPACE.svc:%d\" >> /tmp/server.properties\n"
+		"/opt/kafka/bin/kafka-storage.sh format --ignore-formatted -t \"$CLUSTER_ID\" -c /tmp/server.properties\n"
+		"exec /opt/kafka/bin/kafka-server-start.sh /tmp/server.properties\n",
+		c->name, PH_KAFKA_PORT);
+}
+
+static cJSON *service(const struct ph_ctx *c, const char *name, bool headless)
+{
+	cJSON *o = ph_object(c, "v1", "Service", name, "kafka", "kafka", -1);
+	cJSON *spec = ph_add_obj(o, "spec");
+	cJSON *arr = ph_add_arr(spec, "ports");
+	cJSON *p = PH_NN(cJSON_CreateObject());
+
+	ph_add_str(p, "name", "kafka");
+	ph_add_int(p, "port", PH_KAFKA_PORT);
+	ph_add_int(p, "targetPort", PH_KAFKA_PORT);
+	ph_push(arr, p);
+	if (headless) {
+		ph_add_str(spec, "clusterIP", "None");
+		/* Controllers must reach each other to become ready. */
+		ph_add_bool(spec, "publishNotReadyAddresses", true);
+		p = PH_NN(cJSON_CreateObject());
+		ph_add_str(p, "name", "controller");
+		ph_add_int(p, "port", PH_KAFKA_CONTROLLER_PORT);
+		ph_add_int(p, "targetPort", PH_KAFKA_CONTROLLER_PORT);
+		ph_push(arr, p);
+	}
+	cJSON_AddItemToObject(spec, "selector", ph_selector(c, "kafka", "kafka", -1));
+	return o;
+}
+
+static void add_probe(cJSON *ct, const char *key, int delay, int failures)
+{
+	cJSON *probe = ph_add_obj(ct, key);
+
+	ph_add_str(ph_add_obj(probe, "tcpSocket"), "port", "kafka");
+	ph_add_int(probe, "initialDelaySeconds", delay);
+	ph_add_int(probe, "periodSeconds", 10);
+	ph_add_int(probe, "failureThreshold", failures);
+}
+
+static cJSON *container(const struct ph_ctx *c)
+{
+	cJSON *ct = PH_NN(cJSON_CreateObject());
+	cJSON *cmd, *ports, *p, *env, *mounts, *m;
+	char *img = ph_image(c->spec, "kafka");
+	char cid[23];
+
+	ph_add_str(ct, "name", "kafka");
+	ph_add_str(ct, "image", img);
+	free(img);
+	ph_add_str(ct, "imagePullPolicy", ph_pull_policy(c->spec, "kafka"));
+	cmd = ph_add_arr(ct, "command");
+	ph_push_str(cmd, "/bin/sh");
+	ph_push_str(cmd, "/config/start.sh");
+	ports = ph_add_arr(ct, "ports");
+	p = PH_NN(cJSON_CreateObject());
+	ph_add_str(p, "name", "kafka");
+	ph_add_int(p, "containerPort", PH_KAFKA_PORT);
+	ph_push(ports, p);
+	p = PH_NN(cJSON_CreateObject());
+	ph_add_str(p, "name", "controller");
+	ph_add_int(p, "containerPort", PH_KAFKA_CONTROLLER_PORT);
+	ph_push(ports, p);
+	env = ph_add_arr(ct, "env");
+	ph_kafka_cluster_id(c->ns, c->name, cid);
+	ph_env(env, "CLUSTER_ID", cid);
+	ph_env_field(env, "POD_NAMESPACE", "metadata.namespace");
+	cJSON_AddItemToObject(ct, "resources",
+			      ph_resources(ph_get(c->spec, "kafka.resources")));
+	mounts = ph_add_arr(ct, "volumeMounts");
+	m = PH_NN(cJSON_CreateObject());
+	ph_add_str(m, "name", "data");
+	ph_add_str(m, "mountPath", "/var/lib/kafka/data");
+	ph_push(mounts, m);
+	m = PH_NN(cJSON_CreateObject());
+	ph_add_str(m, "name", "config");
+	ph_add_str(m, "mountPath", "/config");
+	ph_push(mounts, m);
+	add_probe(ct, "readinessProbe", 15, 3);
+	add_probe(ct, "livenessProbe", 60, 6);
+	return ct;
+}
+
+static cJSON *statefulset(const struct ph_ctx *c, const char *name,
+			  const char *cfg_hash)
+{
+	cJSON *o = ph_object(c, "apps/v1", "StatefulSet", name, "kafka", "kafka", -1);
+	cJSON *spec = ph_add_obj(o, "spec");
+	cJSON *sel = ph_selector(c, "kafka", "kafka", -1);
+	cJSON *tpl, *md, *ann, *ps, *v;
+	const cJSON *cpod = ph_get(c->spec, "kafka.pod");
+	char *hl = ph_strf("%s-kafka-headless", c->name);
+
+	ph_add_int(spec, "replicas", ph_get_int(c->spec, "kafka.brokers", 3));
+	ph_add_str(spec, "serviceName", hl);
+	free(hl);
+	/* The quorum needs a majority up before any broker is ready. */
+	ph_add_str(spec, "podManagementPolicy", "Parallel");
+	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "RollingUpdate");
+	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
+	tpl = ph_add_obj(spec, "template");
+	md = ph_add_obj(tpl, "metadata");
+	cJSON_AddItemToObject(md, "labels", ph_labels(c, "kafka", "kafka", -1));
+	ann = ph_pod_annotations(c, cpod);
+	if (!ann)
+		ann = PH_NN(cJSON_CreateObject());
+	ph_add_str(ann, "posthog.com/config-hash", cfg_hash);
+	cJSON_AddItemToObject(md, "annotations", ann);
+	ps = ph_add_obj(tpl, "spec");
+	ph_add_int(ps, "terminationGracePeriodSeconds", 120);
+	ph_push(ph_add_arr(ps, "containers"), container(c));
+	v = PH_NN(cJSON_CreateObject());
+	ph_add_str(v, "name", "config");
+	ph_add_str(ph_add_obj(v, "configMap"), "name", name);
+	ph_push(ph_add_arr(ps, "volumes"), v);
+	ph_pod_common(c, ps, cpod, sel, KAFKA_UID);
+	ph_push(ph_add_arr(spec, "volumeClaimTemplates"),
+		ph_claim_template(c, "kafka", "data", "kafka"));
+	cJSON_AddItemToObject(spec, "persistentVolumeClaimRetentionPolicy", ph_pvc_retention(c));
+	cJSON_Delete(sel);
+	return o;
+}
 
 void ph_build_kafka(struct ph_ctx *c)
 {
-	(void)c;
+	char name[96], hl[96], hash[17];
+	char *props = server_properties(c), *script = start_script(c);
+	char *both = ph_strf("%s\n%s", props, script);
+	cJSON *cm, *data;
+
+	ph_child_name(c->name, "kafka", name, sizeof(name));
+	ph_child_name(c->name, "kafka-headless", hl, sizeof(hl));
+	snprintf(hash, sizeof(hash), "%016llx",
+		 (unsigned long long)ph_fnv1a64(both, strlen(both), 0));
+	free(both);
+	cm = ph_object(c, "v1", "ConfigMap", name, "kafka", "kafka", -1);
+	data = ph_add_obj(cm, "data");
+	ph_add_str(data, "server.properties", props);
+	ph_add_str(data, "start.sh", script);
+	free(props);
+	free(script);
+	ph_emit(c, "kafka", -1, cm);
+	ph_emit(c, "kafka", -1, service(c, hl, true));
+	ph_emit(c, "kafka", -1, service(c, name, false));
+	ph_emit(c, "kafka", -1, statefulset(c, name, hash));
+	ph_emit(c, "kafka", -1, ph_pdb(c, name, "kafka", "kafka", -1,
+					ph_selector(c, "kafka", "kafka", -1)));
 }

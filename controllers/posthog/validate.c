@@ -171,6 +171,25 @@ static void check_roles(const cJSON *spec, cJSON *problems)
 	}
 }
 
+/* Profile setting names become XML element names in users.d. */
+static void check_profile(const cJSON *spec, cJSON *problems)
+{
+	const cJSON *e;
+	regex_t re;
+
+	if (regcomp(&re, "^[A-Za-z_][A-Za-z0-9_]*$", REG_EXTENDED | REG_NOSUB))
+		abort();
+	cJSON_ArrayForEach(e, ph_get(spec, "clickhouse.profile")) {
+		if (regexec(&re, e->string, 0, NULL, 0) != 0) {
+			char *f = ph_strf("spec.clickhouse.profile.%s", e->string);
+			ph_problem(problems, f, "is not a ClickHouse setting name "
+				   "(letters, digits and _)");
+			free(f);
+		}
+	}
+	regfree(&re);
+}
+
 int ph_validate(const cJSON *posthog, cJSON **problems)
 {
 	static const char *const zk[] = { "replicas", "storage", "resources", NULL };
@@ -199,6 +218,7 @@ int ph_validate(const cJSON *posthog, cJSON **problems)
 	check_bucket_refs(spec, "pins", out);
 	check_bucket_refs(spec, "overrides", out);
 	check_roles(spec, out);
+	check_profile(spec, out);
 	cJSON_Delete(spec);
 done:
 	if (cJSON_GetArraySize(out) == 0) {
