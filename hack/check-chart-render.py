@@ -302,6 +302,74 @@ def check_monitoring(case, objs, dep):
         print("skip - promtool not installed: PromQL syntax not checked")
 
 
+def lua_literal(v):
+    if isinstance(v, dict):
+        return "{" + ",".join("[%s]=%s" % (json.dumps(k), lua_literal(x)) for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "{" + ",".join(lua_literal(x) for x in v) + "}"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return json.dumps(v)
+
+
+def check_argocd_health():
+    """The Argo CD health check: docs/install.md embeds the chart's
+    files/argocd-health.lua verbatim, and (where lua5.1, the dialect of
+    Argo CD's gopher-lua, is installed) it maps sample PostHogs right."""
+    path = os.path.join(CHART, "files", "argocd-health.lua")
+    with open(path) as f:
+        lua = f.read()
+    docs = os.path.join(TOP, "docs", "install.md")
+    if os.path.exists(docs):
+        with open(docs) as f:
+            text = f.read()
+        block = "".join("    " + line if line.strip() else line for line in lua.splitlines(True))
+        check(block in text, "docs/install.md embeds files/argocd-health.lua verbatim")
+        blocks = re.findall(r"^```yaml\n(.*?)^```", text, re.M | re.S)
+        bad = []
+        for b in blocks:
+            try:
+                list(yaml.safe_load_all(b))
+            except yaml.YAMLError as e:
+                bad.append(str(e))
+        check(blocks and not bad, "docs/install.md: its %d YAML blocks parse" % len(blocks), bad)
+    interp = shutil.which("lua5.1") or shutil.which("lua")
+    if not interp:
+        print("skip - lua5.1 not installed: the Argo CD health check was not run")
+        return
+
+    def cond(t, st, msg=""):
+        return {"type": t, "status": st, "reason": t + st, "message": msg}
+    cases = [
+        ("no status", {"metadata": {"generation": 1}}, "Progressing"),
+        ("status for an older generation",
+         {"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [cond("Ready", "True")]}},
+         "Progressing"),
+        ("Ready", {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [
+            cond("Ready", "True", "ok"), cond("Progressing", "False"), cond("Degraded", "False")]}}, "Healthy"),
+        ("Progressing", {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [
+            cond("Ready", "False"), cond("Progressing", "True", "scaling"), cond("Degraded", "False")]}},
+         "Progressing"),
+        ("Degraded", {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [
+            cond("Ready", "False"), cond("Progressing", "False"), cond("Degraded", "True", "bucket 2")]}},
+         "Degraded"),
+        ("SpecValid False", {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [
+            cond("SpecValid", "False", "bad spec"), cond("Ready", "True")]}}, "Degraded"),
+        ("phase Failed", {"metadata": {"generation": 2}, "status": {"phase": "Failed", "observedGeneration": 2,
+                                                                    "conditions": [cond("Ready", "False")]}},
+         "Degraded"),
+        ("Ready False without a message", {"metadata": {"generation": 1}, "status": {"conditions": [
+            {"type": "Ready", "status": "False"}]}}, "Progressing"),
+    ]
+    for name, obj, want in cases:
+        prog = "obj = %s\nlocal hs = dofile(%s)\nio.write(hs.status, '|', tostring(hs.message))\n" % (
+            lua_literal(obj), json.dumps(path))
+        p = subprocess.run([interp, "-"], input=prog, capture_output=True, text=True)
+        got = p.stdout.split("|")[0]
+        check(p.returncode == 0 and got == want and "|nil" not in p.stdout,
+              "Argo CD health of a PostHog with %s is %s" % (name, want), p.stdout + p.stderr)
+
+
 def app_version():
     with open(os.path.join(CHART, "Chart.yaml")) as f:
         return str(yaml.safe_load(f)["appVersion"])
@@ -367,6 +435,8 @@ def main():
         args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
         check("--leader-elect" not in args and not [r for r in by_kind(objs, "Role")],
               "no --leader-elect and no leader-election Role without leader election")
+
+    check_argocd_health()
 
     # Every value file under ci/ (chart-testing's convention) renders.
     ci = os.path.join(CHART, "ci")
