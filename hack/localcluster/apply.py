@@ -22,6 +22,16 @@ def _kjson(d):
     return json.dumps(d, separators=(",", ":"))
 
 
+# Key fields with a schema default: an item that omits them is keyed by
+# the default, as upstream's typed merge does after defaulting.
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+
+def keyval(item, keys):
+    return {k: item.get(k, _KEY_DEFAULTS.get(k)) for k in keys
+            if k in item or k in _KEY_DEFAULTS}
+
+
 def fieldset(rt, obj, version=None):
     out = set()
     for k, v in obj.items():
@@ -47,8 +57,7 @@ def _walk(rt, v, path, names, out, version):
         lt, keys = structure.list_type(rt, names, version)
         if lt == "map" and keys and all(isinstance(i, dict) for i in v):
             for item in v:
-                kp = path + ("k:" + _kjson({k: item.get(k) for k in keys
-                                            if k in item}),)
+                kp = path + ("k:" + _kjson(keyval(item, keys)),)
                 out.add(kp)
                 for k, x in item.items():
                     _walk(rt, x, kp + ("f:" + k,), names + (k,), out, version)
@@ -109,7 +118,8 @@ def value_at(obj, path):
             if not isinstance(cur, list):
                 return _MISSING
             cur = next((i for i in cur if isinstance(i, dict) and
-                        all(i.get(a) == b for a, b in want.items())), _MISSING)
+                        all(i.get(a, _KEY_DEFAULTS.get(a)) == b
+                            for a, b in want.items())), _MISSING)
             if cur is _MISSING:
                 return cur
         elif kind == "v":
@@ -132,7 +142,7 @@ def remove_at(obj, path):
     elif kind == "k" and isinstance(parent, list):
         want = json.loads(rest)
         parent[:] = [i for i in parent if not (isinstance(i, dict) and all(
-            i.get(a) == b for a, b in want.items()))]
+            i.get(a, _KEY_DEFAULTS.get(a)) == b for a, b in want.items()))]
     elif kind == "v" and isinstance(parent, list):
         val = json.loads(rest)
         parent[:] = [i for i in parent if i != val]
@@ -170,9 +180,9 @@ def structural_merge(rt, live, applied, names=(), version=None):
                     if not isinstance(item, dict):
                         res = copy.deepcopy(v)
                         break
-                    kv = tuple(item.get(x) for x in keys)
+                    kv = keyval(item, keys)
                     idx = next((i for i, o in enumerate(res) if isinstance(o, dict)
-                                and tuple(o.get(x) for x in keys) == kv), None)
+                                and keyval(o, keys) == kv), None)
                     if idx is None:
                         res.append(copy.deepcopy(item))
                     else:
@@ -286,6 +296,8 @@ def server_side_apply(rt, live, applied, manager, force, api_version,
         if e.ident() == me:
             continue
         for p in e.fields & applied_set:
+            if p[-1].startswith("k:"):
+                continue
             if value_at(base, p) is not _MISSING and value_at(base, p) != value_at(merged, p):
                 conflicts.append((e, p))
     if conflicts and not force:
