@@ -1,0 +1,69 @@
+/*
+ * `posthog-operator run`: flags, logger, API server check, manager, the
+ * PostHog controller, and the signal-driven run loop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../controllers/posthog/controller.h"
+#include "commands.h"
+#include "flags.h"
+
+int cmd_run(int argc, char **argv)
+{
+	struct op_flags f;
+	char err[512];
+	if (op_flags_parse(argc, argv, &f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "posthog-operator: %s\n", err);
+		return 2;
+	}
+	if (f.help) {
+		op_flags_usage(stdout);
+		return 0;
+	}
+	if (f.version) {
+		printf("posthog-operator %s\n", PHO_VERSION);
+		return 0;
+	}
+	op_block_signals();
+	struct log *log = NULL;
+	log_new(STDERR_FILENO, f.log_level, f.log_format, &log);
+	struct metrics *metrics = NULL;
+	metrics_new(&metrics);
+	metrics_add_process_collector(metrics);
+	struct kube_client *client = NULL;
+	struct manager *m = NULL;
+	struct posthog_controller *pc = NULL;
+	int status = 1;
+	if (op_connect(&f, log, metrics, &client) < 0)
+		goto out;
+	struct manager_options mo;
+	op_manager_options(&f, client, log, metrics, &mo);
+	if (manager_new(&mo, &m) < 0)
+		goto out;
+	struct posthog_controller_options po = {
+		.namespaces = f.nnamespaces ? f.namespaces : NULL,
+		.workers = f.workers,
+		.clickhouse_access = f.clickhouse_access,
+	};
+	int rc = posthog_controller_register(m, client, log, &po, &pc);
+	if (rc < 0) {
+		log_error(log, "cannot set up the PostHog controller: %s", strerror(-rc));
+		goto out;
+	}
+	log_info(log, "posthog-operator %s starting as %s", PHO_VERSION, manager_identity(m));
+	status = op_serve(m, &f, log);
+out:
+	/* The controller's handlers live in m's informers: stop those (in
+	 * manager_free) before freeing the controller's state. */
+	manager_free(m);
+	posthog_controller_free(pc);
+	posthog_controller_free(pc);
+	kube_client_free(client);
+	metrics_free(metrics);
+	log_free(log);
+	return status;
+}

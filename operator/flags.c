@@ -1,0 +1,446 @@
+/*
+ * Flags are a table: name, environment variable, kind and destination.
+ * Parsing walks the environment first and argv second, so a flag always
+ * overrides its variable. Values are validated here, once, and a bad one
+ * produces a single line naming the flag.
+ */
+#include "flags.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum kind { K_STR, K_NS, K_BOOL, K_UINT, K_DOUBLE, K_INT, K_LEVEL, K_FORMAT,
+	    K_DURATION, K_ACCESS };
+
+struct flag {
+	const char *name;
+	const char *env;
+	enum kind kind;
+	size_t offset;
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct op_flags, field)
+
+static const struct flag flags[] = {
+	{ "kubeconfig", "KUBECONFIG", K_STR, OFF(kubeconfig),
+	  "Path to a kubeconfig (default: in-cluster, then ~/.kube/config)" },
+	{ "context", "POSTHOG_OPERATOR_CONTEXT", K_STR, OFF(context),
+	  "Kubeconfig context to use (default: current-context)" },
+	{ "namespace", "POSTHOG_OPERATOR_NAMESPACE", K_NS, OFF(namespaces),
+	  "Namespace to watch; repeatable, comma-separated in the variable (default: all)" },
+	{ "leader-elect", "POSTHOG_OPERATOR_LEADER_ELECT", K_BOOL, OFF(leader_elect),
+	  "Elect a leader with a Lease so only one replica reconciles" },
+	{ "leader-election-namespace", "POSTHOG_OPERATOR_LEADER_ELECTION_NAMESPACE", K_STR,
+	  OFF(leader_election_namespace), "Namespace of the Lease (default: the pod's or kubeconfig's)" },
+	{ "leader-election-id", "POSTHOG_OPERATOR_LEADER_ELECTION_ID", K_STR,
+	  OFF(leader_election_id), "Name of the Lease (default: posthog-operator-leader)" },
+	{ "leader-election-lease-duration", "POSTHOG_OPERATOR_LEADER_ELECTION_LEASE_DURATION",
+	  K_DURATION, OFF(lease_duration_ms), "Lease duration (default: 15s)" },
+	{ "leader-election-renew-deadline", "POSTHOG_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE",
+	  K_DURATION, OFF(renew_deadline_ms), "Renew deadline (default: 10s)" },
+	{ "leader-election-retry-period", "POSTHOG_OPERATOR_LEADER_ELECTION_RETRY_PERIOD",
+	  K_DURATION, OFF(retry_period_ms), "Retry period (default: 2s)" },
+	{ "graceful-shutdown-timeout", "POSTHOG_OPERATOR_GRACEFUL_SHUTDOWN_TIMEOUT", K_DURATION,
+	  OFF(shutdown_timeout_ms), "Time in-flight reconciles get on shutdown (default: 30s)" },
+	{ "metrics-bind-address", "POSTHOG_OPERATOR_METRICS_BIND_ADDRESS", K_STR,
+	  OFF(metrics_addr), "Address of /metrics; \"0\" disables (default: :8080)" },
+	{ "health-probe-bind-address", "POSTHOG_OPERATOR_HEALTH_PROBE_BIND_ADDRESS", K_STR,
+	  OFF(health_addr), "Address of /healthz and /readyz; \"0\" disables (default: :8081)" },
+	{ "workers", "POSTHOG_OPERATOR_WORKERS", K_UINT, OFF(workers),
+	  "Concurrent reconciles per controller, 1..64 (default: 2)" },
+	{ "qps", "POSTHOG_OPERATOR_QPS", K_DOUBLE, OFF(qps),
+	  "Client-side request rate to the API server; -1 disables (default: 20)" },
+	{ "burst", "POSTHOG_OPERATOR_BURST", K_INT, OFF(burst),
+	  "Client-side request burst (default: 30)" },
+	{ "log-level", "POSTHOG_OPERATOR_LOG_LEVEL", K_LEVEL, OFF(log_level),
+	  "debug, info, warn or error (default: info)" },
+	{ "log-format", "POSTHOG_OPERATOR_LOG_FORMAT", K_FORMAT, OFF(log_format),
+	  "json or text (default: json)" },
+	{ "clickhouse-access", "POSTHOG_OPERATOR_CLICKHOUSE_ACCESS", K_ACCESS,
+	  OFF(clickhouse_access), "auto, dns or proxy (default: auto)" },
+	{ "version", NULL, K_BOOL, OFF(version), "Print the version and exit" },
+	{ "help", NULL, K_BOOL, OFF(help), "Print this help and exit" },
+};
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+void op_flags_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: posthog-operator [run] [flags]\n"
+		"       posthog-operator render [flags]   (see: render --help)\n"
+		"       posthog-operator version\n\nFlags (each also read from the variable shown):\n");
+	for (size_t i = 0; i < NFLAGS; i++)
+		fprintf(out, "  --%-32s %s%s%s%s\n", flags[i].name, flags[i].help,
+			flags[i].env ? " [$" : "", flags[i].env ? flags[i].env : "",
+			flags[i].env ? "]" : "");
+}
+
+static int bad(char *err, size_t n, const struct flag *fl, const char *v,
+	       const char *want)
+{
+	snprintf(err, n, "invalid value \"%s\" for --%s%s%s: want %s", v, fl->name,
+		 fl->env ? " / $" : "", fl->env ? fl->env : "", want);
+	return -EINVAL;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	static const char *yes[] = { "1", "true", "yes", "on", NULL };
+	static const char *no[] = { "0", "false", "no", "off", "", NULL };
+	for (size_t i = 0; yes[i]; i++)
+		if (!strcasecmp(v, yes[i]))
+			return *out = true, true;
+	for (size_t i = 0; no[i]; i++)
+		if (!strcasecmp(v, no[i]))
+			return *out = false, true;
+	return false;
+}
+
+/* "15s", "500ms", "2m" or bare seconds. */
+static bool parse_duration(const char *v, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (errno || end == v || d < 0 || !isfinite(d))
+		return false;
+	double mult = 1000;
+	if (!strcmp(end, "ms"))
+		mult = 1;
+	else if (!strcmp(end, "m"))
+		mult = 60000;
+	else if (*end && strcmp(end, "s"))
+		return false;
+	if (d * mult > 86400000.0)
+		return false;
+	*out = (unsigned)(d * mult);
+	return true;
+}
+
+static int add_namespaces(struct op_flags *f, const char *v, size_t *used,
+			  char *err, size_t n, const struct flag *fl)
+{
+	/* Split on commas into storage: each piece is copied once. */
+	const char *p = v;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len) {
+			if (f->nnamespaces >= OP_MAX_NAMESPACES ||
+			    *used + len + 1 > sizeof(f->storage))
+				return bad(err, n, fl, v, "at most 64 namespaces");
+			char *dst = f->storage + *used;
+			memcpy(dst, p, len);
+			dst[len] = '\0';
+			*used += len + 1;
+			f->namespaces[f->nnamespaces++] = dst;
+			f->namespaces[f->nnamespaces] = NULL;
+		}
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
+static int set(struct op_flags *f, const struct flag *fl, const char *v,
+	       size_t *used, char *err, size_t n)
+{
+	void *dst = (char *)f + fl->offset;
+	char *end;
+	switch (fl->kind) {
+	case K_STR:
+		*(const char **)dst = v;
+		return 0;
+	case K_NS:
+		return add_namespaces(f, v, used, err, n, fl);
+	case K_BOOL:
+		return parse_bool(v, dst) ? 0 : bad(err, n, fl, v, "true or false");
+	case K_UINT: {
+		errno = 0;
+		unsigned long u = strtoul(v, &end, 10);
+		if (errno || end == v || *end || u < 1 || u > 64 || *v == '-')
+			return bad(err, n, fl, v, "an integer from 1 to 64");
+		*(unsigned *)dst = (unsigned)u;
+		return 0;
+	}
+	case K_INT: {
+		errno = 0;
+		long l = strtol(v, &end, 10);
+		if (errno || end == v || *end || l < 1 || l > 100000)
+			return bad(err, n, fl, v, "a positive integer");
+		*(int *)dst = (int)l;
+		return 0;
+	}
+	case K_DOUBLE: {
+		errno = 0;
+		double d = strtod(v, &end);
+		if (errno || end == v || *end || !isfinite(d) || (d <= 0 && d != -1))
+			return bad(err, n, fl, v, "a positive number, or -1 to disable");
+		*(double *)dst = d;
+		return 0;
+	}
+	case K_LEVEL:
+		return log_parse_level(v, dst) == 0 ? 0
+			: bad(err, n, fl, v, "debug, info, warn or error");
+	case K_FORMAT:
+		return log_parse_format(v, dst) == 0 ? 0 : bad(err, n, fl, v, "json or text");
+	case K_DURATION:
+		return parse_duration(v, dst) ? 0
+			: bad(err, n, fl, v, "a duration such as 15s or 500ms");
+	case K_ACCESS:
+		if (strcmp(v, "auto") && strcmp(v, "dns") && strcmp(v, "proxy"))
+			return bad(err, n, fl, v, "auto, dns or proxy");
+		*(const char **)dst = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct flag *lookup(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NFLAGS; i++)
+		if (strlen(flags[i].name) == len && !strncmp(flags[i].name, name, len))
+			return &flags[i];
+	return NULL;
+}
+
+static void defaults(struct op_flags *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->leader_election_id = "posthog-operator-leader";
+	f->metrics_addr = ":8080";
+	f->health_addr = ":8081";
+	f->workers = 2;
+	f->qps = 20;
+	f->burst = 30;
+	f->log_level = LOG_INFO;
+	f->log_format = LOG_FORMAT_JSON;
+	f->clickhouse_access = "auto";
+}
+
+static int parse_argv(int argc, char **argv, struct op_flags *f, size_t *used,
+		      char *err, size_t n)
+{
+	bool ns_from_flags = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h"))
+			a = "--help";
+		if (strncmp(a, "--", 2) != 0) {
+			snprintf(err, n, "unexpected argument \"%s\": flags start with --; see --help", a);
+			return -EINVAL;
+		}
+		const char *name = a + 2, *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		const struct flag *fl = lookup(name, len);
+		if (!fl) {
+			snprintf(err, n, "unknown flag --%.*s; see --help", (int)len, name);
+			return -EINVAL;
+		}
+		const char *v = eq ? eq + 1 : NULL;
+		if (!v && fl->kind == K_BOOL)
+			v = "true";
+		if (!v) {
+			if (i + 1 >= argc) {
+				snprintf(err, n, "flag --%s needs a value", fl->name);
+				return -EINVAL;
+			}
+			v = argv[++i];
+		}
+		if (fl->kind == K_NS && !ns_from_flags) {
+			/* flags replace the variable's list, not extend it */
+			ns_from_flags = true;
+			f->nnamespaces = 0;
+			f->namespaces[0] = NULL;
+		}
+		int rc = set(f, fl, v, used, err, n);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int op_flags_parse(int argc, char **argv, struct op_flags *f, char *err,
+		   size_t errlen)
+{
+	defaults(f);
+	size_t used = 0;
+	for (size_t i = 0; i < NFLAGS; i++) {
+		const char *v = flags[i].env ? getenv(flags[i].env) : NULL;
+		if (!v || !*v)
+			continue;
+		int rc = set(f, &flags[i], v, &used, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = parse_argv(argc, argv, f, &used, err, errlen);
+	if (rc < 0)
+		return rc;
+	unsigned lease = f->lease_duration_ms ? f->lease_duration_ms : 15000;
+	unsigned renew = f->renew_deadline_ms ? f->renew_deadline_ms : 10000;
+	unsigned retry = f->retry_period_ms ? f->retry_period_ms : 2000;
+	if (f->leader_elect && (renew >= lease || renew * 10 <= retry * 12)) {
+		snprintf(err, errlen, "--leader-election-renew-deadline must be below --leader-election-lease-duration and above 1.2 x --leader-election-retry-period");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- connection ---- */
+
+static int load_config(const struct op_flags *f, struct log *log,
+		       struct kube_config **cfg)
+{
+	struct kube_config_options co = { .kubeconfig = f->kubeconfig,
+					  .context = f->context, .log = log };
+	int rc = kube_config_load(&co, cfg);
+	if (rc == -ENOENT)
+		log_error(log, "no Kubernetes configuration found: set --kubeconfig (or $KUBECONFIG), or run in a cluster");
+	else if (rc < 0)
+		log_error(log, "cannot use the kubeconfig%s%s: fix the file or pick another with --kubeconfig / --context",
+			  f->kubeconfig ? " " : "", f->kubeconfig ? f->kubeconfig : "");
+	return rc;
+}
+
+/* A separate, impatient client: the real one retries for up to 30 s, but
+ * an unreachable server at start-up should fail in seconds. */
+static int probe(const struct op_flags *f, struct log *log)
+{
+	struct kube_config *cfg;
+	int rc = load_config(f, log, &cfg);
+	if (rc < 0)
+		return rc;
+	char server[512];
+	snprintf(server, sizeof(server), "%s", kube_config_server(cfg));
+	struct kube_client_options o = { .qps = -1, .retry_budget_ms = 3000,
+					 .timeout_ms = 5000, .log = NULL };
+	struct kube_client *c;
+	rc = kube_client_new(cfg, &o, &c);
+	if (rc < 0)
+		return rc;
+	struct buf out;
+	buf_init(&out, 1 << 16);
+	int code = 0;
+	rc = kube_raw(c, "GET", "/version", NULL, NULL, 0, &out, &code);
+	if (rc < 0)
+		log_error(log, "API server %s unreachable (%s): check --kubeconfig / --context and that the server is up",
+			  server, kube_strerror(rc));
+	else if (code == 401 || code == 403)
+		log_error(log, "API server %s refused our credentials (HTTP %d): check the kubeconfig user or service account",
+			  server, code);
+	else if (code / 100 != 2)
+		log_error(log, "API server %s answered GET /version with HTTP %d", server, code);
+	if (rc == 0 && code / 100 != 2)
+		rc = code == 401 ? -EACCES : code == 403 ? -EPERM : -EIO;
+	buf_free(&out);
+	kube_client_free(c);
+	return rc;
+}
+
+int op_connect(const struct op_flags *f, struct log *log,
+	       struct metrics *metrics, struct kube_client **out)
+{
+	int rc = probe(f, log);
+	if (rc < 0)
+		return rc;
+	struct kube_config *cfg;
+	rc = load_config(f, log, &cfg);
+	if (rc < 0)
+		return rc;
+	struct kube_client_options o = {
+		.qps = f->qps, .burst = f->burst, .log = log,
+		.on_request = manager_rest_client_metrics,
+		.on_request_userdata = metrics,
+	};
+	return kube_client_new(cfg, &o, out);
+}
+
+void op_manager_options(const struct op_flags *f, struct kube_client *c,
+			struct log *log, struct metrics *metrics,
+			struct manager_options *out)
+{
+	const char *le_ns = f->leader_election_namespace;
+	if (!le_ns || !*le_ns)
+		le_ns = kube_config_namespace(kube_client_config(c));
+	*out = (struct manager_options){
+		.client = c, .log = log, .metrics = metrics,
+		.metrics_addr = f->metrics_addr, .health_addr = f->health_addr,
+		.leader_elect = f->leader_elect,
+		.leader_election_namespace = le_ns,
+		.leader_election_id = f->leader_election_id,
+		.lease_duration_ms = f->lease_duration_ms,
+		.renew_deadline_ms = f->renew_deadline_ms,
+		.retry_period_ms = f->retry_period_ms,
+		.shutdown_timeout_ms = f->shutdown_timeout_ms,
+	};
+}
+
+/* ---- signals ---- */
+
+void op_block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+struct sigctx {
+	struct manager *m;
+	struct log *log;
+	unsigned grace_ms;
+};
+
+/* SIGUSR1 comes from op_serve() itself: the manager returned, so the
+ * thread ends. Signals stay blocked in every thread, so sigwait() needs no
+ * handler and no global state. */
+static void *signal_thread(void *arg)
+{
+	struct sigctx *sc = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	int sig = 0;
+	if (sigwait(&set, &sig) != 0 || sig == SIGUSR1)
+		return NULL;
+	log_info(sc->log, "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	manager_stop(sc->m);
+	struct timespec ts = { .tv_sec = sc->grace_ms / 1000 + 5,
+			       .tv_nsec = (long)(sc->grace_ms % 1000) * 1000000 };
+	sig = sigtimedwait(&set, NULL, &ts);
+	if (sig == SIGUSR1)
+		return NULL;
+	log_error(sc->log, "%s; exiting without waiting",
+		  sig < 0 ? "shutdown took too long" : "second signal received");
+	_exit(1);
+}
+
+int op_serve(struct manager *m, const struct op_flags *f, struct log *log)
+{
+	struct sigctx sc = { m, log, f->shutdown_timeout_ms ? f->shutdown_timeout_ms : 30000 };
+	pthread_t th;
+	if (pthread_create(&th, NULL, signal_thread, &sc))
+		abort();
+	int rc = manager_run(m);
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOLCK)
+		log_error(log, "lost the leader election Lease; exiting so a fresh replica can campaign");
+	else if (rc == -EADDRINUSE || rc == -EINVAL)
+		log_error(log, "cannot serve on --metrics-bind-address / --health-probe-bind-address: pick free addresses");
+	else
+		log_error(log, "manager failed: %s", strerror(-rc));
+	return 1;
+}

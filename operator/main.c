@@ -1,0 +1,27 @@
+/*
+ * posthog-operator: dispatches to a subcommand. `run` is the default, so
+ * flags given without a subcommand go to it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "flags.h"
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "version")) {
+		printf("posthog-operator %s\n", PHO_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "render"))
+		return cmd_render(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && argv[1][0] != '-') {
+		fprintf(stderr, "posthog-operator: unknown command \"%s\": want run, render or version (see --help)\n",
+			argv[1]);
+		return 2;
+	}
+	return cmd_run(argc, argv);
+}

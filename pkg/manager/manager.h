@@ -1,0 +1,122 @@
+/*
+ * manager: runs controllers, after controller-runtime's Manager.
+ *
+ * It owns the shared informers, the controllers' work queues and worker
+ * threads, leader election, the event recorder, and the HTTP server with
+ * /healthz, /readyz (ready once every informer has synced) and /metrics.
+ *
+ * manager_run():
+ *   1. starts the HTTP server and the informers, and waits for their sync;
+ *   2. with leader election, blocks until this replica holds the Lease;
+ *   3. starts each controller's workers;
+ *   4. returns after manager_stop(), once in-flight reconciles finished
+ *      (bounded by shutdown_timeout_ms) and the Lease was released; or
+ *      returns -ENOLCK at once when the Lease is lost (the process should
+ *      exit, as client-go's do).
+ */
+#ifndef PHO_MANAGER_H
+#define PHO_MANAGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../events/events.h"
+#include "../informer/informer.h"
+#include "../kube/kube.h"
+#include "../log/log.h"
+#include "../metrics/metrics.h"
+
+struct manager;
+struct controller;
+
+struct manager_options {
+	struct kube_client *client; /* borrowed */
+	struct log *log;            /* borrowed */
+	struct metrics *metrics;    /* borrowed */
+	const char *metrics_addr;   /* "host:port" or ":port"; "0" disables; default ":8080" */
+	const char *health_addr;    /* default ":8081"; "0" disables */
+	bool leader_elect;
+	const char *leader_election_namespace;
+	const char *leader_election_id;      /* Lease name */
+	const char *identity;                /* default: $POD_NAME or hostname + random suffix */
+	unsigned lease_duration_ms;          /* 15000 */
+	unsigned renew_deadline_ms;          /* 10000 */
+	unsigned retry_period_ms;            /* 2000 */
+	unsigned shutdown_timeout_ms;        /* 30000 */
+};
+
+int manager_new(const struct manager_options *opts, struct manager **out);
+void manager_free(struct manager *m);
+
+/* Creates an informer owned by the manager (started by manager_run). */
+int manager_add_informer(struct manager *m,
+			 const struct informer_options *opts,
+			 struct informer **out);
+
+struct recorder *manager_recorder(struct manager *m);
+struct metrics *manager_metrics(struct manager *m);
+const char *manager_identity(const struct manager *m);
+
+/* What a reconcile asks for next. Zero value: done, no requeue. */
+struct reconcile_result {
+	bool requeue;             /* requeue with the key's backoff */
+	uint64_t requeue_after_ms;/* requeue after this delay, no backoff */
+};
+
+/*
+ * Reconciles one key ("namespace/name"). Returns 0 on success (the key's
+ * backoff is reset, then res is honoured) or a negative errno (the key is
+ * requeued with backoff and counted in controller_runtime_reconcile_errors_total).
+ */
+typedef int (*reconcile_fn)(void *userdata, const char *key,
+			    struct reconcile_result *res);
+
+struct controller_options {
+	const char *name;        /* label "controller" of the metrics */
+	reconcile_fn reconcile;
+	void *userdata;
+	unsigned workers;        /* default 1 */
+};
+
+int manager_add_controller(struct manager *m,
+			   const struct controller_options *opts,
+			   struct controller **out);
+
+/* How an informer's events map to the controller's keys. */
+enum controller_map {
+	CONTROLLER_MAP_SELF,  /* the object's own namespace/name */
+	CONTROLLER_MAP_OWNER, /* the controller ownerReference of owner_kind */
+};
+
+/* Enqueues keys for the informer's events. owner_kind is used with
+ * CONTROLLER_MAP_OWNER (e.g. "PostHog"), NULL otherwise. */
+int controller_watch(struct controller *ctl, struct informer *inf,
+		     enum controller_map map, const char *owner_kind);
+
+void controller_enqueue(struct controller *ctl, const char *key);
+void controller_enqueue_after(struct controller *ctl, const char *key,
+			      uint64_t delay_ms);
+
+/* A kube_request_cb (userdata: struct metrics *) that records
+ * rest_client_requests_total{code,method,host} and
+ * rest_client_request_duration_seconds{verb,host}; pass it as
+ * kube_client_options.on_request when creating the client. */
+void manager_rest_client_metrics(void *userdata, const char *method,
+				 const char *host, int code, double seconds);
+
+/* True once every informer synced (what /readyz reports). */
+bool manager_ready(struct manager *m);
+/* The ports the HTTP servers listen on (after manager_run started them),
+ * or 0; useful with ":0" addresses. */
+int manager_metrics_port(struct manager *m);
+int manager_health_port(struct manager *m);
+
+/* Blocks; see above. Returns 0 after manager_stop(), -ENOLCK when the
+ * Lease was lost, or a negative errno for a start-up failure. */
+int manager_run(struct manager *m);
+/* Thread-safe; async-signal-safe (it only writes to a pipe). */
+void manager_stop(struct manager *m);
+
+#endif
