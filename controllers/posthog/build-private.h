@@ -156,4 +156,57 @@ void ph_kafka_cluster_id(const char *ns, const char *name, char out[23]);
  * array). */
 cJSON *ph_zookeeper_servers(const struct ph_ctx *c);
 
+/*
+ * Test helpers, compiled only into the unit tests (which define
+ * PH_TESTING before including this header): they do I/O, the module does
+ * not.
+ */
+#ifdef PH_TESTING
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <cjson/cJSON.h>
+
+#include "../../pkg/jsonyaml/jsonyaml.h"
+
+/* The first PostHog document of path (relative to the repo root, the
+ * tests' workdir). Caller frees. */
+static inline cJSON *load_posthog(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char text[1 << 16];
+	char err[256];
+	cJSON *docs, *d, *out = NULL;
+	size_t n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	ck_assert_int_eq(jy_parse_stream(text, n, &docs, err, sizeof(err)), 0);
+	cJSON_ArrayForEach(d, docs) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(d, "kind");
+		if (cJSON_IsString(k) && !strcmp(k->valuestring, "PostHog")) {
+			out = cJSON_Duplicate(d, 1);
+			break;
+		}
+	}
+	cJSON_Delete(docs);
+	ck_assert_msg(out != NULL, "no PostHog in %s", path);
+	return out;
+}
+
+static inline cJSON *parse_json(const char *text)
+{
+	cJSON *j = cJSON_Parse(text);
+
+	ck_assert_msg(j != NULL, "bad test JSON: %s", text);
+	return j;
+}
+
+#endif /* PH_TESTING */
+
 #endif
