@@ -43,7 +43,8 @@ struct ch_options {
 	const char *user;       /* default "default" */
 	const char *password;   /* may be NULL */
 	const char *database;   /* default database of queries; may be NULL */
-	bool tls_verify;        /* for https URLs; default true */
+	bool tls_verify;        /* for https URLs; used as given (a zeroed
+				 * ch_options means no verification: set it) */
 	unsigned timeout_ms;    /* default 30000 */
 	size_t max_body;        /* default 16 MiB */
 	struct log *log;        /* borrowed */
