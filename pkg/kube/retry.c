@@ -13,6 +13,10 @@
  *     TLS handshake reset) never carried the request: every verb retries.
  *   - A connection lost after the request was sent (reset, EOF, timeout)
  *     is retried for GET only, as client-go does.
+ * (Separately, libcurl resends a request once by itself when a reused
+ * keep-alive connection turns out dead before any answer arrived: the
+ * idle-close race every HTTP client handles; there is no option to turn
+ * that off.)
  * The waits grow exponentially with jitter, a Retry-After value replaces
  * the computed wait, and the sum never exceeds the retry budget.
  */

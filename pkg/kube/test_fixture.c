@@ -115,6 +115,43 @@ void fixture_start(struct fixture *f, const char *dir, const char *script,
 	free(sp);
 }
 
+cJSON *script_new(void)
+{
+	cJSON *s = cJSON_CreateObject();
+	cJSON_AddArrayToObject(s, "rules");
+	return s;
+}
+
+cJSON *script_rule(cJSON *script, const char *method, const char *path,
+		   int status, const char *json_body)
+{
+	cJSON *r = cJSON_CreateObject();
+	if (method)
+		cJSON_AddStringToObject(r, "method", method);
+	if (path)
+		cJSON_AddStringToObject(r, "path", path);
+	cJSON_AddNumberToObject(r, "status", status);
+	if (json_body) {
+		cJSON *j = cJSON_Parse(json_body);
+		if (!j) {
+			fprintf(stderr, "bad JSON in test: %s\n", json_body);
+			abort();
+		}
+		cJSON_AddItemToObject(r, "json", j);
+	}
+	cJSON_AddItemToArray(cJSON_GetObjectItem(script, "rules"), r);
+	return r;
+}
+
+void fixture_start_script(struct fixture *f, const char *dir, cJSON *script,
+			  int tls)
+{
+	char *text = cJSON_Print(script);
+	fixture_start(f, dir, text, tls);
+	free(text);
+	cJSON_Delete(script);
+}
+
 void fixture_stop(struct fixture *f)
 {
 	if (f->pid <= 0)

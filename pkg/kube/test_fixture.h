@@ -32,6 +32,16 @@ char *write_file(const char *dir, const char *name, const char *text,
 void fixture_start(struct fixture *f, const char *dir, const char *script,
 		   int tls);
 void fixture_stop(struct fixture *f);
+/* Scripts built as data: script_new() gives {"rules": []};
+ * script_rule() appends a rule answering status with json_body (JSON text,
+ * may be NULL) and returns it for more fields (borrowed). */
+cJSON *script_new(void);
+cJSON *script_rule(cJSON *script, const char *method, const char *path,
+		   int status, const char *json_body);
+/* Starts the fixture with script (freed). */
+void fixture_start_script(struct fixture *f, const char *dir, cJSON *script,
+			  int tls);
+
 /* The requests seen so far, as an array (caller frees). */
 cJSON *fixture_requests(const struct fixture *f);
 

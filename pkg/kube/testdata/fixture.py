@@ -18,7 +18,7 @@ and answers with:
   delay_ms (before answering); times (uses; default unlimited).
 Every request is appended to LOG as one JSON line before it is answered:
   {"method", "path", "query", "headers" (lower-case names), "body",
-   "client_cn", "rule"}.
+   "client_cn", "rule", "peer" (client port: one per connection)}.
 Only the standard library is used.
 """
 import json
@@ -93,6 +93,7 @@ class Handler(BaseHTTPRequestHandler):
             "body": body.decode("utf-8", "replace"),
             "client_cn": cn,
             "rule": idx,
+            "peer": self.client_address[1],
         }
         with LOCK:
             with open(self.server.log_path, "a") as f:
