@@ -213,12 +213,53 @@ class Manager:
                   "unavailableReplicas"):
             if new.get(k) == 0:
                 new.pop(k)
+        self._replicasets(d, rsname, new.get("readyReplicas", 0))
         old_cmp = dict(st, conditions=[{k: v for k, v in c.items() if k != "lastUpdateTime"}
                                        for c in conds])
         new_cmp = dict(new, conditions=[{k: v for k, v in c.items() if k != "lastUpdateTime"}
                                         for c in new["conditions"]])
         if old_cmp != new_cmp:
             self.write_status("deployments.apps", d, new)
+
+    def _replicasets(self, d, rsname, ready):
+        """Keeps one ReplicaSet per template (as helm --wait and kubectl
+        describe look for the new one); older ones are scaled to zero."""
+        m, spec = d["metadata"], d.get("spec") or {}
+        want = spec.get("replicas", 1)
+        h = rsname.rsplit("-", 1)[1]
+        rt = self.rt("replicasets.apps")
+        for k, ns, name in self.store.dependents(m["uid"]):
+            if k == "replicasets.apps" and name != rsname:
+                old = self.get(k, ns, name)
+                if old and old["spec"].get("replicas"):
+                    new = deep(old)
+                    new["spec"]["replicas"] = 0
+                    old = self.api.update(rt, "v1", ns, name, new, CTX)
+                    self.write_status(k, old, {"replicas": 0, "observedGeneration":
+                                               old["metadata"].get("generation", 1)})
+        rs = self.get("replicasets.apps", m["namespace"], rsname)
+        if rs is None:
+            t = deep(spec.get("template") or {})
+            t.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
+            sel = deep(spec.get("selector") or {})
+            sel.setdefault("matchLabels", {})["pod-template-hash"] = h
+            rs = self.api.create(rt, "v1", m["namespace"], {
+                "metadata": {"name": rsname, "labels": t["metadata"]["labels"],
+                             "annotations": {"deployment.kubernetes.io/revision": "1"},
+                             "ownerReferences": [{
+                                 "apiVersion": "apps/v1", "kind": "Deployment",
+                                 "name": m["name"], "uid": m["uid"], "controller": True,
+                                 "blockOwnerDeletion": True}]},
+                "spec": {"replicas": want, "selector": sel, "template": t}}, CTX)
+        elif rs["spec"].get("replicas") != want:
+            new = deep(rs)
+            new["spec"]["replicas"] = want
+            rs = self.api.update(rt, "v1", m["namespace"], rsname, new, CTX)
+        st = {"replicas": want, "fullyLabeledReplicas": want, "readyReplicas": ready,
+              "availableReplicas": ready, "observedGeneration":
+              rs["metadata"].get("generation", 1)}
+        self.write_status("replicasets.apps", rs, {k: v for k, v in st.items()
+                                                   if v or k == "replicas"})
 
     # --- pods ("kubelet") ----------------------------------------------
     def sync_pod(self, ns, name):

@@ -79,6 +79,8 @@ class Handlers:
     # -- dispatch for /api/... and /apis/... resource requests ----------
     def resource(self, h, req, user):
         rt, version, ns, name, sub = req.rt, req.version, req.ns, req.name, req.sub
+        if not rt.namespaced:
+            ns = req.ns = ""
         q, api = req.q, self.api
         if rt.virtual:
             return self.review(req, user)
