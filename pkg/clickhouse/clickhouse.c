@@ -415,6 +415,8 @@ int ch_exec(struct ch_client *c, const char *sql, char *err, size_t errlen)
 	 * still comes back with status 200 and the exception at the end. */
 	if (r == 0 && ch_extract_exception(out.data, out.len, NULL, 0)) {
 		ch_extract_exception(out.data, out.len, err, errlen);
+		log_write(c->log, LOG_WARN, NULL, "clickhouse: %s",
+			  err && errlen ? err : ch_strerror(-EIO));
 		r = -EIO;
 	}
 	buf_free(&out);
@@ -432,14 +434,16 @@ int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
 		return -EINVAL;
 	buf_init(&out, c->max_body);
 	r = request(c, sql, true, &out, err, errlen);
-	if (r == 0)
+	if (r == 0) {
+		/* request() logged its own failures; these are the answer's. */
 		r = ch_parse_rows(out.data ? out.data : "", out.len, &res, err,
 				  errlen);
+		if (r < 0)
+			log_write(c->log, LOG_WARN, NULL, "clickhouse: %s",
+				  err && errlen ? err : ch_strerror(r));
+	}
 	if (r == 0)
 		*rows = res;
-	else if (r == -EBADMSG || r == -EIO)
-		log_write(c->log, LOG_WARN, NULL, "clickhouse: %s",
-			  err && errlen ? err : ch_strerror(r));
 	buf_free(&out);
 	return r;
 }
