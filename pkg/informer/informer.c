@@ -374,9 +374,14 @@ static int watch_loop(struct informer *inf, const char *rv, unsigned *backoff)
 		return sleep_ms(inf, *backoff) ? 0 : -ECANCELED;
 	inf->events = 0;
 	for (;;) {
+		unsigned before = inf->events;
 		rc = kube_watch_run(inf->watch);
 		if (atomic_load(&inf->stop) || rc == -ECANCELED)
 			break;
+		/* A watch that delivered events was healthy: a later drop
+		 * starts the backoff afresh rather than compounding. */
+		if (inf->events != before)
+			*backoff = inf->backoff_base_ms;
 		if (rc == 0) {
 			/* A clean end (server timeout): resume at once. */
 			*backoff = inf->backoff_base_ms;
