@@ -487,7 +487,7 @@ int kube_exchange(struct kube_client *c, const struct kube_request *rq,
 	snprintf(url, url_len, "%s%s", ep->base_url, rq->path);
 	size_t out_start = rq->out ? rq->out->len : 0;
 	uint64_t start = kube_now_ms();
-	bool reauthed = false;
+	bool reauthed = false, stream_stopped = false;
 	int err;
 	for (unsigned n = 0;; n++) {
 		err = kube_ratelimit_wait(&c->rl, rq->cancel);
@@ -512,6 +512,7 @@ int kube_exchange(struct kube_client *c, const struct kube_request *rq,
 			n--;
 			continue;
 		}
+		stream_stopped = x.stream_err != 0;
 		int64_t wait = next_wait(c, &x, err, sent, n, start);
 		if (wait < 0) {
 			if (!err)
@@ -533,7 +534,9 @@ int kube_exchange(struct kube_client *c, const struct kube_request *rq,
 		if (err)
 			break;
 	}
-	if (err && err != -ECANCELED && err != -EFBIG)
+	/* A stream's own verdict (an event's error, the callback's stop) is
+	 * the stream owner's to report. */
+	if (err && err != -ECANCELED && err != -EFBIG && !stream_stopped)
 		log_warn(c->log, "kube: %s %s: %s", rq->method, rq->path,
 			 st ? st->message : kube_strerror(err));
 	free(url);

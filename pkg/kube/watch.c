@@ -28,6 +28,7 @@ struct kube_watch {
 	/* per run */
 	struct kube_wdec dec;
 	int stop_err;
+	bool cb_stopped;  /* the callback asked to stop: not an error */
 	struct kube_status st;
 };
 
@@ -91,10 +92,18 @@ out:
 	return err;
 }
 
+static int user_cb(void *userdata, enum kube_event_type t, cJSON *obj)
+{
+	struct kube_watch *w = userdata;
+	int ret = w->cb(w->userdata, t, obj);
+	w->cb_stopped = ret != 0;
+	return ret;
+}
+
 static int on_event(void *userdata, cJSON *event)
 {
 	struct kube_watch *w = userdata;
-	return kube_watch_dispatch(event, w->cb, w->userdata, w->rv, &w->st);
+	return kube_watch_dispatch(event, user_cb, w, w->rv, &w->st);
 }
 
 static int on_data(void *userdata, const char *data, size_t len)
@@ -164,6 +173,7 @@ int kube_watch_run(struct kube_watch *w)
 		goto out;
 	kube_wdec_init(&w->dec, w->max_event, on_event, w);
 	w->stop_err = 0;
+	w->cb_stopped = false;
 	memset(&w->st, 0, sizeof(w->st));
 	struct kube_request rq = {
 		.method = "GET",
@@ -186,7 +196,10 @@ int kube_watch_run(struct kube_watch *w)
 	else if (!err)
 		err = kube_wdec_finish(&w->dec);
 	kube_wdec_free(&w->dec);
-	if (err && err != -ECANCELED)
+	if (err == KUBE_EGONE)
+		log_info(w->c->log, "watch %s: resourceVersion expired, relist",
+			 buf_str(&path));
+	else if (err && err != -ECANCELED && !w->cb_stopped)
 		log_warn(w->c->log, "watch %s: %s (%d %s: %s)", buf_str(&path),
 			 kube_strerror(err), w->st.code, w->st.reason,
 			 w->st.message);
