@@ -16,7 +16,7 @@ stack_up() {
   local ch_port api_port
   ch_port=$(free_port)
   eval "$("$top/hack/clickhouse" up --dir "$STACK_DIR/clickhouse" --port "$ch_port" \
-          --tcp-port "$(free_port)" --interserver-port "$(free_port)" --password demo-password)"
+          --tcp-port "$(free_port)" --interserver-port "$(free_port)" --password change-me)"
   "$top/hack/clickhouse" sql --dir "$STACK_DIR/clickhouse" "$top/hack/clickhouse-base-schema.sql" >/dev/null
   api_port=$(free_port)
   LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" up --port "$api_port" \

@@ -97,7 +97,7 @@ static int read_password(struct phc_run *run, char *out, size_t outsz,
 struct replica {
 	struct ch_client *ch;
 	struct proxy_ctx px;
-	char label[96];
+	char label[320];
 };
 
 static int open_replica(struct phc_run *run, const struct ph_clickhouse_endpoint *ep,

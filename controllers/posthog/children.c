@@ -165,12 +165,14 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 	return 0;
 }
 
-/* True when desired holds an object of this kind and name. */
+/* True when desired (ph_build's entries) holds an object of this kind and
+ * name. */
 static bool is_desired(const cJSON *desired, int kind, const char *name)
 {
-	const cJSON *obj;
+	const cJSON *entry;
 
-	cJSON_ArrayForEach(obj, desired) {
+	cJSON_ArrayForEach(entry, desired) {
+		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
 		const char *n = str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 
 		if (phc_kind_of(obj) == kind && n && !strcmp(n, name))

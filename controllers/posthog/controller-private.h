@@ -78,7 +78,7 @@ struct phc_run {
 	char now[32];
 	cJSON *status;          /* the status being built (owned) */
 	cJSON *conds;           /* status.conditions (borrowed from status) */
-	cJSON *desired;         /* every desired object, for pruning (owned) */
+	cJSON *desired;         /* ph_build's entries (owned) */
 	unsigned buckets;       /* spec.buckets.count */
 	bool stage_ready[PH_STAGE_COUNT];
 	bool *bucket_schema_ready;  /* [buckets] */
@@ -149,8 +149,8 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out, bool *wrot
 	       struct kube_status *st);
 
 /*
- * Deletes children of the PostHog that are not in run->desired (an array
- * of objects). Keeps Jobs that are still running. Returns the number
+ * Deletes children of the PostHog that are not in run->desired (ph_build's
+ * entries). Keeps Jobs that are still running. Returns the number
  * deleted or a negative errno.
  */
 int phc_prune(struct phc_run *run);
