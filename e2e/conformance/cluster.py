@@ -128,6 +128,8 @@ class Cluster:
             if not line:
                 break
             line = line.strip()
+            if line == b"0":        # the terminating chunk: the server ended the watch
+                break
             if not line or not line.startswith(b"{"):
                 continue
             events.append(json.loads(line))
