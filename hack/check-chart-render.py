@@ -370,6 +370,26 @@ def check_argocd_health():
               "Argo CD health of a PostHog with %s is %s" % (name, want), p.stdout + p.stderr)
 
 
+def check_flags_known():
+    """Every flag the chart can pass is one the operator's --help lists."""
+    binary = next((b for b in (os.path.join(TOP, "build", "operator", "posthog-operator"),
+                               os.path.join(TOP, "build-release", "operator", "posthog-operator"))
+                   if os.access(b, os.X_OK)), None)
+    if not binary:
+        print("skip - no built operator binary: chart flags not checked against --help")
+        return
+    p = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30)
+    known = set(re.findall(r"^\s+(--[a-z][a-z0-9-]*)", p.stdout + p.stderr, re.M))
+    objs, err = render(sets=["watchNamespaces={a}", "operator.workers=4", "operator.qps=-1",
+                             "operator.burst=50", "operator.clickhouseAccess=proxy", "rbac.serviceProxy=true"])
+    if not check(objs is not None and known, "operator --help lists its flags", err or p.stdout[:200]):
+        return
+    args = one(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    unknown = [a for a in args if a.split("=", 1)[0] not in known]
+    check(not unknown, "every flag the chart passes is one %s --help lists" % os.path.relpath(binary, TOP),
+          unknown)
+
+
 def app_version():
     with open(os.path.join(CHART, "Chart.yaml")) as f:
         return str(yaml.safe_load(f)["appVersion"])
@@ -426,6 +446,8 @@ def main():
         ("an unknown log format", ["operator.logFormat=xml"]),
         ("an invalid namespace name", ["watchNamespaces={Team_A}"]),
         ("2 replicas without leader election", ["leaderElection.enabled=false"]),
+        ("clickhouseAccess=proxy without rbac.serviceProxy", ["operator.clickhouseAccess=proxy"]),
+        ("more than 64 workers", ["operator.workers=65"]),
     ]:
         objs, err = render(sets=sets)
         check(objs is None, "refuses " + what, "rendered without error")
@@ -437,6 +459,7 @@ def main():
               "no --leader-elect and no leader-election Role without leader election")
 
     check_argocd_health()
+    check_flags_known()
 
     # Every value file under ci/ (chart-testing's convention) renders.
     ci = os.path.join(CHART, "ci")
