@@ -112,7 +112,7 @@ START_TEST(test_acquire_and_renew)
 	struct calls calls = { 0 };
 	struct leader *a = candidate(&fx, "a", &calls);
 	WAIT_FOR(leader_is_leader(a));
-	ck_assert_int_eq(atomic_load(&calls.started), 1);
+	WAIT_FOR(atomic_load(&calls.started) == 1);
 	ck_assert(holder_is(&fx, "a"));
 	ck_assert(master_status(&fx) == 1);
 	char *first = lease_field(&fx, "renewTime");
