@@ -58,6 +58,93 @@ FORBIDDEN_RESOURCES = {"pods/exec", "pods/attach", "pods/portforward", "nodes",
 
 passed = failed = 0
 
+# promtool unit tests of the alerts: each fires on series that should fire
+# it, with the labels and text an on-call engineer sees.
+ALERT_TESTS = """
+rule_files: ["@RULES@"]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'posthog_ready{job="@JOB@", namespace="team-a", name="prod", instance="a"}'
+        values: '0x30'
+      - series: 'posthog_ready{job="@JOB@", namespace="team-a", name="prod", instance="b"}'
+        values: '0x30'
+      - series: 'posthog_ready{job="@JOB@", namespace="team-a", name="ok", instance="a"}'
+        values: '1x30'
+      - series: 'posthog_bucket_ready{job="@JOB@", namespace="team-a", name="prod", bucket="2"}'
+        values: '1x5 0x30'
+      - series: 'up{job="@JOB@", instance="a"}'
+        values: '1x5 0x30'
+      - series: 'leader_election_master_status{job="@JOB@", instance="a", name="lease"}'
+        values: '1x5 0x30'
+      - series: 'controller_runtime_reconcile_errors_total{job="@JOB@", controller="posthog"}'
+        values: '0+1x30'
+      - series: 'kube_deployment_status_replicas_available{namespace="team-a", deployment="prod-plugins-0"}'
+        values: '0x30'
+      - series: 'kube_deployment_spec_replicas{namespace="team-a", deployment="prod-plugins-0"}'
+        values: '2x30'
+      - series: 'kube_deployment_status_replicas_available{namespace="team-a", deployment="idle-plugins-1"}'
+        values: '0x30'
+      - series: 'kube_deployment_spec_replicas{namespace="team-a", deployment="idle-plugins-1"}'
+        values: '0x30'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: PostHogNotReady
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: team-a, name: prod}
+            exp_annotations:
+              summary: A PostHog is not Ready.
+              description: >-
+                PostHog team-a/prod has not been Ready for 15m.
+                See `kubectl describe posthog -n team-a prod`.
+      - eval_time: 20m
+        alertname: PostHogBucketNotReady
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: team-a, name: prod, bucket: "2"}
+            exp_annotations:
+              summary: A PostHog bucket is not Ready.
+              description: >-
+                Bucket 2 of PostHog team-a/prod has not been Ready for 10m:
+                its events are not ingested.
+      - eval_time: 20m
+        alertname: PostHogOperatorDown
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: No posthog-operator replica is up.
+              description: >-
+                Prometheus has scraped no posthog-operator replica (job="@JOB@")
+                for 5m. PostHog objects are not reconciled.
+      - eval_time: 20m
+        alertname: PostHogOperatorNoLeader
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: No posthog-operator replica holds the leader Lease.
+              description: >-
+                The operator replicas are up but none has led for 5m. Check the
+                Lease in pho-system and the operator's logs.
+      - eval_time: 20m
+        alertname: PostHogOperatorReconcileErrors
+        exp_alerts:
+          - exp_labels: {severity: warning, controller: posthog}
+            exp_annotations:
+              summary: The posthog-operator keeps failing to reconcile.
+              description: >-
+                Controller posthog has returned reconcile errors (16.67m/s) for 15m.
+                The PostHog objects' conditions and events carry the causes.
+      - eval_time: 20m
+        alertname: PostHogPluginServerUnavailable
+        exp_alerts:
+          - exp_labels: {severity: critical, namespace: team-a, deployment: prod-plugins-0}
+            exp_annotations:
+              summary: A plugin-server bucket has no available replica.
+              description: >-
+                Deployment team-a/prod-plugins-0 has had no available replica for 5m
+                (kube-state-metrics). Its bucket's events are not processed.
+"""
+
 
 def check(cond, what, detail=""):
     global passed, failed
@@ -296,8 +383,15 @@ def check_monitoring(case, objs, dep):
         with open(path, "w") as f:
             yaml.safe_dump(doc, f)
         p = subprocess.run([promtool, "check", "rules", path], capture_output=True, text=True)
-        os.unlink(path)
         check(p.returncode == 0, case + ": promtool check rules", p.stdout + p.stderr)
+        test = os.path.join(os.path.dirname(path), "pho-chart-rules-test-%d.yaml" % os.getpid())
+        with open(test, "w") as f:
+            f.write(ALERT_TESTS.replace("@RULES@", path).replace("@JOB@", FULLNAME + "-metrics"))
+        p = subprocess.run([promtool, "test", "rules", test], capture_output=True, text=True)
+        os.unlink(test)
+        os.unlink(path)
+        check(p.returncode == 0, case + ": promtool test rules (each alert fires on sample series)",
+              p.stdout + p.stderr)
     else:
         print("skip - promtool not installed: PromQL syntax not checked")
 
