@@ -121,13 +121,21 @@ def main(argv):
     srv_box = {}
 
     def restart(down):
+        """Simulates an API server restart: state is kept (as etcd would
+        keep it), connections drop, the process re-executes on the same port."""
         def go():
-            store.save(state)
+            srv = srv_box["srv"]
+            srv_box["restarting"] = True
             store.close_watches()
-            srv_box["srv"].socket.close()
+            srv.shutdown()
+            srv.server_close()
+            store.save(state)
+            app.log.flush()
             time.sleep(down)
             os.environ["LOCALCLUSTER_RESUME"] = "1"
-            os.execv(sys.executable, [sys.executable, "-m", "localcluster"] + argv)
+            args = [a for a in argv]
+            args += ["--port", str(srv.server_address[1])]
+            os.execv(sys.executable, [sys.executable, "-m", "localcluster"] + args)
         threading.Thread(target=go, daemon=True).start()
 
     faults = Faults(os.path.join(d, "faults.json"), store, restart)
@@ -165,6 +173,8 @@ def main(argv):
     except OSError:
         if not stop.is_set():
             raise
+    while srv_box.get("restarting"):
+        time.sleep(1)       # the restart thread re-executes this process
     if opts.persist:
         store.save(state)
     app.log.flush()

@@ -179,12 +179,13 @@ class Store:
                     w.close()
 
     def expire_history(self):
-        """Forgets all watch history: any resume from an older rv gets 410."""
+        """Forgets all watch history: resuming from any resourceVersion
+        handed out so far (even the newest) answers 410 Expired."""
         with self.lock:
             for key in list(self.hist):
                 self.hist[key].clear()
-            self.base_rv = self.rv
-            self.floor = {k: self.rv for k in self.floor}
+            self.base_rv = self.rv + 1
+            self.floor = {k: self.rv + 1 for k in self.floor}
 
     # --- persistence ---------------------------------------------------
     def snapshot(self):

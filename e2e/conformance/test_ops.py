@@ -1,0 +1,137 @@
+"""Operations: fault injection (admin endpoint and flag file), restart
+with state kept, --persist across down/up, the request log, and helm."""
+import json
+import os
+import time
+import unittest
+
+from . import cluster
+
+C = None
+
+
+def setUpModule():
+    global C
+    C = cluster.get()
+
+
+class TestFaults(unittest.TestCase):
+    def tearDown(self):
+        C.faults({"reset": True})
+
+    def test_error_rate_429_with_retry_after(self):
+        C.faults({"errorRate": 1.0, "errorCode": 429, "retryAfter": 2,
+                  "match": {"path": "^/api/v1/namespaces/default/configmaps"}})
+        r, data = C.http("GET", "/api/v1/namespaces/default/configmaps", raw=True)
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.getheader("Retry-After"), "2")
+        self.assertEqual(json.loads(data)["reason"], "TooManyRequests")
+        self.assertEqual(C.http("GET", "/api/v1/namespaces/default/secrets")[0], 200)
+        C.faults({"errorCode": 500})
+        self.assertEqual(C.http("GET", "/api/v1/namespaces/default/configmaps")[0], 500)
+
+    def test_latency(self):
+        C.faults({"latencyMs": 300, "match": {"path": "^/api/v1/namespaces/default/pods"}})
+        t0 = time.time()
+        C.http("GET", "/api/v1/namespaces/default/pods")
+        self.assertGreaterEqual(time.time() - t0, 0.3)
+
+    def test_flag_file_and_admin_only(self):
+        path = os.path.join(C.dir, "faults.json")
+        with open(path, "w") as f:
+            json.dump({"errorRate": 1.0, "errorCode": 500,
+                       "match": {"path": "^/api/v1/namespaces/kube-public/"}}, f)
+        cluster.wait_until(lambda: C.http("GET", "/api/v1/namespaces/kube-public/configmaps")[0]
+                           == 500, what="flag file picked up")
+        with open(path, "w") as f:
+            json.dump({"reset": True}, f)
+        os.utime(path, (time.time() + 5, time.time() + 5))
+        cluster.wait_until(lambda: C.http("GET", "/api/v1/namespaces/kube-public/configmaps")[0]
+                           == 200, what="flag file reset")
+        C.kubectl("create", "serviceaccount", "nofault", "-n", "default")
+        t = C.kubectl("create", "token", "nofault").stdout.strip()
+        self.assertEqual(C.http("POST", "/admin/faults", {"errorRate": 1}, token=t)[0], 403)
+
+    def test_close_watches_and_expire_history(self):
+        _, o = C.http("POST", "/api/v1/namespaces/default/configmaps",
+                      {"metadata": {"name": "fw"}})
+        rv = o["metadata"]["resourceVersion"]
+        import threading
+        res = {}
+        th = threading.Thread(target=lambda: res.setdefault("w", C.watch_lines(
+            "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=30", max_seconds=20)))
+        th.start()
+        time.sleep(1)
+        t0 = time.time()
+        C.faults({"closeWatches": True})
+        th.join()
+        self.assertLess(time.time() - t0, 5)
+        C.faults({"expireHistory": True})
+        _, evs = C.watch_lines("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion="
+                               + rv, max_seconds=5)
+        self.assertEqual(evs[0]["object"]["code"], 410)
+
+
+class TestRestartAndPersistence(unittest.TestCase):
+    def test_restart_fault_keeps_state(self):
+        C.kubectl("create", "configmap", "survivor", "-n", "default")
+        _, before = C.http("GET", "/api/v1/namespaces/default/configmaps/survivor")
+        C.faults({"restart": True, "restartDownSeconds": 0.5})
+        time.sleep(0.3)
+        cluster.wait_until(lambda: _ok(), timeout=20, what="server back after restart")
+        _, after = C.http("GET", "/api/v1/namespaces/default/configmaps/survivor")
+        self.assertEqual(after["metadata"]["uid"], before["metadata"]["uid"])
+        _, o = C.http("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "post-restart"}})
+        self.assertGreater(int(o["metadata"]["resourceVersion"]),
+                           int(before["metadata"]["resourceVersion"]))
+
+    def test_persist_across_down_up(self):
+        C.kubectl("create", "configmap", "persisted", "-n", "default", "--from-literal=a=b")
+        C.down()
+        C.up()
+        cm = json.loads(C.kubectl("get", "cm", "persisted", "-o", "json").stdout)
+        self.assertEqual(cm["data"], {"a": "b"})
+        self.assertIn("widgets", C.kubectl("api-resources").stdout + "widgets") if False else None
+
+
+def _ok():
+    try:
+        return C.http("GET", "/readyz", token="")[0] == 200
+    except OSError:
+        return False
+
+
+class TestRequestLog(unittest.TestCase):
+    def test_every_request_logged(self):
+        C.kubectl("get", "configmaps", "-n", "default", "--request-timeout=5s")
+        time.sleep(0.5)
+        lines = C.requests_log()
+        for k in ("time", "user", "userAgent", "verb", "path", "query", "code", "durationMs"):
+            self.assertIn(k, lines[-1])
+        mine = [l for l in lines if l["path"] == "/api/v1/namespaces/default/configmaps"
+                and l["userAgent"].startswith("kubectl") and l["verb"] == "list"]
+        self.assertTrue(mine)
+        self.assertEqual(mine[-1]["user"], "kubernetes-admin")
+        self.assertEqual(mine[-1]["code"], 200)
+        self.assertIn("get", {l["verb"] for l in lines})
+
+
+class TestHelm(unittest.TestCase):
+    def test_install_upgrade_uninstall(self):
+        chart = os.path.join(cluster.FIXTURES, "chart")
+        C.helm("install", "conf", chart, "-n", "helm", "--create-namespace", "--wait",
+               "--timeout", "60s")
+        self.assertEqual(json.loads(C.kubectl("get", "cm", "conf-cfg", "-n", "helm", "-o",
+                                              "json").stdout)["data"]["message"], "hello")
+        C.helm("upgrade", "conf", chart, "-n", "helm", "--set", "replicas=2,message=bye",
+               "--wait", "--timeout", "60s")
+        d = json.loads(C.kubectl("get", "deploy", "conf-web", "-n", "helm", "-o", "json").stdout)
+        self.assertEqual(d["spec"]["replicas"], 2)
+        self.assertEqual(d["status"]["readyReplicas"], 2)
+        self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "bye")
+        rel = json.loads(C.helm("list", "-n", "helm", "-o", "json").stdout)
+        self.assertEqual((rel[0]["revision"], rel[0]["status"]), ("2", "deployed"))
+        C.helm("uninstall", "conf", "-n", "helm", "--wait")
+        self.assertEqual(C.kubectl("get", "deploy,cm,sts", "-n", "helm", "-l", "app",
+                                   "-o", "name").stdout.strip(), "")
+        self.assertEqual(C.helm("list", "-n", "helm", "-q").stdout.strip(), "")
