@@ -165,7 +165,7 @@ static void map_buckets(const struct ph_ctx *c, cJSON *map)
 static cJSON *map_document(const struct ph_ctx *c)
 {
 	cJSON *map = PH_NN(cJSON_CreateObject());
-	cJSON *pins = ph_add_obj(map, "pins");
+	cJSON *pins;
 	const cJSON *p;
 	char boot[2048];
 
@@ -174,6 +174,7 @@ static cJSON *map_document(const struct ph_ctx *c)
 						"JumpHash"));
 	cJSON_AddItemToObject(map, "parameters", map_parameters());
 	ph_add_int(map, "buckets", ph_get_int(c->spec, "buckets.count", 1));
+	pins = ph_add_obj(map, "pins");
 	cJSON_ArrayForEach(p, ph_get(c->spec, "buckets.pins")) {
 		char key[32];
 
