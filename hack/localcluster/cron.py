@@ -57,8 +57,25 @@ class Schedule:
     def next_after(self, t):
         """The first matching minute strictly after t (UTC), or None."""
         m = (int(t) // 60 + 1) * 60
-        for _ in range(60 * 24 * 366):
-            if self.matches(m):
+        end = m + 5 * 366 * 86400
+        mi, h = self.sets[0], self.sets[1]
+        while m < end:
+            tm = time.gmtime(m)
+            if not self._day_ok(tm):
+                m = (m // 86400 + 1) * 86400          # next day, 00:00
+            elif tm.tm_hour not in h:
+                m = (m // 3600 + 1) * 3600            # next hour, :00
+            elif tm.tm_min not in mi:
+                m += 60
+            else:
                 return m
-            m += 60
         return None
+
+    def _day_ok(self, tm):
+        _, _, dom, mon, dow = self.sets
+        if tm.tm_mon not in mon:
+            return False
+        wd = (tm.tm_wday + 1) % 7
+        if self.dom_star or self.dow_star:
+            return tm.tm_mday in dom and wd in dow
+        return tm.tm_mday in dom or wd in dow

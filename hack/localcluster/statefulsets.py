@@ -92,6 +92,7 @@ class StatefulSets:
                        "apps.kubernetes.io/pod-index": str(i)})
         ps = t.get("spec") or {}
         ps["hostname"] = name
+        ps.setdefault("nodeName", "local-node")   # what the scheduler would bind
         if spec.get("serviceName"):
             ps["subdomain"] = spec["serviceName"]
         vols = ps.setdefault("volumes", [])
