@@ -14,14 +14,12 @@ RUN apt-get update \
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY meson.build meson_options.txt ./
-COPY pkg/ pkg/
-COPY controllers/ controllers/
-COPY operator/ operator/
+# .dockerignore leaves out build output, charts, docs and tooling.
+COPY . .
 # Unit tests (Check) are not built here: hack/test runs them. werror is off
 # for this -O3 build only (see hack/build-release); hack/test keeps it on.
 RUN meson setup --buildtype=release -Dtests=disabled -Dwerror=false build-release \
- && ninja -C build-release \
+ && ninja -C build-release operator/posthog-operator \
  && strip --strip-unneeded build-release/operator/posthog-operator \
  && build-release/operator/posthog-operator --version
 
