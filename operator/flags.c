@@ -63,6 +63,8 @@ static const struct flag flags[] = {
 	  "debug, info, warn or error (default: info)" },
 	{ "log-format", "POSTHOG_OPERATOR_LOG_FORMAT", K_FORMAT, OFF(log_format),
 	  "json or text (default: json)" },
+	{ "sync-period", "POSTHOG_OPERATOR_SYNC_PERIOD", K_DURATION, OFF(sync_period_ms),
+	  "How often every PostHog is reconciled again from the cache (default: 10h)" },
 	{ "clickhouse-access", "POSTHOG_OPERATOR_CLICKHOUSE_ACCESS", K_ACCESS,
 	  OFF(clickhouse_access), "auto, dns or proxy (default: auto)" },
 	{ "version", NULL, K_BOOL, OFF(version), "Print the version and exit" },

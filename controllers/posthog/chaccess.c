@@ -128,43 +128,55 @@ static int open_replica(struct phc_run *run, const struct ph_clickhouse_endpoint
 	return ch_new(&o, &rep->ch);
 }
 
-/* Opens a client per replica. Returns the count, or a negative errno. */
+/* Every replica's endpoint, shard by shard; a new array (caller frees) of
+ * *n entries. */
+static struct ph_clickhouse_endpoint *endpoints(struct phc_run *run, int *n)
+{
+	struct ph_clickhouse_endpoint ep, *eps = NULL;
+
+	*n = 0;
+	for (unsigned s = 0; ph_clickhouse_endpoint(run->name, run->ns, run->spec, s, 0, &ep) == 0; s++) {
+		for (unsigned r = 0; ph_clickhouse_endpoint(run->name, run->ns, run->spec, s, r, &ep) == 0; r++) {
+			eps = realloc(eps, sizeof(*eps) * (size_t)(*n + 1));
+			if (!eps)
+				abort();
+			eps[(*n)++] = ep;
+		}
+	}
+	return eps;
+}
+
+/* Opens a client per replica. Returns the count, or a negative errno. The
+ * array is allocated once: each client keeps a pointer to its replica's
+ * proxy context. */
 static int open_replicas(struct phc_run *run, struct replica **out, char *msg,
 			 size_t msglen)
 {
 	char password[PHC_MAX_PASSWORD];
 	const char *user = NULL;
-	struct replica *reps = NULL;
-	int n = 0, r;
+	struct ph_clickhouse_endpoint *eps;
+	struct replica *reps;
+	int n, opened = 0, r;
 
 	r = read_password(run, password, sizeof(password), &user, msg, msglen);
 	if (r < 0)
 		return r;
-	for (unsigned s = 0;; s++) {
-		struct ph_clickhouse_endpoint ep;
-
-		if (ph_clickhouse_endpoint(run->name, run->ns, run->spec, s, 0, &ep) < 0)
+	eps = endpoints(run, &n);
+	reps = calloc((size_t)(n ? n : 1), sizeof(*reps));
+	if (!reps)
+		abort();
+	for (; opened < n; opened++) {
+		r = open_replica(run, &eps[opened], user, password, &reps[opened]);
+		if (r < 0) {
+			snprintf(msg, msglen, "ClickHouse client for %s: %s", eps[opened].host,
+				 strerror(-r));
 			break;
-		for (unsigned rep = 0; ph_clickhouse_endpoint(run->name, run->ns, run->spec,
-							       s, rep, &ep) == 0; rep++) {
-			reps = realloc(reps, sizeof(*reps) * (size_t)(n + 1));
-			if (!reps)
-				abort();
-			memset(&reps[n], 0, sizeof(reps[n]));
-			r = open_replica(run, &ep, user, password, &reps[n]);
-			if (r < 0) {
-				snprintf(msg, msglen, "ClickHouse client for %s: %s", ep.host,
-					 strerror(-r));
-				break;
-			}
-			n++;
 		}
-		if (r < 0)
-			break;
 	}
 	OPENSSL_cleanse(password, sizeof(password));
+	free(eps);
 	if (r < 0) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < opened; i++)
 			ch_free(reps[i].ch);
 		free(reps);
 		return r;
