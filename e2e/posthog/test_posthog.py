@@ -63,6 +63,13 @@ def condition(ph, ctype):
     return None
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def clickhouse(sql):
     url = os.environ["CLICKHOUSE_URL"]
     req = urllib.request.Request(url + "/", data=sql.encode())
@@ -86,11 +93,22 @@ class Operator:
         self.log = os.path.join(os.environ.get("E2E_DIR", "/tmp"), "operator.log")
 
     def start(self, *extra):
-        args = [os.path.join(TOP, "build/operator/posthog-operator"),
+        self.metrics_port = free_port()
+        args = [os.path.join(TOP, os.environ.get("BUILD_DIR", "build"), "operator/posthog-operator"),
                 "--kubeconfig", os.environ["KUBECONFIG"], "--clickhouse-access", "proxy",
-                "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-                "--log-format", "text", *extra]
-        self.proc = subprocess.Popen(args, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+                "--metrics-bind-address", "127.0.0.1:%d" % self.metrics_port,
+                "--health-probe-bind-address", "0", "--log-format", "text", *extra]
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+
+    def reconciles(self):
+        """controller_runtime_reconcile_total of the posthog controller, all results."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("controller_runtime_reconcile_total{")
+                   and 'controller="posthog"' in line)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -156,10 +174,14 @@ class PostHogE2E(unittest.TestCase):
         log = os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "apiserver-requests.jsonl")
         OPERATOR.stop()
         OPERATOR.start("--sync-period", "3s")
-        time.sleep(2)  # start-up lists and watches
+        wait_for("the operator's first reconcile", lambda: OPERATOR.reconciles() >= 1, timeout=30)
+        time.sleep(1)
         with open(log) as f:
             start = sum(1 for _ in f)
+        before = OPERATOR.reconciles()
         time.sleep(8)  # more than two resync periods
+        self.assertIsNone(OPERATOR.proc.poll(), "the operator is running")
+        self.assertGreaterEqual(OPERATOR.reconciles() - before, 2, "resyncs reconciled the PostHog")
         writes = []
         with open(log) as f:
             for i, line in enumerate(f):
