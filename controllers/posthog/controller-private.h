@@ -75,7 +75,7 @@ struct phc_run {
 	const char *ns, *name, *uid;
 	int64_t generation;
 	struct log_fields lf;
-	char now[32];
+	char now[KUBE_TIME_LEN];
 	cJSON *status;          /* the status being built (owned) */
 	cJSON *conds;           /* status.conditions (borrowed from status) */
 	cJSON *desired;         /* ph_build's entries (owned) */
@@ -175,8 +175,5 @@ const cJSON *phc_condition(const cJSON *conds, const char *type);
  * the cache holds, records events for transitions and sets the metrics.
  */
 int phc_finish_status(struct phc_run *run);
-
-/* The current time as RFC 3339 (UTC, seconds). */
-void phc_now(char out[32]);
 
 #endif

@@ -218,7 +218,7 @@ static int run_init(struct phc *p, const char *key, struct phc_run *run)
 	run->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
 	run->lf = (struct log_fields){"posthog", run->ns, run->name};
 	run->scope = phc_scope_for(p, run->ns);
-	phc_now(run->now);
+	kube_time_now(run->now);
 	old = cJSON_GetObjectItemCaseSensitive(run->ph, "status");
 	run->status = cJSON_IsObject(old) ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
 	run->conds = cJSON_GetObjectItemCaseSensitive(run->status, "conditions");

@@ -53,15 +53,6 @@ void phc_set_condition(cJSON *conds, const char *type, const char *status,
 	cJSON_AddNumberToObject(c, "observedGeneration", (double)generation);
 }
 
-void phc_now(char out[32])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* ---- the whole status ---------------------------------------------------- */
 
 static const char *cstr(const cJSON *obj, const char *key)

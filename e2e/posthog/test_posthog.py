@@ -104,8 +104,11 @@ class Operator:
     def reconciles(self):
         """controller_runtime_reconcile_total of the posthog controller, all results."""
         url = "http://127.0.0.1:%d/metrics" % self.metrics_port
-        with urllib.request.urlopen(url, timeout=10) as r:
-            text = r.read().decode()
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                text = r.read().decode()
+        except OSError:
+            return 0.0  # not listening yet
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("controller_runtime_reconcile_total{")
                    and 'controller="posthog"' in line)

@@ -166,22 +166,11 @@ static bool spam_allows(struct recorder *r, const struct pending *p)
 	return true;
 }
 
-static void micro_time(char *out, size_t n)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char base[32];
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%s.%06ldZ", base, ts.tv_nsec / 1000);
-}
-
 static cJSON *build_event(struct recorder *r, const struct pending *p,
 			  const char *ns, const char *name)
 {
 	char now[48];
-	micro_time(now, sizeof(now));
+	kube_micro_time_now(now);
 	cJSON *e = cJSON_CreateObject();
 	cJSON_AddStringToObject(e, "apiVersion", "events.k8s.io/v1");
 	cJSON_AddStringToObject(e, "kind", "Event");
@@ -211,7 +200,7 @@ static cJSON *build_event(struct recorder *r, const struct pending *p,
 static int patch_series(struct recorder *r, struct tracked *t)
 {
 	char now[48];
-	micro_time(now, sizeof(now));
+	kube_micro_time_now(now);
 	cJSON *patch = cJSON_CreateObject();
 	cJSON *series = cJSON_AddObjectToObject(patch, "series");
 	cJSON_AddNumberToObject(series, "count", t->count);

@@ -245,7 +245,7 @@ static int run_plugin(struct kube_config *cfg, struct child_io *io)
 	snprintf(var, vlen, "KUBERNETES_EXEC_INFO=%s", info);
 	free(info);
 	char **env = child_env(ex, var);
-	int out_fd, err_fd, status = 0;
+	int out_fd = -1, err_fd = -1, status = 0;
 	pid_t pid;
 	int err = spawn(ex, env, &out_fd, &err_fd, &pid);
 	free(env);

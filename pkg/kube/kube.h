@@ -58,6 +58,15 @@ struct kube_status {
 /* Maps an HTTP status code and Status.reason to the errno above. */
 int kube_errno_from_http(int code, const char *reason);
 
+/* ---- time ------------------------------------------------------------- */
+
+#define KUBE_TIME_LEN 32
+
+/* The current UTC time as a metav1.Time, "2026-11-22T00:00:00Z". */
+void kube_time_now(char out[KUBE_TIME_LEN]);
+/* The current UTC time as a metav1.MicroTime, "2026-11-22T00:00:00.000000Z". */
+void kube_micro_time_now(char out[KUBE_TIME_LEN]);
+
 /* ---- configuration ---------------------------------------------------- */
 
 struct kube_config;

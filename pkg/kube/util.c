@@ -331,3 +331,24 @@ int kube_query_add(struct buf *b, const char *key, const char *value)
 		err = escape_into(b, value);
 	return err;
 }
+
+void kube_time_now(char out[KUBE_TIME_LEN])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, KUBE_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void kube_micro_time_now(char out[KUBE_TIME_LEN])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, KUBE_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, KUBE_TIME_LEN - n, ".%06dZ", (int)(ts.tv_nsec / 1000) % 1000000);
+}

@@ -107,18 +107,6 @@ static void set_status_metric(struct leader *l, bool leading)
 			  lb, leading ? 1 : 0);
 }
 
-/* A MicroTime: RFC 3339 in UTC with microseconds. */
-static void micro_time(char *out, size_t n)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char base[32];
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%s.%06ldZ", base, ts.tv_nsec / 1000);
-}
-
 static void set_str(cJSON *o, const char *k, const char *v)
 {
 	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
@@ -166,7 +154,7 @@ static cJSON *new_lease(struct leader *l)
 static void claim(struct leader *l, cJSON *spec, bool was_mine)
 {
 	char now[48];
-	micro_time(now, sizeof(now));
+	kube_micro_time_now(now);
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(spec, "leaseTransitions");
 	double transitions = cJSON_IsNumber(tr) ? tr->valuedouble : 0;
 	bool had_holder = *spec_str(spec, "holderIdentity");
@@ -348,7 +336,7 @@ static void release(struct leader *l)
 		cJSON *spec = cJSON_GetObjectItemCaseSensitive(lease, "spec");
 		if (spec && strcmp(spec_str(spec, "holderIdentity"), l->identity) == 0) {
 			char now[48];
-			micro_time(now, sizeof(now));
+			kube_micro_time_now(now);
 			set_str(spec, "holderIdentity", "");
 			set_num(spec, "leaseDurationSeconds", 1);
 			set_str(spec, "renewTime", now);

@@ -129,16 +129,17 @@ static void line_json_string(struct line *l, const char *s)
 	line_put(l, "\"", 1);
 }
 
-static void format_time(char *out, size_t outsz)
+/* RFC 3339 with milliseconds, UTC: "2026-11-22T00:00:00.000Z". */
+static void format_time(char out[40])
 {
 	struct timespec ts;
 	struct tm tm;
-	char base[32];
+	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outsz, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 40 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 static void json_field(struct line *l, const char *key, const char *val)
@@ -202,7 +203,7 @@ void log_vwrite(const struct log *lg, enum log_level level,
 		return;
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	log_redact(raw, msg, sizeof(msg));
-	format_time(ts, sizeof(ts));
+	format_time(ts);
 	if (lg->format == LOG_FORMAT_JSON)
 		render_json(&l, ts, level, fields, msg);
 	else
