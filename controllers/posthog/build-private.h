@@ -123,6 +123,20 @@ cJSON *ph_pdb(const struct ph_ctx *c, const char *name, const char *app,
 /* persistentVolumeClaimRetentionPolicy for StatefulSets from
  * deletionPolicy. New object. */
 cJSON *ph_pvc_retention(const struct ph_ctx *c);
+
+/*
+ * The single-component StatefulSet of ZooKeeper and Kafka: `replicas` pods
+ * of component (app.kubernetes.io/name and component both), governed by the
+ * headless Service <name>-headless, started in parallel, rolled by
+ * RollingUpdate, annotated with cfg_hash (so a configuration change rolls
+ * them), mounting the ConfigMap <name> as the volume "config", with one
+ * "data" claim and the PVC retention policy. container is taken over;
+ * grace_seconds > 0 sets terminationGracePeriodSeconds.
+ */
+cJSON *ph_component_statefulset(const struct ph_ctx *c, const char *name,
+				const char *component, int replicas,
+				const char *cfg_hash, cJSON *container,
+				int64_t uid, int grace_seconds);
 /* One volumeClaimTemplate named name from spec.<component>.storage. */
 cJSON *ph_claim_template(const struct ph_ctx *c, const char *component,
 			 const char *name, const char *app);

@@ -443,3 +443,48 @@ const char *ph_strerror(int err)
 		return "unknown error";
 	}
 }
+
+cJSON *ph_component_statefulset(const struct ph_ctx *c, const char *name,
+				const char *component, int replicas,
+				const char *cfg_hash, cJSON *container,
+				int64_t uid, int grace_seconds)
+{
+	cJSON *o = ph_object(c, "apps/v1", "StatefulSet", name, component, component, -1);
+	cJSON *spec = ph_add_obj(o, "spec");
+	cJSON *sel = ph_selector(c, component, component, -1);
+	cJSON *tpl, *md, *ann, *ps, *v;
+	char *pod_path = ph_strf("%s.pod", component);
+	const cJSON *cpod = ph_get(c->spec, pod_path);
+	char *hl = ph_strf("%s-headless", name);
+
+	free(pod_path);
+	ph_add_int(spec, "replicas", replicas);
+	ph_add_str(spec, "serviceName", hl);
+	free(hl);
+	/* A quorum needs a majority up before any member is ready. */
+	ph_add_str(spec, "podManagementPolicy", "Parallel");
+	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "RollingUpdate");
+	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
+	tpl = ph_add_obj(spec, "template");
+	md = ph_add_obj(tpl, "metadata");
+	cJSON_AddItemToObject(md, "labels", ph_labels(c, component, component, -1));
+	ann = ph_pod_annotations(c, cpod);
+	if (!ann)
+		ann = PH_NN(cJSON_CreateObject());
+	ph_add_str(ann, "posthog.com/config-hash", cfg_hash);
+	cJSON_AddItemToObject(md, "annotations", ann);
+	ps = ph_add_obj(tpl, "spec");
+	if (grace_seconds > 0)
+		ph_add_int(ps, "terminationGracePeriodSeconds", grace_seconds);
+	ph_push(ph_add_arr(ps, "containers"), container);
+	v = PH_NN(cJSON_CreateObject());
+	ph_add_str(v, "name", "config");
+	ph_add_str(ph_add_obj(v, "configMap"), "name", name);
+	ph_push(ph_add_arr(ps, "volumes"), v);
+	ph_pod_common(c, ps, cpod, sel, uid);
+	ph_push(ph_add_arr(spec, "volumeClaimTemplates"),
+		ph_claim_template(c, component, "data", component));
+	cJSON_AddItemToObject(spec, "persistentVolumeClaimRetentionPolicy", ph_pvc_retention(c));
+	cJSON_Delete(sel);
+	return o;
+}

@@ -148,46 +148,6 @@ static cJSON *container(const struct ph_ctx *c)
 	return ct;
 }
 
-static cJSON *statefulset(const struct ph_ctx *c, const char *name,
-			  const char *cfg_hash)
-{
-	cJSON *o = ph_object(c, "apps/v1", "StatefulSet", name, "kafka", "kafka", -1);
-	cJSON *spec = ph_add_obj(o, "spec");
-	cJSON *sel = ph_selector(c, "kafka", "kafka", -1);
-	cJSON *tpl, *md, *ann, *ps, *v;
-	const cJSON *cpod = ph_get(c->spec, "kafka.pod");
-	char *hl = ph_strf("%s-kafka-headless", c->name);
-
-	ph_add_int(spec, "replicas", ph_get_int(c->spec, "kafka.brokers", 3));
-	ph_add_str(spec, "serviceName", hl);
-	free(hl);
-	/* The quorum needs a majority up before any broker is ready. */
-	ph_add_str(spec, "podManagementPolicy", "Parallel");
-	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "RollingUpdate");
-	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
-	tpl = ph_add_obj(spec, "template");
-	md = ph_add_obj(tpl, "metadata");
-	cJSON_AddItemToObject(md, "labels", ph_labels(c, "kafka", "kafka", -1));
-	ann = ph_pod_annotations(c, cpod);
-	if (!ann)
-		ann = PH_NN(cJSON_CreateObject());
-	ph_add_str(ann, "posthog.com/config-hash", cfg_hash);
-	cJSON_AddItemToObject(md, "annotations", ann);
-	ps = ph_add_obj(tpl, "spec");
-	ph_add_int(ps, "terminationGracePeriodSeconds", 120);
-	ph_push(ph_add_arr(ps, "containers"), container(c));
-	v = PH_NN(cJSON_CreateObject());
-	ph_add_str(v, "name", "config");
-	ph_add_str(ph_add_obj(v, "configMap"), "name", name);
-	ph_push(ph_add_arr(ps, "volumes"), v);
-	ph_pod_common(c, ps, cpod, sel, KAFKA_UID);
-	ph_push(ph_add_arr(spec, "volumeClaimTemplates"),
-		ph_claim_template(c, "kafka", "data", "kafka"));
-	cJSON_AddItemToObject(spec, "persistentVolumeClaimRetentionPolicy", ph_pvc_retention(c));
-	cJSON_Delete(sel);
-	return o;
-}
-
 void ph_build_kafka(struct ph_ctx *c)
 {
 	char name[96], hl[96], hash[17];
@@ -209,7 +169,9 @@ void ph_build_kafka(struct ph_ctx *c)
 	ph_emit(c, "kafka", -1, cm);
 	ph_emit(c, "kafka", -1, service(c, hl, true));
 	ph_emit(c, "kafka", -1, service(c, name, false));
-	ph_emit(c, "kafka", -1, statefulset(c, name, hash));
+	ph_emit(c, "kafka", -1,
+		ph_component_statefulset(c, name, "kafka", ph_get_int(c->spec, "kafka.brokers", 3),
+					 hash, container(c), KAFKA_UID, 120));
 	ph_emit(c, "kafka", -1, ph_pdb(c, name, "kafka", "kafka", -1,
 					ph_selector(c, "kafka", "kafka", -1)));
 }
