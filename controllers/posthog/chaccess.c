@@ -312,14 +312,23 @@ static int sync_replica(struct phc_run *run, struct replica *rep, const char *br
 	return r;
 }
 
+/* Records the base fingerprint and bucket count. The shard count is
+ * recorded once, at the first sync: the shards that held data then. */
 static void record_schema_status(struct phc_run *run, const char *fp)
 {
+	cJSON *old = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
+	const cJSON *sh = cJSON_GetObjectItemCaseSensitive(old, "shards");
+	const cJSON *want = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards");
+	double shards = cJSON_IsNumber(sh) ? sh->valuedouble
+					   : cJSON_IsNumber(want) ? want->valuedouble : 1;
 	cJSON *o;
 
 	cJSON_DeleteItemFromObjectCaseSensitive(run->status, "clickhouseSchema");
 	o = cJSON_AddObjectToObject(run->status, "clickhouseSchema");
 	cJSON_AddStringToObject(o, "baseHash", fp);
 	cJSON_AddNumberToObject(o, "buckets", run->buckets);
+	cJSON_AddNumberToObject(o, "shards", shards);
 }
 
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)

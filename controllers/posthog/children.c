@@ -117,6 +117,40 @@ static void stamp_hash(cJSON *desired)
 	cJSON_AddStringToObject(ann, PHC_HASH_ANNOTATION, hash);
 }
 
+/* Remembers a creation for the one Created event the reconcile records. */
+static void note_created(struct phc_run *run, int kind, const char *name)
+{
+	size_t len = strlen(run->created_names);
+
+	if (run->created++ < 8 && len + 2 < sizeof(run->created_names))
+		snprintf(run->created_names + len, sizeof(run->created_names) - len, "%s%s %s",
+			 len ? ", " : "", kinds[kind].kind, name);
+}
+
+static int replicas_of(const cJSON *obj)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(obj, "spec"), "replicas");
+
+	return cJSON_IsNumber(r) ? r->valueint : -1;
+}
+
+/* A workload whose replica count changes gets a Scaled event. Replicas the
+ * desired state leaves to an HPA are not the operator's change. */
+static void note_scaled(struct phc_run *run, int kind, const cJSON *desired,
+			const cJSON *live)
+{
+	int want = replicas_of(desired), had = replicas_of(live);
+
+	if ((kind != PHC_STATEFULSET && kind != PHC_DEPLOYMENT) || want < 0 || want == had)
+		return;
+	recorder_event(run->p->recorder, run->ph, "Normal", "Scaled", "Scale", "%s %s: %d -> %d",
+		       kinds[kind].kind,
+		       cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(desired, "metadata"),
+							"name")->valuestring,
+		       had, want);
+}
+
 int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 	       bool *wrote, struct kube_status *st)
 {
@@ -148,6 +182,10 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 	}
 	log_write(p->log, LOG_INFO, &lf, "%s %s %s", live ? "updating" : "creating",
 		  kinds[kind].kind, name);
+	if (live)
+		note_scaled(run, kind, desired, live);
+	else
+		note_created(run, kind, name);
 	cJSON_Delete(live);
 	live = NULL;
 	*wrote = true;

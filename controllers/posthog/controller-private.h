@@ -85,6 +85,8 @@ struct phc_run {
 	bool *bucket_ready;         /* [buckets] */
 	bool failed;            /* an error was recorded in a condition */
 	unsigned writes;        /* child writes made by this reconcile */
+	unsigned created;       /* children created by this reconcile */
+	char created_names[512];/* the first of them, for the Created event */
 	uint64_t requeue_ms;    /* shortest requeue asked for; 0 = none */
 };
 
@@ -103,9 +105,12 @@ int phc_reconcile_posthog(struct phc_run *run);
  * (already recorded in a condition). */
 int phc_reconcile_children(struct phc_run *run);
 
-/* Refuses a spec change that would break the running stack (ZooKeeper
- * below a quorum of the live ensemble). Returns 0, or -EPERM with the
- * reason in msg. */
+/* ---- safety.c ------------------------------------------------------------- */
+
+/* Refuses a spec change that would break the running stack: ZooKeeper
+ * below a quorum of the live ensemble, Kafka brokers below the existing
+ * topics' replication factor, fewer ClickHouse shards than run. Returns 0,
+ * or -EPERM with the reason, naming the field, in msg. */
 int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen);
 
 /* ---- chaccess.c ----------------------------------------------------------- */

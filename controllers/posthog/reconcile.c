@@ -339,6 +339,33 @@ static void run_topics(struct phc_run *run)
 		 all ? "" : "topic Jobs have not completed yet");
 }
 
+/*
+ * Shards added after the first sync get new events only: existing rows are
+ * not moved (resharding is a later feature). A condition says so for as
+ * long as it is true.
+ */
+static void report_shards(struct phc_run *run)
+{
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
+	const cJSON *had = cJSON_GetObjectItemCaseSensitive(cs, "shards");
+	int want = (int)num(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards", 1);
+	char msg[400];
+
+	if (ph_is_external(run->spec, "clickhouse") || !cJSON_IsNumber(had))
+		return;
+	if (want <= had->valueint) {
+		phc_set_condition(run->conds, "ShardsUnbalanced", "False", "Balanced", "",
+				  run->generation, run->now);
+		return;
+	}
+	snprintf(msg, sizeof(msg),
+		 "shards %d -> %d: new events spread over every shard, but existing rows stay on the "
+		 "first %d; this version does not move data between shards",
+		 had->valueint, want, had->valueint);
+	phc_set_condition(run->conds, "ShardsUnbalanced", "True", "ShardsAdded", msg,
+			  run->generation, run->now);
+}
+
 static void run_schema(struct phc_run *run)
 {
 	char msg[2048] = "";
@@ -361,6 +388,7 @@ static void run_schema(struct phc_run *run)
 	}
 	for (unsigned b = 0; b < run->buckets; b++)
 		set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);
+	report_shards(run);
 }
 
 static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
@@ -466,30 +494,6 @@ int phc_reconcile_children(struct phc_run *run)
 	run->stage_ready[ST_BUCKETS] = true;
 	run_schema(run);
 	run_plugin_servers(run);
-	return 0;
-}
-
-int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen)
-{
-	char name[96];
-	const cJSON *zk = cJSON_GetObjectItemCaseSensitive(run->spec, "zookeeper");
-	cJSON *live;
-	int live_n, want;
-
-	if (ph_is_external(run->spec, "zookeeper") ||
-	    ph_child_name(run->name, "zookeeper", name, sizeof(name)) < 0)
-		return 0;
-	live = informer_get(run->scope->children[PHC_STATEFULSET], run->ns, name);
-	live_n = (int)num(cJSON_GetObjectItem(live, "spec"), "replicas", 0);
-	cJSON_Delete(live);
-	want = (int)num(zk, "replicas", 0);
-	if (live_n > 0 && want < live_n / 2 + 1) {
-		snprintf(msg, msglen,
-			 "spec.zookeeper.replicas %d is below a quorum (%d) of the running ensemble of %d: "
-			 "lower it in steps that keep a quorum",
-			 want, live_n / 2 + 1, live_n);
-		return -EPERM;
-	}
 	return 0;
 }
 

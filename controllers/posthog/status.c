@@ -208,6 +208,12 @@ int phc_finish_status(struct phc_run *run)
 
 	summarize(run);
 	record_metrics(run);
+	/* Creations are reported even when the status stays the same, as when
+	 * a deleted child is restored. */
+	if (run->created)
+		recorder_event(run->p->recorder, run->ph, "Normal", "Created", "Create",
+			       "created %u objects: %s%s", run->created, run->created_names,
+			       run->created > 8 ? ", ..." : "");
 	if (old && cJSON_Compare(old, run->status, 1))
 		return 0;
 	record_events(run, old);

@@ -129,6 +129,15 @@ def apply_minimal():
         kubectl("apply", "-f", "-", input=f.read())
 
 
+def event_reasons(name):
+    """Reasons of the events.k8s.io Events about the PostHog."""
+    p = subprocess.run(["kubectl", "-n", NS, "get", "events.v1.events.k8s.io", "-o", "json"],
+                       capture_output=True, text=True, timeout=60, check=True)
+    return {e.get("reason") for e in json.loads(p.stdout)["items"]
+            if e.get("regarding", {}).get("kind") == "PostHog"
+            and e["regarding"].get("name") == name}
+
+
 def ph_name():
     return get("posthogs")["items"][0]["metadata"]["name"]
 
@@ -215,6 +224,10 @@ class PostHogE2E(unittest.TestCase):
         wait_for("clickhouse shard 1", lambda: get("statefulset", name + "-clickhouse-1", check=False))
         ph = ready_gen()
         self.assertEqual(ph["status"]["components"]["zookeeper"]["readyReplicas"], 3)
+        c = condition(ph, "ShardsUnbalanced")
+        self.assertEqual((c["status"], c["reason"]), ("True", "ShardsAdded"))
+        self.assertIn("existing rows stay", c["message"])
+        self.assertIn("Scaled", event_reasons(name))
 
     def test_04_buckets_added_and_removed(self):
         ready_gen()
@@ -227,6 +240,7 @@ class PostHogE2E(unittest.TestCase):
             get("deployment", "%s-plugins-async-%d" % (name, b))
         if LOCAL:
             self.assertTrue({"kafka_events_json_2", "events_json_mv_2"} <= bucket_tables())
+        wait_for("BucketsAdded event", lambda: "BucketsAdded" in event_reasons(name), timeout=30)
         # A pin to the bucket being removed refuses the change.
         patch_ph({"spec": {"buckets": {"pins": [{"teamId": 7, "bucket": 2}]}}})
         ready_gen()
@@ -275,6 +289,31 @@ class PostHogE2E(unittest.TestCase):
         self.assertEqual(get("statefulset", name + "-zookeeper")["metadata"]["generation"], before)
         patch_ph({"spec": {"zookeeper": {"replicas": 3}}})
         ready_gen()
+
+    def test_07b_unsafe_changes_are_refused(self):
+        ph = ready_gen()
+        name = ph_name()
+        self.assertGreaterEqual(ph["spec"]["zookeeper"]["replicas"], 3)
+        cases = [
+            ({"zookeeper": {"replicas": 1}}, "spec.zookeeper.replicas", "zookeeper",
+             ph["spec"]["zookeeper"]["replicas"]),
+            ({"clickhouse": {"shards": 1}}, "spec.clickhouse.shards", "clickhouse-1", 1),
+        ]
+        if get("statefulset", name + "-kafka")["spec"]["replicas"] >= 2:
+            cases.append(({"kafka": {"brokers": 1}}, "spec.kafka.brokers", "kafka",
+                          get("statefulset", name + "-kafka")["spec"]["replicas"]))
+        for patch, field, sts, replicas in cases:
+            with self.subTest(field=field):
+                patch_ph({"spec": patch})
+                c = wait_for("UnsafeChange on " + field, lambda: (lambda c: c if c and c["reason"] == "UnsafeChange"
+                             and field in c["message"] else None)(condition(get("posthog", name), "Degraded")))
+                self.assertEqual(get("statefulset", "%s-%s" % (name, sts))["spec"]["replicas"], replicas)
+                undo = {k: dict(v) for k, v in patch.items()}
+                for k, v in undo.items():
+                    key = next(iter(v))
+                    v[key] = ph["spec"][k][key]
+                patch_ph({"spec": undo})
+                ready_gen()
 
     def test_08_restart_mid_reconcile_converges(self):
         if not LOCAL:

@@ -1,0 +1,119 @@
+/*
+ * Spec changes that would break the running stack, judged against what
+ * runs (the informers' caches), not against the previous spec: a spec can
+ * be edited many times between two reconciles, and what matters is the
+ * ensemble, the brokers' topics and the shards' data that exist now.
+ * A refused change touches nothing; the Degraded condition says why and
+ * what to do instead.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller-private.h"
+
+static int spec_int(const cJSON *spec, const char *component, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(spec, component), key);
+
+	return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+/* spec.replicas of a live child, 0 when it does not exist. */
+static int live_replicas(struct phc_run *run, const char *suffix)
+{
+	char name[96];
+	cJSON *live;
+	const cJSON *r;
+	int n;
+
+	if (ph_child_name(run->name, suffix, name, sizeof(name)) < 0)
+		return 0;
+	live = informer_get(run->scope->children[PHC_STATEFULSET], run->ns, name);
+	r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(live, "spec"),
+					     "replicas");
+	n = live ? (cJSON_IsNumber(r) ? r->valueint : 1) : 0;
+	cJSON_Delete(live);
+	return n;
+}
+
+static int check_zookeeper(struct phc_run *run, char *msg, size_t msglen)
+{
+	int live = live_replicas(run, "zookeeper");
+	int want = spec_int(run->spec, "zookeeper", "replicas");
+
+	if (ph_is_external(run->spec, "zookeeper") || live == 0 || want >= live / 2 + 1)
+		return 0;
+	snprintf(msg, msglen,
+		 "spec.zookeeper.replicas %d is below a quorum (%d) of the running ensemble of %d: "
+		 "lower it in steps that keep a quorum", want, live / 2 + 1, live);
+	return -EPERM;
+}
+
+/* The replication factor the running brokers create topics with, from the
+ * live ConfigMap's server.properties; 0 when unknown. */
+static int live_replication_factor(struct phc_run *run)
+{
+	static const char key[] = "default.replication.factor=";
+	char name[96];
+	cJSON *cm;
+	const cJSON *props;
+	const char *line;
+	int rf = 0;
+
+	if (ph_child_name(run->name, "kafka", name, sizeof(name)) < 0)
+		return 0;
+	cm = informer_get(run->scope->children[PHC_CONFIGMAP], run->ns, name);
+	props = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "data"),
+						 "server.properties");
+	line = cJSON_IsString(props) ? strstr(props->valuestring, key) : NULL;
+	if (line && (line == props->valuestring || line[-1] == '\n'))
+		rf = (int)strtol(line + sizeof(key) - 1, NULL, 10);
+	cJSON_Delete(cm);
+	return rf;
+}
+
+static int check_kafka(struct phc_run *run, char *msg, size_t msglen)
+{
+	int want = spec_int(run->spec, "kafka", "brokers");
+	int rf;
+
+	if (ph_is_external(run->spec, "kafka") || live_replicas(run, "kafka") <= want)
+		return 0;
+	rf = live_replication_factor(run);
+	if (want >= rf)
+		return 0;
+	snprintf(msg, msglen,
+		 "spec.kafka.brokers %d is below the replication factor %d of the existing topics: "
+		 "their partitions would lose replicas; keep at least %d brokers", want, rf, rf);
+	return -EPERM;
+}
+
+static int check_clickhouse(struct phc_run *run, char *msg, size_t msglen)
+{
+	int want = spec_int(run->spec, "clickhouse", "shards");
+	char suffix[32];
+
+	if (ph_is_external(run->spec, "clickhouse"))
+		return 0;
+	snprintf(suffix, sizeof(suffix), "clickhouse-%d", want);
+	if (want <= 0 || live_replicas(run, suffix) == 0)
+		return 0;
+	snprintf(msg, msglen,
+		 "spec.clickhouse.shards %d would remove running shards and the rows they hold: "
+		 "removing shards is not supported; set it back", want);
+	return -EPERM;
+}
+
+int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen)
+{
+	int r = check_zookeeper(run, msg, msglen);
+
+	if (r == 0)
+		r = check_kafka(run, msg, msglen);
+	if (r == 0)
+		r = check_clickhouse(run, msg, msglen);
+	return r;
+}
