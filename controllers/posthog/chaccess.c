@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -331,11 +332,79 @@ static void record_schema_status(struct phc_run *run, const char *fp)
 	cJSON_AddNumberToObject(o, "shards", shards);
 }
 
+/*
+ * A rollout brings a burst of child events, each a reconcile; the tables
+ * need not be read from every replica for each of them. Once found
+ * current, they are taken as current for PHC_SCHEMA_RECHECK_MS unless the
+ * spec changed. PostHog's own migrations are noticed by the periodic
+ * requeue of a synced PostHog (PHC_SCHEMA_POLL_MS in reconcile.c).
+ */
+#define PHC_SCHEMA_RECHECK_MS 30000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void schema_key(const struct phc_run *run, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/%s", run->ns, run->name);
+}
+
+static bool schema_recently_checked(struct phc_run *run)
+{
+	char key[512];
+	const cJSON *e;
+	bool fresh;
+
+	schema_key(run, key, sizeof(key));
+	pthread_mutex_lock(&run->p->schema_lock);
+	e = cJSON_GetObjectItemCaseSensitive(run->p->schema_checks, key);
+	fresh = e && !strcmp(cJSON_GetObjectItem(e, "uid")->valuestring, run->uid) &&
+		cJSON_GetObjectItem(e, "generation")->valuedouble == (double)run->generation &&
+		cJSON_GetObjectItem(e, "buckets")->valuedouble == run->buckets &&
+		now_ms() - (uint64_t)cJSON_GetObjectItem(e, "at")->valuedouble < PHC_SCHEMA_RECHECK_MS;
+	pthread_mutex_unlock(&run->p->schema_lock);
+	return fresh && cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
+}
+
+static void schema_mark_checked(struct phc_run *run)
+{
+	cJSON *e = cJSON_CreateObject();
+	char key[512];
+
+	cJSON_AddStringToObject(e, "uid", run->uid);
+	cJSON_AddNumberToObject(e, "generation", (double)run->generation);
+	cJSON_AddNumberToObject(e, "buckets", run->buckets);
+	cJSON_AddNumberToObject(e, "at", (double)now_ms());
+	schema_key(run, key, sizeof(key));
+	pthread_mutex_lock(&run->p->schema_lock);
+	cJSON_DeleteItemFromObjectCaseSensitive(run->p->schema_checks, key);
+	cJSON_AddItemToObject(run->p->schema_checks, key, e);
+	pthread_mutex_unlock(&run->p->schema_lock);
+}
+
+void phc_schema_forget(struct phc *p, const char *key)
+{
+	pthread_mutex_lock(&p->schema_lock);
+	cJSON_DeleteItemFromObjectCaseSensitive(p->schema_checks, key);
+	pthread_mutex_unlock(&p->schema_lock);
+}
+
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 {
 	char brokers[4096], fp[PH_SCHEMA_FP_LEN + 1] = "";
 	struct replica *reps = NULL;
 	int n, r = 0;
+
+	if (schema_recently_checked(run)) {
+		for (unsigned b = 0; b < run->buckets; b++)
+			run->bucket_schema_ready[b] = true;
+		return 0;
+	}
 
 	if (ph_kafka_bootstrap(run->name, run->ns, run->spec, brokers, sizeof(brokers)) < 0) {
 		snprintf(msg, msglen, "the Kafka broker list is too long");
@@ -355,6 +424,7 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 	for (unsigned b = 0; b < run->buckets; b++)
 		run->bucket_schema_ready[b] = true;
 	record_schema_status(run, fp);
+	schema_mark_checked(run);
 	return 0;
 }
 

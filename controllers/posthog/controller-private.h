@@ -7,6 +7,7 @@
 #ifndef PHO_POSTHOG_CONTROLLER_PRIVATE_H
 #define PHO_POSTHOG_CONTROLLER_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,6 +62,10 @@ struct phc {
 	struct phc_scope scopes[PHC_MAX_SCOPES];
 	unsigned nscopes;
 	bool clickhouse_via_proxy;
+	/* When each PostHog's ClickHouse tables were last found current:
+	 * {"ns/name": {"uid", "generation", "buckets", "at" (monotonic ms)}}. */
+	pthread_mutex_t schema_lock;
+	cJSON *schema_checks;
 };
 
 /* The scope watching ns, or NULL. */
@@ -123,6 +128,9 @@ int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen);
  * server's message is in msg).
  */
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen);
+
+/* Forgets the PostHog's last schema check (it was deleted). */
+void phc_schema_forget(struct phc *p, const char *key);
 
 /* Drops every bucket table of the PostHog (deletion with policy Delete). */
 int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen);

@@ -246,8 +246,10 @@ static int reconcile(void *userdata, const char *key, struct reconcile_result *r
 	    !(scope = phc_scope_for(p, ns)))
 		return 0;
 	run.ph = informer_get(scope->posthogs, ns, name);
-	if (!run.ph)
+	if (!run.ph) {
+		phc_schema_forget(p, key);
 		return 0; /* deleted; its children go with ownerReferences */
+	}
 	if ((r = run_init(p, key, &run)) < 0)
 		goto out;
 	meta = cJSON_GetObjectItemCaseSensitive(run.ph, "metadata");
@@ -301,6 +303,8 @@ void posthog_controller_free(struct posthog_controller *pc)
 		return;
 	for (unsigned i = 0; i < p->nscopes; i++)
 		free(p->scopes[i].ns);
+	cJSON_Delete(p->schema_checks);
+	pthread_mutex_destroy(&p->schema_lock);
 	free(p);
 }
 
@@ -323,6 +327,8 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	}
 	p->client = c;
 	p->log = log;
+	pthread_mutex_init(&p->schema_lock, NULL);
+	p->schema_checks = cJSON_CreateObject();
 	p->manager = m;
 	p->recorder = manager_recorder(m);
 	p->metrics = manager_metrics(m);

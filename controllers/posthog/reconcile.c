@@ -30,6 +30,9 @@ static const struct {
 };
 
 #define PHC_POLL_MS 15000
+/* How often a synced PostHog's ClickHouse tables are compared with the base
+ * again, so that PostHog's own migrations reach the bucket tables. */
+#define PHC_SCHEMA_POLL_MS (5 * 60 * 1000)
 
 static const char *str(const cJSON *obj, const char *key)
 {
@@ -385,6 +388,7 @@ static void run_schema(struct phc_run *run)
 		phc_requeue(run, PHC_POLL_MS);
 	} else {
 		set_cond(run, "SchemaReady", true, "Ready", "");
+		phc_requeue(run, PHC_SCHEMA_POLL_MS);
 	}
 	for (unsigned b = 0; b < run->buckets; b++)
 		set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);

@@ -315,6 +315,29 @@ class PostHogE2E(unittest.TestCase):
                 patch_ph({"spec": undo})
                 ready_gen()
 
+    def test_07c_posthog_migration_reaches_bucket_tables(self):
+        if not LOCAL:
+            self.skipTest("needs direct access to ClickHouse to run PostHog's migration")
+        ready_gen()
+        cols = "SELECT name FROM system.columns WHERE database = 'posthog' AND table = '%s'"
+        self.assertNotIn("person_mode", clickhouse(cols % "kafka_events_json_0").split())
+        subprocess.run([os.path.join(TOP, "hack/clickhouse"), "sql", "--dir",
+                        os.path.join(os.environ["E2E_DIR"], "clickhouse"),
+                        os.path.join(TOP, "hack/clickhouse-migration-add-column.sql")],
+                       check=True, capture_output=True, timeout=120)
+        # A restarted operator checks every PostHog's tables at once (a
+        # running one does within its schema poll interval).
+        OPERATOR.stop()
+        OPERATOR.start()
+        wait_for("person_mode in every bucket table", lambda: all(
+            "person_mode" in clickhouse(cols % t).split()
+            for t in ("kafka_events_json_0", "kafka_events_json_1")), timeout=120)
+        mv = clickhouse("SELECT create_table_query FROM system.tables WHERE database = 'posthog' "
+                        "AND name = 'events_json_mv_0'")
+        self.assertIn("person_mode", mv)
+        self.assertIn("kafka_events_json_0", mv)
+        ready_gen()
+
     def test_08_restart_mid_reconcile_converges(self):
         if not LOCAL:
             self.skipTest("needs to manage the operator process")
