@@ -62,7 +62,6 @@ out:
 	 * manager_free) before freeing the controller's state. */
 	manager_free(m);
 	posthog_controller_free(pc);
-	posthog_controller_free(pc);
 	kube_client_free(client);
 	metrics_free(metrics);
 	log_free(log);

@@ -114,10 +114,13 @@ class Operator:
                    and 'controller="posthog"' in line)
 
     def stop(self, sig=signal.SIGTERM):
+        """Stops the operator; returns its exit status (None if not running)."""
+        code = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
+            code = self.proc.wait(timeout=60)
         self.proc = None
+        return code
 
 
 OPERATOR = Operator()
@@ -184,7 +187,7 @@ class PostHogE2E(unittest.TestCase):
             self.skipTest("needs the local API server's request log")
         ready_gen()
         log = os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "apiserver-requests.jsonl")
-        OPERATOR.stop()
+        self.assertEqual(OPERATOR.stop(), 0, "a clean shutdown on SIGTERM")
         OPERATOR.start("--sync-period", "3s")
         wait_for("the operator's first reconcile", lambda: OPERATOR.reconciles() >= 1, timeout=30)
         time.sleep(1)
