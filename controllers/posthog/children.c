@@ -30,16 +30,9 @@ static const struct {
 	[PHC_HPA] = {"autoscaling/v2", "HorizontalPodAutoscaler"},
 };
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int phc_kind_of(const cJSON *obj)
 {
-	const char *av = str(obj, "apiVersion"), *kind = str(obj, "kind");
+	const char *av = phc_str(obj, "apiVersion"), *kind = phc_str(obj, "kind");
 
 	for (int k = 0; av && kind && k < PHC_NKINDS; k++)
 		if (!strcmp(av, kinds[k].api_version) && !strcmp(kind, kinds[k].kind))
@@ -156,7 +149,7 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 {
 	struct phc *p = run->p;
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(desired, "metadata");
-	const char *ns = str(meta, "namespace"), *name = str(meta, "name");
+	const char *ns = phc_str(meta, "namespace"), *name = phc_str(meta, "name");
 	struct kube_apply_options ao = {.field_manager = PHC_FIELD_MANAGER, .force = true};
 	struct log_fields lf = {"posthog", ns, name};
 	int kind = phc_kind_of(desired);
@@ -168,7 +161,7 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 		*live_out = NULL;
 	if (kind < 0 || !name) {
 		log_write(p->log, LOG_ERROR, &lf, "internal: desired object %s/%s has no known kind or name",
-			  str(desired, "apiVersion"), str(desired, "kind"));
+			  phc_str(desired, "apiVersion"), phc_str(desired, "kind"));
 		return -EINVAL;
 	}
 	stamp_hash(desired);
@@ -211,7 +204,7 @@ static bool is_desired(const cJSON *desired, int kind, const char *name)
 
 	cJSON_ArrayForEach(entry, desired) {
 		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
-		const char *n = str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+		const char *n = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 
 		if (phc_kind_of(obj) == kind && n && !strcmp(n, name))
 			return true;
@@ -219,21 +212,17 @@ static bool is_desired(const cJSON *desired, int kind, const char *name)
 	return false;
 }
 
-/* A Job that has neither succeeded nor failed is left to finish. */
-static bool job_running(const cJSON *job)
+bool phc_job_condition(const cJSON *job, const char *type)
 {
-	const cJSON *status = cJSON_GetObjectItemCaseSensitive(job, "status");
-	const cJSON *conds = cJSON_GetObjectItemCaseSensitive(status, "conditions");
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, conds) {
-		const char *type = str(c, "type"), *s = str(c, "status");
+	cJSON_ArrayForEach(c, phc_path(job, "status", "conditions")) {
+		const char *t = phc_str(c, "type"), *s = phc_str(c, "status");
 
-		if (type && s && !strcmp(s, "True") &&
-		    (!strcmp(type, "Complete") || !strcmp(type, "Failed")))
-			return false;
+		if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
+			return true;
 	}
-	return true;
+	return false;
 }
 
 int phc_prune(struct phc_run *run)
@@ -249,16 +238,18 @@ int phc_prune(struct phc_run *run)
 
 		cJSON_ArrayForEach(obj, owned) {
 			const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-			const char *ns = str(meta, "namespace"), *name = str(meta, "name");
+			const char *ns = phc_str(meta, "namespace"), *name = phc_str(meta, "name");
 			struct log_fields lf = {"posthog", ns, name};
 			struct kube_status st;
 			int r;
 
 			if (!name || is_desired(run->desired, k, name))
 				continue;
-			if (k == PHC_JOB && job_running(obj))
+			/* A Job that has neither succeeded nor failed is left to finish. */
+			if (k == PHC_JOB && !phc_job_condition(obj, "Complete") &&
+			    !phc_job_condition(obj, "Failed"))
 				continue;
-			del.precondition_uid = str(meta, "uid");
+			del.precondition_uid = phc_str(meta, "uid");
 			r = kube_delete(p->client, &p->child_res[k], ns, name, &del, &st);
 			if (r < 0 && r != -ENOENT) {
 				log_write(p->log, LOG_WARN, &lf, "delete %s %s: %s",

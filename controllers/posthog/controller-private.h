@@ -27,6 +27,31 @@
 #define PHC_HASH_ANNOTATION "posthog.com/desired-hash"
 #define PHC_MANAGED_SELECTOR "app.kubernetes.io/managed-by=posthog-operator"
 
+/* Polling interval while waiting on something no watch reports (PostHog's
+ * migrations creating the base tables, a ClickHouse that refused us). */
+#define PHC_POLL_MS 15000
+
+/* Field accessors over cJSON objects; a missing or mistyped field reads as
+ * NULL or dflt. */
+static inline const char *phc_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static inline double phc_num(const cJSON *obj, const char *key, double dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static inline const cJSON *phc_path(const cJSON *obj, const char *a, const char *b)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
+}
+
 /* The kinds of child the controller creates, each with its informer. */
 enum phc_kind {
 	PHC_CONFIGMAP,
@@ -167,6 +192,9 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out, bool *wrot
  * deleted or a negative errno.
  */
 int phc_prune(struct phc_run *run);
+
+/* True when the Job has condition type ("Complete", "Failed") True. */
+bool phc_job_condition(const cJSON *job, const char *type);
 
 /* ---- status.c ------------------------------------------------------------ */
 

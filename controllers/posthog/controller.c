@@ -14,10 +14,6 @@
 
 #include "controller-private.h"
 
-/* Polling interval while waiting on something no watch reports (PostHog's
- * migrations creating the base tables, a ClickHouse that refused us). */
-#define PHC_POLL_MS 15000
-
 static const struct {
 	const char *group, *version, *resource, *kind;
 } child_types[PHC_NKINDS] = {
@@ -54,13 +50,6 @@ void phc_requeue(struct phc_run *run, uint64_t ms)
 {
 	if (!run->requeue_ms || ms < run->requeue_ms)
 		run->requeue_ms = ms;
-}
-
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static bool has_finalizer(const cJSON *meta)
@@ -130,7 +119,7 @@ static int delete_pvcs(struct phc_run *run)
 		return r;
 	}
 	cJSON_ArrayForEach(pvc, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-		const char *n = str(cJSON_GetObjectItemCaseSensitive(pvc, "metadata"), "name");
+		const char *n = phc_str(cJSON_GetObjectItemCaseSensitive(pvc, "metadata"), "name");
 
 		r = kube_delete(run->p->client, &run->p->pvc_res, run->ns, n, &del, &st);
 		if (r < 0 && r != -ENOENT) {
@@ -146,7 +135,7 @@ static int delete_pvcs(struct phc_run *run)
 
 static bool policy_is_delete(const cJSON *spec)
 {
-	const char *p = str(spec, "deletionPolicy");
+	const char *p = phc_str(spec, "deletionPolicy");
 
 	return p && !strcmp(p, "Delete");
 }
@@ -211,9 +200,9 @@ static int run_init(struct phc *p, const char *key, struct phc_run *run)
 
 	run->p = p;
 	meta = cJSON_GetObjectItemCaseSensitive(run->ph, "metadata");
-	run->ns = str(meta, "namespace");
-	run->name = str(meta, "name");
-	run->uid = str(meta, "uid");
+	run->ns = phc_str(meta, "namespace");
+	run->name = phc_str(meta, "name");
+	run->uid = phc_str(meta, "uid");
 	gen = cJSON_GetObjectItemCaseSensitive(meta, "generation");
 	run->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
 	run->lf = (struct log_fields){"posthog", run->ns, run->name};

@@ -29,57 +29,24 @@ static const struct {
 	[ST_PLUGIN] = {"pluginServer", "PluginServersReady", "WaitingForSchema"},
 };
 
-#define PHC_POLL_MS 15000
 /* How often a synced PostHog's ClickHouse tables are compared with the base
  * again, so that PostHog's own migrations reach the bucket tables. */
 #define PHC_SCHEMA_POLL_MS (5 * 60 * 1000)
 
-static const char *str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num(const cJSON *obj, const char *key, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const cJSON *path(const cJSON *obj, const char *a, const char *b)
-{
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
-}
-
 /* What one stage's workloads add up to. */
 struct tally {
 	int replicas, ready, updated;
-	bool all_ready, any;
+	bool all_ready;
 	char version[128];
 	char message[512];
 };
 
-static bool job_condition(const cJSON *job, const char *type)
-{
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c, path(job, "status", "conditions")) {
-		const char *t = str(c, "type"), *s = str(c, "status");
-
-		if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
-			return true;
-	}
-	return false;
-}
-
 /* The image tag of the first container, for status versions. */
 static void image_version(const cJSON *workload, char *out, size_t outsz)
 {
-	const cJSON *tmpl = path(workload, "spec", "template");
-	const cJSON *c = cJSON_GetArrayItem(path(tmpl, "spec", "containers"), 0);
-	const char *img = str(c, "image"), *colon;
+	const cJSON *tmpl = phc_path(workload, "spec", "template");
+	const cJSON *c = cJSON_GetArrayItem(phc_path(tmpl, "spec", "containers"), 0);
+	const char *img = phc_str(c, "image"), *colon;
 
 	if (!img || out[0])
 		return;
@@ -92,17 +59,16 @@ static bool count_workload(int kind, const cJSON *live, struct tally *t)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(live, "status");
-	int want = (int)num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
-	bool current = num(status, "observedGeneration", 0) >= num(meta, "generation", 0);
+	int want = (int)phc_num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
+	bool current = phc_num(status, "observedGeneration", 0) >= phc_num(meta, "generation", 0);
 	int ready, updated;
 
 	if (kind == PHC_JOB)
-		return job_condition(live, "Complete");
+		return phc_job_condition(live, "Complete");
 	if (kind != PHC_STATEFULSET && kind != PHC_DEPLOYMENT)
 		return true;
-	ready = (int)num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
-	updated = (int)num(status, "updatedReplicas", kind == PHC_STATEFULSET ? ready : 0);
-	t->any = true;
+	ready = (int)phc_num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
+	updated = (int)phc_num(status, "updatedReplicas", kind == PHC_STATEFULSET ? ready : 0);
 	t->replicas += want;
 	t->ready += ready;
 	t->updated += updated;
@@ -111,7 +77,7 @@ static bool count_workload(int kind, const cJSON *live, struct tally *t)
 		return true;
 	if (!t->message[0])
 		snprintf(t->message, sizeof(t->message), "%s %s: %d/%d ready%s",
-			 str(live, "kind"), str(meta, "name"), ready, want,
+			 phc_str(live, "kind"), phc_str(meta, "name"), ready, want,
 			 current ? "" : ", rollout not yet observed");
 	return false;
 }
@@ -143,18 +109,18 @@ static int apply_entry(struct phc_run *run, cJSON *entry, struct tally *t)
 	if (r < 0) {
 		char msg[1200];
 
-		snprintf(msg, sizeof(msg), "applying %s %s: %s", str(obj, "kind"),
-			 str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"),
+		snprintf(msg, sizeof(msg), "applying %s %s: %s", phc_str(obj, "kind"),
+			 phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"),
 			 st.message[0] ? st.message : kube_strerror(r));
 		fail(run, "ApplyFailed", msg);
 		t->all_ready = false;
 		return r;
 	}
-	if (kind == PHC_JOB && job_condition(live, "Failed")) {
+	if (kind == PHC_JOB && phc_job_condition(live, "Failed")) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "Job %s failed; fix the cause and delete the Job to retry",
-			 str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
+			 phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
 		fail(run, "JobFailed", msg);
 	}
 	if (!count_workload(kind, live, t))
@@ -172,7 +138,7 @@ static int entry_bucket(const cJSON *entry)
 
 static bool entry_in_stage(const cJSON *entry, int stage)
 {
-	const char *s = str(entry, "stage");
+	const char *s = phc_str(entry, "stage");
 
 	return s && !strcmp(s, ph_stages[stage]);
 }
@@ -254,7 +220,7 @@ static cJSON *bucket_status(struct phc_run *run, unsigned b)
 	cJSON *e;
 
 	cJSON_ArrayForEach(e, arr)
-		if ((unsigned)num(e, "bucket", -1) == b)
+		if ((unsigned)phc_num(e, "bucket", -1) == b)
 			return e;
 	e = cJSON_CreateObject();
 	cJSON_AddNumberToObject(e, "bucket", b);
@@ -288,8 +254,8 @@ static void reset_bucket_status(struct phc_run *run)
 
 		cJSON_AddNumberToObject(n, "bucket", b);
 		cJSON_ArrayForEach(e, old) {
-			if ((unsigned)num(e, "bucket", -1) == b && str(e, "topicsJob")) {
-				cJSON_AddStringToObject(n, "topicsJob", str(e, "topicsJob"));
+			if ((unsigned)phc_num(e, "bucket", -1) == b && phc_str(e, "topicsJob")) {
+				cJSON_AddStringToObject(n, "topicsJob", phc_str(e, "topicsJob"));
 				cJSON_AddBoolToObject(n, "topicsReady",
 						      cJSON_IsTrue(cJSON_GetObjectItem(e, "topicsReady")));
 			}
@@ -307,9 +273,9 @@ static void reset_bucket_status(struct phc_run *run)
 static bool run_topics_job(struct phc_run *run, cJSON *entry)
 {
 	cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
-	const char *name = str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+	const char *name = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 	cJSON *bs = bucket_status(run, (unsigned)entry_bucket(entry));
-	const char *done = str(bs, "topicsJob");
+	const char *done = phc_str(bs, "topicsJob");
 	struct tally t = {.all_ready = true};
 	cJSON *live;
 
@@ -351,7 +317,7 @@ static void report_shards(struct phc_run *run)
 {
 	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
 	const cJSON *had = cJSON_GetObjectItemCaseSensitive(cs, "shards");
-	int want = (int)num(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards", 1);
+	int want = (int)phc_num(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards", 1);
 	char msg[400];
 
 	if (ph_is_external(run->spec, "clickhouse") || !cJSON_IsNumber(had))
@@ -402,9 +368,9 @@ static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddNumberToObject(o, "replicas",
-				num(cJSON_GetObjectItem(live, "spec"), "replicas", 0));
+				phc_num(cJSON_GetObjectItem(live, "spec"), "replicas", 0));
 	cJSON_AddNumberToObject(o, "readyReplicas",
-				num(cJSON_GetObjectItem(live, "status"), "availableReplicas", 0));
+				phc_num(cJSON_GetObjectItem(live, "status"), "availableReplicas", 0));
 	cJSON_DeleteItemFromObjectCaseSensitive(into, key);
 	cJSON_AddItemToObject(into, key, o);
 	cJSON_Delete(live);
@@ -448,7 +414,7 @@ static void run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 static void drop_stale_bucket_conditions(struct phc_run *run)
 {
 	for (int i = cJSON_GetArraySize(run->conds) - 1; i >= 0; i--) {
-		const char *type = str(cJSON_GetArrayItem(run->conds, i), "type");
+		const char *type = phc_str(cJSON_GetArrayItem(run->conds, i), "type");
 		unsigned b;
 		char *end;
 
@@ -508,8 +474,8 @@ static void report_invalid(struct phc_run *run, const cJSON *problems)
 
 	buf_init(&msg, 8192);
 	cJSON_ArrayForEach(p, problems)
-		if (buf_printf(&msg, "%s%s: %s", msg.len ? "; " : "", str(p, "field"),
-			       str(p, "message")) < 0)
+		if (buf_printf(&msg, "%s%s: %s", msg.len ? "; " : "", phc_str(p, "field"),
+			       phc_str(p, "message")) < 0)
 			break;
 	set_cond(run, "Ready", false, "InvalidSpec", buf_str(&msg));
 	fail(run, "InvalidSpec", buf_str(&msg));
@@ -523,7 +489,7 @@ int phc_reconcile_posthog(struct phc_run *run)
 	char msg[1024];
 	int r = 0;
 
-	run->buckets = (unsigned)num(cJSON_GetObjectItemCaseSensitive(run->spec, "buckets"),
+	run->buckets = (unsigned)phc_num(cJSON_GetObjectItemCaseSensitive(run->spec, "buckets"),
 				     "count", 1);
 	if (ph_validate(run->ph, &problems) < 0) {
 		report_invalid(run, problems);

@@ -55,16 +55,9 @@ void phc_set_condition(cJSON *conds, const char *type, const char *status,
 
 /* ---- the whole status ---------------------------------------------------- */
 
-static const char *cstr(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool cond_true(const cJSON *conds, const char *type)
 {
-	const char *s = cstr(phc_condition(conds, type), "status");
+	const char *s = phc_str(phc_condition(conds, type), "status");
 
 	return s && !strcmp(s, "True");
 }
@@ -81,7 +74,7 @@ static const char *first_waiting(const cJSON *conds)
 		const cJSON *c = phc_condition(conds, order[i]);
 
 		if (c && !cond_true(conds, order[i]))
-			return cstr(c, "message");
+			return phc_str(c, "message");
 	}
 	return "reconciling";
 }
@@ -128,8 +121,8 @@ static void summarize(struct phc_run *run)
 	char ready_col[32];
 
 	if (run->failed) {
-		phc_set_condition(run->conds, "Ready", "False", cstr(deg, "reason"),
-				  cstr(deg, "message"), run->generation, run->now);
+		phc_set_condition(run->conds, "Ready", "False", phc_str(deg, "reason"),
+				  phc_str(deg, "message"), run->generation, run->now);
 	} else {
 		phc_set_condition(run->conds, "Degraded", "False", "AsExpected", "",
 				  run->generation, run->now);
@@ -146,13 +139,13 @@ static void summarize(struct phc_run *run)
 	if (ready)
 		phase = "Ready";
 	else if (run->failed)
-		phase = !strcmp(cstr(deg, "reason"), "InvalidSpec") ||
-				!strcmp(cstr(deg, "reason"), "UnsafeChange") ? "Failed" : "Degraded";
+		phase = !strcmp(phc_str(deg, "reason"), "InvalidSpec") ||
+				!strcmp(phc_str(deg, "reason"), "UnsafeChange") ? "Failed" : "Degraded";
 	else
 		phase = cJSON_GetObjectItemCaseSensitive(run->ph, "status") ? "Progressing" : "Pending";
 	put_str(run->status, "phase", phase);
 	put_num(run->status, "observedGeneration", (double)run->generation);
-	put_str(run->status, "version", cstr(run->spec, "version"));
+	put_str(run->status, "version", phc_str(run->spec, "version"));
 	snprintf(ready_col, sizeof(ready_col), "%u/%u", buckets_ready(run), run->buckets);
 	put_str(run->status, "ready", ready_col);
 }
@@ -171,10 +164,10 @@ static void record_events(struct phc_run *run, const cJSON *old)
 	if (was && !is && !is_deg)
 		recorder_event(run->p->recorder, run->ph, "Normal", "Progressing", "Reconcile",
 			       "%s", first_waiting(run->conds));
-	if (is_deg && (!was_deg || strcmp(cstr(phc_condition(oc, "Degraded"), "message") ? cstr(phc_condition(oc, "Degraded"), "message") : "",
-					   cstr(deg, "message"))))
-		recorder_event(run->p->recorder, run->ph, "Warning", cstr(deg, "reason"), "Reconcile",
-			       "%s", cstr(deg, "message"));
+	if (is_deg && (!was_deg || strcmp(phc_str(phc_condition(oc, "Degraded"), "message") ? phc_str(phc_condition(oc, "Degraded"), "message") : "",
+					   phc_str(deg, "message"))))
+		recorder_event(run->p->recorder, run->ph, "Warning", phc_str(deg, "reason"), "Reconcile",
+			       "%s", phc_str(deg, "message"));
 	if (old && old_b && (unsigned)old_b != run->buckets && !run->failed)
 		recorder_event(run->p->recorder, run->ph, "Normal",
 			       (unsigned)old_b < run->buckets ? "BucketsAdded" : "BucketsRemoved",
