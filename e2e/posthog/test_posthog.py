@@ -149,9 +149,39 @@ def patch_ph(patch):
     kubectl("patch", "posthog", ph_name(), "--type", "merge", "-p", json.dumps(patch))
 
 
+SEEDED = set()
+
+
+def seed_schema():
+    """On a real cluster (E2E_SEED_SCHEMA=1), plays PostHog's migrations:
+    creates the base tables on every running ClickHouse pod not yet seeded,
+    as `migrate_clickhouse` would. The local runner seeds its ClickHouse
+    itself."""
+    if os.environ.get("E2E_SEED_SCHEMA") != "1":
+        return
+    ph = get("posthog", ph_name())
+    secret = ph["spec"]["clickhouse"]["passwordSecret"]
+    data = get("secret", secret["name"])["data"]
+    password = base64.b64decode(data[secret.get("key", "password")]).decode()
+    user = ph["spec"]["clickhouse"].get("user", "admin")
+    with open(os.path.join(TOP, "hack", "clickhouse-base-schema.sql")) as f:
+        sql = f.read()
+    pods = get("pods", selector="app.kubernetes.io/name=clickhouse,app.kubernetes.io/instance=%s"
+               % ph["metadata"]["name"])
+    for pod in pods["items"]:
+        name = pod["metadata"]["name"]
+        if name in SEEDED or pod.get("status", {}).get("phase") != "Running":
+            continue
+        r = kubectl("exec", "-i", name, "--", "clickhouse-client", "--user", user,
+                    "--password", password, "--multiquery", input=sql, check=False)
+        if r.returncode == 0:
+            SEEDED.add(name)
+
+
 def ready_gen():
     """Waits until Ready is True for the current generation."""
     def ok():
+        seed_schema()
         ph = get("posthog", ph_name())
         c = condition(ph, "Ready")
         gen = ph["metadata"]["generation"]
