@@ -2,9 +2,12 @@
 
 They drive a cluster with kubectl only, so they run unchanged against any
 cluster in KUBECONFIG (k3s, EKS, GKE, DOKS) where the operator and its CRD
-are installed. Against the local API server (E2E_LOCAL=1, set by
-hack/test.d/60-e2e-posthog) they also manage the operator process, read the
-API server's request log, and check ClickHouse directly; those cases are
+are installed; there ClickHouse is reached with `kubectl exec`, the base
+tables are created by the suite with E2E_SEED_SCHEMA=1, and the operator is
+restarted by deleting its pods in E2E_OPERATOR_NAMESPACE. Against the local
+API server (E2E_LOCAL=1, set by hack/test.d/60-e2e-posthog) the suite runs
+the operator process itself and reaches ClickHouse over HTTP. Only the
+request-count case, which reads the local API server's request log, is
 skipped elsewhere.
 """
 import base64
@@ -70,13 +73,53 @@ def free_port():
         return s.getsockname()[1]
 
 
+def clickhouse_pods():
+    """Running ClickHouse pods of the PostHog (real clusters)."""
+    pods = get("pods", selector="app.kubernetes.io/name=clickhouse,app.kubernetes.io/instance=%s"
+               % ph_name())
+    return [p["metadata"]["name"] for p in pods["items"]
+            if p.get("status", {}).get("phase") == "Running"]
+
+
+def clickhouse_credentials():
+    ph = get("posthog", ph_name())
+    secret = ph["spec"]["clickhouse"]["passwordSecret"]
+    data = get("secret", secret["name"])["data"]
+    return (ph["spec"]["clickhouse"].get("user", "admin"),
+            base64.b64decode(data[secret.get("key", "password")]).decode())
+
+
+def clickhouse_exec(pod, sql, check=True):
+    user, password = clickhouse_credentials()
+    r = kubectl("exec", "-i", pod, "--", "clickhouse-client", "--user", user,
+                "--password", password, "--multiquery", input=sql, check=check)
+    return r
+
+
 def clickhouse(sql):
+    """Runs a query: on the local ClickHouse over HTTP, or on a real cluster
+    in the first ClickHouse pod."""
+    if not LOCAL:
+        return clickhouse_exec(clickhouse_pods()[0], sql).stdout
     url = os.environ["CLICKHOUSE_URL"]
     req = urllib.request.Request(url + "/", data=sql.encode())
     auth = "%s:%s" % (os.environ["CLICKHOUSE_USER"], os.environ["CLICKHOUSE_PASSWORD"])
     req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.read().decode()
+
+
+def clickhouse_file(path):
+    """Runs a SQL file on every ClickHouse (as PostHog's migrations do)."""
+    if LOCAL:
+        subprocess.run([os.path.join(TOP, "hack/clickhouse"), "sql", "--dir",
+                        os.path.join(os.environ["E2E_DIR"], "clickhouse"), path],
+                       check=True, capture_output=True, timeout=120)
+        return
+    with open(path) as f:
+        sql = f.read()
+    for pod in clickhouse_pods():
+        clickhouse_exec(pod, sql)
 
 
 def bucket_tables():
@@ -124,6 +167,25 @@ class Operator:
 
 
 OPERATOR = Operator()
+OPERATOR_NS = os.environ.get("E2E_OPERATOR_NAMESPACE")
+
+
+def restart_operator(kill=False):
+    """Restarts the operator: the local process, or (on a real cluster with
+    E2E_OPERATOR_NAMESPACE) its pods, deleted at once when kill."""
+    if LOCAL:
+        OPERATOR.stop(signal.SIGKILL if kill else signal.SIGTERM)
+        OPERATOR.start()
+        return
+    args = ["delete", "pod", "-l", "app.kubernetes.io/name=posthog-operator", "--wait=false"]
+    if kill:
+        args += ["--grace-period=0", "--force"]
+    subprocess.run(["kubectl", "-n", OPERATOR_NS, *args], check=True, capture_output=True,
+                   timeout=60)
+
+
+def can_restart_operator():
+    return LOCAL or bool(OPERATOR_NS)
 MANIFEST = os.path.join(TOP, "examples", "minimal.yaml")
 
 
@@ -159,23 +221,11 @@ def seed_schema():
     itself."""
     if os.environ.get("E2E_SEED_SCHEMA") != "1":
         return
-    ph = get("posthog", ph_name())
-    secret = ph["spec"]["clickhouse"]["passwordSecret"]
-    data = get("secret", secret["name"])["data"]
-    password = base64.b64decode(data[secret.get("key", "password")]).decode()
-    user = ph["spec"]["clickhouse"].get("user", "admin")
     with open(os.path.join(TOP, "hack", "clickhouse-base-schema.sql")) as f:
         sql = f.read()
-    pods = get("pods", selector="app.kubernetes.io/name=clickhouse,app.kubernetes.io/instance=%s"
-               % ph["metadata"]["name"])
-    for pod in pods["items"]:
-        name = pod["metadata"]["name"]
-        if name in SEEDED or pod.get("status", {}).get("phase") != "Running":
-            continue
-        r = kubectl("exec", "-i", name, "--", "clickhouse-client", "--user", user,
-                    "--password", password, "--multiquery", input=sql, check=False)
-        if r.returncode == 0:
-            SEEDED.add(name)
+    for pod in clickhouse_pods():
+        if pod not in SEEDED and clickhouse_exec(pod, sql, check=False).returncode == 0:
+            SEEDED.add(pod)
 
 
 def ready_gen():
@@ -209,8 +259,7 @@ class PostHogE2E(unittest.TestCase):
                   "SchemaReady", "PluginServersReady", "Bucket0Ready"):
             self.assertEqual(condition(ph, t)["status"], "True", t)
         self.assertEqual(condition(ph, "Degraded")["status"], "False")
-        if LOCAL:
-            self.assertTrue({"kafka_events_json_0", "events_json_mv_0"} <= bucket_tables())
+        self.assertTrue({"kafka_events_json_0", "events_json_mv_0"} <= bucket_tables())
 
     def test_02_resync_makes_no_writes(self):
         if not LOCAL:
@@ -271,8 +320,7 @@ class PostHogE2E(unittest.TestCase):
         for b in range(3):
             get("deployment", "%s-plugins-ingestion-%d" % (name, b))
             get("deployment", "%s-plugins-async-%d" % (name, b))
-        if LOCAL:
-            self.assertTrue({"kafka_events_json_2", "events_json_mv_2"} <= bucket_tables())
+        self.assertTrue({"kafka_events_json_2", "events_json_mv_2"} <= bucket_tables())
         wait_for("BucketsAdded event", lambda: "BucketsAdded" in event_reasons(name), timeout=30)
         # A pin to the bucket being removed refuses the change.
         patch_ph({"spec": {"buckets": {"pins": [{"teamId": 7, "bucket": 2}]}}})
@@ -286,9 +334,8 @@ class PostHogE2E(unittest.TestCase):
         ready_gen()
         wait_for("bucket 2 removed",
                  lambda: get("deployment", "%s-plugins-ingestion-2" % name, check=False) is None)
-        if LOCAL:
-            wait_for("bucket 2 tables dropped", lambda: "kafka_events_json_2" not in bucket_tables())
-            self.assertIn("kafka_events_json_1", bucket_tables())
+        wait_for("bucket 2 tables dropped", lambda: "kafka_events_json_2" not in bucket_tables())
+        self.assertIn("kafka_events_json_1", bucket_tables())
 
     def test_05_deleted_child_is_restored(self):
         ready_gen()
@@ -349,19 +396,15 @@ class PostHogE2E(unittest.TestCase):
                 ready_gen()
 
     def test_07c_posthog_migration_reaches_bucket_tables(self):
-        if not LOCAL:
-            self.skipTest("needs direct access to ClickHouse to run PostHog's migration")
+        if not can_restart_operator():
+            self.skipTest("set E2E_OPERATOR_NAMESPACE to let the test restart the operator")
         ready_gen()
         cols = "SELECT name FROM system.columns WHERE database = 'posthog' AND table = '%s'"
         self.assertNotIn("person_mode", clickhouse(cols % "kafka_events_json_0").split())
-        subprocess.run([os.path.join(TOP, "hack/clickhouse"), "sql", "--dir",
-                        os.path.join(os.environ["E2E_DIR"], "clickhouse"),
-                        os.path.join(TOP, "hack/clickhouse-migration-add-column.sql")],
-                       check=True, capture_output=True, timeout=120)
+        clickhouse_file(os.path.join(TOP, "hack/clickhouse-migration-add-column.sql"))
         # A restarted operator checks every PostHog's tables at once (a
         # running one does within its schema poll interval).
-        OPERATOR.stop()
-        OPERATOR.start()
+        restart_operator()
         wait_for("person_mode in every bucket table", lambda: all(
             "person_mode" in clickhouse(cols % t).split()
             for t in ("kafka_events_json_0", "kafka_events_json_1")), timeout=120)
@@ -372,14 +415,13 @@ class PostHogE2E(unittest.TestCase):
         ready_gen()
 
     def test_08_restart_mid_reconcile_converges(self):
-        if not LOCAL:
-            self.skipTest("needs to manage the operator process")
+        if not can_restart_operator():
+            self.skipTest("set E2E_OPERATOR_NAMESPACE to let the test restart the operator")
         ready_gen()
         name = ph_name()
         patch_ph({"spec": {"buckets": {"count": 3}}})
         time.sleep(0.5)
-        OPERATOR.stop(signal.SIGKILL)
-        OPERATOR.start()
+        restart_operator(kill=True)
         ph = ready_gen()
         self.assertEqual(ph["status"]["ready"], "3/3")
         jobs = get("jobs", selector="app.kubernetes.io/instance=%s" % name)["items"]

@@ -208,6 +208,12 @@ static char **string_array(const struct where *w, const cJSON *arr,
 	size_t i = 0;
 	if (first)
 		v[i++] = kube_xstrdup(first);
+	/* cJSON_ArrayForEach walks an object's members too: a mapping where a
+	 * list belongs must be refused before it overruns v. */
+	if (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr)) {
+		*err = invalid(w, "%s must be a list of strings", key);
+		return v;
+	}
 	const cJSON *e;
 	cJSON_ArrayForEach(e, arr) {
 		if (!cJSON_IsString(e)) {
@@ -224,6 +230,10 @@ static char **exec_env(const struct where *w, const cJSON *arr, int *err)
 	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
 	char **v = kube_xcalloc(n + 1, sizeof(*v));
 	size_t i = 0;
+	if (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr)) {
+		*err = invalid(w, "exec.env must be a list of {name, value}");
+		return v;
+	}
 	const cJSON *e;
 	cJSON_ArrayForEach(e, arr) {
 		const char *name, *value;

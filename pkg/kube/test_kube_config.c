@@ -218,6 +218,14 @@ static const struct {
 	{ "exec bad args", KC_HEAD KC_OK_CLUSTER KC_USER
 	  "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, "
 	  "args: [[1]]}\n" KC_CTX, -EINVAL },
+	/* Found by fuzz_kubeconfig: a mapping where a list belongs overran the
+	 * argv and env arrays. */
+	{ "exec args a mapping", KC_HEAD KC_OK_CLUSTER KC_USER
+	  "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, "
+	  "args: {a: b, c: d}}\n" KC_CTX, -EINVAL },
+	{ "exec env a mapping", KC_HEAD KC_OK_CLUSTER KC_USER
+	  "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, "
+	  "env: {name: a, value: b}}\n" KC_CTX, -EINVAL },
 	{ "auth-provider", KC_HEAD KC_OK_CLUSTER KC_USER
 	  "    auth-provider: {name: gcp}\n" KC_CTX, -EINVAL },
 	{ "not a mapping", "- a\n- b\n", -EINVAL },
