@@ -9,7 +9,9 @@
 #define TEAMS 100000
 
 /* Going from n to n+1 buckets moves about 1/(n+1) of the teams, and only
- * into the new bucket. */
+ * into the new bucket. The loops count failures and assert once: a Check
+ * assertion per iteration costs a write(2) in no-fork mode, which made
+ * this test take minutes under valgrind. */
 static const struct { unsigned from, to; double lo, hi; } moves[] = {
 	{ 4, 5, 0.17, 0.23 },
 	{ 1, 2, 0.47, 0.53 },
@@ -19,17 +21,19 @@ static const struct { unsigned from, to; double lo, hi; } moves[] = {
 
 START_TEST(test_moved_fraction)
 {
-	unsigned moved = 0, a, b;
+	unsigned moved = 0, errors = 0, elsewhere = 0, a, b;
 	int64_t t;
 
 	for (t = 1; t <= TEAMS; t++) {
-		ck_assert_int_eq(ph_bucket_for_team(t, moves[_i].from, NULL, &a), 0);
-		ck_assert_int_eq(ph_bucket_for_team(t, moves[_i].to, NULL, &b), 0);
+		errors += ph_bucket_for_team(t, moves[_i].from, NULL, &a) != 0;
+		errors += ph_bucket_for_team(t, moves[_i].to, NULL, &b) != 0;
 		if (a != b) {
 			moved++;
-			ck_assert_uint_eq(b, moves[_i].to - 1);
+			elsewhere += b != moves[_i].to - 1;
 		}
 	}
+	ck_assert_uint_eq(errors, 0);
+	ck_assert_uint_eq(elsewhere, 0);
 	fprintf(stderr, "buckets %u -> %u: %.4f of %d teams moved\n",
 		moves[_i].from, moves[_i].to, (double)moved / TEAMS, TEAMS);
 	ck_assert_double_ge((double)moved / TEAMS, moves[_i].lo);
@@ -39,13 +43,17 @@ END_TEST
 
 START_TEST(test_balance)
 {
-	unsigned counts[8] = { 0 }, b, i;
+	unsigned counts[8] = { 0 }, errors = 0, b, i;
 	int64_t t;
 
 	for (t = 1; t <= TEAMS; t++) {
-		ck_assert_int_eq(ph_bucket_for_team(t, 8, NULL, &b), 0);
+		if (ph_bucket_for_team(t, 8, NULL, &b) != 0 || b >= 8) {
+			errors++;
+			continue;
+		}
 		counts[b]++;
 	}
+	ck_assert_uint_eq(errors, 0);
 	for (i = 0; i < 8; i++)
 		ck_assert_msg(counts[i] > TEAMS / 8 * 0.95 && counts[i] < TEAMS / 8 * 1.05,
 			      "bucket %u has %u teams", i, counts[i]);
