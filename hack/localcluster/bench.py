@@ -4,7 +4,9 @@
 
 Runs N client processes, each on one keep-alive HTTPS connection: first
 creates ConfigMaps (writes), then GETs them (reads), while --watchers open
-watches receive every write.  Prints requests per second for each phase.
+watches receive every write.  With --idle-watchers the watches are on
+another namespace: open, but receiving nothing, as most watches of a busy
+cluster are.  Prints requests per second for each phase.
 """
 import argparse
 import http.client
@@ -72,6 +74,8 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--watchers", type=int, default=100)
+    ap.add_argument("--idle-watchers", action="store_true",
+                    help="watch another namespace instead of the written one")
     a = ap.parse_args()
     d = os.environ.get("LOCAL_CLUSTER_DIR") or os.path.join(
         os.path.dirname(__file__), "..", "..", ".local")
@@ -81,7 +85,8 @@ def main():
               {"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
     c.getresponse().read()
     ready, wq = multiprocessing.Queue(), multiprocessing.Queue()
-    wps = [multiprocessing.Process(target=_watcher, args=(d, ns, ready, wq,
+    wns = ns + "-idle" if a.idle_watchers else ns
+    wps = [multiprocessing.Process(target=_watcher, args=(d, wns, ready, wq,
                                                           int(a.seconds * 2 + 10)))
            for _ in range(a.watchers)]
     for p in wps:
@@ -91,6 +96,7 @@ def main():
     w = phase(d, ns, "write", a.clients, a.seconds)
     r = phase(d, ns, "read", a.clients, a.seconds)
     print(json.dumps({"clients": a.clients, "watchers": a.watchers,
+                      "watchers_receive_writes": not a.idle_watchers,
                       "writes_per_s": round(w), "reads_per_s": round(r)}))
     for p in wps:
         p.terminate()

@@ -53,7 +53,9 @@ class Store:
         self.data = {}       # key -> {ns -> {name -> obj}}
         self.hist = {}       # key -> deque of Event
         self.floor = {}      # key -> oldest resumable rv
-        self.watchers = {}   # key -> set of Watcher
+        # (key, namespace or None for every namespace) -> set of Watcher, so
+        # that a write wakes only the watchers that can receive it.
+        self.watchers = {}
         self.owners = {}     # owner uid -> set of (key, ns, name)
         self.listeners = []  # callables(Event), run after each commit
         self.history = history
@@ -121,8 +123,11 @@ class Store:
             h.append(ev)
             if len(h) > self.history:
                 self.floor[key] = h.popleft().rv
-            for w in self.watchers.get(key, ()):
+            for w in self.watchers.get((key, None), ()):
                 w.q.put(ev)
+            if ns:
+                for w in self.watchers.get((key, ns), ()):
+                    w.q.put(ev)
             self.dirty = True
         for fn in self.listeners:
             fn(ev)
@@ -160,12 +165,12 @@ class Store:
                 if since < oldest:
                     raise Expired(since, oldest)
                 backlog = [e for e in self.hist.get(key, ()) if e.rv > since]
-            self.watchers.setdefault(key, set()).add(w)
+            self.watchers.setdefault((key, ns or None), set()).add(w)
             return w, backlog
 
     def unwatch(self, w):
         with self.lock:
-            s = self.watchers.get(w.key)
+            s = self.watchers.get((w.key, w.ns or None))
             if s:
                 s.discard(w)
 
