@@ -40,7 +40,14 @@ operator_start() {
 # stack_down: stops the operator, the API server and ClickHouse.
 stack_down() {
   if [ -n "${OPERATOR_PID:-}" ]; then
-    kill -TERM "$OPERATOR_PID" 2>/dev/null && wait "$OPERATOR_PID" 2>/dev/null
+    # Polled rather than waited for: this runs from EXIT traps, and a
+    # `wait` in a trap that interrupted another `wait` (Ctrl-C in hack/demo)
+    # can block forever.
+    kill -TERM "$OPERATOR_PID" 2>/dev/null
+    for _ in $(seq 1 100); do
+      kill -0 "$OPERATOR_PID" 2>/dev/null || break
+      sleep 0.1
+    done
     OPERATOR_PID=""
   fi
   [ -n "${STACK_DIR:-}" ] || return 0
