@@ -107,8 +107,11 @@ void fixture_start(struct fixture *f, const char *dir, const char *script,
 		n++;
 	}
 	close(out[0]);
-	if (sscanf(line, "PORT %d", &f->port) != 1)
+	char *end;
+	long port = strncmp(line, "PORT ", 5) ? 0 : strtol(line + 5, &end, 10);
+	if (port <= 0 || port > 65535)
 		die("fixture did not start");
+	f->port = (int)port;
 	snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%d",
 		 tls ? "https" : "http", f->port);
 	free(py);
