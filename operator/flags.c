@@ -302,7 +302,10 @@ static int load_config(const struct op_flags *f, struct log *log,
 	struct kube_config_options co = { .kubeconfig = f->kubeconfig,
 					  .context = f->context, .log = log };
 	int rc = kube_config_load(&co, cfg);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT && f->kubeconfig && f->kubeconfig[0])
+		log_error(log, "no kubeconfig file found at %s: fix --kubeconfig (or $KUBECONFIG)",
+			  f->kubeconfig);
+	else if (rc == -ENOENT)
 		log_error(log, "no Kubernetes configuration found: set --kubeconfig (or $KUBECONFIG), or run in a cluster");
 	else if (rc < 0)
 		log_error(log, "cannot use the kubeconfig%s%s: fix the file or pick another with --kubeconfig / --context",
