@@ -124,6 +124,10 @@ cJSON *ph_pdb(const struct ph_ctx *c, const char *name, const char *app,
  * deletionPolicy. New object. */
 cJSON *ph_pvc_retention(const struct ph_ctx *c);
 
+/* Appends a volumeMount {name, mountPath} to mounts; returns it (borrowed)
+ * for fields such as subPath. */
+cJSON *ph_add_mount(cJSON *mounts, const char *name, const char *path);
+
 /*
  * The single-component StatefulSet of ZooKeeper and Kafka: `replicas` pods
  * of component (app.kubernetes.io/name and component both), governed by the

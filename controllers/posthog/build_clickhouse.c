@@ -187,15 +187,6 @@ static cJSON *http_probe(int delay, int failures)
 	return probe;
 }
 
-static void add_mount(cJSON *mounts, const char *name, const char *path)
-{
-	cJSON *m = PH_NN(cJSON_CreateObject());
-
-	ph_add_str(m, "name", name);
-	ph_add_str(m, "mountPath", path);
-	ph_push(mounts, m);
-}
-
 static cJSON *container(const struct ph_ctx *c, int shard)
 {
 	cJSON *ct = PH_NN(cJSON_CreateObject());
@@ -229,11 +220,11 @@ static cJSON *container(const struct ph_ctx *c, int shard)
 	cJSON_AddItemToObject(ct, "resources",
 			      ph_resources(ph_get(c->spec, "clickhouse.resources")));
 	mounts = ph_add_arr(ct, "volumeMounts");
-	add_mount(mounts, "data", "/var/lib/clickhouse");
-	add_mount(mounts, "config", "/etc/clickhouse-server/config.d");
-	add_mount(mounts, "users", "/etc/clickhouse-server/users.d");
+	ph_add_mount(mounts, "data", "/var/lib/clickhouse");
+	ph_add_mount(mounts, "config", "/etc/clickhouse-server/config.d");
+	ph_add_mount(mounts, "users", "/etc/clickhouse-server/users.d");
 	if (ph_get(c->spec, "kafka.external.tls.caSecret"))
-		add_mount(mounts, "kafka-ca", "/etc/kafka-ca");
+		ph_add_mount(mounts, "kafka-ca", "/etc/kafka-ca");
 	cJSON_AddItemToObject(ct, "readinessProbe", http_probe(10, 3));
 	cJSON_AddItemToObject(ct, "livenessProbe", http_probe(60, 6));
 	return ct;

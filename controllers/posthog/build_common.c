@@ -488,3 +488,13 @@ cJSON *ph_component_statefulset(const struct ph_ctx *c, const char *name,
 	cJSON_Delete(sel);
 	return o;
 }
+
+cJSON *ph_add_mount(cJSON *mounts, const char *name, const char *path)
+{
+	cJSON *m = PH_NN(cJSON_CreateObject());
+
+	ph_add_str(m, "name", name);
+	ph_add_str(m, "mountPath", path);
+	ph_push(mounts, m);
+	return m;
+}

@@ -108,7 +108,7 @@ static void add_probe(cJSON *ct, const char *key, int delay, int failures)
 static cJSON *container(const struct ph_ctx *c)
 {
 	cJSON *ct = PH_NN(cJSON_CreateObject());
-	cJSON *cmd, *ports, *p, *env, *mounts, *m;
+	cJSON *cmd, *ports, *p, *env, *mounts;
 	char *img = ph_image(c->spec, "kafka");
 	char cid[23];
 
@@ -135,14 +135,8 @@ static cJSON *container(const struct ph_ctx *c)
 	cJSON_AddItemToObject(ct, "resources",
 			      ph_resources(ph_get(c->spec, "kafka.resources")));
 	mounts = ph_add_arr(ct, "volumeMounts");
-	m = PH_NN(cJSON_CreateObject());
-	ph_add_str(m, "name", "data");
-	ph_add_str(m, "mountPath", "/var/lib/kafka/data");
-	ph_push(mounts, m);
-	m = PH_NN(cJSON_CreateObject());
-	ph_add_str(m, "name", "config");
-	ph_add_str(m, "mountPath", "/config");
-	ph_push(mounts, m);
+	ph_add_mount(mounts, "data", "/var/lib/kafka/data");
+	ph_add_mount(mounts, "config", "/config");
 	add_probe(ct, "readinessProbe", 15, 3);
 	add_probe(ct, "livenessProbe", 60, 6);
 	return ct;

@@ -106,12 +106,8 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_bucket_names *n)
 	ph_add_str(req, "cpu", "100m");
 	ph_add_str(req, "memory", "256Mi");
 	ph_add_str(ph_add_obj(res, "limits"), "memory", "512Mi");
-	if (ph_get(c->spec, "kafka.external.tls.caSecret")) {
-		cJSON *m = PH_NN(cJSON_CreateObject());
-		ph_add_str(m, "name", "kafka-ca");
-		ph_add_str(m, "mountPath", "/etc/kafka-ca");
-		ph_push(ph_add_arr(ct, "volumeMounts"), m);
-	}
+	if (ph_get(c->spec, "kafka.external.tls.caSecret"))
+		ph_add_mount(ph_add_arr(ct, "volumeMounts"), "kafka-ca", "/etc/kafka-ca");
 	return ct;
 }
 

@@ -65,7 +65,7 @@ static cJSON *service(const struct ph_ctx *c, const char *name, bool headless)
 static cJSON *container(const struct ph_ctx *c)
 {
 	cJSON *ct = PH_NN(cJSON_CreateObject());
-	cJSON *cmd, *ports, *mounts, *m, *probe;
+	cJSON *cmd, *ports, *mounts, *probe;
 	char *img = ph_image(c->spec, "zookeeper");
 	static const int pn[] = { PH_ZOOKEEPER_CLIENT_PORT, 2888, 3888 };
 	static const char *const pnames[] = { "client", "server", "election" };
@@ -89,15 +89,8 @@ static cJSON *container(const struct ph_ctx *c)
 	cJSON_AddItemToObject(ct, "resources",
 			      ph_resources(ph_get(c->spec, "zookeeper.resources")));
 	mounts = ph_add_arr(ct, "volumeMounts");
-	m = PH_NN(cJSON_CreateObject());
-	ph_add_str(m, "name", "data");
-	ph_add_str(m, "mountPath", "/data");
-	ph_push(mounts, m);
-	m = PH_NN(cJSON_CreateObject());
-	ph_add_str(m, "name", "config");
-	ph_add_str(m, "mountPath", "/conf/zoo.cfg");
-	ph_add_str(m, "subPath", "zoo.cfg");
-	ph_push(mounts, m);
+	ph_add_mount(mounts, "data", "/data");
+	ph_add_str(ph_add_mount(mounts, "config", "/conf/zoo.cfg"), "subPath", "zoo.cfg");
 	/* Ready once the server answers as leader, follower or standalone;
 	 * the pods start in parallel so quorum can form. */
 	probe = ph_add_obj(ct, "readinessProbe");
