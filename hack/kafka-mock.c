@@ -1,0 +1,213 @@
+/*
+ * A Kafka-protocol broker for tests: librdkafka's mock cluster
+ * (rdkafka_mock.h, Debian's librdkafka-dev) in a process of its own.
+ * hack/kafka builds and runs it; see docs/kafka-local.md.
+ *
+ *   kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file F]
+ *
+ * The mock brokers listen on 127.0.0.1 (ports chosen by the kernel). The
+ * bootstrap list is printed on stdout as "bootstrap=HOST:PORT,..." and, with
+ * --bootstrap-file, written to F (via a temporary file and rename, so a
+ * reader never sees half of it). The process then serves until SIGTERM or
+ * SIGINT.
+ *
+ * Test infrastructure, not part of the operator.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#define MAX_TOPICS 256
+#define MAX_NAME 249 /* Kafka's topic name limit */
+
+struct topic {
+	char name[MAX_NAME + 1];
+	int partitions;
+};
+
+struct opts {
+	int brokers;
+	const char *bootstrap_file;
+	struct topic topics[MAX_TOPICS];
+	int ntopics;
+};
+
+/* A decimal in [lo, hi], or -1. */
+static long parse_num(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	if (!*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	return v;
+}
+
+static int parse_topic(const char *arg, struct topic *t)
+{
+	const char *colon = strrchr(arg, ':');
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	long p = colon ? parse_num(colon + 1, 1, 10000) : 1;
+	size_t i;
+
+	if (n == 0 || n > MAX_NAME || p < 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		char c = arg[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	memcpy(t->name, arg, n);
+	t->name[n] = '\0';
+	t->partitions = (int)p;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	int i;
+
+	o->brokers = 1;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v) {
+			fprintf(stderr, "kafka-mock: %s needs a value\n", a);
+			return -EINVAL;
+		}
+		if (strcmp(a, "--brokers") == 0) {
+			long n = parse_num(v, 1, 32);
+
+			if (n < 0) {
+				fprintf(stderr, "kafka-mock: --brokers: want 1..32, got '%s'\n", v);
+				return -EINVAL;
+			}
+			o->brokers = (int)n;
+		} else if (strcmp(a, "--topic") == 0) {
+			if (o->ntopics == MAX_TOPICS) {
+				fprintf(stderr, "kafka-mock: more than %d --topic\n", MAX_TOPICS);
+				return -EINVAL;
+			}
+			if (parse_topic(v, &o->topics[o->ntopics]) < 0) {
+				fprintf(stderr, "kafka-mock: --topic: want NAME[:PARTITIONS] "
+					"(name of [A-Za-z0-9._-], partitions 1..10000), got '%s'\n", v);
+				return -EINVAL;
+			}
+			o->ntopics++;
+		} else if (strcmp(a, "--bootstrap-file") == 0) {
+			o->bootstrap_file = v;
+		} else {
+			fprintf(stderr, "kafka-mock: unknown option %s\n", a);
+			return -EINVAL;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	FILE *f;
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		fprintf(stderr, "kafka-mock: --bootstrap-file: path too long\n");
+		return -ENAMETOOLONG;
+	}
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		fprintf(stderr, "kafka-mock: writing %s: %s\n", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int serve(const struct opts *o, rd_kafka_mock_cluster_t *mc)
+{
+	const char *boot = rd_kafka_mock_cluster_bootstraps(mc);
+	sigset_t set;
+	int i, sig;
+	rd_kafka_resp_err_t err;
+
+	/* A replication factor above the broker count is refused. */
+	for (i = 0; i < o->ntopics; i++) {
+		err = rd_kafka_mock_topic_create(mc, o->topics[i].name,
+						 o->topics[i].partitions,
+						 o->brokers < 3 ? o->brokers : 3);
+		if (err) {
+			fprintf(stderr, "kafka-mock: topic %s: %s\n",
+				o->topics[i].name, rd_kafka_err2str(err));
+			return -EIO;
+		}
+	}
+	if (o->bootstrap_file && write_file(o->bootstrap_file, boot) < 0)
+		return -EIO;
+	printf("bootstrap=%s\n", boot);
+	fflush(stdout);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigwait(&set, &sig) != 0)
+		return -EINTR;
+	fprintf(stderr, "kafka-mock: signal %d, stopping\n", sig);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o; /* large (topic table); static only to keep it off the stack */
+	char errstr[512];
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
+	rd_kafka_mock_cluster_t *mc;
+	sigset_t set;
+	int rc;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	/* Block the stop signals before librdkafka starts its threads, so
+	 * that they inherit the mask and sigwait() below receives them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	conf = rd_kafka_conf_new();
+	/* The handle only does the mock cluster's bookkeeping; it never
+	 * connects anywhere. */
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", "", errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr))) {
+		fprintf(stderr, "kafka-mock: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+		return 1;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!rk) {
+		fprintf(stderr, "kafka-mock: %s\n", errstr);
+		return 1;
+	}
+	mc = rd_kafka_mock_cluster_new(rk, o.brokers);
+	if (!mc) {
+		fprintf(stderr, "kafka-mock: could not create the mock cluster\n");
+		rd_kafka_destroy(rk);
+		return 1;
+	}
+	rc = serve(&o, mc);
+	rd_kafka_mock_cluster_destroy(mc);
+	rd_kafka_destroy(rk);
+	return rc < 0 ? 1 : 0;
+}
