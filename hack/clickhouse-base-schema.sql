@@ -24,6 +24,10 @@
 --  * No ON CLUSTER: 18.16 runs distributed DDL only through ZooKeeper. The
 --    Distributed tables name the one-shard cluster 'posthog' that
 --    hack/clickhouse writes into the server config.
+--  * cityHash64 takes no UUID argument in 18.16 ("Unexpected type UUID of
+--    argument of function cityHash64" on the first insert), so the sorting
+--    key hashes toString(uuid) where PostHog hashes uuid. The key stays one
+--    row per event for ReplacingMergeTree; only the hash values differ.
 --  * person_mode is not here: hack/clickhouse-migration-add-column.sql adds
 --    it, as PostHog's own migration did, so that tests can show the
 --    per-bucket tables following a schema change.
@@ -65,7 +69,7 @@ CREATE TABLE IF NOT EXISTS posthog.sharded_events
     , inserted_at Nullable(DateTime) DEFAULT now()
 ) ENGINE = ReplacingMergeTree(_timestamp)
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), cityHash64(uuid))
+ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), cityHash64(toString(uuid)))
 SAMPLE BY cityHash64(distinct_id);
 
 -- The write path: the materialized views insert here.
