@@ -169,7 +169,7 @@ static int serve(const struct opts *o, rd_kafka_mock_cluster_t *mc)
 
 int main(int argc, char **argv)
 {
-	static struct opts o; /* large (topic table); static only to keep it off the stack */
+	struct opts *o = calloc(1, sizeof(*o)); /* ~64 KiB of topics: off the stack */
 	char errstr[512];
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
@@ -177,8 +177,12 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc;
 
-	if (parse_args(argc, argv, &o) < 0)
+	if (!o)
+		abort();
+	if (parse_args(argc, argv, o) < 0) {
+		free(o);
 		return 2;
+	}
 	/* Block the stop signals before librdkafka starts its threads, so
 	 * that they inherit the mask and sigwait() below receives them. */
 	sigemptyset(&set);
@@ -193,21 +197,25 @@ int main(int argc, char **argv)
 	    rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr))) {
 		fprintf(stderr, "kafka-mock: %s\n", errstr);
 		rd_kafka_conf_destroy(conf);
+		free(o);
 		return 1;
 	}
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!rk) {
 		fprintf(stderr, "kafka-mock: %s\n", errstr);
+		free(o);
 		return 1;
 	}
-	mc = rd_kafka_mock_cluster_new(rk, o.brokers);
+	mc = rd_kafka_mock_cluster_new(rk, o->brokers);
 	if (!mc) {
 		fprintf(stderr, "kafka-mock: could not create the mock cluster\n");
 		rd_kafka_destroy(rk);
+		free(o);
 		return 1;
 	}
-	rc = serve(&o, mc);
+	rc = serve(o, mc);
 	rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(rk);
+	free(o);
 	return rc < 0 ? 1 : 0;
 }
