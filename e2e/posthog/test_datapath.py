@@ -153,8 +153,14 @@ class DataPathE2E(unittest.TestCase):
         subprocess.run(["kubectl", "create", "namespace", NS], capture_output=True)
         if base.LOCAL:
             base.OPERATOR.start()
-        for doc in manifest():
-            k("apply", "-f", "-", input=doc)
+        try:
+            for doc in manifest():
+                k("apply", "-f", "-", input=doc)
+        except BaseException:
+            # tearDownClass does not run when setUpClass fails.
+            if base.LOCAL:
+                base.OPERATOR.stop()
+            raise
 
     @classmethod
     def tearDownClass(cls):
