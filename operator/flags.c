@@ -77,7 +77,8 @@ void op_flags_usage(FILE *out)
 	fprintf(out,
 		"Usage: posthog-operator [run] [flags]\n"
 		"       posthog-operator render [flags]   (see: render --help)\n"
-		"       posthog-operator version\n\nFlags (each also read from the variable shown):\n");
+		"       posthog-operator version\n"
+		"       posthog-operator versions         (the supported PostHog versions, JSON)\n\nFlags (each also read from the variable shown):\n");
 	for (size_t i = 0; i < NFLAGS; i++)
 		fprintf(out, "  --%-32s %s%s%s%s\n", flags[i].name, flags[i].help,
 			flags[i].env ? " [$" : "", flags[i].env ? flags[i].env : "",

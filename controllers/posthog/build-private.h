@@ -154,6 +154,16 @@ void ph_env_field(cJSON *env, const char *name, const char *field_path);
  * of the same name. */
 void ph_env_merge(cJSON *env, const cJSON *extra);
 
+/* KAFKA_HOSTS (+ KAFKA_URL where the row reads it) and SASL/TLS
+ * variables; CLICKHOUSE_HOST and the rest of PostHog's ClickHouse
+ * variables (build_pluginserver.c). */
+void ph_kafka_env(const struct ph_ctx *c, cJSON *env);
+void ph_clickhouse_env(const struct ph_ctx *c, cJSON *env);
+
+/* DATABASE_URL, REDIS_URL, ... (the version matrix row's names) from
+ * spec.postgres / spec.redis Secrets. */
+void ph_datastore_env(const struct ph_ctx *c, cJSON *env);
+
 /* "<host>.<ns>.svc" or "<host>" without a namespace (heap). */
 char *ph_svc_host(const struct ph_ctx *c, const char *service);
 

@@ -498,3 +498,20 @@ cJSON *ph_add_mount(cJSON *mounts, const char *name, const char *path)
 	ph_push(mounts, m);
 	return m;
 }
+
+/* spec.postgres and spec.redis under every name the version's row lists:
+ * the URL stays in the user's Secret, the pod reads it through
+ * secretKeyRef. */
+void ph_datastore_env(const struct ph_ctx *c, cJSON *env)
+{
+	const struct ph_version *row =
+		ph_version_or_fallback(ph_get_str(c->spec, "version", NULL));
+	const char *const *n;
+
+	for (n = row->postgres_env; *n; n++)
+		ph_env_secret(env, *n, ph_get_str(c->spec, "postgres.urlSecret.name", ""),
+			      ph_get_str(c->spec, "postgres.urlSecret.key", "url"));
+	for (n = row->redis_env; *n; n++)
+		ph_env_secret(env, *n, ph_get_str(c->spec, "redis.urlSecret.name", ""),
+			      ph_get_str(c->spec, "redis.urlSecret.key", "url"));
+}

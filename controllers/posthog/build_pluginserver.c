@@ -43,7 +43,29 @@ static cJSON *effective_role(const struct ph_ctx *c, const char *role,
 	return r;
 }
 
-static void kafka_env(const struct ph_ctx *c, cJSON *env)
+/* KAFKA_URL in the kafka://host:port,kafka://host:port form that 1.43's
+ * Django settings (data_stores.py) parse into KAFKA_HOSTS. */
+static void kafka_url_env(cJSON *env, const char *boot)
+{
+	char url[4096];
+	size_t used = 0;
+	const char *p = boot;
+
+	while (*p && used < sizeof(url)) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		int n = snprintf(url + used, sizeof(url) - used, "%skafka://%.*s",
+				 used ? "," : "", (int)len, p);
+
+		if (n < 0 || (size_t)n >= sizeof(url) - used)
+			return; /* cannot happen: boot is capped at 2048 */
+		used += (size_t)n;
+		p = comma ? comma + 1 : p + len;
+	}
+	ph_env(env, "KAFKA_URL", url);
+}
+
+void ph_kafka_env(const struct ph_ctx *c, cJSON *env)
 {
 	bool tls = ph_get_bool(c->spec, "kafka.external.tls.enabled", false);
 	const cJSON *sasl = ph_get(c->spec, "kafka.external.sasl");
@@ -52,6 +74,8 @@ static void kafka_env(const struct ph_ctx *c, cJSON *env)
 	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) != 0)
 		boot[0] = '\0';
 	ph_env(env, "KAFKA_HOSTS", boot);
+	if (ph_version_or_fallback(ph_get_str(c->spec, "version", NULL))->kafka_url)
+		kafka_url_env(env, boot);
 	if (sasl || tls)
 		ph_env(env, "KAFKA_SECURITY_PROTOCOL",
 		       sasl ? (tls ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL");
@@ -64,7 +88,7 @@ static void kafka_env(const struct ph_ctx *c, cJSON *env)
 		      ph_get_str(sasl, "passwordKey", "password"));
 }
 
-static void clickhouse_env(const struct ph_ctx *c, cJSON *env)
+void ph_clickhouse_env(const struct ph_ctx *c, cJSON *env)
 {
 	const cJSON *ext = ph_get(c->spec, "clickhouse.external");
 	char *host;
@@ -85,24 +109,45 @@ static void clickhouse_env(const struct ph_ctx *c, cJSON *env)
 	ph_env(env, "CLICKHOUSE_VERIFY", ph_get_bool(ext, "verify", true) ? "true" : "false");
 }
 
+/* The row whose variable names route topics: the version's, unless the
+ * spec overrides its routing (spec.unsupportedVersion), then the first
+ * matrix row with that routing. */
+static const struct ph_version *routing_row(const struct ph_version *row, bool prefix)
+{
+	enum ph_routing want = prefix ? PH_ROUTING_KAFKA_PREFIX : PH_ROUTING_ENV;
+	const struct ph_version *r;
+	size_t i;
+
+	if (row->routing == want)
+		return row;
+	for (i = 0; (r = ph_version_at(i)); i++)
+		if (r->routing == want)
+			return r;
+	return row;
+}
+
 static void routing_env(const struct ph_ctx *c, cJSON *env, bool ingestion,
 			const struct ph_bucket_names *n)
 {
-	if (n->kafka_prefix[0]) {
-		/* 1.43-era images: the prefix moves every topic and group. */
+	const struct ph_version *row = routing_row(
+		ph_version_or_fallback(ph_get_str(c->spec, "version", NULL)),
+		n->kafka_prefix[0] != '\0');
+
+	/* With KafkaPrefix routing the prefix moves every topic and consumer
+	 * group; the topic variables only restate the prefixed names. */
+	if (n->kafka_prefix[0])
 		ph_env(env, "KAFKA_PREFIX", n->kafka_prefix);
-		ph_env(env, "KAFKA_CONSUMPTION_TOPIC", n->ingestion_topic);
-		ph_env(env, "CLICKHOUSE_JSON_EVENTS_KAFKA_TOPIC", n->events_json_topic);
+	ph_env(env, row->env_events_json_topic, n->events_json_topic);
+	if (ingestion) {
+		ph_env(env, row->env_ingestion_topic, n->ingestion_topic);
+		if (row->env_ingestion_group)
+			ph_env(env, row->env_ingestion_group, n->ingestion_group);
 		return;
 	}
-	ph_env(env, "CLICKHOUSE_JSON_EVENTS_KAFKA_TOPIC", n->events_json_topic);
-	if (ingestion) {
-		ph_env(env, "INGESTION_CONSUMER_CONSUME_TOPIC", n->ingestion_topic);
-		ph_env(env, "INGESTION_CONSUMER_GROUP_ID", n->ingestion_group);
-	} else {
-		ph_env(env, "CDP_LEGACY_EVENT_CONSUMER_TOPIC", n->events_json_topic);
-		ph_env(env, "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID", n->async_group);
-	}
+	if (row->env_async_topic)
+		ph_env(env, row->env_async_topic, n->events_json_topic);
+	if (row->env_async_group)
+		ph_env(env, row->env_async_group, n->async_group);
 }
 
 static cJSON *http_probe(int delay, int failures)
@@ -140,8 +185,9 @@ static cJSON *container(const struct ph_ctx *c, const cJSON *role, bool ingestio
 	ph_env(env, "PLUGIN_SERVER_MODE", ph_get_str(role, "mode", "ingestion"));
 	snprintf(b, sizeof(b), "%u", n->bucket);
 	ph_env(env, "POSTHOG_INGESTION_BUCKET", b);
-	kafka_env(c, env);
-	clickhouse_env(c, env);
+	ph_kafka_env(c, env);
+	ph_clickhouse_env(c, env);
+	ph_datastore_env(c, env);
 	routing_env(c, env, ingestion, n);
 	ph_env_merge(env, ph_get(c->spec, "pluginServer.env"));
 	ph_env_merge(env, ph_get(role, "env"));

@@ -207,6 +207,66 @@ bool ph_is_external(const cJSON *spec, const char *component);
 int ph_child_name(const char *name, const char *suffix, char *out,
 		  size_t outsz);
 
+/*
+ * The version matrix (versions.c; docs/versions.md cites the upstream file
+ * behind every field). One row per supported spec.version: what the
+ * operator runs for that PostHog and what it expects around it. Rows are
+ * constant; NULL-terminated string lists.
+ */
+enum ph_routing {
+	PH_ROUTING_KAFKA_PREFIX, /* only KAFKA_PREFIX moves topics and groups */
+	PH_ROUTING_ENV,          /* per-consumer topic and group variables */
+};
+
+struct ph_version {
+	const char *version;            /* spec.version */
+	const char *app_image;          /* Django image (migrate Job) repo */
+	const char *app_tag;
+	const char *plugin_image;       /* plugin-server image repository */
+	const char *plugin_tag;
+	const char *const *plugin_command;
+	const char *ingestion_mode;     /* PLUGIN_SERVER_MODE values */
+	const char *async_mode;
+	enum ph_routing routing;
+	/* Routing variables (Env routing): ingestion consumer topic and group,
+	 * events_json producer topic, async consumer topic and group. With
+	 * KafkaPrefix routing, KAFKA_PREFIX plus the ingestion topic and
+	 * producer topic variables. */
+	const char *env_ingestion_topic;
+	const char *env_ingestion_group; /* NULL: the group is not settable */
+	const char *env_events_json_topic;
+	const char *env_async_topic;     /* NULL: the topic is a constant */
+	const char *env_async_group;
+	bool kafka_url;                  /* also KAFKA_URL=kafka://... */
+	const char *const *postgres_env; /* variables carrying spec.postgres */
+	const char *const *redis_env;    /* variables carrying spec.redis */
+	const char *clickhouse_min;     /* accepted ClickHouse: >= min */
+	const char *clickhouse_below;   /*   and < below */
+	const char *clickhouse_tag;     /* known-good clickhouse-server tag */
+	const char *kafka_known_good;   /* the Kafka PostHog ran with */
+	const char *const *migrate_command;
+};
+
+/* The row for version, or NULL when the matrix has none. Borrowed. */
+const struct ph_version *ph_version_find(const char *version);
+/* The row for version, or the row an unsupported version runs with
+ * (version "", NULL tags: the images are tagged spec.version). Never
+ * NULL. Borrowed. */
+const struct ph_version *ph_version_or_fallback(const char *version);
+/* The i-th row (0-based), or NULL past the end. Borrowed. */
+const struct ph_version *ph_version_at(size_t i);
+/* The whole matrix as a JSON array of objects with the fields above in
+ * camelCase (what `posthog-operator versions` prints). Caller frees. */
+cJSON *ph_version_matrix_json(void);
+/* "v1, v2, ..." of every row into out. Returns 0 or -ENOSPC. */
+int ph_version_list(char *out, size_t outsz);
+/*
+ * Compares dotted numeric versions ("22.8.20.11" vs "22.9"), missing
+ * components counting as 0. Sets *cmp to <0, 0, >0. Returns 0, or -EINVAL
+ * when either is not digits and dots (a tag such as "latest").
+ */
+int ph_version_cmp(const char *a, const char *b, int *cmp);
+
 /* One message per errno this module returns. */
 const char *ph_strerror(int err);
 

@@ -384,21 +384,36 @@ static void set_str_if_absent(cJSON *obj, const char *key, const char *v)
 		ph_add_str(obj, key, v);
 }
 
-/* Defaults that depend on other fields, which a schema cannot express. */
+static void default_list(cJSON *obj, const char *key, const char *const *list)
+{
+	cJSON *arr;
+
+	if (!cJSON_IsObject(obj) || cJSON_GetObjectItemCaseSensitive(obj, key))
+		return;
+	arr = ph_add_arr(obj, key);
+	for (; *list; list++)
+		ph_push_str(arr, *list);
+}
+
+/* Defaults that depend on other fields, which a schema cannot express.
+ * Images, commands, modes and routing come from the version matrix row
+ * of spec.version (versions.c). */
 static void derived_defaults(cJSON *spec)
 {
 	cJSON *kafka = cJSON_GetObjectItemCaseSensitive(spec, "kafka");
 	cJSON *topics = cJSON_GetObjectItemCaseSensitive(kafka, "topics");
 	cJSON *ps = cJSON_GetObjectItemCaseSensitive(spec, "pluginServer");
-	bool prefix = !strcmp(ph_get_str(spec, "pluginServer.topicRouting",
-					  "Env"), "KafkaPrefix");
+	const char *version = ph_get_str(spec, "version", NULL);
+	const struct ph_version *row = ph_version_or_fallback(version);
+	bool prefix;
 	int64_t rf;
 
 	default_image(spec, "zookeeper", "zookeeper", "3.8.4");
 	default_image(spec, "kafka", "apache/kafka", "3.8.1");
-	default_image(spec, "clickhouse", "clickhouse/clickhouse-server", "24.8");
-	default_image(spec, "pluginServer", "posthog/posthog",
-		      ph_get_str(spec, "version", NULL));
+	default_image(spec, "clickhouse", "clickhouse/clickhouse-server",
+		      row->clickhouse_tag);
+	default_image(spec, "pluginServer", row->plugin_image,
+		      row->plugin_tag ? row->plugin_tag : version);
 	if (ph_is_external(spec, "kafka"))
 		rf = 3;
 	else
@@ -407,11 +422,18 @@ static void derived_defaults(cJSON *spec)
 	set_int_if_absent(topics, "replicationFactor", rf);
 	rf = ph_get_int(topics, "replicationFactor", rf);
 	set_int_if_absent(topics, "minInsyncReplicas", rf > 1 ? rf - 1 : 1);
-	if (cJSON_IsObject(ps) &&
-	    !cJSON_GetObjectItemCaseSensitive(ps, "command")) {
-		cJSON *cmd = ph_add_arr(ps, "command");
-		ph_push_str(cmd, "./bin/plugin-server");
-		ph_push_str(cmd, "--no-restart-loop");
+	default_list(ps, "command", row->plugin_command);
+	set_str_if_absent(ps, "topicRouting",
+			  row->routing == PH_ROUTING_KAFKA_PREFIX ? "KafkaPrefix" : "Env");
+	prefix = !strcmp(ph_get_str(spec, "pluginServer.topicRouting", "Env"),
+			 "KafkaPrefix");
+	/* A routing other than the row's is an expert override; the modes
+	 * then follow the routing, as before the matrix. */
+	if (prefix == (row->routing == PH_ROUTING_KAFKA_PREFIX)) {
+		set_str_if_absent(cJSON_GetObjectItemCaseSensitive(ps, "ingestion"),
+				  "mode", row->ingestion_mode);
+		set_str_if_absent(cJSON_GetObjectItemCaseSensitive(ps, "async"),
+				  "mode", row->async_mode);
 	}
 	set_str_if_absent(cJSON_GetObjectItemCaseSensitive(ps, "ingestion"),
 			  "mode", prefix ? "ingestion" : "ingestion-v2");

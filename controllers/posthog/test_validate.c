@@ -6,7 +6,10 @@
 #define PH_TESTING
 #include "build-private.h"
 
-#define BASE "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}"
+#define DS ",\"postgres\":{\"urlSecret\":{\"name\":\"app\"}},\"redis\":{\"urlSecret\":{\"name\":\"app\"}}"
+#define BASE "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" DS
+#define NODE "03bc2ff27ab6730aef6b418718014e523e206fd3"
+#define CH "\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" DS
 
 static const struct {
 	const char *name; /* metadata.name */
@@ -21,8 +24,27 @@ static const struct {
 	{ "ph", BASE ",\"kafka\":{\"storage\":{\"size\":\"lots\"}}", "spec.kafka.storage.size", "must match" },
 	{ "ph", BASE ",\"buckets\":{\"count\":65}", "spec.buckets.count", "must be at most 64" },
 	{ "ph", BASE ",\"bogus\":true", "spec.bogus", "unknown field" },
-	{ "ph", "\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}", "spec.version", "is required" },
-	{ "ph", "\"version\":\"x\"", "spec.clickhouse", "is required" },
+	{ "ph", CH, "spec.version", "is required" },
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}", "spec.postgres", "is required" },
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}", "spec.redis", "is required" },
+	{ "ph", BASE ",\"postgres\":{\"urlSecret\":{}}", "spec.postgres.urlSecret.name", "is required" },
+	{ "ph", BASE ",\"redis\":{\"urlSecret\":{\"name\":\"Not_A_Name\"}}", "spec.redis.urlSecret.name", "must match" },
+	/* the version matrix */
+	{ "ph", "\"version\":\"latest\"," CH, "spec.version",
+	  "\"latest\" is not a supported PostHog version (supported: 1.43.0, " NODE "; see docs/versions.md)" },
+	{ "ph", "\"version\":\"1.43.1\"," CH, "spec.version", "set spec.unsupportedVersion: true" },
+	{ "ph", BASE ",\"pluginServer\":{\"topicRouting\":\"Env\"}", "spec.pluginServer.topicRouting",
+	  "PostHog 1.43.0 routes topics with KafkaPrefix only" },
+	{ "ph", "\"version\":\"" NODE "\"," CH ",\"pluginServer\":{\"topicRouting\":\"KafkaPrefix\"}",
+	  "spec.pluginServer.topicRouting", "routes topics with Env only" },
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
+		"\"image\":{\"tag\":\"24.8\"}}" DS, "spec.clickhouse.image.tag",
+	  "ClickHouse 24.8 is outside what PostHog 1.43.0 accepts (>= 21.6.0, < 22.9.0" },
+	{ "ph", "\"version\":\"" NODE "\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
+		"\"image\":{\"tag\":\"22.8.20.11\"}}" DS, "spec.clickhouse.image.tag", "is outside what PostHog" },
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
+		"\"image\":{\"tag\":\"latest\"}}" DS, "spec.clickhouse.image.tag", "must be a dotted ClickHouse version" },
+	{ "ph", "\"version\":\"1.43.0\"" DS, "spec.clickhouse", "is required" },
 	{ "ph", BASE ",\"kafka\":{\"topics\":{\"prefix\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "\"}}",
 	  "spec.kafka.topics.prefix", "must be at most 48 characters" },
 	{ "ph", BASE ",\"imagePullSecrets\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"},{\"name\":\"d\"},"
@@ -38,8 +60,8 @@ static const struct {
 	  "spec.zookeeper.replicas", "cannot be set together with spec.zookeeper.external" },
 	{ "ph", BASE ",\"kafka\":{\"brokers\":3,\"external\":{\"brokers\":[\"k:9092\"]}}",
 	  "spec.kafka.brokers", "cannot be set together with spec.kafka.external" },
-	{ "ph", "\"version\":\"1\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},\"shards\":2,"
-		"\"external\":{\"host\":\"ch.example.com\"}}",
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},\"shards\":2,"
+		"\"external\":{\"host\":\"ch.example.com\"}}" DS,
 	  "spec.clickhouse.shards", "cannot be set together with spec.clickhouse.external" },
 	{ "ph", BASE ",\"buckets\":{\"count\":2,\"pins\":[{\"teamId\":5,\"bucket\":2}]}",
 	  "spec.buckets.pins[0].bucket", "must be below spec.buckets.count (got 2 with 2 buckets)" },
@@ -53,7 +75,7 @@ static const struct {
 	  "spec.pluginServer.async.autoscaling.minReplicas", "must not exceed maxReplicas" },
 	{ "ph", BASE ",\"buckets\":{\"count\":2,\"overrides\":[{\"bucket\":1,\"ingestion\":{\"autoscaling\":{\"minReplicas\":9}}}]}",
 	  "spec.buckets.overrides[0].ingestion.autoscaling.minReplicas", "must not exceed maxReplicas" },
-	{ "ph", "\"version\":\"1\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},\"profile\":{\"a b\":\"1\"}}",
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},\"profile\":{\"a b\":\"1\"}}" DS,
 	  "spec.clickhouse.profile.a b", "not a ClickHouse setting name" },
 	{ "this-name-is-far-too-long-for-a-posthog", BASE, "metadata.name", "at most 36 characters" },
 	{ "Caps", BASE, "metadata.name", "DNS-1035" },
@@ -121,6 +143,27 @@ START_TEST(test_many_problems)
 }
 END_TEST
 
+/* spec.unsupportedVersion lets an expert run what the matrix refuses. */
+static const char *const hatch[] = {
+	"\"version\":\"latest\",\"unsupportedVersion\":true," CH,
+	"\"version\":\"1.43.0\",\"unsupportedVersion\":true,\"pluginServer\":{\"topicRouting\":\"Env\"}," CH,
+	"\"version\":\"1.43.0\",\"unsupportedVersion\":true,\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
+	"\"image\":{\"tag\":\"24.8\"}}" DS,
+};
+
+START_TEST(test_escape_hatch)
+{
+	cJSON *ph = make("ph", hatch[_i]), *problems = (cJSON *)1, *entries = NULL;
+
+	ck_assert_int_eq(ph_validate(ph, &problems), 0);
+	ck_assert_ptr_null(problems);
+	ck_assert_int_eq(ph_build(ph, &entries), 0);
+	ck_assert_int_gt(cJSON_GetArraySize(entries), 0);
+	cJSON_Delete(entries);
+	cJSON_Delete(ph);
+}
+END_TEST
+
 START_TEST(test_no_spec)
 {
 	cJSON *ph = parse_json("{\"metadata\":{\"name\":\"ph\"}}"), *problems;
@@ -140,6 +183,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_rule, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_examples_valid, 0, sizeof(valid) / sizeof(valid[0]));
 	tcase_add_test(tc, test_many_problems);
+	tcase_add_loop_test(tc, test_escape_hatch, 0, sizeof(hatch) / sizeof(hatch[0]));
 	tcase_add_test(tc, test_no_spec);
 	suite_add_tcase(s, tc);
 	return s;

@@ -190,6 +190,65 @@ static void check_profile(const cJSON *spec, cJSON *problems)
 	regfree(&re);
 }
 
+/* The managed ClickHouse's image tag against the row's accepted range
+ * (PostHog refuses to boot outside it: service_requirements.py). A tag
+ * that is not a dotted version cannot be checked and is refused. */
+static void check_clickhouse_version(const cJSON *spec, const struct ph_version *row,
+				     cJSON *problems)
+{
+	const char *tag = ph_get_str(spec, "clickhouse.image.tag", NULL);
+	int lo, hi;
+
+	if (ph_is_external(spec, "clickhouse") || !tag || !row->clickhouse_min)
+		return;
+	if (ph_version_cmp(tag, row->clickhouse_min, &lo) != 0 ||
+	    ph_version_cmp(tag, row->clickhouse_below, &hi) != 0) {
+		ph_problem(problems, "spec.clickhouse.image.tag",
+			   "must be a dotted ClickHouse version for PostHog %s "
+			   "(>= %s, < %s; got \"%s\"), or set "
+			   "spec.unsupportedVersion", row->version,
+			   row->clickhouse_min, row->clickhouse_below, tag);
+		return;
+	}
+	if (lo < 0 || hi >= 0)
+		ph_problem(problems, "spec.clickhouse.image.tag",
+			   "ClickHouse %s is outside what PostHog %s accepts "
+			   "(>= %s, < %s; docs/versions.md), or set "
+			   "spec.unsupportedVersion", tag, row->version,
+			   row->clickhouse_min, row->clickhouse_below);
+}
+
+/* spec.version must be a row of the version matrix, with what the row
+ * fixes left alone, unless spec.unsupportedVersion says the user knows
+ * better. */
+static void check_version(const cJSON *spec, cJSON *problems)
+{
+	const char *version = ph_get_str(spec, "version", NULL);
+	const struct ph_version *row = ph_version_find(version);
+	const char *routing = ph_get_str(spec, "pluginServer.topicRouting", "");
+	char list[512];
+
+	if (ph_get_bool(spec, "unsupportedVersion", false) || !version)
+		return;
+	if (!row) {
+		if (ph_version_list(list, sizeof(list)) != 0)
+			abort(); /* the matrix is a constant that fits */
+		ph_problem(problems, "spec.version",
+			   "\"%s\" is not a supported PostHog version "
+			   "(supported: %s; see docs/versions.md); set "
+			   "spec.unsupportedVersion: true to run it anyway",
+			   version, list);
+		return;
+	}
+	if (strcmp(routing, row->routing == PH_ROUTING_KAFKA_PREFIX ? "KafkaPrefix" : "Env"))
+		ph_problem(problems, "spec.pluginServer.topicRouting",
+			   "PostHog %s routes topics with %s only (got %s); "
+			   "set spec.unsupportedVersion to override", version,
+			   row->routing == PH_ROUTING_KAFKA_PREFIX ? "KafkaPrefix" : "Env",
+			   routing);
+	check_clickhouse_version(spec, row, problems);
+}
+
 int ph_validate(const cJSON *posthog, cJSON **problems)
 {
 	static const char *const zk[] = { "replicas", "storage", "resources", NULL };
@@ -219,6 +278,7 @@ int ph_validate(const cJSON *posthog, cJSON **problems)
 	check_bucket_refs(spec, "overrides", out);
 	check_roles(spec, out);
 	check_profile(spec, out);
+	check_version(spec, out);
 	cJSON_Delete(spec);
 done:
 	if (cJSON_GetArraySize(out) == 0) {

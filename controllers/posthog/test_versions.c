@@ -1,0 +1,198 @@
+/* The version matrix: lookups, version comparison, and every example's
+ * rendered plugin-servers (and migrate Job) checked against its row. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PH_TESTING
+#include "build-private.h"
+
+static const struct {
+	const char *a, *b;
+	int rc, cmp;
+} cmps[] = {
+	{ "22.3.13.80", "22.9.0", 0, -1 },
+	{ "22.9", "22.9.0", 0, 0 },
+	{ "24.8.7.41", "24.8", 0, 1 },
+	{ "25.12.1", "25.13", 0, -1 },
+	{ "21.6.0", "21.6.0", 0, 0 },
+	{ "100.0", "99.99.99", 0, 1 },
+	{ "latest", "22.9", -EINVAL, 0 },
+	{ "22.", "22", -EINVAL, 0 },
+	{ "22..1", "22", -EINVAL, 0 },
+	{ "", "1", -EINVAL, 0 },
+	{ "1-alpine", "1", -EINVAL, 0 },
+	{ "99999999999999", "1", -EINVAL, 0 },
+};
+
+START_TEST(test_cmp)
+{
+	int cmp = 42;
+
+	ck_assert_int_eq(ph_version_cmp(cmps[_i].a, cmps[_i].b, &cmp), cmps[_i].rc);
+	if (cmps[_i].rc == 0)
+		ck_assert_int_eq(cmp, cmps[_i].cmp);
+	else
+		ck_assert_int_eq(cmp, 42); /* untouched on failure */
+}
+END_TEST
+
+START_TEST(test_find)
+{
+	const struct ph_version *v;
+	char list[256];
+	size_t i;
+
+	ck_assert_ptr_null(ph_version_find("latest"));
+	ck_assert_ptr_null(ph_version_find(NULL));
+	ck_assert_str_eq(ph_version_find("1.43.0")->plugin_tag, "release-1.43.0");
+	ck_assert_str_eq(ph_version_or_fallback("latest")->version, "");
+	ck_assert_ptr_null(ph_version_or_fallback("latest")->plugin_tag);
+	ck_assert_int_eq(ph_version_list(list, sizeof(list)), 0);
+	for (i = 0; (v = ph_version_at(i)); i++) {
+		ck_assert_ptr_eq(ph_version_find(v->version), v);
+		ck_assert_ptr_nonnull(strstr(list, v->version));
+		/* every row's known-good ClickHouse lies in its accepted range */
+		int lo, hi;
+		ck_assert_int_eq(ph_version_cmp(v->clickhouse_tag, v->clickhouse_min, &lo), 0);
+		ck_assert_int_eq(ph_version_cmp(v->clickhouse_tag, v->clickhouse_below, &hi), 0);
+		ck_assert_int_ge(lo, 0);
+		ck_assert_int_lt(hi, 0);
+	}
+	ck_assert_uint_eq(i, 2);
+	ck_assert_int_eq(ph_version_list(list, 8), -ENOSPC);
+}
+END_TEST
+
+static const char *const examples[] = {
+	"examples/minimal.yaml", "examples/production.yaml",
+	"examples/external.yaml", "examples/legacy-topics.yaml",
+};
+
+static const cJSON *env_var(const cJSON *env, const char *name)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, env)
+		if (!strcmp(ph_get_str(e, "name", ""), name))
+			return e;
+	return NULL;
+}
+
+static void check_command(const cJSON *cmd, const char *const *want)
+{
+	const cJSON *a;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(a, cmd) {
+		ck_assert_ptr_nonnull(want[i]);
+		ck_assert_str_eq(a->valuestring, want[i]);
+		i++;
+	}
+	ck_assert_ptr_null(want[i]);
+}
+
+/* The variable is taken from the Secret that spec.<which>.urlSecret names. */
+static void check_secret_env(const cJSON *env, const char *name, const cJSON *ph,
+			     const char *which)
+{
+	const cJSON *e = env_var(env, name);
+	char path[64];
+
+	ck_assert_msg(e != NULL, "%s missing", name);
+	ck_assert_ptr_null(ph_get(e, "value"));
+	snprintf(path, sizeof(path), "spec.%s.urlSecret.name", which);
+	ck_assert_str_eq(ph_get_str(e, "valueFrom.secretKeyRef.name", ""), ph_get_str(ph, path, "?"));
+	snprintf(path, sizeof(path), "spec.%s.urlSecret.key", which);
+	ck_assert_str_eq(ph_get_str(e, "valueFrom.secretKeyRef.key", ""), ph_get_str(ph, path, "url"));
+}
+
+static void check_datastores(const cJSON *env, const cJSON *ph, const struct ph_version *row)
+{
+	const char *const *n;
+
+	for (n = row->postgres_env; *n; n++)
+		check_secret_env(env, *n, ph, "postgres");
+	for (n = row->redis_env; *n; n++)
+		check_secret_env(env, *n, ph, "redis");
+}
+
+static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct ph_version *row)
+{
+	const cJSON *ct = cJSON_GetArrayItem(ph_get(obj, "spec.template.spec.containers"), 0);
+	const cJSON *env = ph_get(ct, "env");
+	bool ingestion = strstr(ph_get_str(obj, "metadata.name", ""), "-plugins-ingestion-") != NULL;
+	char *img = ph_strf("%s:%s", row->plugin_image, row->plugin_tag);
+
+	ck_assert_str_eq(ph_get_str(ct, "image", ""), img);
+	free(img);
+	check_command(ph_get(ct, "command"), row->plugin_command);
+	ck_assert_str_eq(ph_get_str(env_var(env, "PLUGIN_SERVER_MODE"), "value", ""),
+			 ingestion ? row->ingestion_mode : row->async_mode);
+	if (row->routing == PH_ROUTING_KAFKA_PREFIX)
+		ck_assert_ptr_nonnull(env_var(env, "KAFKA_PREFIX"));
+	else
+		ck_assert_ptr_null(env_var(env, "KAFKA_PREFIX"));
+	ck_assert_ptr_nonnull(env_var(env, row->env_events_json_topic));
+	if (ingestion) {
+		ck_assert_ptr_nonnull(env_var(env, row->env_ingestion_topic));
+		if (row->env_ingestion_group)
+			ck_assert_ptr_nonnull(env_var(env, row->env_ingestion_group));
+	} else {
+		if (row->env_async_topic)
+			ck_assert_ptr_nonnull(env_var(env, row->env_async_topic));
+		if (row->env_async_group)
+			ck_assert_ptr_nonnull(env_var(env, row->env_async_group));
+	}
+	if (row->kafka_url)
+		ck_assert_ptr_nonnull(env_var(env, "KAFKA_URL"));
+	check_datastores(env, ph, row);
+}
+
+START_TEST(test_examples_match_matrix)
+{
+	cJSON *ph = load_posthog(examples[_i]), *entries = NULL;
+	const struct ph_version *row = ph_version_find(ph_get_str(ph, "spec.version", NULL));
+	const cJSON *e;
+	int deployments = 0;
+
+	ck_assert_msg(row != NULL, "%s: version not in the matrix", examples[_i]);
+	ck_assert_int_eq(ph_build(ph, &entries), 0);
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *obj = ph_get(e, "object");
+
+		if (!strcmp(ph_get_str(obj, "kind", ""), "Deployment") &&
+		    !strcmp(ph_get_str(e, "stage", ""), "plugin-server")) {
+			check_plugin_server(obj, ph, row);
+			deployments++;
+		}
+	}
+	ck_assert_int_eq(deployments, 2 * ph_get_int(ph, "spec.buckets.count", 1));
+	cJSON_Delete(entries);
+	cJSON_Delete(ph);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("posthog_versions");
+	TCase *tc = tcase_create("versions");
+
+	tcase_add_loop_test(tc, test_cmp, 0, sizeof(cmps) / sizeof(cmps[0]));
+	tcase_add_test(tc, test_find);
+	tcase_add_loop_test(tc, test_examples_match_matrix, 0,
+			    sizeof(examples) / sizeof(examples[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

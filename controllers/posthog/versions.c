@@ -1,0 +1,266 @@
+/*
+ * The version matrix: the PostHog versions the operator knows how to run,
+ * and for each what it runs and what it expects. Every value comes from
+ * PostHog's own repositories at that version; docs/versions.md names the
+ * file (and commit) behind each one. Adding a version means adding a row
+ * here and a section there, nothing else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "posthog.h"
+
+/* 1.43.0: bin/plugin-server with --no-restart-loop, as the chart's
+ * _snippet-plugins-deployment.tpl ran it; the chart's migrate.job.yaml
+ * command for the Job. */
+static const char *const cmd_143[] = { "./bin/plugin-server", "--no-restart-loop", NULL };
+static const char *const migrate_143[] = {
+	"/bin/sh", "-c",
+	"set -e\npython manage.py notify_helm_install || true\n./bin/migrate\n",
+	NULL,
+};
+static const char *const pg_143[] = { "DATABASE_URL", NULL };
+static const char *const redis_143[] = { "REDIS_URL", NULL };
+
+/* Current PostHog: the Node services are their own image (Dockerfile.node,
+ * CMD node nodejs/dist/index.js); Django still runs bin/migrate. */
+static const char *const cmd_node[] = { "node", "nodejs/dist/index.js", NULL };
+static const char *const migrate_node[] = { "./bin/migrate", NULL };
+static const char *const pg_node[] = { "DATABASE_URL", "PERSONS_DATABASE_URL", NULL };
+static const char *const redis_node[] = { "REDIS_URL", NULL };
+
+#define NODE_TAG "03bc2ff27ab6730aef6b418718014e523e206fd3"
+
+static const struct ph_version matrix[] = {
+	{
+		.version = "1.43.0",
+		.app_image = "posthog/posthog",
+		.app_tag = "release-1.43.0",
+		.plugin_image = "posthog/posthog",
+		.plugin_tag = "release-1.43.0",
+		.plugin_command = cmd_143,
+		.ingestion_mode = "ingestion",
+		.async_mode = "async",
+		.routing = PH_ROUTING_KAFKA_PREFIX,
+		.env_ingestion_topic = "KAFKA_CONSUMPTION_TOPIC",
+		.env_ingestion_group = NULL,
+		.env_events_json_topic = "CLICKHOUSE_JSON_EVENTS_KAFKA_TOPIC",
+		.env_async_topic = NULL,
+		.env_async_group = NULL,
+		.kafka_url = true,
+		.postgres_env = pg_143,
+		.redis_env = redis_143,
+		.clickhouse_min = "21.6.0",
+		.clickhouse_below = "22.9.0",
+		.clickhouse_tag = "22.3.13.80",
+		.kafka_known_good = "2.8.1",
+		.migrate_command = migrate_143,
+	},
+	{
+		.version = NODE_TAG,
+		.app_image = "posthog/posthog",
+		.app_tag = NODE_TAG,
+		.plugin_image = "posthog/posthog-node",
+		.plugin_tag = NODE_TAG,
+		.plugin_command = cmd_node,
+		.ingestion_mode = "ingestion-v2",
+		.async_mode = "cdp-legacy-on-event",
+		.routing = PH_ROUTING_ENV,
+		.env_ingestion_topic = "INGESTION_CONSUMER_CONSUME_TOPIC",
+		.env_ingestion_group = "INGESTION_CONSUMER_GROUP_ID",
+		.env_events_json_topic = "CLICKHOUSE_JSON_EVENTS_KAFKA_TOPIC",
+		.env_async_topic = "CDP_LEGACY_EVENT_CONSUMER_TOPIC",
+		.env_async_group = "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID",
+		.postgres_env = pg_node,
+		.redis_env = redis_node,
+		.clickhouse_min = "24.8",
+		.clickhouse_below = "25.13",
+		.clickhouse_tag = "24.8.7.41",
+		.kafka_known_good = "2.8.2",
+		.migrate_command = migrate_node,
+	},
+};
+
+#define MATRIX_ROWS (sizeof(matrix) / sizeof(matrix[0]))
+
+/* What an unsupported version (spec.unsupportedVersion) runs: the images
+ * tagged spec.version (NULL tags), the 1.43 plugin-server command, Env
+ * routing with the current variable names, bin/migrate. */
+static const char *const migrate_plain[] = { "./bin/migrate", NULL };
+static const struct ph_version fallback = {
+	.version = "",
+	.app_image = "posthog/posthog",
+	.plugin_image = "posthog/posthog",
+	.plugin_command = cmd_143,
+	.ingestion_mode = "ingestion-v2",
+	.async_mode = "cdp-legacy-on-event",
+	.routing = PH_ROUTING_ENV,
+	.env_ingestion_topic = "INGESTION_CONSUMER_CONSUME_TOPIC",
+	.env_ingestion_group = "INGESTION_CONSUMER_GROUP_ID",
+	.env_events_json_topic = "CLICKHOUSE_JSON_EVENTS_KAFKA_TOPIC",
+	.env_async_topic = "CDP_LEGACY_EVENT_CONSUMER_TOPIC",
+	.env_async_group = "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID",
+	.postgres_env = pg_143,
+	.redis_env = redis_143,
+	.clickhouse_tag = "24.8",
+	.migrate_command = migrate_plain,
+};
+
+const struct ph_version *ph_version_or_fallback(const char *version)
+{
+	const struct ph_version *v = ph_version_find(version);
+
+	return v ? v : &fallback;
+}
+
+const struct ph_version *ph_version_find(const char *version)
+{
+	size_t i;
+
+	if (!version)
+		return NULL;
+	for (i = 0; i < MATRIX_ROWS; i++)
+		if (!strcmp(matrix[i].version, version))
+			return &matrix[i];
+	return NULL;
+}
+
+const struct ph_version *ph_version_at(size_t i)
+{
+	return i < MATRIX_ROWS ? &matrix[i] : NULL;
+}
+
+int ph_version_list(char *out, size_t outsz)
+{
+	size_t i, used = 0;
+	int n;
+
+	if (outsz == 0)
+		return -ENOSPC;
+	out[0] = '\0';
+	for (i = 0; i < MATRIX_ROWS; i++) {
+		n = snprintf(out + used, outsz - used, "%s%s", i ? ", " : "",
+			     matrix[i].version);
+		if (n < 0 || (size_t)n >= outsz - used)
+			return -ENOSPC;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+/* The next dotted component of *s into *out; advances past a dot.
+ * Returns 1 when a component was read, 0 at the end, -EINVAL on junk. */
+static int next_part(const char **s, unsigned long *out)
+{
+	unsigned long v = 0;
+	const char *p = *s;
+
+	if (*p == '\0')
+		return 0;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		if (v > 100000000UL)
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+		p++;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p == '\0')
+			return -EINVAL;
+	} else if (*p != '\0') {
+		return -EINVAL;
+	}
+	*s = p;
+	*out = v;
+	return 1;
+}
+
+int ph_version_cmp(const char *a, const char *b, int *cmp)
+{
+	int ra, rb;
+
+	if (!a || !b || !*a || !*b)
+		return -EINVAL;
+	for (;;) {
+		unsigned long va = 0, vb = 0;
+
+		ra = next_part(&a, &va);
+		rb = next_part(&b, &vb);
+		if (ra < 0 || rb < 0)
+			return -EINVAL;
+		if (ra == 0 && rb == 0)
+			break;
+		if (va != vb) {
+			*cmp = va < vb ? -1 : 1;
+			return 0;
+		}
+	}
+	*cmp = 0;
+	return 0;
+}
+
+static cJSON *str_list(const char *const *l)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	if (!a)
+		abort();
+	for (; l && *l; l++)
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(*l)))
+			abort();
+	return a;
+}
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+	if (!(v ? cJSON_AddStringToObject(o, k, v) : cJSON_AddNullToObject(o, k)))
+		abort();
+}
+
+static cJSON *row_json(const struct ph_version *v)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		abort();
+	add_str(o, "version", v->version);
+	add_str(o, "appImage", v->app_image);
+	add_str(o, "appTag", v->app_tag);
+	add_str(o, "pluginServerImage", v->plugin_image);
+	add_str(o, "pluginServerTag", v->plugin_tag);
+	cJSON_AddItemToObject(o, "pluginServerCommand", str_list(v->plugin_command));
+	add_str(o, "ingestionMode", v->ingestion_mode);
+	add_str(o, "asyncMode", v->async_mode);
+	add_str(o, "topicRouting", v->routing == PH_ROUTING_KAFKA_PREFIX ? "KafkaPrefix" : "Env");
+	add_str(o, "ingestionTopicEnv", v->env_ingestion_topic);
+	add_str(o, "ingestionGroupEnv", v->env_ingestion_group);
+	add_str(o, "eventsJsonTopicEnv", v->env_events_json_topic);
+	add_str(o, "asyncTopicEnv", v->env_async_topic);
+	add_str(o, "asyncGroupEnv", v->env_async_group);
+	if (!cJSON_AddBoolToObject(o, "kafkaUrl", v->kafka_url))
+		abort();
+	cJSON_AddItemToObject(o, "postgresEnv", str_list(v->postgres_env));
+	cJSON_AddItemToObject(o, "redisEnv", str_list(v->redis_env));
+	add_str(o, "clickhouseMin", v->clickhouse_min);
+	add_str(o, "clickhouseBelow", v->clickhouse_below);
+	add_str(o, "clickhouseTag", v->clickhouse_tag);
+	add_str(o, "kafkaKnownGood", v->kafka_known_good);
+	cJSON_AddItemToObject(o, "migrateCommand", str_list(v->migrate_command));
+	return o;
+}
+
+cJSON *ph_version_matrix_json(void)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	if (!a)
+		abort();
+	for (i = 0; i < MATRIX_ROWS; i++)
+		cJSON_AddItemToArray(a, row_json(&matrix[i]));
+	return a;
+}
