@@ -173,6 +173,7 @@ void ph_build_kafka(struct ph_ctx *c);
 void ph_build_clickhouse(struct ph_ctx *c);
 void ph_build_topics(struct ph_ctx *c);
 void ph_build_bucket_map(struct ph_ctx *c);
+void ph_build_migrate(struct ph_ctx *c);
 void ph_build_plugin_server(struct ph_ctx *c);
 
 /* The Kafka cluster id for KRaft (22 characters base64url of 16 bytes

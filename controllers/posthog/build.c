@@ -10,7 +10,8 @@
 #include "build-private.h"
 
 const char *const ph_stages[PH_STAGE_COUNT] = {
-	"zookeeper", "kafka", "clickhouse", "topics", "buckets", "plugin-server",
+	"zookeeper", "kafka", "clickhouse", "topics", "buckets", "migrate",
+	"plugin-server",
 };
 
 int ph_build(const cJSON *posthog, cJSON **entries)
@@ -38,6 +39,7 @@ int ph_build(const cJSON *posthog, cJSON **entries)
 		ph_build_clickhouse(&c);
 	ph_build_topics(&c);
 	ph_build_bucket_map(&c);
+	ph_build_migrate(&c);
 	ph_build_plugin_server(&c);
 	cJSON_Delete(c.spec);
 	*entries = c.entries;

@@ -85,7 +85,8 @@ int ph_validate(const cJSON *posthog, cJSON **problems);
  * Builds the desired children of posthog, in apply order: a new JSON array
  * of {"stage": S, "bucket": N (per-bucket objects only), "object": {...}}
  * where S runs "zookeeper", "kafka", "clickhouse", "topics", "buckets",
- * "plugin-server" (stages of external components are empty). Objects carry
+ * "migrate" (PostHog's migrate Job), "plugin-server" (stages of external
+ * components are empty). Objects carry
  * no status and no server-set fields; each has ownerReferences to the
  * PostHog when metadata.uid is present, and metadata.namespace when the
  * PostHog has one. Returns 0, or -EINVAL when posthog fails ph_validate.
@@ -94,7 +95,7 @@ int ph_validate(const cJSON *posthog, cJSON **problems);
 int ph_build(const cJSON *posthog, cJSON **entries);
 
 /* The stage names, in order, and how many there are. */
-#define PH_STAGE_COUNT 6
+#define PH_STAGE_COUNT 7
 extern const char *const ph_stages[PH_STAGE_COUNT];
 
 /*
@@ -266,6 +267,16 @@ int ph_version_list(char *out, size_t outsz);
  * when either is not digits and dots (a tag such as "latest").
  */
 int ph_version_cmp(const char *a, const char *b, int *cmp);
+
+/*
+ * The migrate Job's name for a version: "<name>-migrate-<version>", the
+ * version lowercased; when it is longer than 16 characters or had to be
+ * changed to make a valid name, its first 7 characters and 8 hex digits of
+ * its hash. Always at most 61 characters for a valid name. Returns 0,
+ * -EINVAL (no name or version) or -ENOSPC.
+ */
+int ph_migrate_job_name(const char *name, const char *version, char *out,
+			size_t outsz);
 
 /* One message per errno this module returns. */
 const char *ph_strerror(int err);

@@ -149,12 +149,31 @@ static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct 
 	check_datastores(env, ph, row);
 }
 
+static void check_migrate(const cJSON *obj, const cJSON *ph, const struct ph_version *row)
+{
+	const cJSON *ct = cJSON_GetArrayItem(ph_get(obj, "spec.template.spec.containers"), 0);
+	char *img = ph_strf("%s:%s", row->app_image, row->app_tag);
+	char want[128];
+
+	ck_assert_int_eq(ph_migrate_job_name(ph_get_str(ph, "metadata.name", ""), row->version,
+					     want, sizeof(want)), 0);
+	ck_assert_str_eq(ph_get_str(obj, "metadata.name", ""), want);
+	ck_assert_str_eq(ph_get_str(ct, "image", ""), img);
+	free(img);
+	check_command(ph_get(ct, "command"), row->migrate_command);
+	ck_assert_str_eq(ph_get_str(obj, "spec.template.spec.restartPolicy", ""), "Never");
+	ck_assert_ptr_null(ph_get(obj, "spec.ttlSecondsAfterFinished"));
+	check_datastores(ph_get(ct, "env"), ph, row);
+	ck_assert_ptr_nonnull(env_var(ph_get(ct, "env"), "CLICKHOUSE_PASSWORD"));
+	ck_assert_ptr_nonnull(env_var(ph_get(ct, "env"), "KAFKA_HOSTS"));
+}
+
 START_TEST(test_examples_match_matrix)
 {
 	cJSON *ph = load_posthog(examples[_i]), *entries = NULL;
 	const struct ph_version *row = ph_version_find(ph_get_str(ph, "spec.version", NULL));
 	const cJSON *e;
-	int deployments = 0;
+	int deployments = 0, jobs = 0, stage_of_job = -1, i = 0;
 
 	ck_assert_msg(row != NULL, "%s: version not in the matrix", examples[_i]);
 	ck_assert_int_eq(ph_build(ph, &entries), 0);
@@ -164,12 +183,56 @@ START_TEST(test_examples_match_matrix)
 		if (!strcmp(ph_get_str(obj, "kind", ""), "Deployment") &&
 		    !strcmp(ph_get_str(e, "stage", ""), "plugin-server")) {
 			check_plugin_server(obj, ph, row);
+			/* the migrate Job comes before any plugin-server */
+			ck_assert_int_ge(stage_of_job, 0);
+			ck_assert_int_lt(stage_of_job, i);
 			deployments++;
 		}
+		if (!strcmp(ph_get_str(e, "stage", ""), "migrate")) {
+			ck_assert_str_eq(ph_get_str(obj, "kind", ""), "Job");
+			check_migrate(obj, ph, row);
+			stage_of_job = i;
+			jobs++;
+		}
+		i++;
 	}
 	ck_assert_int_eq(deployments, 2 * ph_get_int(ph, "spec.buckets.count", 1));
+	ck_assert_int_eq(jobs, 1);
 	cJSON_Delete(entries);
 	cJSON_Delete(ph);
+}
+END_TEST
+
+static const struct {
+	const char *name, *version, *want;
+	int rc;
+} job_names[] = {
+	{ "posthog", "1.43.0", "posthog-migrate-1.43.0", 0 },
+	{ "ph", "03bc2ff27ab6730aef6b418718014e523e206fd3", "ph-migrate-03bc2ff-", 0 },
+	{ "ph", "Release_1", "ph-migrate-release-", 0 },
+	{ "ph", "release-1.43.0", "ph-migrate-release-1.43.0", 0 },
+	{ "ph", "", NULL, -EINVAL },
+	{ "a-name-of-thirty-six-characters-xxxx", "0123456789abcdef0123", "a-name-of-thirty-six-characters-xxxx-migrate-0123456-", 0 },
+};
+
+START_TEST(test_job_name)
+{
+	char out[128] = "untouched";
+	int rc = ph_migrate_job_name(job_names[_i].name, job_names[_i].version, out, sizeof(out));
+
+	ck_assert_int_eq(rc, job_names[_i].rc);
+	if (rc != 0)
+		return;
+	ck_assert_msg(!strncmp(out, job_names[_i].want, strlen(job_names[_i].want)), "%s", out);
+	ck_assert_uint_le(strlen(out), 63);
+	/* distinct versions, distinct names */
+	if (_i == 1) {
+		char other[128];
+
+		ck_assert_int_eq(ph_migrate_job_name("ph", "03bc2ff27ab6730aef6b418718014e523e206fd4",
+						     other, sizeof(other)), 0);
+		ck_assert_str_ne(out, other);
+	}
 }
 END_TEST
 
@@ -180,6 +243,7 @@ static Suite *suite(void)
 
 	tcase_add_loop_test(tc, test_cmp, 0, sizeof(cmps) / sizeof(cmps[0]));
 	tcase_add_test(tc, test_find);
+	tcase_add_loop_test(tc, test_job_name, 0, sizeof(job_names) / sizeof(job_names[0]));
 	tcase_add_loop_test(tc, test_examples_match_matrix, 0,
 			    sizeof(examples) / sizeof(examples[0]));
 	suite_add_tcase(s, tc);
