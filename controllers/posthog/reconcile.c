@@ -12,8 +12,9 @@
 #include <string.h>
 
 #include "controller-private.h"
+#include "migrate.h"
 
-enum { ST_ZOOKEEPER, ST_KAFKA, ST_CLICKHOUSE, ST_TOPICS, ST_BUCKETS, ST_PLUGIN };
+enum { ST_ZOOKEEPER, ST_KAFKA, ST_CLICKHOUSE, ST_TOPICS, ST_BUCKETS, ST_MIGRATE, ST_PLUGIN };
 
 /* Component name in status.components and in condition types. */
 static const struct {
@@ -26,6 +27,7 @@ static const struct {
 	[ST_CLICKHOUSE] = {"clickhouse", "ClickHouseReady", "WaitingForZooKeeper"},
 	[ST_TOPICS] = {NULL, "TopicsReady", "WaitingForKafka"},
 	[ST_BUCKETS] = {NULL, NULL, NULL},
+	[ST_MIGRATE] = {NULL, "Migrated", "WaitingForDependencies"},
 	[ST_PLUGIN] = {"pluginServer", "PluginServersReady", "WaitingForSchema"},
 };
 
@@ -385,6 +387,13 @@ static void run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	bool topics = cJSON_IsTrue(cJSON_GetObjectItem(bs, "topicsReady"));
 
 	snprintf(cond, sizeof(cond), "Bucket%uReady", b);
+	if (!run->stage_ready[ST_MIGRATE]) {
+		snprintf(msg, sizeof(msg), "waiting for PostHog's migrate Job (condition Migrated)");
+		set_cond(run, cond, false, "WaitingForMigrations", msg);
+		set_bool(bs, "ready", false);
+		set_string(bs, "message", msg);
+		return;
+	}
 	if (!run->bucket_schema_ready[b] || !topics) {
 		snprintf(msg, sizeof(msg), "waiting for the bucket's %s",
 			 topics ? "ClickHouse tables" : "Kafka topics");
@@ -462,6 +471,9 @@ int phc_reconcile_children(struct phc_run *run)
 	run_topics(run);
 	apply_stage(run, ST_BUCKETS, -1, &t);
 	run->stage_ready[ST_BUCKETS] = true;
+	run->stage_ready[ST_MIGRATE] = phc_run_migrate(run, run->stage_ready[ST_ZOOKEEPER] &&
+						       run->stage_ready[ST_KAFKA] &&
+						       run->stage_ready[ST_CLICKHOUSE]);
 	run_schema(run);
 	run_plugin_servers(run);
 	return 0;

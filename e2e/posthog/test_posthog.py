@@ -203,6 +203,21 @@ def event_reasons(name):
             and e["regarding"].get("name") == name}
 
 
+def matrix():
+    """The version matrix, as `posthog-operator versions` prints it."""
+    binary = os.path.join(TOP, os.environ.get("BUILD_DIR", "build"), "operator/posthog-operator")
+    return json.loads(subprocess.run([binary, "versions"], capture_output=True, text=True,
+                                     check=True, timeout=30).stdout)
+
+
+def matrix_versions():
+    return [r["version"] for r in matrix()]
+
+
+def matrix_row(version):
+    return next(r for r in matrix() if r["version"] == version)
+
+
 def ph_name():
     return get("posthogs")["items"][0]["metadata"]["name"]
 
@@ -256,7 +271,7 @@ class PostHogE2E(unittest.TestCase):
         ph = ready_gen()
         self.assertEqual(ph["status"]["phase"], "Ready")
         for t in ("ZooKeeperReady", "KafkaReady", "ClickHouseReady", "TopicsReady",
-                  "SchemaReady", "PluginServersReady", "Bucket0Ready"):
+                  "Migrated", "SchemaReady", "PluginServersReady", "Bucket0Ready"):
             self.assertEqual(condition(ph, t)["status"], "True", t)
         self.assertEqual(condition(ph, "Degraded")["status"], "False")
         self.assertTrue({"kafka_events_json_0", "events_json_mv_0"} <= bucket_tables())
@@ -353,6 +368,36 @@ class PostHogE2E(unittest.TestCase):
             [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "example/tampered:1"}]))
         wait_for("image reverted", lambda: get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"] == want)
 
+    def test_01b_migrate_job_spec_and_gating(self):
+        ph = ready_gen()
+        name = ph_name()
+        row = matrix_row(ph["spec"]["version"])
+        jobs = get("jobs", selector="app.kubernetes.io/instance=%s,app.kubernetes.io/component=migrate"
+                   % name)["items"]
+        self.assertEqual(len(jobs), 1)
+        job = jobs[0]
+        self.assertIn(row["version"][:7], job["metadata"]["name"])
+        ct = job["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(ct["image"], "%s:%s" % (row["appImage"], row["appTag"]))
+        self.assertEqual(ct["command"], row["migrateCommand"])
+        env = {e["name"]: e for e in ct["env"]}
+        for n in row["postgresEnv"]:
+            self.assertEqual(env[n]["valueFrom"]["secretKeyRef"]["name"],
+                             ph["spec"]["postgres"]["urlSecret"]["name"])
+        for n in row["redisEnv"]:
+            self.assertEqual(env[n]["valueFrom"]["secretKeyRef"]["name"],
+                             ph["spec"]["redis"]["urlSecret"]["name"])
+        for n in ("KAFKA_HOSTS", "CLICKHOUSE_HOST", "CLICKHOUSE_PASSWORD"):
+            self.assertIn(n, env)
+        # Gating: the Job ran after ClickHouse was up, and no plugin-server
+        # existed before it had completed.
+        done = job["status"]["completionTime"]
+        for d in get("deployments", selector="app.kubernetes.io/instance=%s,app.kubernetes.io/name=plugin-server"
+                     % name)["items"]:
+            self.assertGreaterEqual(d["metadata"]["creationTimestamp"], done, d["metadata"]["name"])
+        sts = get("statefulset", name + "-clickhouse-0")
+        self.assertGreaterEqual(job["metadata"]["creationTimestamp"], sts["metadata"]["creationTimestamp"])
+
     def test_07_invalid_spec_gives_condition(self):
         ready_gen()
         name = ph_name()
@@ -369,6 +414,66 @@ class PostHogE2E(unittest.TestCase):
         self.assertEqual(get("statefulset", name + "-zookeeper")["metadata"]["generation"], before)
         patch_ph({"spec": {"zookeeper": {"replicas": 3}}})
         ready_gen()
+
+    def test_07a_version_outside_matrix_is_refused(self):
+        ready_gen()
+        other = "zz-outside"  # sorts after the suite's PostHog (ph_name)
+        doc = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog", "metadata": {"name": other},
+               "spec": {"version": "latest", "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1},
+                        "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}},
+                        "postgres": {"urlSecret": {"name": "posthog-app", "key": "database-url"}},
+                        "redis": {"urlSecret": {"name": "posthog-app", "key": "redis-url"}}}}
+        kubectl("apply", "-f", "-", input=json.dumps(doc))
+        try:
+            c = wait_for("InvalidSpec naming spec.version", lambda: (lambda c: c if c and c["reason"] == "InvalidSpec"
+                         and "spec.version" in c["message"] else None)(condition(get("posthog", other), "Degraded")))
+            for v in matrix_versions():
+                self.assertIn(v, c["message"])
+            time.sleep(2)
+            for kind in ("statefulsets", "deployments", "jobs", "configmaps", "services"):
+                self.assertEqual(get(kind, selector="app.kubernetes.io/instance=" + other)["items"], [], kind)
+            # The escape hatch: the same version is run on request.
+            kubectl("patch", "posthog", other, "--type", "merge", "-p",
+                    json.dumps({"spec": {"unsupportedVersion": True}}))
+            sts = wait_for("children of the unsupported version", lambda: get(
+                "statefulsets", selector="app.kubernetes.io/instance=" + other)["items"])
+            self.assertTrue(sts)
+            job = wait_for("its migrate Job", lambda: get("job", other + "-migrate-latest", check=False))
+            self.assertEqual(job["spec"]["template"]["spec"]["containers"][0]["image"], "posthog/posthog:latest")
+        finally:
+            kubectl("delete", "posthog", other, "--wait=false", check=False)
+            wait_for("%s gone" % other, lambda: get("posthog", other, check=False) is None)
+
+    def test_07d_failed_migration_stops_rollout(self):
+        ph = ready_gen()
+        name = ph_name()
+        dep = "%s-plugins-ingestion-0" % name
+        before = get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"]
+        ch_tag = matrix_row(ph["spec"]["version"])["clickhouseTag"]
+        # hack/test.d/60-e2e-posthog makes the local cluster fail every
+        # container of an image matching posthog/posthog:broken-.
+        patch_ph({"spec": {"version": "broken-1", "unsupportedVersion": True,
+                           "clickhouse": {"image": {"tag": ch_tag}}}})
+        c = wait_for("MigrationFailed", lambda: (lambda c: c if c and c["reason"] == "MigrationFailed"
+                     else None)(condition(get("posthog", name), "Migrated")))
+        self.assertIn(name + "-migrate-broken-1", c["message"])
+        self.assertIn("delete the Job", c["message"])
+        cur = get("posthog", name)
+        self.assertEqual(condition(cur, "Degraded")["reason"], "MigrationFailed")
+        self.assertEqual(condition(cur, "Ready")["status"], "False")
+        time.sleep(2)
+        self.assertEqual(get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"], before)
+        # Fixing it (here: a version whose migrations pass) lets the rollout finish.
+        patch_ph({"spec": {"version": "fixed-1"}})
+        ready_gen()
+        self.assertEqual(get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"],
+                         "posthog/posthog:fixed-1")
+        self.assertEqual(condition(get("posthog", name), "Migrated")["status"], "True")
+        self.assertIsNone(get("job", name + "-migrate-broken-1", check=False))
+        patch_ph({"spec": {"version": ph["spec"]["version"], "unsupportedVersion": False,
+                           "clickhouse": {"image": None}}})
+        ready_gen()
+        self.assertEqual(get("deployment", dep)["spec"]["template"]["spec"]["containers"][0]["image"], before)
 
     def test_07b_unsafe_changes_are_refused(self):
         ph = ready_gen()

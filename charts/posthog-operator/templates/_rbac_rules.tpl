@@ -6,7 +6,8 @@ namespace only. Keep every verb and resource explicit: hack/test.d/50-chart
 fails on any "*".
 
 Left out on purpose (add here if the operator starts to need them):
-  - pods: readiness is read from the StatefulSet/Deployment/Job status;
+  - pods other than list and pods/log: readiness is read from the
+    StatefulSet/Deployment/Job status;
   - namespaces, nodes, endpoints, customresourcedefinitions;
   - secrets create/update: the operator reads credentials, never writes them.
 */}}
@@ -37,6 +38,14 @@ Left out on purpose (add here if the operator starts to need them):
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
+# A failed migrate Job's pods are found (list) and the tail of their log
+# read into the MigrationFailed condition; nothing else of pods is read.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 # Volume claims are kept unless deletionPolicy is Delete.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
