@@ -29,27 +29,75 @@ static void xml_text(struct buf *b, const char *s)
 	}
 }
 
-static void remote_servers(const struct ph_ctx *c, struct buf *b)
+static void replica_xml(const struct ph_ctx *c, struct buf *b, int64_t s, int64_t r)
+{
+	buf_printf(b, "        <replica><host>%s-clickhouse-%lld-%lld.%s-clickhouse-%lld</host>"
+		   "<port>%d</port><user>%s</user>"
+		   "<password from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/></replica>\n",
+		   c->name, (long long)s, (long long)r, c->name, (long long)s,
+		   PH_CLICKHOUSE_NATIVE_PORT, ph_get_str(c->spec, "clickhouse.user", "admin"));
+}
+
+/* One <remote_servers> cluster over the managed nodes, laid out as the
+ * version's migrations expect (enum ph_ch_layout). */
+static void cluster_xml(const struct ph_ctx *c, struct buf *b, const char *name,
+			enum ph_ch_layout layout)
 {
 	int64_t shards = ph_get_int(c->spec, "clickhouse.shards", 1);
 	int64_t reps = ph_get_int(c->spec, "clickhouse.replicasPerShard", 1);
 	int64_t s, r;
+	const char *shard_open = "      <shard>\n        <internal_replication>true</internal_replication>\n";
 
-	buf_printf(b, "  <remote_servers>\n    <%s>\n",
-		   ph_get_str(c->spec, "clickhouse.cluster", "posthog"));
+	buf_printf(b, "    <%s>\n", name);
+	if (layout == PH_CH_SINGLE_SHARD)
+		buf_append_str(b, shard_open);
 	for (s = 0; s < shards; s++) {
-		buf_append_str(b, "      <shard>\n        <internal_replication>true</internal_replication>\n");
-		for (r = 0; r < reps; r++)
-			buf_printf(b, "        <replica><host>%s-clickhouse-%lld-%lld.%s-clickhouse-%lld</host>"
-				   "<port>%d</port><user>%s</user>"
-				   "<password from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/></replica>\n",
-				   c->name, (long long)s, (long long)r, c->name,
-				   (long long)s, PH_CLICKHOUSE_NATIVE_PORT,
-				   ph_get_str(c->spec, "clickhouse.user", "admin"));
-		buf_append_str(b, "      </shard>\n");
+		if (layout != PH_CH_SINGLE_SHARD)
+			buf_append_str(b, shard_open);
+		for (r = 0; r < (layout == PH_CH_PRIMARY ? 1 : reps); r++)
+			replica_xml(c, b, s, r);
+		if (layout != PH_CH_SINGLE_SHARD)
+			buf_append_str(b, "      </shard>\n");
 	}
-	buf_printf(b, "    </%s>\n  </remote_servers>\n",
-		   ph_get_str(c->spec, "clickhouse.cluster", "posthog"));
+	if (layout == PH_CH_SINGLE_SHARD)
+		buf_append_str(b, "      </shard>\n");
+	buf_printf(b, "    </%s>\n", name);
+}
+
+static void remote_servers(const struct ph_ctx *c, const struct ph_version *row,
+			   struct buf *b)
+{
+	const char *main = ph_get_str(c->spec, "clickhouse.cluster", "posthog");
+	const struct ph_ch_cluster *cl;
+
+	buf_append_str(b, "  <remote_servers>\n");
+	cluster_xml(c, b, main, PH_CH_ALL);
+	for (cl = row->clickhouse_clusters; cl && cl->name; cl++)
+		if (strcmp(cl->name, main))
+			cluster_xml(c, b, cl->name, cl->layout);
+	buf_append_str(b, "  </remote_servers>\n");
+}
+
+/* The Kafka named collections of the version, pointing at the PostHog's
+ * Kafka (managed or external); librdkafka security settings come from the
+ * global <kafka> section. */
+static void named_collections(const struct ph_ctx *c, const struct ph_version *row,
+			      struct buf *b)
+{
+	const char *const *n = row->named_collections;
+	char boot[2048];
+
+	if (!n || !*n)
+		return;
+	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) != 0)
+		boot[0] = '\0';
+	buf_append_str(b, "  <named_collections>\n");
+	for (; *n; n++) {
+		buf_printf(b, "    <%s>\n      <kafka_broker_list>", *n);
+		xml_text(b, boot);
+		buf_printf(b, "</kafka_broker_list>\n    </%s>\n", *n);
+	}
+	buf_append_str(b, "  </named_collections>\n");
 }
 
 static void zookeeper(const struct ph_ctx *c, struct buf *b)
@@ -95,15 +143,22 @@ static void kafka_client(const struct ph_ctx *c, struct buf *b)
 
 static char *server_config(const struct ph_ctx *c)
 {
+	const struct ph_version *row =
+		ph_version_or_fallback(ph_get_str(c->spec, "version", NULL));
+	const char *const *m;
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
 	buf_printf(&b, "<clickhouse>\n  <listen_host>0.0.0.0</listen_host>\n"
 		   "  <macros>\n    <cluster>%s</cluster>\n"
 		   "    <shard from_env=\"CLICKHOUSE_SHARD\"/>\n"
-		   "    <replica from_env=\"HOSTNAME\"/>\n  </macros>\n",
+		   "    <replica from_env=\"HOSTNAME\"/>\n",
 		   ph_get_str(c->spec, "clickhouse.cluster", "posthog"));
-	remote_servers(c, &b);
+	for (m = row->macros; m && m[0] && m[1]; m += 2)
+		buf_printf(&b, "    <%s>%s</%s>\n", m[0], m[1], m[0]);
+	buf_append_str(&b, "  </macros>\n");
+	remote_servers(c, row, &b);
+	named_collections(c, row, &b);
 	zookeeper(c, &b);
 	kafka_client(c, &b);
 	buf_append_str(&b, "  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n"
@@ -132,9 +187,21 @@ static char *users_config(const struct ph_ctx *c)
 		   "      <networks><ip>::/0</ip></networks>\n"
 		   "      <profile>default</profile>\n      <quota>default</quota>\n"
 		   "      <access_management>1</access_management>\n"
-		   "    </%s>\n  </users>\n</clickhouse>\n",
+		   "    </%s>\n",
 		   ph_get_str(c->spec, "clickhouse.user", "admin"),
 		   ph_get_str(c->spec, "clickhouse.user", "admin"));
+	/* The image's users.xml has a "default" user with an empty password
+	 * open to every network; CLICKHOUSE_SKIP_USER_SETUP keeps its
+	 * entrypoint from writing into our read-only users.d, so this file
+	 * locks "default" itself: the admin password, and loopback only.
+	 * "replace" matters: a plain merge keeps the image's empty <password>
+	 * and drops our from_env attribute (hack/test.d/26-clickhouse-users). */
+	if (strcmp(ph_get_str(c->spec, "clickhouse.user", "admin"), "default"))
+		buf_append_str(&b, "    <default>\n"
+			       "      <password replace=\"replace\" from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/>\n"
+			       "      <networks replace=\"replace\"><ip>::1</ip><ip>127.0.0.1</ip></networks>\n"
+			       "    </default>\n");
+	buf_append_str(&b, "  </users>\n</clickhouse>\n");
 	return buf_take(&b);
 }
 
@@ -206,7 +273,9 @@ static cJSON *container(const struct ph_ctx *c, int shard)
 	env = ph_add_arr(ct, "env");
 	snprintf(s, sizeof(s), "%d", shard);
 	ph_env(env, "CLICKHOUSE_SHARD", s);
-	/* Our users.d owns the users; the image must not write its own. */
+	/* Our users.d (a read-only ConfigMap) owns the users, the image's
+	 * "default" included (users_config); the entrypoint must not try to
+	 * write its own file there. */
 	ph_env(env, "CLICKHOUSE_SKIP_USER_SETUP", "1");
 	ph_env_secret(env, "CLICKHOUSE_ADMIN_PASSWORD",
 		      ph_get_str(c->spec, "clickhouse.passwordSecret.name", ""),

@@ -219,6 +219,19 @@ enum ph_routing {
 	PH_ROUTING_ENV,          /* per-consumer topic and group variables */
 };
 
+/* A ClickHouse cluster a PostHog version names besides spec.clickhouse.
+ * cluster, and which of the nodes it lists. */
+enum ph_ch_layout {
+	PH_CH_ALL,          /* every shard and replica, as the main cluster */
+	PH_CH_SINGLE_SHARD, /* one shard whose replicas are every node */
+	PH_CH_PRIMARY,      /* every shard, its first replica only */
+};
+
+struct ph_ch_cluster {
+	const char *name;   /* NULL ends a list */
+	enum ph_ch_layout layout;
+};
+
 struct ph_version {
 	const char *version;            /* spec.version */
 	const char *app_image;          /* Django image (migrate Job) repo */
@@ -245,6 +258,10 @@ struct ph_version {
 	const char *clickhouse_below;   /*   and < below */
 	const char *clickhouse_tag;     /* known-good clickhouse-server tag */
 	const char *kafka_known_good;   /* the Kafka PostHog ran with */
+	/* ClickHouse configuration the version's migrations expect. */
+	const struct ph_ch_cluster *clickhouse_clusters;
+	const char *const *named_collections; /* Kafka named collections */
+	const char *const *macros;      /* name, value, name, value, ..., NULL */
 	const char *const *migrate_command;
 };
 

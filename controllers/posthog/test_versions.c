@@ -1,6 +1,7 @@
 /* The version matrix: lookups, version comparison, and every example's
  * rendered plugin-servers (and migrate Job) checked against its row. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,72 @@ static void check_migrate(const cJSON *obj, const cJSON *ph, const struct ph_ver
 	ck_assert_ptr_nonnull(env_var(ph_get(ct, "env"), "KAFKA_HOSTS"));
 }
 
+/* Every user element (indented four spaces inside <users>) has a password. */
+static void check_users_have_passwords(const char *users)
+{
+	const char *p = strstr(users, "<users>\n"), *end = strstr(users, "  </users>");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(end);
+	p += strlen("<users>\n");
+	while (p < end) {
+		const char *close = strstr(p, "\n    </");
+		char *block;
+
+		ck_assert_msg(!strncmp(p, "    <", 5), "unexpected line in users: %.40s", p);
+		ck_assert_ptr_nonnull(close);
+		block = strndup(p, (size_t)(close - p));
+		ck_assert_msg(strstr(block, "<password") != NULL, "user without a password: %s", block);
+		free(block);
+		p = strchr(close + 1, '\n') + 1;
+		n++;
+	}
+	ck_assert_int_ge(n, 2); /* the admin user and "default" */
+}
+
+static void check_clickhouse(const cJSON *entries, const cJSON *ph, const struct ph_version *row)
+{
+	const char *server = NULL, *users = NULL;
+	const struct ph_ch_cluster *cl;
+	const char *const *m;
+	const cJSON *e;
+	char boot[512], *want;
+
+	cJSON_ArrayForEach(e, entries) {
+		/* keys with dots: no ph_get paths */
+		const cJSON *d = ph_get(ph_get(e, "object"), "data");
+		const cJSON *sv = cJSON_GetObjectItem(d, "posthog.xml");
+		const cJSON *us = cJSON_GetObjectItem(d, "users.xml");
+
+		if (cJSON_IsString(sv))
+			server = sv->valuestring;
+		if (cJSON_IsString(us))
+			users = us->valuestring;
+	}
+	ck_assert_ptr_nonnull(server);
+	ck_assert_ptr_nonnull(users);
+	for (cl = row->clickhouse_clusters; cl->name; cl++) {
+		want = ph_strf("<%s>\n      <shard>", cl->name);
+		ck_assert_msg(strstr(server, want) != NULL, "cluster %s missing", cl->name);
+		free(want);
+	}
+	ck_assert_int_eq(ph_kafka_bootstrap(ph_get_str(ph, "metadata.name", ""),
+					    ph_get_str(ph, "metadata.namespace", NULL),
+					    ph_get(ph, "spec"), boot, sizeof(boot)), 0);
+	for (m = row->named_collections; *m; m++) {
+		want = ph_strf("<%s>\n      <kafka_broker_list>%s</kafka_broker_list>", *m, boot);
+		ck_assert_msg(strstr(server, want) != NULL, "%s missing in %s", want, server);
+		free(want);
+	}
+	for (m = row->macros; m[0]; m += 2) {
+		want = ph_strf("<%s>%s</%s>", m[0], m[1], m[0]);
+		ck_assert_msg(strstr(server, want) != NULL, "macro %s missing", want);
+		free(want);
+	}
+	check_users_have_passwords(users);
+}
+
 START_TEST(test_examples_match_matrix)
 {
 	cJSON *ph = load_posthog(examples[_i]), *entries = NULL;
@@ -198,6 +265,8 @@ START_TEST(test_examples_match_matrix)
 	}
 	ck_assert_int_eq(deployments, 2 * ph_get_int(ph, "spec.buckets.count", 1));
 	ck_assert_int_eq(jobs, 1);
+	if (!ph_get(ph, "spec.clickhouse.external"))
+		check_clickhouse(entries, ph, row);
 	cJSON_Delete(entries);
 	cJSON_Delete(ph);
 }

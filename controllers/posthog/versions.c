@@ -31,6 +31,24 @@ static const char *const migrate_node[] = { "./bin/migrate", NULL };
 static const char *const pg_node[] = { "DATABASE_URL", "PERSONS_DATABASE_URL", NULL };
 static const char *const redis_node[] = { "REDIS_URL", NULL };
 
+/* docker/clickhouse/config.d/default.xml of current PostHog: the clusters
+ * its settings name (CLICKHOUSE_SINGLE_SHARD_CLUSTER, _MIGRATIONS_, ...),
+ * the Kafka named collections of kafka_engine.py, and the macros that
+ * posthog/clickhouse/cluster.py reads. */
+static const struct ph_ch_cluster clusters_node[] = {
+	{ "posthog_single_shard", PH_CH_SINGLE_SHARD },
+	{ "posthog_migrations", PH_CH_ALL },
+	{ "posthog_writable", PH_CH_ALL },
+	{ "posthog_primary_replica", PH_CH_PRIMARY },
+	{ NULL, PH_CH_ALL },
+};
+static const char *const collections_node[] = { "msk_cluster", "warpstream_ingestion", NULL };
+static const char *const macros_node[] = {
+	"hostClusterType", "online", "hostClusterRole", "data", NULL,
+};
+static const struct ph_ch_cluster clusters_none[] = { { NULL, PH_CH_ALL } };
+static const char *const none[] = { NULL };
+
 #define NODE_TAG "03bc2ff27ab6730aef6b418718014e523e206fd3"
 
 static const struct ph_version matrix[] = {
@@ -56,6 +74,9 @@ static const struct ph_version matrix[] = {
 		.clickhouse_below = "22.9.0",
 		.clickhouse_tag = "22.3.13.80",
 		.kafka_known_good = "2.8.1",
+		.clickhouse_clusters = clusters_none,
+		.named_collections = none,
+		.macros = none,
 		.migrate_command = migrate_143,
 	},
 	{
@@ -79,6 +100,9 @@ static const struct ph_version matrix[] = {
 		.clickhouse_below = "25.13",
 		.clickhouse_tag = "24.8.7.41",
 		.kafka_known_good = "2.8.2",
+		.clickhouse_clusters = clusters_node,
+		.named_collections = collections_node,
+		.macros = macros_node,
 		.migrate_command = migrate_node,
 	},
 };
@@ -105,6 +129,9 @@ static const struct ph_version fallback = {
 	.postgres_env = pg_143,
 	.redis_env = redis_143,
 	.clickhouse_tag = "24.8",
+	.clickhouse_clusters = clusters_node,
+	.named_collections = collections_node,
+	.macros = macros_node,
 	.migrate_command = migrate_plain,
 };
 
@@ -221,6 +248,25 @@ static void add_str(cJSON *o, const char *k, const char *v)
 		abort();
 }
 
+static cJSON *clusters_json(const struct ph_ch_cluster *l)
+{
+	static const char *const layouts[] = { "All", "SingleShard", "PrimaryReplica" };
+	cJSON *a = cJSON_CreateArray();
+
+	if (!a)
+		abort();
+	for (; l && l->name; l++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			abort();
+		add_str(o, "name", l->name);
+		add_str(o, "layout", layouts[l->layout]);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
 static cJSON *row_json(const struct ph_version *v)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -250,6 +296,9 @@ static cJSON *row_json(const struct ph_version *v)
 	add_str(o, "clickhouseTag", v->clickhouse_tag);
 	add_str(o, "kafkaKnownGood", v->kafka_known_good);
 	cJSON_AddItemToObject(o, "migrateCommand", str_list(v->migrate_command));
+	cJSON_AddItemToObject(o, "clickhouseClusters", clusters_json(v->clickhouse_clusters));
+	cJSON_AddItemToObject(o, "namedCollections", str_list(v->named_collections));
+	cJSON_AddItemToObject(o, "macros", str_list(v->macros));
 	return o;
 }
 
