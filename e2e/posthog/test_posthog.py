@@ -458,6 +458,10 @@ class PostHogE2E(unittest.TestCase):
                      else None)(condition(get("posthog", name), "Migrated")))
         self.assertIn(name + "-migrate-broken-1", c["message"])
         self.assertIn("delete the Job", c["message"])
+        if LOCAL:
+            # The local cluster leaves a failed pod whose log names the image.
+            self.assertIn("last lines of pod " + name + "-migrate-broken-1-", c["message"])
+            self.assertIn("posthog/posthog:broken-1", c["message"])
         cur = get("posthog", name)
         self.assertEqual(condition(cur, "Degraded")["reason"], "MigrationFailed")
         self.assertEqual(condition(cur, "Ready")["status"], "False")

@@ -329,6 +329,7 @@ class Manager:
         st.pop("active", None)
         st["ready"] = 0
         if self.failing((spec.get("template") or {}).get("spec")):
+            self.failed_job_pod(j)
             st["failed"] = spec.get("backoffLimit", 6) + 1
             st["conditions"] = [
                 {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
@@ -348,6 +349,36 @@ class Manager:
                  "message": "Reached expected number of succeeded pods",
                  "lastProbeTime": t, "lastTransitionTime": t}]
         self.write_status("jobs.batch", j, st)
+
+    def failed_job_pod(self, j):
+        """A Failed pod for a failed Job (labels job-name and
+        batch.kubernetes.io/job-name, as the Job controller sets them), whose
+        log says which image failed, so that clients can read it back."""
+        m = j["metadata"]
+        tpl = deep(((j.get("spec") or {}).get("template")) or {})
+        images = [c.get("image") or "" for c in (tpl.get("spec") or {}).get("containers") or ()]
+        labels = dict((tpl.get("metadata") or {}).get("labels") or {})
+        labels.update({"job-name": m["name"], "batch.kubernetes.io/job-name": m["name"]})
+        from .handlers import LOG_ANNOTATION
+        log = "starting %s\nsimulated failure (--fail-image): the container exited with code 1\n" \
+            % ", ".join(images)
+        pod = self.api.create(self.rt("pods"), "v1", m["namespace"], {
+            "metadata": {"generateName": m["name"] + "-", "labels": labels,
+                         "annotations": {LOG_ANNOTATION: log},
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                              "name": m["name"], "uid": m["uid"],
+                                              "controller": True, "blockOwnerDeletion": True}]},
+            "spec": tpl.get("spec") or {}}, CTX)
+        t = now()
+        self.write_status("pods", pod, {
+            "phase": "Failed", "startTime": t,
+            "conditions": [{"type": "Ready", "status": "False", "reason": "PodFailed",
+                            "lastProbeTime": None, "lastTransitionTime": t}],
+            "containerStatuses": [{"name": c.get("name"), "image": c.get("image"), "imageID": "",
+                                   "ready": False, "restartCount": 0, "started": False,
+                                   "state": {"terminated": {"exitCode": 1, "reason": "Error",
+                                                            "startedAt": t, "finishedAt": t}}}
+                                  for c in (tpl.get("spec") or {}).get("containers") or ()]})
 
     # --- cronjobs ------------------------------------------------------
     def vnow(self):

@@ -34,7 +34,7 @@ def api_group(registry, name):
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
               "token": ["create"], "proxy": ["create", "delete", "get", "patch", "update"],
-              "finalize": ["update"]}
+              "finalize": ["update"], "log": ["get"]}
 
 
 def resource_list(registry, group, version):

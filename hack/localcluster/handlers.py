@@ -71,6 +71,10 @@ def _partial(o):
             "metadata": o["metadata"]}
 
 
+# The annotation holding a simulated pod's log (controllers.py writes it).
+LOG_ANNOTATION = "localcluster.posthog.com/log"
+
+
 class Handlers:
     def __init__(self, server):
         self.s = server
@@ -90,6 +94,8 @@ class Handlers:
             return self.token(req, user)
         if sub == "scale":
             return self.scale(req, user)
+        if sub == "log" and rt.key == "pods":
+            return self.pod_log(req)
         if sub and sub not in rt.subresources:
             raise ApiError(404, "the server could not find the requested resource",
                            "NotFound")
@@ -192,6 +198,26 @@ class Handlers:
         return None
 
     # -- subresources ---------------------------------------------------
+    def pod_log(self, req):
+        """GET pods/NAME/log: no containers run here, so a pod's "log" is
+        what the simulation wrote into its LOG_ANNOTATION (the failed Job
+        pods of --fail-image); tailLines and limitBytes as the kubelet."""
+        if req.verb != "get":
+            raise ApiError(405, "only get is supported on pods/log", "MethodNotAllowed")
+        obj = self.api.get(req.rt, req.version, req.ns, req.name)
+        text = ((obj["metadata"].get("annotations") or {}).get(LOG_ANNOTATION) or "")
+        try:
+            tail = int(req.q.get("tailLines") or 0)
+            limit = int(req.q.get("limitBytes") or 0)
+        except ValueError:
+            raise bad_request("tailLines and limitBytes must be integers")
+        if tail > 0:
+            text = "".join(text.splitlines(True)[-tail:])
+        data = text.encode()
+        if limit > 0:
+            data = data[:limit]
+        return 200, data
+
     def scale(self, req, user):
         rt, api = req.rt, self.api
         h_ctx = make_ctx(user, req.q, req.headers, req.verb)

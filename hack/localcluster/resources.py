@@ -56,7 +56,7 @@ _BUILTIN = [
     ("", ["v1"], "Service", "services", True, ["svc"], ["status", "proxy"],
      dict(name_rule="dns1035", categories=["all"])),
     ("", ["v1"], "ServiceAccount", "serviceaccounts", True, ["sa"], ["token"], {}),
-    ("", ["v1"], "Pod", "pods", True, ["po"], ["status"], dict(categories=["all"])),
+    ("", ["v1"], "Pod", "pods", True, ["po"], ["status", "log"], dict(categories=["all"])),
     ("", ["v1"], "PersistentVolumeClaim", "persistentvolumeclaims", True, ["pvc"],
      ["status"], {}),
     ("", ["v1"], "PersistentVolume", "persistentvolumes", False, ["pv"], ["status"], {}),
