@@ -58,7 +58,10 @@ def manifest():
         "apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
         "metadata": {"name": NAME},
         "spec": {
-            "version": "latest",
+            # the current row of the version matrix (Env routing)
+            "version": base.matrix_versions()[-1],
+            "postgres": {"urlSecret": {"name": "posthog-app", "key": "database-url"}},
+            "redis": {"urlSecret": {"name": "posthog-app", "key": "redis-url"}},
             "zookeeper": {"replicas": 1},
             "kafka": {"external": {"brokers": brokers},
                       "topics": {"partitions": 2, "replicationFactor": min(3, len(brokers))}},
@@ -69,7 +72,12 @@ def manifest():
     secret = {"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "posthog-clickhouse"}, "type": "Opaque",
               "stringData": {"password": PASSWORD}}
-    return [json.dumps(secret), json.dumps(ph)]
+    # The URLs only reach the (simulated) plugin-servers and migrate Job.
+    app = {"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "posthog-app"}, "type": "Opaque",
+           "stringData": {"database-url": "postgres://posthog:unused@127.0.0.1:1/posthog",
+                          "redis-url": "redis://127.0.0.1:1/"}}
+    return [json.dumps(secret), json.dumps(app), json.dumps(ph)]
 
 
 def ready():
