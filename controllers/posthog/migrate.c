@@ -6,7 +6,9 @@
  * stops the rollout: the plugin-servers keep their previous version, and
  * since the failure is recorded as Degraded nothing is pruned either.
  * Deleting the failed Job (after fixing the cause), or changing
- * spec.version, lets the next reconcile run it again.
+ * spec.version, lets the next reconcile run it again. An existing Job is
+ * never updated: a Job's template is immutable, and the Job is the record
+ * of the version's migrations.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -137,7 +139,13 @@ bool phc_run_migrate(struct phc_run *run, bool deps_ready)
 		     "the migrate Job waits for ZooKeeper, Kafka and ClickHouse");
 		return false;
 	}
-	r = phc_ensure(run, obj, &live, &wrote, &st);
+	/* The version's Job, once it exists, is left as it is: its template
+	 * cannot change (a Job's is immutable), and its outcome is the record
+	 * for this version. A later change of its environment (brokers,
+	 * Secrets) reaches the next version's Job, or this one once it is
+	 * deleted. */
+	live = informer_get(run->scope->children[PHC_JOB], run->ns, job);
+	r = live ? 0 : phc_ensure(run, obj, &live, &wrote, &st);
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "applying Job %s: %s", job,
 			 st.message[0] ? st.message : kube_strerror(r));
