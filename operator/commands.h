@@ -12,4 +12,7 @@ int cmd_run(int argc, char **argv);
 /* Prints the objects a PostHog resource would produce, without a cluster. */
 int cmd_render(int argc, char **argv);
 
+/* Runs the bucket router (router/router.h). */
+int cmd_route(int argc, char **argv);
+
 #endif

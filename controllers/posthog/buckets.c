@@ -157,6 +157,7 @@ static void map_buckets(const struct ph_ctx *c, cJSON *map)
 			abort(); /* validated: names fit */
 		ph_add_int(e, "bucket", b);
 		ph_add_str(e, "ingestionTopic", n.ingestion_topic);
+		ph_add_str(e, "ingestionGroup", n.ingestion_group);
 		ph_add_str(e, "eventsJsonTopic", n.events_json_topic);
 		ph_push(arr, e);
 	}
