@@ -159,7 +159,7 @@ START_TEST(router_and_operator_assign_alike)
 	text = cJSON_PrintUnformatted(map);
 	ck_assert_int_eq(rt_map_parse(text, strlen(text), &m, err, sizeof(err)), 0);
 	pins = cJSON_Parse("[{\"teamId\":3,\"bucket\":4}]");
-	for (t = -5; t < 20000; t++) {
+	for (t = -5; t < 5000; t++) {
 		unsigned want;
 
 		ck_assert_int_eq(ph_bucket_for_team(t, 5, pins, &want), 0);
@@ -181,18 +181,18 @@ START_TEST(token_table)
 	int64_t team;
 	int i;
 
-	for (i = 0; i < 50000; i++) {
+	for (i = 0; i < 20000; i++) {
 		snprintf(tok, sizeof(tok), "phc_%d", i);
 		ck_assert_int_eq(rt_tokens_put(t, tok, strlen(tok), i), 0);
 	}
 	ck_assert_int_eq(rt_tokens_put(t, "phc_7", 5, 700), 0); /* replace */
-	ck_assert_uint_eq(rt_tokens_count(t), 50000);
-	for (i = 0; i < 50000; i++) {
+	ck_assert_uint_eq(rt_tokens_count(t), 20000);
+	for (i = 0; i < 20000; i++) {
 		snprintf(tok, sizeof(tok), "phc_%d", i);
 		ck_assert_int_eq(rt_tokens_get(t, tok, strlen(tok), &team), 0);
 		ck_assert_int_eq(team, i == 7 ? 700 : i);
 	}
-	ck_assert_int_eq(rt_tokens_get(t, "phc_50000", 9, &team), -ENOENT);
+	ck_assert_int_eq(rt_tokens_get(t, "phc_20000", 9, &team), -ENOENT);
 	ck_assert_int_eq(rt_tokens_get(t, "phc_1", 4, &team), -ENOENT); /* a prefix of a key */
 	memset(big, 'x', sizeof(big));
 	ck_assert_int_eq(rt_tokens_put(t, big, sizeof(big), 1), -E2BIG);
