@@ -12,6 +12,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config meson ninja-build \
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev \
+      librdkafka-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore leaves out build output, charts, docs and tooling.
@@ -25,11 +26,11 @@ RUN meson setup --buildtype=release -Dtests=disabled -Dwerror=false build-releas
 
 FROM debian:12-slim
 # Exactly the runtime libraries the binary links (ldd): curl, cJSON, libyaml,
-# OpenSSL, libwebsockets; ca-certificates for TLS to anything outside the
+# OpenSSL, libwebsockets, librdkafka and libpq (the router); ca-certificates for TLS to anything outside the
 # cluster (the in-cluster API server uses the service-account CA).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcurl4 libcjson1 libyaml-0-2 libssl3 libwebsockets17 ca-certificates \
+      libcurl4 libcjson1 libyaml-0-2 libssl3 libwebsockets17 librdkafka1 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* /usr/share/doc/* /usr/share/man/*
 COPY --from=build /src/build-release/operator/posthog-operator /usr/local/bin/posthog-operator
 # 65532 is the conventional "nonroot" uid/gid; the chart runs it with a
