@@ -124,20 +124,24 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	struct kafka_consumer *c = opaque;
 	bool assigned = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-	int32_t ids[1024];
+	int32_t *ids = calloc((size_t)parts->cnt + 1, sizeof(*ids));
 	size_t n = 0;
 	int i;
 
-	for (i = 0; i < parts->cnt && n < sizeof(ids) / sizeof(ids[0]); i++)
+	if (!ids)
+		abort();
+	for (i = 0; i < parts->cnt; i++)
 		ids[n++] = parts->elems[i].partition;
 	if (assigned) {
 		if (c->o.on_rebalance)
 			c->o.on_rebalance(c->o.userdata, true, ids, n);
 		rd_kafka_assign(rk, parts);
+		free(ids);
 		return;
 	}
 	if (c->o.on_rebalance)
 		c->o.on_rebalance(c->o.userdata, false, ids, n);
+	free(ids);
 	/* Commit what the caller stored for the revoked partitions before
 	 * they go to another member, so it does not redo them. */
 	err = rd_kafka_commit(rk, NULL, 0);
