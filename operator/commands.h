@@ -15,4 +15,8 @@ int cmd_render(int argc, char **argv);
 /* Runs the bucket router (router/router.h). */
 int cmd_route(int argc, char **argv);
 
+/* Takes, restores, lists and expires ClickHouse backups of one shard
+ * (see cmd_backup_agent.c). */
+int cmd_backup_agent(int argc, char **argv);
+
 #endif

@@ -343,7 +343,8 @@ static size_t on_read(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 struct request {
 	const char *method;       /* GET, PUT, DELETE */
-	const char *key;          /* for messages and the URL */
+	const char *key;          /* for the URL (and messages) */
+	const char *label;        /* for messages instead of key, or NULL */
 	const char *query;        /* after '?', or NULL */
 	const void *data;         /* PUT body in memory */
 	size_t data_len;
@@ -377,6 +378,8 @@ static int perform(struct s3_client *c, struct request *rq, char *err,
 		set_err(err, errlen, "s3: key too long: %.80s", rq->key);
 		goto out;
 	}
+	if (rq->label)
+		rq->key = rq->label;
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, buf_str(&url));
 	curl_easy_setopt(c->curl, CURLOPT_AWS_SIGV4, c->sigv4);
@@ -696,6 +699,7 @@ int s3_list(struct s3_client *c, const char *prefix, cJSON **out, char *err,
 			break;
 		}
 		rq.query = buf_str(&query);
+		rq.label = prefix;
 		sink_init(&s, &page, NULL);
 		r = perform(c, &rq, err, errlen);
 		buf_free(&s.errbody);

@@ -181,6 +181,8 @@ int main(void)
 		return 77;
 	}
 	snprintf(prefix, sizeof(prefix), "s3-live-%ld", (long)getpid());
+	/* 1005 PUTs in test_list_pages on a loaded 2-core machine. */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_put_get_delete);
 	tcase_add_test(tc, test_file_roundtrip);
 	tcase_add_test(tc, test_list_pages);

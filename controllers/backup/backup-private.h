@@ -1,0 +1,65 @@
+/*
+ * backup internals shared between its files and with the unit tests; not
+ * part of the API.
+ */
+#ifndef PHO_BACKUP_PRIVATE_H
+#define PHO_BACKUP_PRIVATE_H
+
+#include "backup.h"
+
+#define BK_MAX_NAME 100
+#define BK_MAX_PATH 4096
+#define BK_MAX_MANIFEST ((size_t)256 << 20)
+#define BK_MAX_TOPICS 16
+
+void bk_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ClickHouse's file name of a database or table (escapeForFileName):
+ * [A-Za-z0-9_] stay, every other byte becomes %XX. */
+int bk_escape_file_name(const char *s, struct buf *out);
+
+/* dir + "/" + name into out[n]. Returns 0 or -ENAMETOOLONG. */
+int bk_path_join(char *out, size_t n, const char *dir, const char *name);
+
+/* [A-Za-z0-9._-]+ of at most max characters, not "." or "..". */
+bool bk_valid_name(const char *s, size_t max);
+
+/* The Kafka engine arguments of a CREATE TABLE: broker list, topics and
+ * consumer group, from Kafka('brokers', 'topics', 'group', ...) or from
+ * SETTINGS kafka_broker_list / kafka_topic_list / kafka_group_name.
+ * Returns 0, or -EINVAL when the DDL names no topic or no group. */
+struct bk_kafka_args {
+	char brokers[1024];
+	char topics[1024];  /* comma-separated */
+	char group[256];
+};
+int bk_parse_kafka_ddl(const char *ddl, struct bk_kafka_args *out);
+
+/* Which restore stage a table's engine belongs to: 0 tables holding data
+ * (and every other engine), 1 Kafka, 2 materialized views. */
+int bk_engine_stage(const char *engine);
+bool bk_is_mergetree(const char *engine);
+
+/* Keys in the store. */
+int bk_manifest_key(const struct bk_target *t, const char *name, struct buf *out);
+int bk_part_prefix(const struct bk_target *t, const char *table,
+		   const char *sum, struct buf *out);
+
+/* Reads the committed offsets of group for every partition of topics into
+ * *out: an array of {"topic","partition","offset"} where offset is -1 when
+ * the group has committed nothing for that partition. */
+int bk_kafka_read_offsets(const char *brokers, const char *group,
+			  const char *topics, cJSON **out, char *err,
+			  size_t errlen);
+/* Commits the offsets of such an array for group; an entry with offset -1
+ * gets the partition's low watermark (its first retained message). */
+int bk_kafka_commit_offsets(const char *brokers, const char *group,
+			    const cJSON *offsets, char *err, size_t errlen);
+
+/* Reads and parses the manifest of backup name (caller frees). -ENOENT
+ * when the backup has none, i.e. is not complete. */
+int bk_read_manifest(const struct bk_target *t, const char *name,
+		     cJSON **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,315 @@
+/*
+ * backup: restoring one shard (bk_restore).
+ *
+ * Tables come back in three stages so that nothing consumes before the
+ * data is in place: first every table that holds data (and every other
+ * engine, such as Distributed), with its parts attached and checked; then
+ * the Kafka engine tables, after their consumer groups have been set back
+ * when replaying; last the materialized views, which start the flow from
+ * the Kafka tables into the data tables.
+ *
+ * Parts go through the table's detached/ directory and ALTER TABLE ...
+ * ATTACH PART (ClickHouse docs/en/query_language/alter.md, "ATTACH
+ * PARTITION|PART"), which checks the part and gives it a new block number
+ * in the table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup-private.h"
+
+static int table_sql(const struct bk_target *t, const char *table,
+		     const char *before, const char *after, struct buf *sql)
+{
+	int r = buf_append_str(sql, before);
+
+	if (r == 0)
+		r = ch_quote_ident(t->database, sql);
+	if (r == 0)
+		r = buf_append_str(sql, ".");
+	if (r == 0)
+		r = ch_quote_ident(table, sql);
+	if (r == 0)
+		r = buf_append_str(sql, after);
+	return r;
+}
+
+static int detached_dir(const struct bk_target *t, const char *table,
+			const char *part, struct buf *out)
+{
+	int r = buf_printf(out, "%s/data/", t->clickhouse_path);
+
+	if (r == 0)
+		r = bk_escape_file_name(t->database, out);
+	if (r == 0)
+		r = buf_append_str(out, "/");
+	if (r == 0)
+		r = bk_escape_file_name(table, out);
+	if (r == 0)
+		r = buf_printf(out, "/detached/%s", part);
+	return r;
+}
+
+static void remove_dir_files(const char *dir, const cJSON *files)
+{
+	char path[BK_MAX_PATH];
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, files) {
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 cJSON_GetStringValue(cJSON_GetObjectItem(f, "name")));
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Downloads one part into detached/, checks every file, attaches it. */
+static int restore_part(const struct bk_target *t, const char *table,
+			const cJSON *part, struct bk_result *res, char *err,
+			size_t errlen)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(part, "name"));
+	const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItem(part, "key"));
+	const cJSON *files = cJSON_GetObjectItem(part, "files"), *f;
+	char path[BK_MAX_PATH], hex[65];
+	struct buf dir, key, sql;
+	int r;
+
+	if (!name || !prefix || !cJSON_IsArray(files) || !bk_valid_name(name, 200)) {
+		bk_set_err(err, errlen, "manifest: a part of table %s lacks name, key or files", table);
+		return -EBADMSG;
+	}
+	buf_init(&dir, BK_MAX_PATH);
+	buf_init(&key, BK_MAX_PATH);
+	buf_init(&sql, 4096);
+	r = detached_dir(t, table, name, &dir);
+	if (r < 0) {
+		bk_set_err(err, errlen, "path of part %s too long", name);
+		goto out;
+	}
+	if (mkdir(buf_str(&dir), 0750) < 0) {
+		r = -errno;
+		bk_set_err(err, errlen, "create %s: %s", buf_str(&dir), strerror(errno));
+		goto out;
+	}
+	cJSON_ArrayForEach(f, files) {
+		const char *fn = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
+		const char *sum = cJSON_GetStringValue(cJSON_GetObjectItem(f, "sha256"));
+
+		if (!fn || !sum || !bk_valid_name(fn, 200)) {
+			bk_set_err(err, errlen, "manifest: part %s of %s: a file lacks name or sha256", name, table);
+			r = -EBADMSG;
+			break;
+		}
+		buf_reset(&key);
+		bk_path_join(path, sizeof(path), buf_str(&dir), fn);
+		r = buf_printf(&key, "%s%s", prefix, fn);
+		if (r == 0)
+			r = s3_get_file(t->s3, buf_str(&key), path, err, errlen);
+		if (r == 0)
+			r = s3_sha256_file(path, hex);
+		if (r == 0 && strcmp(hex, sum) != 0) {
+			bk_set_err(err, errlen, "part %s of %s: %s has SHA-256 %s, the manifest says %s",
+				   name, table, fn, hex, sum);
+			r = -EBADMSG;
+		}
+		if (r < 0)
+			break;
+		res->files_uploaded++; /* files moved, here downloaded */
+		res->bytes_uploaded += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(f, "size"));
+	}
+	if (r < 0) {
+		remove_dir_files(buf_str(&dir), files);
+		goto out;
+	}
+	r = table_sql(t, table, "ALTER TABLE ", " ATTACH PART ", &sql);
+	if (r == 0)
+		r = ch_quote(name, &sql);
+	if (r == 0)
+		r = ch_exec(t->ch, buf_str(&sql), err, errlen);
+	if (r < 0) {
+		remove_dir_files(buf_str(&dir), files);
+		goto out;
+	}
+	res->parts++;
+	res->rows += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(part, "rows"));
+out:
+	buf_free(&dir);
+	buf_free(&key);
+	buf_free(&sql);
+	return r;
+}
+
+static int check_count(const struct bk_target *t, const char *table,
+		       const cJSON *te, char *err, size_t errlen)
+{
+	const cJSON *want = cJSON_GetObjectItem(te, "rows");
+	cJSON *rows = NULL;
+	struct buf sql;
+	double got;
+	int r;
+
+	if (!cJSON_IsNumber(want))
+		return 0; /* parts without count.txt: nothing to compare */
+	buf_init(&sql, 4096);
+	r = table_sql(t, table, "SELECT toString(count()) AS c FROM ", "", &sql);
+	if (r == 0)
+		r = ch_query(t->ch, buf_str(&sql), &rows, err, errlen);
+	if (r == 0) {
+		got = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "c"))
+			     ?: "-1", NULL);
+		if (got != cJSON_GetNumberValue(want)) {
+			bk_set_err(err, errlen, "table %s: %.0f rows after the restore, the manifest says %.0f",
+				   table, got, cJSON_GetNumberValue(want));
+			r = -EBADMSG;
+		}
+	}
+	cJSON_Delete(rows);
+	buf_free(&sql);
+	return r;
+}
+
+static int create_table(const struct bk_target *t, const cJSON *te,
+			struct bk_result *res, char *err, size_t errlen)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
+	const char *ddl = cJSON_GetStringValue(cJSON_GetObjectItem(te, "ddl"));
+	const cJSON *parts = cJSON_GetObjectItem(te, "parts"), *p;
+	int r;
+
+	if (!name || !ddl) {
+		bk_set_err(err, errlen, "manifest: a table lacks name or ddl");
+		return -EBADMSG;
+	}
+	r = ch_exec(t->ch, ddl, err, errlen);
+	if (r < 0)
+		return r;
+	res->tables++;
+	cJSON_ArrayForEach(p, parts) {
+		r = restore_part(t, name, p, res, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return check_count(t, name, te, err, errlen);
+}
+
+static int refuse_existing(const struct bk_target *t, const cJSON *tables,
+			   char *err, size_t errlen)
+{
+	const cJSON *te;
+	cJSON *rows = NULL, *row;
+	struct buf sql;
+	int r;
+
+	buf_init(&sql, 4096);
+	r = buf_append_str(&sql, "SELECT name FROM system.tables WHERE database = ");
+	if (r == 0)
+		r = ch_quote(t->database, &sql);
+	if (r == 0)
+		r = ch_query(t->ch, buf_str(&sql), &rows, err, errlen);
+	buf_free(&sql);
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(row, rows) {
+		const char *have = cJSON_GetStringValue(cJSON_GetObjectItem(row, "name"));
+
+		cJSON_ArrayForEach(te, tables) {
+			const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
+
+			if (have && want && !strcmp(have, want)) {
+				bk_set_err(err, errlen, "table %s.%s exists; a restore only creates tables (drop it first)",
+					   t->database, have);
+				r = -EEXIST;
+				goto out;
+			}
+		}
+	}
+out:
+	cJSON_Delete(rows);
+	return r;
+}
+
+static int replay_offsets(const struct bk_target *t, const cJSON *m,
+			  char *err, size_t errlen)
+{
+	const cJSON *k, *te;
+	struct bk_kafka_args ka;
+	int r;
+
+	cJSON_ArrayForEach(k, cJSON_GetObjectItem(m, "kafka")) {
+		const char *table = cJSON_GetStringValue(cJSON_GetObjectItem(k, "table"));
+		const char *group = cJSON_GetStringValue(cJSON_GetObjectItem(k, "group"));
+		const char *brokers = t->kafka_bootstrap;
+
+		if (!table || !group) {
+			bk_set_err(err, errlen, "manifest: a Kafka entry lacks table or group");
+			return -EBADMSG;
+		}
+		if (!brokers) {
+			cJSON_ArrayForEach(te, cJSON_GetObjectItem(m, "tables")) {
+				const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
+				const char *ddl = cJSON_GetStringValue(cJSON_GetObjectItem(te, "ddl"));
+
+				if (n && ddl && !strcmp(n, table) && bk_parse_kafka_ddl(ddl, &ka) == 0) {
+					brokers = ka.brokers;
+					break;
+				}
+			}
+		}
+		if (!brokers || !*brokers) {
+			bk_set_err(err, errlen, "Kafka table %s: no broker list", table);
+			return -EINVAL;
+		}
+		r = bk_kafka_commit_offsets(brokers, group, cJSON_GetObjectItem(k, "offsets"),
+					    err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int bk_restore(const struct bk_target *t, const char *name,
+	       const struct bk_restore_opts *o, struct bk_result *res,
+	       char *err, size_t errlen)
+{
+	const cJSON *tables, *te;
+	cJSON *m = NULL;
+	struct buf sql;
+	int r, stage;
+
+	memset(res, 0, sizeof(*res));
+	if (!bk_valid_name(name, BK_MAX_NAME)) {
+		bk_set_err(err, errlen, "backup name: want [A-Za-z0-9._-]{1,%d}, got '%s'",
+			   BK_MAX_NAME, name ? name : "");
+		return -EINVAL;
+	}
+	r = bk_read_manifest(t, name, &m, err, errlen);
+	if (r < 0)
+		return r;
+	tables = cJSON_GetObjectItem(m, "tables");
+	buf_init(&sql, 4096);
+	r = buf_append_str(&sql, "CREATE DATABASE IF NOT EXISTS ");
+	if (r == 0)
+		r = ch_quote_ident(t->database, &sql);
+	if (r == 0)
+		r = ch_exec(t->ch, buf_str(&sql), err, errlen);
+	buf_free(&sql);
+	if (r == 0)
+		r = refuse_existing(t, tables, err, errlen);
+	for (stage = 0; stage < 3 && r == 0; stage++) {
+		if (stage == 1 && o->replay_kafka)
+			r = replay_offsets(t, m, err, errlen);
+		cJSON_ArrayForEach(te, tables) {
+			if (r < 0)
+				break;
+			if (bk_engine_stage(cJSON_GetStringValue(cJSON_GetObjectItem(te, "engine"))) == stage)
+				r = create_table(t, te, res, err, errlen);
+		}
+	}
+	cJSON_Delete(m);
+	return r;
+}
