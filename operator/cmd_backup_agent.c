@@ -94,7 +94,7 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 	f->keep_min = 1;
 	f->tls_verify = true;
 	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "backup-agent: want an action: backup, restore, retain or list");
+		snprintf(err, errlen, "want an action: backup, restore, retain or list");
 		return -EINVAL;
 	}
 	f->action = argv[1];
@@ -120,7 +120,7 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 				return -EINVAL;
 			}
 		} else {
-			snprintf(err, errlen, "backup-agent: unknown flag %s", argv[i]);
+			snprintf(err, errlen, "unknown flag %s", argv[i]);
 			return -EINVAL;
 		}
 	}

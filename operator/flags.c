@@ -78,6 +78,7 @@ void op_flags_usage(FILE *out)
 		"Usage: posthog-operator [run] [flags]\n"
 		"       posthog-operator render [flags]   (see: render --help)\n"
 		"       posthog-operator route [flags]    (see: route --help)\n"
+		"       posthog-operator backup-agent ACTION [flags]  (see: backup-agent --help)\n"
 		"       posthog-operator version\n"
 		"       posthog-operator versions         (the supported PostHog versions, JSON)\n\nFlags (each also read from the variable shown):\n");
 	for (size_t i = 0; i < NFLAGS; i++)

@@ -94,6 +94,48 @@ static void remove_tree(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The file the agent puts into each shadow/N it made, so that the next
+ * run can remove what a killed run left behind. */
+#define BK_SHADOW_MARK "posthog-backup-agent"
+
+static void mark_shadow(const char *shadow)
+{
+	char path[BK_MAX_PATH];
+	FILE *f;
+
+	if (bk_path_join(path, sizeof(path), shadow, BK_SHADOW_MARK) < 0)
+		return;
+	f = fopen(path, "w");
+	if (f)
+		fclose(f);
+}
+
+/* Removes the shadow/N directories that carry our mark: copies of an
+ * earlier run that was killed before it could remove them. Directories
+ * without the mark (someone else's FREEZE) are left alone. */
+static void remove_stale_shadows(const struct bk_target *t)
+{
+	char shadow[BK_MAX_PATH], dir[BK_MAX_PATH], mark[BK_MAX_PATH];
+	struct dirent *e;
+	DIR *d;
+
+	if (bk_path_join(shadow, sizeof(shadow), t->clickhouse_path, "shadow") < 0)
+		return;
+	d = opendir(shadow);
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || bk_path_join(dir, sizeof(dir), shadow, e->d_name) < 0 ||
+		    bk_path_join(mark, sizeof(mark), dir, BK_SHADOW_MARK) < 0)
+			continue;
+		if (access(mark, F_OK) == 0) {
+			log_info(t->log, "backup: removing %s, left by a run that did not finish", dir);
+			remove_tree(dir);
+		}
+	}
+	closedir(d);
+}
+
 /* Reads a small text file (count.txt, increment.txt) as an integer. */
 static int read_uint(const char *path, uint64_t *out)
 {
@@ -149,8 +191,10 @@ static int freeze_table(const struct bk_target *t, const cJSON *row,
 		goto out;
 	}
 	r = buf_printf(&path, "%s/shadow/%llu", t->clickhouse_path, (unsigned long long)n);
-	if (r == 0)
+	if (r == 0) {
 		snprintf(fz->shadow, sizeof(fz->shadow), "%s", buf_str(&path));
+		mark_shadow(fz->shadow);
+	}
 	if (r == 0)
 		r = buf_append_str(&path, "/data/");
 	if (r == 0)
@@ -531,6 +575,7 @@ int bk_backup(const struct bk_target *t, const char *name,
 	cJSON_Delete(found);
 	if (r < 0)
 		goto out;
+	remove_stale_shadows(t);
 	r = list_tables(t, &tables, err, errlen);
 	if (r < 0)
 		goto out;
