@@ -411,8 +411,10 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 		return -EINVAL;
 	}
 	n = open_replicas(run, &reps, msg, msglen);
-	if (n < 0)
+	if (n < 0) {
+		log_write(run->p->log, LOG_WARN, &run->lf, "ClickHouse schema: %s", msg);
 		return n;
+	}
 	for (int i = 0; i < n && r == 0; i++)
 		r = sync_replica(run, &reps[i], brokers, fp, msg, msglen);
 	close_replicas(reps, n);

@@ -225,12 +225,12 @@ bool phc_job_condition(const cJSON *job, const char *type)
 	return false;
 }
 
-int phc_prune(struct phc_run *run)
+int phc_prune(struct phc_run *run, struct kube_status *first)
 {
 	struct phc *p = run->p;
 	struct kube_delete_options del = {.propagation_policy = "Background",
 					  .grace_period_seconds = -1};
-	int deleted = 0;
+	int deleted = 0, err = 0;
 
 	for (int k = 0; k < PHC_NKINDS; k++) {
 		cJSON *owned = informer_list_by_owner(run->scope->children[k], run->uid);
@@ -240,7 +240,7 @@ int phc_prune(struct phc_run *run)
 			const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 			const char *ns = phc_str(meta, "namespace"), *name = phc_str(meta, "name");
 			struct log_fields lf = {"posthog", ns, name};
-			struct kube_status st;
+			struct kube_status st = {0};
 			int r;
 
 			if (!name || is_desired(run->desired, k, name))
@@ -253,9 +253,12 @@ int phc_prune(struct phc_run *run)
 			r = kube_delete(p->client, &p->child_res[k], ns, name, &del, &st);
 			if (r < 0 && r != -ENOENT) {
 				log_write(p->log, LOG_WARN, &lf, "delete %s %s: %s",
-					  kinds[k].kind, name, st.message);
-				cJSON_Delete(owned);
-				return r;
+					  kinds[k].kind, name,
+					  st.message[0] ? st.message : kube_strerror(r));
+				if (!err && first)
+					*first = st;
+				err = err ? err : r;
+				continue; /* the others are still removed */
 			}
 			run->writes++;
 			log_write(p->log, LOG_INFO, &lf, "deleted %s %s, no longer desired",
@@ -264,5 +267,5 @@ int phc_prune(struct phc_run *run)
 		}
 		cJSON_Delete(owned);
 	}
-	return deleted;
+	return err ? err : deleted;
 }

@@ -188,10 +188,11 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out, bool *wrot
 
 /*
  * Deletes children of the PostHog that are not in run->desired (ph_build's
- * entries). Keeps Jobs that are still running. Returns the number
- * deleted or a negative errno.
+ * entries). Keeps Jobs that are still running. A failed delete is logged
+ * and the others are still tried. Returns the number deleted, or the
+ * first failure's negative errno with its Status in *first (may be NULL).
  */
-int phc_prune(struct phc_run *run);
+int phc_prune(struct phc_run *run, struct kube_status *first);
 
 /* True when the Job has condition type ("Complete", "Failed") True. */
 bool phc_job_condition(const cJSON *job, const char *type);

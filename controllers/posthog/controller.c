@@ -14,6 +14,14 @@
 
 #include "controller-private.h"
 
+/*
+ * The longest a failed PostHog waits before its next try. The work queue's
+ * default (1000 s, as client-go's) would leave a PostHog Degraded for a
+ * quarter of an hour after a minute-long outage; a retry costs cache reads
+ * and the writes that failed, so half a minute is cheap and bounds recovery.
+ */
+#define PHC_MAX_BACKOFF_MS 30000
+
 static const struct {
 	const char *group, *version, *resource, *kind;
 } child_types[PHC_NKINDS] = {
@@ -107,7 +115,7 @@ static int delete_pvcs(struct phc_run *run)
 	char selector[256];
 	cJSON *list = NULL;
 	const cJSON *pvc;
-	struct kube_status st;
+	struct kube_status st = {0};
 	int r;
 
 	snprintf(selector, sizeof(selector), "%s=%s,%s", PH_LABEL_INSTANCE,
@@ -115,7 +123,8 @@ static int delete_pvcs(struct phc_run *run)
 	lo.label_selector = selector;
 	r = kube_list(run->p->client, &run->p->pvc_res, run->ns, &lo, &list, &st);
 	if (r < 0) {
-		log_write(run->p->log, LOG_WARN, &run->lf, "list PVCs: %s", st.message);
+		log_write(run->p->log, LOG_WARN, &run->lf, "list PVCs: %s",
+			  st.message[0] ? st.message : kube_strerror(r));
 		return r;
 	}
 	cJSON_ArrayForEach(pvc, cJSON_GetObjectItemCaseSensitive(list, "items")) {
@@ -123,7 +132,8 @@ static int delete_pvcs(struct phc_run *run)
 
 		r = kube_delete(run->p->client, &run->p->pvc_res, run->ns, n, &del, &st);
 		if (r < 0 && r != -ENOENT) {
-			log_write(run->p->log, LOG_WARN, &run->lf, "delete PVC %s: %s", n, st.message);
+			log_write(run->p->log, LOG_WARN, &run->lf, "delete PVC %s: %s", n,
+				  st.message[0] ? st.message : kube_strerror(r));
 			break;
 		}
 		log_write(run->p->log, LOG_INFO, &run->lf, "deleted PVC %s (deletionPolicy Delete)", n);
@@ -145,7 +155,7 @@ static bool policy_is_delete(const cJSON *spec)
  * they cannot reach is the operator's to remove first: the per-bucket
  * ClickHouse tables and the PVCs, both only with deletionPolicy Delete.
  */
-static int finalize(struct phc_run *run, struct reconcile_result *res)
+static int finalize(struct phc_run *run)
 {
 	char msg[1024];
 	int r;
@@ -154,11 +164,10 @@ static int finalize(struct phc_run *run, struct reconcile_result *res)
 		return 0;
 	if (run->spec && policy_is_delete(run->spec)) {
 		r = phc_schema_drop_all(run, msg, sizeof(msg));
-		if (r < 0 && r != -EAGAIN) {
+		if (r < 0) {
 			log_write(run->p->log, LOG_WARN, &run->lf,
-				  "dropping bucket tables before deletion: %s; retrying", msg);
-			res->requeue_after_ms = PHC_POLL_MS;
-			return 0;
+				  "dropping bucket tables before deletion: %s", msg);
+			return r; /* the worker retries with backoff */
 		}
 		r = delete_pvcs(run);
 		if (r < 0)
@@ -244,7 +253,7 @@ static int reconcile(void *userdata, const char *key, struct reconcile_result *r
 	meta = cJSON_GetObjectItemCaseSensitive(run.ph, "metadata");
 	ph_normalize(run.ph, &run.spec);
 	if (cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp")) {
-		r = finalize(&run, res);
+		r = finalize(&run);
 		goto out;
 	}
 	if (!has_finalizer(meta)) {
@@ -331,6 +340,7 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 			     child_types[k].resource, child_types[k].kind);
 	co.userdata = p;
 	co.workers = opts && opts->workers ? opts->workers : 2;
+	co.max_backoff_ms = PHC_MAX_BACKOFF_MS;
 	r = manager_add_controller(m, &co, &p->ctl);
 	if (r >= 0 && (!opts || !opts->namespaces || !opts->namespaces[0]))
 		r = add_scope(p, NULL, opts ? opts->resync_ms : 0);

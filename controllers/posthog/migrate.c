@@ -119,25 +119,29 @@ static void report_failed(struct phc_run *run, const cJSON *live, const char *jo
 	log_write(run->p->log, LOG_WARN, &run->lf, "%s", msg);
 }
 
-bool phc_run_migrate(struct phc_run *run, bool deps_ready)
+int phc_run_migrate(struct phc_run *run, bool deps_ready, bool *done)
 {
 	cJSON *entry, *obj = NULL, *live = NULL;
 	struct kube_status st = {0};
 	const char *job;
 	char msg[1200];
-	bool wrote, done = false;
+	bool wrote;
 	int r;
 
+	*done = false;
 	cJSON_ArrayForEach(entry, run->desired)
 		if (!strcmp(phc_str(entry, "stage") ? phc_str(entry, "stage") : "", "migrate"))
 			obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
-	if (!obj)
-		return true;
+	if (!obj) {
+		*done = true;
+		return 0;
+	}
 	job = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 	if (!deps_ready) {
 		cond(run, false, "WaitingForDependencies",
 		     "the migrate Job waits for ZooKeeper, Kafka and ClickHouse");
-		return false;
+		phc_requeue(run, PHC_POLL_MS);
+		return 0;
 	}
 	/* The version's Job, once it exists, is left as it is: its template
 	 * cannot change (a Job's is immutable), and its outcome is the record
@@ -151,13 +155,13 @@ bool phc_run_migrate(struct phc_run *run, bool deps_ready)
 			 st.message[0] ? st.message : kube_strerror(r));
 		cond(run, false, "ApplyFailed", msg);
 		degrade(run, "ApplyFailed", msg);
-		return false;
+		return r;
 	}
 	if (phc_job_condition(live, "Complete")) {
 		snprintf(msg, sizeof(msg), "PostHog %s migrated by Job %s",
 			 phc_str(run->spec, "version") ? phc_str(run->spec, "version") : "", job);
 		cond(run, true, "Migrated", msg);
-		done = true;
+		*done = true;
 	} else if (phc_job_condition(live, "Failed")) {
 		report_failed(run, live, job);
 		phc_requeue(run, PHC_POLL_MS);
@@ -166,5 +170,5 @@ bool phc_run_migrate(struct phc_run *run, bool deps_ready)
 		cond(run, false, "MigrationRunning", msg);
 	}
 	cJSON_Delete(live);
-	return done;
+	return 0;
 }

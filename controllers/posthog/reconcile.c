@@ -35,6 +35,14 @@ static const struct {
  * again, so that PostHog's own migrations reach the bucket tables. */
 #define PHC_SCHEMA_POLL_MS (5 * 60 * 1000)
 
+/* Keeps the first error of a reconcile: later steps still run (one failed
+ * child does not hold back the others), and the worker gets the first
+ * failure to back off on. */
+static int first_error(int acc, int r)
+{
+	return acc < 0 ? acc : (r < 0 ? r : acc);
+}
+
 /* What one stage's workloads add up to. */
 struct tally {
 	int replicas, ready, updated;
@@ -145,7 +153,8 @@ static bool entry_in_stage(const cJSON *entry, int stage)
 	return s && !strcmp(s, ph_stages[stage]);
 }
 
-/* Applies every entry of a stage (of one bucket when bucket >= 0). */
+/* Applies every entry of a stage (of one bucket when bucket >= 0), each
+ * even when an earlier one failed. Returns 0 or the first failure. */
 static int apply_stage(struct phc_run *run, int stage, int bucket, struct tally *t)
 {
 	cJSON *entry;
@@ -155,8 +164,7 @@ static int apply_stage(struct phc_run *run, int stage, int bucket, struct tally 
 	cJSON_ArrayForEach(entry, run->desired) {
 		if (!entry_in_stage(entry, stage) || (bucket >= 0 && entry_bucket(entry) != bucket))
 			continue;
-		if (apply_entry(run, entry, t) < 0)
-			r = -EIO;
+		r = first_error(r, apply_entry(run, entry, t));
 	}
 	return r;
 }
@@ -194,24 +202,36 @@ static void record_component(struct phc_run *run, int stage, const struct tally 
 		cJSON_AddStringToObject(c, "message", t->message);
 }
 
-/* Runs one infrastructure stage behind its gate. */
-static void run_stage(struct phc_run *run, int stage, bool gate, const char *gate_msg)
+/* A closed gate is not an error: the component waits, and the PostHog
+ * comes back after an interval even if no watch event brings it sooner. */
+static void wait_gate(struct phc_run *run, const char *cond, const char *reason,
+		      const char *msg)
+{
+	if (cond)
+		set_cond(run, cond, false, reason, msg);
+	phc_requeue(run, PHC_POLL_MS);
+}
+
+/* Runs one infrastructure stage behind its gate. Returns 0 or the first
+ * failed apply. */
+static int run_stage(struct phc_run *run, int stage, bool gate, const char *gate_msg)
 {
 	struct tally t = {0};
 	const char *cond = stage_info[stage].condition;
+	int r;
 
 	if (!gate) {
-		if (cond)
-			set_cond(run, cond, false, stage_info[stage].waits_for, gate_msg);
+		wait_gate(run, cond, stage_info[stage].waits_for, gate_msg);
 		record_component(run, stage, &t, false);
-		return;
+		return 0;
 	}
-	apply_stage(run, stage, -1, &t);
+	r = apply_stage(run, stage, -1, &t);
 	run->stage_ready[stage] = t.all_ready;
 	record_component(run, stage, &t, t.all_ready);
 	if (cond)
 		set_cond(run, cond, t.all_ready, t.all_ready ? "Ready" : "Progressing",
 			 t.all_ready ? "" : (t.message[0] ? t.message : "waiting for the workload"));
+	return r;
 }
 
 /* ---- buckets ------------------------------------------------------------- */
@@ -272,7 +292,7 @@ static void reset_bucket_status(struct phc_run *run)
  * a Job removed afterwards (by its TTL, or by hand) is not run again
  * unless its content, and so its name, changes.
  */
-static bool run_topics_job(struct phc_run *run, cJSON *entry)
+static int run_topics_job(struct phc_run *run, cJSON *entry, bool *ready)
 {
 	cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
 	const char *name = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
@@ -280,34 +300,42 @@ static bool run_topics_job(struct phc_run *run, cJSON *entry)
 	const char *done = phc_str(bs, "topicsJob");
 	struct tally t = {.all_ready = true};
 	cJSON *live;
+	int r;
 
+	*ready = true;
 	if (done && name && !strcmp(done, name) && cJSON_IsTrue(cJSON_GetObjectItem(bs, "topicsReady"))) {
 		live = informer_get(run->scope->children[PHC_JOB], run->ns, name);
 		cJSON_Delete(live);
 		if (!live)
-			return true;
+			return 0;
 	}
-	apply_entry(run, entry, &t);
+	r = apply_entry(run, entry, &t);
 	set_string(bs, "topicsJob", name);
 	set_bool(bs, "topicsReady", t.all_ready);
-	return t.all_ready;
+	*ready = t.all_ready;
+	return r;
 }
 
-static void run_topics(struct phc_run *run)
+static int run_topics(struct phc_run *run)
 {
 	cJSON *entry;
-	bool all = true;
+	bool all = true, ready;
+	int r = 0;
 
 	if (!run->stage_ready[ST_KAFKA]) {
-		set_cond(run, "TopicsReady", false, "WaitingForKafka", "Kafka is not ready yet");
-		return;
+		wait_gate(run, "TopicsReady", "WaitingForKafka", "Kafka is not ready yet");
+		return 0;
 	}
-	cJSON_ArrayForEach(entry, run->desired)
-		if (entry_in_stage(entry, ST_TOPICS) && !run_topics_job(run, entry))
-			all = false;
+	cJSON_ArrayForEach(entry, run->desired) {
+		if (!entry_in_stage(entry, ST_TOPICS))
+			continue;
+		r = first_error(r, run_topics_job(run, entry, &ready));
+		all = all && ready;
+	}
 	run->stage_ready[ST_TOPICS] = all;
 	set_cond(run, "TopicsReady", all, all ? "Ready" : "JobsRunning",
 		 all ? "" : "topic Jobs have not completed yet");
+	return r;
 }
 
 /*
@@ -337,23 +365,25 @@ static void report_shards(struct phc_run *run)
 			  run->generation, run->now);
 }
 
-static void run_schema(struct phc_run *run)
+/* The per-bucket ClickHouse tables. PostHog's migrations not having run
+ * yet (-EAGAIN) is a closed gate; anything else is a failure for the
+ * worker to back off on. */
+static int run_schema(struct phc_run *run)
 {
 	char msg[2048] = "";
 	int r;
 
 	if (!run->stage_ready[ST_CLICKHOUSE]) {
-		set_cond(run, "SchemaReady", false, "WaitingForClickHouse", "ClickHouse is not ready yet");
-		return;
+		wait_gate(run, "SchemaReady", "WaitingForClickHouse", "ClickHouse is not ready yet");
+		return 0;
 	}
 	r = phc_schema_sync(run, msg, sizeof(msg));
 	if (r == -EAGAIN) {
-		set_cond(run, "SchemaReady", false, "WaitingForMigrations", msg);
-		phc_requeue(run, PHC_POLL_MS);
+		wait_gate(run, "SchemaReady", "WaitingForMigrations", msg);
+		r = 0;
 	} else if (r < 0) {
 		set_cond(run, "SchemaReady", false, "ClickHouseError", msg);
 		fail(run, "ClickHouseError", msg);
-		phc_requeue(run, PHC_POLL_MS);
 	} else {
 		set_cond(run, "SchemaReady", true, "Ready", "");
 		phc_requeue(run, PHC_SCHEMA_POLL_MS);
@@ -361,6 +391,7 @@ static void run_schema(struct phc_run *run)
 	for (unsigned b = 0; b < run->buckets; b++)
 		set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);
 	report_shards(run);
+	return r;
 }
 
 static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
@@ -378,13 +409,14 @@ static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
 	cJSON_Delete(live);
 }
 
-static void run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
+static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 {
 	cJSON *bs = bucket_status(run, b);
 	struct ph_bucket_names names;
 	struct tally t = {0};
 	char cond[32], msg[600];
 	bool topics = cJSON_IsTrue(cJSON_GetObjectItem(bs, "topicsReady"));
+	int r;
 
 	snprintf(cond, sizeof(cond), "Bucket%uReady", b);
 	if (!run->stage_ready[ST_MIGRATE]) {
@@ -397,12 +429,12 @@ static void run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	if (!run->bucket_schema_ready[b] || !topics) {
 		snprintf(msg, sizeof(msg), "waiting for the bucket's %s",
 			 topics ? "ClickHouse tables" : "Kafka topics");
-		set_cond(run, cond, false, topics ? "WaitingForSchema" : "WaitingForTopics", msg);
+		wait_gate(run, cond, topics ? "WaitingForSchema" : "WaitingForTopics", msg);
 		set_bool(bs, "ready", false);
 		set_string(bs, "message", msg);
-		return;
+		return 0;
 	}
-	apply_stage(run, ST_PLUGIN, (int)b, &t);
+	r = apply_stage(run, ST_PLUGIN, (int)b, &t);
 	run->bucket_ready[b] = t.all_ready;
 	sum->replicas += t.replicas;
 	sum->ready += t.ready;
@@ -417,6 +449,7 @@ static void run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	set_string(bs, "message", t.all_ready ? NULL : t.message);
 	set_cond(run, cond, t.all_ready, t.all_ready ? "Ready" : "Progressing",
 		 t.all_ready ? "" : t.message);
+	return r;
 }
 
 /* Conditions of buckets that no longer exist are dropped. */
@@ -435,13 +468,14 @@ static void drop_stale_bucket_conditions(struct phc_run *run)
 	}
 }
 
-static void run_plugin_servers(struct phc_run *run)
+static int run_plugin_servers(struct phc_run *run)
 {
 	struct tally sum = {0};
 	unsigned ready = 0;
+	int r = 0;
 
 	for (unsigned b = 0; b < run->buckets; b++) {
-		run_bucket(run, b, &sum);
+		r = first_error(r, run_bucket(run, b, &sum));
 		ready += run->bucket_ready[b];
 	}
 	drop_stale_bucket_conditions(run);
@@ -450,33 +484,53 @@ static void run_plugin_servers(struct phc_run *run)
 	snprintf(sum.message, sizeof(sum.message), "%u of %u buckets ready", ready, run->buckets);
 	set_cond(run, "PluginServersReady", run->stage_ready[ST_PLUGIN],
 		 run->stage_ready[ST_PLUGIN] ? "Ready" : "Progressing", sum.message);
+	return r;
 }
 
 int phc_reconcile_children(struct phc_run *run)
 {
 	struct tally t = {0};
+	char msg[128];
 	int r;
 
-	if ((r = ph_build(run->ph, &run->desired)) < 0)
+	if ((r = ph_build(run->ph, &run->desired)) < 0) {
+		snprintf(msg, sizeof(msg), "building the children: %s", strerror(-r));
+		log_write(run->p->log, LOG_ERROR, &run->lf, "%s", msg);
+		fail(run, "BuildFailed", msg);
 		return r;
+	}
 	run->bucket_schema_ready = calloc(run->buckets ? run->buckets : 1, sizeof(bool));
 	run->bucket_ready = calloc(run->buckets ? run->buckets : 1, sizeof(bool));
 	if (!run->bucket_schema_ready || !run->bucket_ready)
 		abort();
 	reset_bucket_status(run);
-	run_stage(run, ST_ZOOKEEPER, true, NULL);
-	run_stage(run, ST_KAFKA, true, NULL);
-	run_stage(run, ST_CLICKHOUSE, run->stage_ready[ST_ZOOKEEPER],
-		  "ZooKeeper is not ready yet");
-	run_topics(run);
-	apply_stage(run, ST_BUCKETS, -1, &t);
+	r = run_stage(run, ST_ZOOKEEPER, true, NULL);
+	r = first_error(r, run_stage(run, ST_KAFKA, true, NULL));
+	r = first_error(r, run_stage(run, ST_CLICKHOUSE, run->stage_ready[ST_ZOOKEEPER],
+				     "ZooKeeper is not ready yet"));
+	r = first_error(r, run_topics(run));
+	r = first_error(r, apply_stage(run, ST_BUCKETS, -1, &t));
 	run->stage_ready[ST_BUCKETS] = true;
-	run->stage_ready[ST_MIGRATE] = phc_run_migrate(run, run->stage_ready[ST_ZOOKEEPER] &&
-						       run->stage_ready[ST_KAFKA] &&
-						       run->stage_ready[ST_CLICKHOUSE]);
-	run_schema(run);
-	run_plugin_servers(run);
-	return 0;
+	r = first_error(r, phc_run_migrate(run, run->stage_ready[ST_ZOOKEEPER] &&
+					   run->stage_ready[ST_KAFKA] &&
+					   run->stage_ready[ST_CLICKHOUSE],
+					   &run->stage_ready[ST_MIGRATE]));
+	r = first_error(r, run_schema(run));
+	return first_error(r, run_plugin_servers(run));
+}
+
+static int prune(struct phc_run *run)
+{
+	char msg[1200];
+	struct kube_status st = {0};
+	int r = phc_prune(run, &st);
+
+	if (r >= 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "removing children that are no longer desired: %s",
+		 st.message[0] ? st.message : kube_strerror(r));
+	fail(run, "PruneFailed", msg);
+	return r;
 }
 
 static void report_invalid(struct phc_run *run, const cJSON *problems)
@@ -495,6 +549,12 @@ static void report_invalid(struct phc_run *run, const cJSON *problems)
 	buf_free(&msg);
 }
 
+/*
+ * An invalid or unsafe spec is not retried: the user's next edit brings
+ * the PostHog back. Every other failure is returned after the status
+ * (with its Degraded condition) is written, so the worker retries with
+ * backoff. Children are pruned only after a reconcile without failure.
+ */
 int phc_reconcile_posthog(struct phc_run *run)
 {
 	cJSON *problems = NULL;
@@ -512,10 +572,8 @@ int phc_reconcile_posthog(struct phc_run *run)
 		log_write(run->p->log, LOG_WARN, &run->lf, "refused: %s", msg);
 	} else {
 		r = phc_reconcile_children(run);
-		if (r == 0 && !run->failed && phc_prune(run) < 0)
-			fail(run, "PruneFailed", "removing children that are no longer desired failed");
+		if (r == 0 && !run->failed)
+			r = prune(run);
 	}
-	if (r < 0)
-		return r;
-	return phc_finish_status(run);
+	return first_error(r, phc_finish_status(run));
 }

@@ -38,6 +38,31 @@ int kube_errno_from_http(int code, const char *reason)
 	return -EPROTO;
 }
 
+/* Codes that no HTTP status maps to, as callers above this module meet
+ * them (ClickHouse, exec credentials): libc's meaning in our wording, from
+ * a constant table so the text needs no buffer and no lock. */
+static const char *other_strerror(int err)
+{
+	static const struct {
+		int err;
+		const char *text;
+	} libc[] = {
+		{-ENOSPC, "no space left on device"},
+		{-EHOSTDOWN, "host is down"},
+		{-ENETUNREACH, "network unreachable"},
+		{-ENOTCONN, "not connected"},
+		{-EPIPE, "broken pipe"},
+		{-EREMOTEIO, "remote I/O error"},
+		{-ENODATA, "no data"},
+		{-ENOEXEC, "exec format error"},
+	};
+
+	for (size_t i = 0; i < sizeof(libc) / sizeof(libc[0]); i++)
+		if (libc[i].err == err)
+			return libc[i].text;
+	return "unknown error";
+}
+
 const char *kube_strerror(int err)
 {
 	switch (err) {
@@ -65,7 +90,9 @@ const char *kube_strerror(int err)
 	case -ENOMEM: return "out of memory";
 	case -EMSGSIZE: return "message too large";
 	case -EKEYREJECTED: return "TLS verification failed";
-	default: return "unknown error";
+	case -EAGAIN: return "try again";
+	case -EINTR: return "interrupted";
+	default: return other_strerror(err);
 	}
 }
 

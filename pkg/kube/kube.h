@@ -46,6 +46,10 @@
 /* 410 Gone: the resourceVersion is too old; the caller must relist. */
 #define KUBE_EGONE (-EIDRM)
 
+/* What err means for this module's callers: errno values that stand for an
+ * HTTP status are named by the status (-EPERM "forbidden", -EBUSY "too many
+ * requests", KUBE_ECONFLICT "conflict ..."), not by libc. A static string;
+ * "unknown error" for anything unlisted. */
 const char *kube_strerror(int err);
 
 /* The Status of a failed request. Strings are truncated to fit. */

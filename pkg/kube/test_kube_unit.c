@@ -68,6 +68,32 @@ START_TEST(status_from_body)
 }
 END_TEST
 
+/* errno values that stand for HTTP statuses read as the status means, not
+ * as libc's text for the errno ("Operation not permitted", "Device or
+ * resource busy", "Stale file handle"). */
+static const struct {
+	int err;
+	const char *text;
+} meaning_cases[] = {
+	{-EPERM, "forbidden"},
+	{-EACCES, "unauthorized"},
+	{-EBUSY, "too many requests"},
+	{KUBE_ECONFLICT, "conflict: stale resourceVersion or apply conflict"},
+	{KUBE_EGONE, "gone: resourceVersion too old, relist"},
+	{-EIO, "server error"},
+	{-EINVAL, "invalid"},
+	{-EAGAIN, "try again"},
+	{-EREMOTEIO, "remote I/O error"},
+	{-EHOSTDOWN, "host is down"},
+};
+
+START_TEST(strerror_meaning)
+{
+	ck_assert_str_eq(kube_strerror(meaning_cases[_i].err), meaning_cases[_i].text);
+	ck_assert_str_ne(kube_strerror(meaning_cases[_i].err), strerror(-meaning_cases[_i].err));
+}
+END_TEST
+
 START_TEST(strerror_distinct)
 {
 	ck_assert_str_ne(kube_strerror(KUBE_ECONFLICT), kube_strerror(-EEXIST));
@@ -316,6 +342,8 @@ int main(void)
 			    sizeof(http_cases) / sizeof(http_cases[0]));
 	tcase_add_test(tc, status_from_body);
 	tcase_add_test(tc, strerror_distinct);
+	tcase_add_loop_test(tc, strerror_meaning, 0,
+			    sizeof(meaning_cases) / sizeof(meaning_cases[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("retry");
 	tcase_add_loop_test(tc, retry_policy, 0,

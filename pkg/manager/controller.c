@@ -62,7 +62,8 @@ int manager_add_controller(struct manager *m,
 	ctl->workers = opts->workers ? opts->workers : 1;
 	if (ctl->workers > CONTROLLER_MAX_WORKERS)
 		ctl->workers = CONTROLLER_MAX_WORKERS;
-	struct wq_options wo = { .name = ctl->name, .metrics = m->opts.metrics };
+	struct wq_options wo = { .name = ctl->name, .metrics = m->opts.metrics,
+				 .max_delay_ms = opts->max_backoff_ms };
 	wq_new(&wo, &ctl->queue);
 	struct metrics *mx = m->opts.metrics;
 	const char *lc[] = { "controller", ctl->name, NULL };
@@ -194,10 +195,14 @@ static void process(struct controller *ctl, const char *key)
 		metrics_counter_add(mx, "controller_runtime_reconcile_errors_total",
 				    H_ERRORS, lc, 1);
 		count_result(ctl, "error");
-		log_write(ctl->m->opts.log, LOG_WARN,
+		/* The failure itself was logged where it was found; this line
+		 * only says when the key comes back. kube_strerror names errno
+		 * values that stand for HTTP statuses (-EPERM for 403, -EBUSY
+		 * for 429) by what they mean. */
+		log_write(ctl->m->opts.log, LOG_INFO,
 			  &(struct log_fields){ .controller = ctl->name },
-			  "reconcile %s failed: %s (retry in %llu ms)", key,
-			  strerror(-rc),
+			  "reconcile %s failed (%s); retry in %llu ms", key,
+			  kube_strerror(rc),
 			  (unsigned long long)wq_next_backoff_ms(ctl->queue, key) / 2);
 	} else if (res.requeue_after_ms) {
 		wq_forget(ctl->queue, key);

@@ -78,6 +78,9 @@ struct controller_options {
 	reconcile_fn reconcile;
 	void *userdata;
 	unsigned workers;        /* default 1 */
+	/* Longest wait before a failed key is retried (the backoff doubles
+	 * from 5 ms up to it); 0 = the work queue's default, 1000 s. */
+	uint64_t max_backoff_ms;
 };
 
 int manager_add_controller(struct manager *m,

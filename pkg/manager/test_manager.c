@@ -55,17 +55,24 @@ struct env {
 	struct kube_client *client;
 	struct metrics *metrics;
 	struct manager *m;
+	struct controller *ctl;
 	pthread_t thread;
 	atomic_int rc;
 	atomic_int calls, fails_left, requeue_once;
+	_Atomic uint64_t max_backoff; /* longest delay a flaky failure faced */
 };
 
 static int reconcile(void *ud, const char *key, struct reconcile_result *res)
 {
 	struct env *e = ud;
 	atomic_fetch_add(&e->calls, 1);
-	if (!strcmp(key, "ns/flaky") && atomic_fetch_sub(&e->fails_left, 1) > 0)
+	if (!strcmp(key, "ns/flaky") && atomic_fetch_sub(&e->fails_left, 1) > 0) {
+		uint64_t next = wq_next_backoff_ms(e->ctl->queue, key);
+
+		if (next > atomic_load(&e->max_backoff))
+			atomic_store(&e->max_backoff, next);
 		return -EIO;
+	}
 	if (!strcmp(key, "ns/poll") && atomic_exchange(&e->requeue_once, 0))
 		res->requeue_after_ms = 10;
 	return 0;
@@ -95,7 +102,14 @@ static double metric(struct env *e, const char *name, const char *result)
 	return v;
 }
 
+static void setup_backoff(struct env *e, bool leader, uint64_t max_backoff_ms);
+
 static void setup(struct env *e, bool leader)
+{
+	setup_backoff(e, leader, 0);
+}
+
+static void setup_backoff(struct env *e, bool leader, uint64_t max_backoff_ms)
 {
 	memset(e, 0, sizeof(*e));
 	fakeapi_start(&e->api);
@@ -120,11 +134,11 @@ static void setup(struct env *e, bool leader)
 	struct informer_options io = { .resource = { .version = "v1", .resource = "configmaps",
 						     .kind = "ConfigMap", .namespaced = true } };
 	ck_assert_int_eq(manager_add_informer(e->m, &io, &inf), 0);
-	struct controller *ctl;
 	struct controller_options copt = { .name = "cm", .reconcile = reconcile,
-					   .userdata = e, .workers = 2 };
-	ck_assert_int_eq(manager_add_controller(e->m, &copt, &ctl), 0);
-	ck_assert_int_eq(controller_watch(ctl, inf, CONTROLLER_MAP_SELF, NULL), 0);
+					   .userdata = e, .workers = 2,
+					   .max_backoff_ms = max_backoff_ms };
+	ck_assert_int_eq(manager_add_controller(e->m, &copt, &e->ctl), 0);
+	ck_assert_int_eq(controller_watch(e->ctl, inf, CONTROLLER_MAP_SELF, NULL), 0);
 	atomic_store(&e->rc, 1);
 	pthread_create(&e->thread, NULL, run, e);
 }
@@ -162,6 +176,25 @@ START_TEST(test_run_reconcile_stop)
 }
 END_TEST
 
+/* A key that keeps failing backs off, but never past the controller's
+ * max_backoff_ms: the failure is retried with no event to bring it back. */
+START_TEST(test_backoff_capped)
+{
+	struct env e;
+	setup_backoff(&e, false, 40);
+	atomic_store(&e.fails_left, 12);
+	cm(&e, "flaky");
+	WAIT_FOR(metric(&e, "controller_runtime_reconcile_total", "success") == 1);
+	ck_assert(metric(&e, "controller_runtime_reconcile_total", "error") == 12);
+	ck_assert_int_eq(atomic_load(&e.calls), 13);
+	/* The doubling (5 ms * 2^11 by the twelfth failure) was capped. */
+	ck_assert_uint_eq(atomic_load(&e.max_backoff), 40);
+	manager_stop(e.m);
+	teardown(&e);
+	ck_assert_int_eq(atomic_load(&e.rc), 0);
+}
+END_TEST
+
 START_TEST(test_leader_lost)
 {
 	struct env e;
@@ -186,6 +219,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_map_key, 0, sizeof(maps) / sizeof(maps[0]));
 	tcase_add_test(tc, test_run_reconcile_stop);
+	tcase_add_test(tc, test_backoff_capped);
 	tcase_add_test(tc, test_leader_lost);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
