@@ -104,8 +104,10 @@ struct replica {
 static int open_replica(struct phc_run *run, const struct ph_clickhouse_endpoint *ep,
 			const char *user, const char *password, struct replica *rep)
 {
+	/* No log for the client: its failures come back in msg and are
+	 * logged once, with the PostHog's name, by the caller. */
 	struct ch_options o = {.user = user, .password = password,
-			       .tls_verify = ep->verify, .log = run->p->log};
+			       .tls_verify = ep->verify};
 	const char *db = NULL;
 	char url[384];
 	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse");
