@@ -449,6 +449,6 @@ int op_serve(struct manager *m, const struct op_flags *f, struct log *log)
 	else if (rc == -EADDRINUSE || rc == -EINVAL)
 		log_error(log, "cannot serve on --metrics-bind-address / --health-probe-bind-address: pick free addresses");
 	else
-		log_error(log, "manager failed: %s", strerror(-rc));
+		log_error(log, "manager failed: %s", kube_strerror(rc));
 	return 1;
 }

@@ -494,7 +494,7 @@ int phc_reconcile_children(struct phc_run *run)
 	int r;
 
 	if ((r = ph_build(run->ph, &run->desired)) < 0) {
-		snprintf(msg, sizeof(msg), "building the children: %s", strerror(-r));
+		snprintf(msg, sizeof(msg), "building the children: %s", ph_strerror(r));
 		log_write(run->p->log, LOG_ERROR, &run->lf, "%s", msg);
 		fail(run, "BuildFailed", msg);
 		return r;

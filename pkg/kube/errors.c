@@ -38,29 +38,15 @@ int kube_errno_from_http(int code, const char *reason)
 	return -EPROTO;
 }
 
-/* Codes that no HTTP status maps to, as callers above this module meet
- * them (ClickHouse, exec credentials): libc's meaning in our wording, from
- * a constant table so the text needs no buffer and no lock. */
+/* Codes that no HTTP status stands for, as callers above this module meet
+ * them (ClickHouse, files, the manager): libc's description. Unlike
+ * strerror(), strerrordesc_np() needs no buffer, so it is thread-safe, and
+ * it answers NULL for a value that is no errno. */
 static const char *other_strerror(int err)
 {
-	static const struct {
-		int err;
-		const char *text;
-	} libc[] = {
-		{-ENOSPC, "no space left on device"},
-		{-EHOSTDOWN, "host is down"},
-		{-ENETUNREACH, "network unreachable"},
-		{-ENOTCONN, "not connected"},
-		{-EPIPE, "broken pipe"},
-		{-EREMOTEIO, "remote I/O error"},
-		{-ENODATA, "no data"},
-		{-ENOEXEC, "exec format error"},
-	};
+	const char *d = err < 0 ? strerrordesc_np(-err) : NULL;
 
-	for (size_t i = 0; i < sizeof(libc) / sizeof(libc[0]); i++)
-		if (libc[i].err == err)
-			return libc[i].text;
-	return "unknown error";
+	return d ? d : "unknown error";
 }
 
 const char *kube_strerror(int err)
@@ -90,8 +76,6 @@ const char *kube_strerror(int err)
 	case -ENOMEM: return "out of memory";
 	case -EMSGSIZE: return "message too large";
 	case -EKEYREJECTED: return "TLS verification failed";
-	case -EAGAIN: return "try again";
-	case -EINTR: return "interrupted";
 	default: return other_strerror(err);
 	}
 }

@@ -48,8 +48,9 @@
 
 /* What err means for this module's callers: errno values that stand for an
  * HTTP status are named by the status (-EPERM "forbidden", -EBUSY "too many
- * requests", KUBE_ECONFLICT "conflict ..."), not by libc. A static string;
- * "unknown error" for anything unlisted. */
+ * requests", KUBE_ECONFLICT "conflict ..."), not by libc; other errno values
+ * by libc's description. A static string; "unknown error" for a value that
+ * is no errno. */
 const char *kube_strerror(int err);
 
 /* The Status of a failed request. Strings are truncated to fit. */

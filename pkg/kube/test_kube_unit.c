@@ -70,27 +70,29 @@ END_TEST
 
 /* errno values that stand for HTTP statuses read as the status means, not
  * as libc's text for the errno ("Operation not permitted", "Device or
- * resource busy", "Stale file handle"). */
+ * resource busy", "Stale file handle"); other errno values keep libc's. */
 static const struct {
 	int err;
 	const char *text;
+	bool http; /* stands for an HTTP status */
 } meaning_cases[] = {
-	{-EPERM, "forbidden"},
-	{-EACCES, "unauthorized"},
-	{-EBUSY, "too many requests"},
-	{KUBE_ECONFLICT, "conflict: stale resourceVersion or apply conflict"},
-	{KUBE_EGONE, "gone: resourceVersion too old, relist"},
-	{-EIO, "server error"},
-	{-EINVAL, "invalid"},
-	{-EAGAIN, "try again"},
-	{-EREMOTEIO, "remote I/O error"},
-	{-EHOSTDOWN, "host is down"},
+	{-EPERM, "forbidden", true},
+	{-EACCES, "unauthorized", true},
+	{-EBUSY, "too many requests", true},
+	{KUBE_ECONFLICT, "conflict: stale resourceVersion or apply conflict", true},
+	{KUBE_EGONE, "gone: resourceVersion too old, relist", true},
+	{-EIO, "server error", true},
+	{-EINVAL, "invalid", true},
+	{-EREMOTEIO, "Remote I/O error", false},
+	{-ENOLCK, "No locks available", false},
 };
 
 START_TEST(strerror_meaning)
 {
 	ck_assert_str_eq(kube_strerror(meaning_cases[_i].err), meaning_cases[_i].text);
-	ck_assert_str_ne(kube_strerror(meaning_cases[_i].err), strerror(-meaning_cases[_i].err));
+	if (meaning_cases[_i].http)
+		ck_assert_str_ne(kube_strerror(meaning_cases[_i].err),
+				 strerror(-meaning_cases[_i].err));
 }
 END_TEST
 
