@@ -397,8 +397,9 @@ static int watch_loop(struct informer *inf, const char *rv, unsigned *backoff)
 				return -ECANCELED;
 			return 0;
 		}
-		log_warn(inf->log, "informer %s: watch failed: %s; retrying in %u ms",
-			 inf->opts.resource.resource, kube_strerror(rc), *backoff);
+		/* kube_watch_run logged the failure, with the server's answer. */
+		log_debug(inf->log, "informer %s: watch failed: %s; retrying in %u ms",
+			  inf->opts.resource.resource, kube_strerror(rc), *backoff);
 		if (!sleep_ms(inf, *backoff))
 			break;
 		*backoff = *backoff * 2 > inf->backoff_max_ms ? inf->backoff_max_ms

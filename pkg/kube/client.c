@@ -534,9 +534,10 @@ int kube_exchange(struct kube_client *c, const struct kube_request *rq,
 		if (err)
 			break;
 	}
-	/* A stream's own verdict (an event's error, the callback's stop) is
-	 * the stream owner's to report. */
-	if (err && err != -ECANCELED && err != -EFBIG && !stream_stopped)
+	/* A stream's failures (its own verdict, the callback's stop, a
+	 * dropped connection) are the stream owner's to report, once, with
+	 * what it knows of the watch (kube_watch_run logs them). */
+	if (err && err != -ECANCELED && err != -EFBIG && !stream_stopped && !rq->stream)
 		log_warn(c->log, "kube: %s %s: %s", rq->method, rq->path,
 			 st ? st->message : kube_strerror(err));
 	free(url);
