@@ -59,6 +59,10 @@ struct fakeapi {
 	size_t nhistory;
 	unsigned drop_gen;
 	int fail_n, fail_status;
+	/* A persistent fault: requests with this method whose path contains
+	 * the needle answer match_status (0 = off). */
+	char match_method[8], match_needle[128];
+	int match_status;
 	struct conn conns[MAX_CONN];
 	struct log_entry { char method[8]; char *path; } *log;
 	size_t nlog, alog;
@@ -122,6 +126,7 @@ struct target {
 	char coll[256]; /* base|res */
 	char ns[128];
 	char name[256];
+	char sub[32];   /* subresource ("status"), written as the object */
 	bool ok;
 };
 
@@ -151,11 +156,13 @@ static struct target parse_path(const char *path)
 		snprintf(t.ns, sizeof(t.ns), "%s", seg[i + 1]);
 		i += 2;
 	}
-	if (n - i < 1 || n - i > 2)
+	if (n - i < 1 || n - i > 3)
 		return t;
 	snprintf(t.coll, sizeof(t.coll), "%s|%s", base, seg[i]);
-	if (n - i == 2)
+	if (n - i >= 2)
 		snprintf(t.name, sizeof(t.name), "%s", seg[i + 1]);
+	if (n - i == 3)
+		snprintf(t.sub, sizeof(t.sub), "%s", seg[i + 2]);
 	t.ok = true;
 	return t;
 }
@@ -535,8 +542,10 @@ static void merge_patch(cJSON *target, const cJSON *patch)
 	}
 }
 
+/* apply: a server-side apply PATCH (fieldManager given), which creates a
+ * missing object as the API server does. */
 static void do_write(struct fakeapi *f, int fd, const char *method,
-		     const struct target *t, const char *body)
+		     const struct target *t, const char *body, bool apply)
 {
 	cJSON *obj = body ? cJSON_Parse(body) : NULL;
 	if (strcmp(method, "DELETE") != 0 && !cJSON_IsObject(obj)) {
@@ -556,6 +565,8 @@ static void do_write(struct fakeapi *f, int fd, const char *method,
 			code = 409, reason = "AlreadyExists";
 		else
 			code = 201;
+	} else if (!o && apply && !strcmp(method, "PATCH")) {
+		code = 201;
 	} else if (!o) {
 		code = 404, reason = "NotFound";
 	} else if (!strcmp(method, "PUT")) {
@@ -578,7 +589,7 @@ static void do_write(struct fakeapi *f, int fd, const char *method,
 		cJSON_Delete(obj);
 		return;
 	}
-	if (!strcmp(method, "PATCH")) {
+	if (!strcmp(method, "PATCH") && o) {
 		cJSON *merged = cJSON_Duplicate(o->obj, 1);
 		merge_patch(merged, obj);
 		cJSON_Delete(obj);
@@ -615,6 +626,9 @@ static void handle(struct fakeapi *f, struct conn *c, const char *method,
 	} else if (f->fail_n > 0) {
 		f->fail_n--;
 		fail = f->fail_status;
+	} else if (f->match_status && !strcmp(method, f->match_method) &&
+		   strstr(target, f->match_needle)) {
+		fail = f->match_status;
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (fail) {
@@ -631,14 +645,15 @@ static void handle(struct fakeapi *f, struct conn *c, const char *method,
 		respond_status(c->fd, 404, "NotFound", "no such path");
 		return;
 	}
-	char sel[512], watch[16], rv[32], timeout[16], bm[16];
+	char sel[512], watch[16], rv[32], timeout[16], bm[16], fm[64];
 	query_param(query, "labelSelector", sel, sizeof(sel));
 	query_param(query, "watch", watch, sizeof(watch));
 	query_param(query, "resourceVersion", rv, sizeof(rv));
 	query_param(query, "timeoutSeconds", timeout, sizeof(timeout));
 	query_param(query, "allowWatchBookmarks", bm, sizeof(bm));
+	query_param(query, "fieldManager", fm, sizeof(fm));
 	if (strcmp(method, "GET") != 0) {
-		do_write(f, c->fd, method, &t, body);
+		do_write(f, c->fd, method, &t, body, *fm != '\0');
 	} else if (*t.name) {
 		cJSON *obj = NULL;
 		pthread_mutex_lock(&f->lock);
@@ -851,6 +866,16 @@ void fakeapi_fail_next(struct fakeapi *f, int n, int status)
 	pthread_mutex_lock(&f->lock);
 	f->fail_n = n;
 	f->fail_status = status;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fakeapi_fail_matching(struct fakeapi *f, const char *method,
+			   const char *needle, int status)
+{
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->match_method, sizeof(f->match_method), "%s", method ? method : "");
+	snprintf(f->match_needle, sizeof(f->match_needle), "%s", needle ? needle : "");
+	f->match_status = status;
 	pthread_mutex_unlock(&f->lock);
 }
 

@@ -5,7 +5,9 @@
  *   /api/v1/[namespaces/NS/]RES[/NAME]  /apis/G/V/[namespaces/NS/]RES[/NAME]
  * with GET (get, list with labelSelector k=v[,k=v], watch=1 from a
  * resourceVersion, bookmarks), POST, PUT (resourceVersion checked), PATCH
- * (JSON merge semantics for every patch type) and DELETE, plus /version.
+ * (JSON merge semantics for every patch type; with a fieldManager, as
+ * server-side apply, it creates a missing object) and DELETE, plus
+ * /version. A subresource (.../NAME/status) is written as the object.
  *
  * Faults: drop every open watch, compact history (a watch resuming from
  * before it gets a 410 ERROR event), and fail the next N requests with a
@@ -42,6 +44,10 @@ cJSON *fakeapi_get(struct fakeapi *f, const char *base, const char *res,
 void fakeapi_drop_watches(struct fakeapi *f);
 void fakeapi_compact(struct fakeapi *f);
 void fakeapi_fail_next(struct fakeapi *f, int n, int status);
+/* Until called again with status 0, answer status to every request with
+ * this method (e.g. "PATCH") whose path contains needle. */
+void fakeapi_fail_matching(struct fakeapi *f, const char *method,
+			   const char *needle, int status);
 /* Refuse (status 503) every request while set. */
 void fakeapi_set_down(struct fakeapi *f, bool down);
 
