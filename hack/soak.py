@@ -116,14 +116,16 @@ class Soak:
             self.start(label)
 
     def down(self):
-        for r in self.replicas.values():
-            if "proc" in r and r["proc"].poll() is None:
-                r["proc"].send_signal(signal.SIGTERM)
-                try:
-                    r["proc"].wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    r["proc"].kill()
-                    r["proc"].wait()
+        live = [r["proc"] for r in self.replicas.values()
+                if "proc" in r and r["proc"].poll() is None]
+        for p in live:
+            p.send_signal(signal.SIGTERM)
+        for p in live:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         self.run(os.path.join(TOP, "hack/local-cluster"), "down", check=False)
         self.run(os.path.join(TOP, "hack/clickhouse"), "down", "--dir", self.ch_dir, check=False)
 
@@ -433,10 +435,10 @@ class Soak:
         self.scrape()
         return converged
 
-    def summary(self, converged, elapsed):
+    def summary(self, converged, elapsed, kept):
         faults = dict(self.faults, killLeader=self.kills)
         print("\n== soak summary")
-        print("duration:               %ds (+ %ds converging)" % (self.o.duration, max(0, elapsed - self.o.duration)))
+        print("duration:               %ds of faults (+ %ds setup, convergence, checks)" % (self.o.duration, max(0, elapsed - self.o.duration)))
         print("faults injected:        %d %s" % (sum(faults.values()), json.dumps(faults, sort_keys=True)))
         print("spec changes:           %d" % self.changes)
         print("operator processes:     %d" % sum(r["gen"] for r in self.replicas.values()))
@@ -446,7 +448,7 @@ class Soak:
         print("violations:             %d" % len(self.violations))
         for v in self.violations:
             print("  - " + v)
-        print("state and logs:         %s" % self.dir)
+        print("state and logs:         %s" % (self.dir if kept else "(removed)"))
 
 
 def span(text):
@@ -484,9 +486,10 @@ def main(argv):
         s.violation("interrupted")
     finally:
         s.down()
-    s.summary(converged, time.time() - started)
-    if not s.violations and not o.keep:
+    kept = bool(s.violations) or o.keep
+    if not kept:
         subprocess.run(["rm", "-rf", s.dir])
+    s.summary(converged, time.time() - started, kept)
     return 1 if s.violations else 0
 
 
