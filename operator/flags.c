@@ -369,6 +369,15 @@ int op_connect(const struct op_flags *f, struct log *log,
 	return kube_client_new(cfg, &o, out);
 }
 
+/* A replica that lost its Lease exits at once: a reconcile still in
+ * flight (waiting out an API server restart, say) would otherwise write
+ * after the next leader has started (found by hack/soak). */
+static void exit_on_leader_lost(void *userdata)
+{
+	log_error(userdata, "lost the leader election Lease; exiting at once so a fresh replica can campaign");
+	_exit(1);
+}
+
 void op_manager_options(const struct op_flags *f, struct kube_client *c,
 			struct log *log, struct metrics *metrics,
 			struct manager_options *out)
@@ -386,6 +395,8 @@ void op_manager_options(const struct op_flags *f, struct kube_client *c,
 		.renew_deadline_ms = f->renew_deadline_ms,
 		.retry_period_ms = f->retry_period_ms,
 		.shutdown_timeout_ms = f->shutdown_timeout_ms,
+		.on_leader_lost = exit_on_leader_lost,
+		.on_leader_lost_userdata = log,
 	};
 }
 

@@ -421,10 +421,10 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	snprintf(cond, sizeof(cond), "Bucket%uReady", b);
 	if (!run->stage_ready[ST_MIGRATE]) {
 		snprintf(msg, sizeof(msg), "waiting for PostHog's migrate Job (condition Migrated)");
-		set_cond(run, cond, false, "WaitingForMigrations", msg);
+		wait_gate(run, cond, "WaitingForMigrations", msg);
 		set_bool(bs, "ready", false);
 		set_string(bs, "message", msg);
-		return;
+		return 0;
 	}
 	if (!run->bucket_schema_ready[b] || !topics) {
 		snprintf(msg, sizeof(msg), "waiting for the bucket's %s",

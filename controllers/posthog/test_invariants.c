@@ -137,7 +137,7 @@ static const struct {
 	const char *says;
 } broken[] = {
 	{"duplicate", dup_configmap, "two ConfigMaps named"},
-	{"long name", long_name, "not a DNS-1123 label"},
+	{"long name", long_name, "not a DNS-1123 subdomain"},
 	{"service digit", service_digit, "DNS-1035"},
 	{"selector", selector_mismatch, "does not match its pod labels"},
 	{"overlap", selector_overlap, "also matches the pods of"},

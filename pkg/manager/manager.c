@@ -322,6 +322,8 @@ int manager_run(struct manager *m)
 		while (!stop_requested(m, 100)) {
 			if (m->leader && leader_lost(m->leader)) {
 				rc = -ENOLCK;
+				if (m->opts.on_leader_lost)
+					m->opts.on_leader_lost(m->opts.on_leader_lost_userdata);
 				break;
 			}
 		}

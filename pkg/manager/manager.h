@@ -45,6 +45,12 @@ struct manager_options {
 	unsigned renew_deadline_ms;          /* 10000 */
 	unsigned retry_period_ms;            /* 2000 */
 	unsigned shutdown_timeout_ms;        /* 30000 */
+	/* Called at once when the Lease is lost, before in-flight reconciles
+	 * are waited for; a process should exit from it (as controller-runtime
+	 * does), since a reconcile still running would write while another
+	 * replica leads. NULL: manager_run shuts down as for a stop. */
+	void (*on_leader_lost)(void *userdata);
+	void *on_leader_lost_userdata;
 };
 
 int manager_new(const struct manager_options *opts, struct manager **out);

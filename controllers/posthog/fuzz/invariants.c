@@ -60,6 +60,28 @@ static bool dns1123_label(const char *s)
 	return true;
 }
 
+/* RFC 1123 subdomain: dot-separated labels, at most 253 in all. */
+static bool dns1123_subdomain(const char *s)
+{
+	char label[254];
+	size_t n = s ? strlen(s) : 0, start = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (s[i] != '.' && s[i] != '\0')
+			continue;
+		if (i == start)
+			return false;
+		memcpy(label, s + start, i - start);
+		label[i - start] = '\0';
+		if (!dns1123_label(label))
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
 /* Label value: empty, or up to 63 of [A-Za-z0-9-_.] with alphanumeric ends. */
 static bool label_value(const char *s)
 {
@@ -110,11 +132,16 @@ static int check_labels(const cJSON *labels, const char *what, char *msg, size_t
 	return 0;
 }
 
+/* Every name is a DNS-1123 subdomain (ValidateObjectMeta's default) and a
+ * valid label value (a Job's pods carry it as job-name); Services and
+ * StatefulSets (whose pod names are host names) need a label. */
 static int check_name(const char *kind, const char *name, char *msg, size_t msglen)
 {
-	if (!dns1123_label(name))
-		return violation(msg, msglen, "%s \"%s\": name is not a DNS-1123 label", kind,
-				 name ? name : "");
+	bool label_kind = !strcmp(kind, "Service") || !strcmp(kind, "StatefulSet");
+
+	if (!dns1123_subdomain(name) || !label_value(name) || (label_kind && !dns1123_label(name)))
+		return violation(msg, msglen, "%s \"%s\": name is not a DNS-1123 %s of at most 63",
+				 kind, name ? name : "", label_kind ? "label" : "subdomain");
 	if (!strcmp(kind, "Service") && !(name[0] >= 'a' && name[0] <= 'z'))
 		return violation(msg, msglen, "Service %s: name is not a DNS-1035 label", name);
 	if (!strcmp(kind, "StatefulSet") && strlen(name) > 52)

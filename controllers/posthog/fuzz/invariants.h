@@ -12,9 +12,10 @@
 
 /*
  * Checks the entries ph_build made for posthog (both borrowed):
- *   - names: every metadata.name is a DNS-1123 label (63 characters; the
- *     children's names also serve as label values and pod hostnames),
- *     Services' a DNS-1035 label (starting with a letter), StatefulSets'
+ *   - names: every metadata.name is a DNS-1123 subdomain and a valid label
+ *     value (63 characters; a Job's pods carry its name as a label);
+ *     Services' and StatefulSets' are DNS-1123 labels (host names),
+ *     Services' also DNS-1035 (starting with a letter), StatefulSets'
  *     at most 52 characters (the pods' controller-revision-hash label is
  *     the name, '-' and a 10-character hash); container and volume names
  *     DNS-1123 labels, unique within the pod; port names at most 15;
