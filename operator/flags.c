@@ -6,6 +6,8 @@
  */
 #include "flags.h"
 
+#include "../pkg/clickhouse/clickhouse.h"
+
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -16,7 +18,7 @@
 #include <unistd.h>
 
 enum kind { K_STR, K_NS, K_BOOL, K_UINT, K_DOUBLE, K_INT, K_LEVEL, K_FORMAT,
-	    K_DURATION, K_ACCESS };
+	    K_DURATION, K_ACCESS, K_CONNECT };
 
 struct flag {
 	const char *name;
@@ -66,7 +68,9 @@ static const struct flag flags[] = {
 	{ "sync-period", "POSTHOG_OPERATOR_SYNC_PERIOD", K_DURATION, OFF(sync_period_ms),
 	  "How often every PostHog is reconciled again from the cache (default: 10h)" },
 	{ "clickhouse-access", "POSTHOG_OPERATOR_CLICKHOUSE_ACCESS", K_ACCESS,
-	  OFF(clickhouse_access), "auto, dns or proxy (default: auto)" },
+	  OFF(clickhouse_access), "auto, dns or proxy (default: auto: dns in a cluster or with --connect-to, else proxy)" },
+	{ "connect-to", "POSTHOG_OPERATOR_CONNECT_TO", K_CONNECT, OFF(connect_to),
+	  "HOST:PORT:CONNECT-HOST:CONNECT-PORT: send ClickHouse requests for HOST:PORT there, as curl's --connect-to; repeatable, comma-separated in the variable" },
 	{ "version", NULL, K_BOOL, OFF(version), "Print the version and exit" },
 	{ "help", NULL, K_BOOL, OFF(help), "Print this help and exit" },
 };
@@ -129,28 +133,45 @@ static bool parse_duration(const char *v, unsigned *out)
 	return true;
 }
 
-static int add_namespaces(struct op_flags *f, const char *v, size_t *used,
-			  char *err, size_t n, const struct flag *fl)
+/* Appends the comma-separated pieces of v to the NULL-terminated list
+ * (*count entries, room for max), copying each once into f->storage. */
+static int add_list(struct op_flags *f, const char *v, size_t *used, const char **list,
+		    unsigned *count, unsigned max, char *err, size_t n,
+		    const struct flag *fl, const char *want)
 {
-	/* Split on commas into storage: each piece is copied once. */
 	const char *p = v;
 	while (*p) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 		if (len) {
-			if (f->nnamespaces >= OP_MAX_NAMESPACES ||
-			    *used + len + 1 > sizeof(f->storage))
-				return bad(err, n, fl, v, "at most 64 namespaces");
+			if (*count >= max || *used + len + 1 > sizeof(f->storage))
+				return bad(err, n, fl, v, want);
 			char *dst = f->storage + *used;
 			memcpy(dst, p, len);
 			dst[len] = '\0';
 			*used += len + 1;
-			f->namespaces[f->nnamespaces++] = dst;
-			f->namespaces[f->nnamespaces] = NULL;
+			list[(*count)++] = dst;
+			list[*count] = NULL;
 		}
 		p += len + (comma ? 1 : 0);
 	}
 	return 0;
+}
+
+static int add_connect_to(struct op_flags *f, const char *v, size_t *used,
+			  char *err, size_t n, const struct flag *fl)
+{
+	unsigned first = f->nconnect_to;
+	int rc = add_list(f, v, used, f->connect_to, &f->nconnect_to, OP_MAX_CONNECT_TO,
+			  err, n, fl, "at most 16 mappings");
+	char why[160];
+	for (unsigned i = first; rc == 0 && i < f->nconnect_to; i++)
+		if (ch_connect_to_check(f->connect_to[i], why, sizeof(why)) < 0) {
+			snprintf(err, n, "invalid value \"%s\" for --%s%s%s: %s", f->connect_to[i],
+				 fl->name, fl->env ? " / $" : "", fl->env ? fl->env : "", why);
+			rc = -EINVAL;
+		}
+	return rc;
 }
 
 static int set(struct op_flags *f, const struct flag *fl, const char *v,
@@ -163,7 +184,10 @@ static int set(struct op_flags *f, const struct flag *fl, const char *v,
 		*(const char **)dst = v;
 		return 0;
 	case K_NS:
-		return add_namespaces(f, v, used, err, n, fl);
+		return add_list(f, v, used, f->namespaces, &f->nnamespaces, OP_MAX_NAMESPACES,
+				err, n, fl, "at most 64 namespaces");
+	case K_CONNECT:
+		return add_connect_to(f, v, used, err, n, fl);
 	case K_BOOL:
 		return parse_bool(v, dst) ? 0 : bad(err, n, fl, v, "true or false");
 	case K_UINT: {
@@ -232,7 +256,7 @@ static void defaults(struct op_flags *f)
 static int parse_argv(int argc, char **argv, struct op_flags *f, size_t *used,
 		      char *err, size_t n)
 {
-	bool ns_from_flags = false;
+	bool ns_from_flags = false, connect_from_flags = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h"))
@@ -263,6 +287,11 @@ static int parse_argv(int argc, char **argv, struct op_flags *f, size_t *used,
 			ns_from_flags = true;
 			f->nnamespaces = 0;
 			f->namespaces[0] = NULL;
+		}
+		if (fl->kind == K_CONNECT && !connect_from_flags) {
+			connect_from_flags = true;
+			f->nconnect_to = 0;
+			f->connect_to[0] = NULL;
 		}
 		int rc = set(f, fl, v, used, err, n);
 		if (rc < 0)

@@ -16,6 +16,7 @@
 #include "../pkg/manager/manager.h"
 
 #define OP_MAX_NAMESPACES 64
+#define OP_MAX_CONNECT_TO 16
 
 struct op_flags {
 	const char *kubeconfig;
@@ -36,6 +37,9 @@ struct op_flags {
 	enum log_level log_level;
 	enum log_format log_format;
 	const char *clickhouse_access;
+	/* --connect-to HOST:PORT:CONNECT-HOST:CONNECT-PORT, NULL-terminated */
+	const char *connect_to[OP_MAX_CONNECT_TO + 1];
+	unsigned nconnect_to;
 	bool help, version;
 	char storage[4096]; /* backs namespaces split from the environment */
 };

@@ -127,6 +127,7 @@ static int open_replica(struct phc_run *run, const struct ph_clickhouse_endpoint
 		snprintf(url, sizeof(url), "%s://%s:%u", ep->secure ? "https" : "http",
 			 ep->host, ep->port);
 		o.url = url;
+		o.connect_to = run->p->connect_to;
 	}
 	return ch_new(&o, &rep->ch);
 }

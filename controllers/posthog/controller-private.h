@@ -87,6 +87,7 @@ struct phc {
 	struct phc_scope scopes[PHC_MAX_SCOPES];
 	unsigned nscopes;
 	bool clickhouse_via_proxy;
+	const char *const *connect_to; /* borrowed from the options; may be NULL */
 	/* When each PostHog's ClickHouse tables were last found current:
 	 * {"ns/name": {"uid", "generation", "buckets", "at" (monotonic ms)}}. */
 	pthread_mutex_t schema_lock;

@@ -330,8 +330,10 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	p->manager = m;
 	p->recorder = manager_recorder(m);
 	p->metrics = manager_metrics(m);
+	p->connect_to = opts ? opts->connect_to : NULL;
 	p->clickhouse_via_proxy = !strcmp(access, "proxy") ||
-				  (!strcmp(access, "auto") && !getenv("KUBERNETES_SERVICE_HOST"));
+				  (!strcmp(access, "auto") && !getenv("KUBERNETES_SERVICE_HOST") &&
+				   !(p->connect_to && p->connect_to[0]));
 	set_resource(&p->posthog_res, PH_GROUP, "v1alpha1", PH_PLURAL, PH_KIND);
 	set_resource(&p->secret_res, "", "v1", "secrets", "Secret");
 	set_resource(&p->pvc_res, "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim");

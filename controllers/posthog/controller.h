@@ -16,6 +16,11 @@ struct posthog_controller_options {
 	 * cluster, the API server's service proxy otherwise), "dns" or
 	 * "proxy". */
 	const char *clickhouse_access;
+	/* curl-style HOST:PORT:CONNECT-HOST:CONNECT-PORT mappings for the
+	 * ClickHouse client, NULL-terminated (see ch_options.connect_to);
+	 * borrowed, must outlive the controller. With any, "auto" access is
+	 * "dns". May be NULL. */
+	const char *const *connect_to;
 	uint64_t resync_ms;            /* informer resync; 0 = default */
 };
 

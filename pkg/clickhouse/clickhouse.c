@@ -28,6 +28,7 @@ struct ch_client {
 	/* One easy handle, reused so that connections are kept alive; the
 	 * mutex serializes the workers that share the client. */
 	CURL *curl;
+	struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO; may be NULL */
 	pthread_mutex_t mu;
 };
 
@@ -78,6 +79,19 @@ int ch_new(const struct ch_options *opts, struct ch_client **out)
 			free(c);
 			return -ENOMEM;
 		}
+		for (n = 0; opts->connect_to && opts->connect_to[n]; n++) {
+			struct curl_slist *l;
+
+			if (ch_connect_to_check(opts->connect_to[n], NULL, 0) < 0 ||
+			    !(l = curl_slist_append(c->connect_to, opts->connect_to[n]))) {
+				curl_slist_free_all(c->connect_to);
+				curl_easy_cleanup(c->curl);
+				free(c->url);
+				free(c);
+				return -EINVAL;
+			}
+			c->connect_to = l;
+		}
 	}
 	c->transport = opts->transport;
 	c->transport_userdata = opts->transport_userdata;
@@ -99,6 +113,7 @@ void ch_free(struct ch_client *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->connect_to);
 	pthread_mutex_destroy(&c->mu);
 	free(c->url);
 	free(c->user);
@@ -264,6 +279,96 @@ static int curl_errno(CURLcode rc)
 	}
 }
 
+/*
+ * --connect-to. The fields are checked here rather than left to libcurl,
+ * which accepts almost anything and fails only when a request matches; a
+ * typo in a flag should fail at start-up, naming it.
+ */
+#define CH_MAX_CONNECT_TO 512
+
+static bool host_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
+}
+
+static bool hex_char(char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+	       (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
+}
+
+/* Skips one host field at *p: empty, a name, or [IPv6]. */
+static bool skip_host(const char **p)
+{
+	const char *s = *p;
+
+	if (*s == '[') {
+		for (s++; hex_char(*s); s++)
+			;
+		if (*s != ']' || s == *p + 1)
+			return false;
+		*p = s + 1;
+		return true;
+	}
+	while (host_char(*s))
+		s++;
+	*p = s;
+	return true;
+}
+
+/* Skips one port field at *p: empty or 1..65535; *set says which. */
+static bool skip_port(const char **p, bool *set)
+{
+	unsigned long v = 0;
+	const char *s = *p;
+
+	while (*s >= '0' && *s <= '9' && s - *p < 6)
+		v = v * 10 + (unsigned long)(*s++ - '0');
+	*set = s != *p;
+	*p = s;
+	return !*set || (v >= 1 && v <= 65535);
+}
+
+int ch_connect_to_check(const char *spec, char *err, size_t errlen)
+{
+	static const char *const what[] = {"HOST", "PORT", "CONNECT-HOST", "CONNECT-PORT"};
+	const char *p = spec, *start;
+	bool set = false, target = false;
+
+	if (!spec || strlen(spec) > CH_MAX_CONNECT_TO) {
+		set_err(err, errlen, "want HOST:PORT:CONNECT-HOST:CONNECT-PORT of at most %d characters",
+			CH_MAX_CONNECT_TO);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 4; i++) {
+		start = p;
+		if (!(i % 2 ? skip_port(&p, &set) : skip_host(&p))) {
+			set_err(err, errlen, "%s is not a valid %s", what[i],
+				i % 2 ? "port (1-65535)" : "host name or [IPv6] address");
+			return -EINVAL;
+		}
+		if (i >= 2 && p != start)
+			target = true;
+		if (*p != (i < 3 ? ':' : '\0')) {
+			if (*p)
+				set_err(err, errlen, "%s: unexpected \"%.16s\"; want HOST:PORT:CONNECT-HOST:CONNECT-PORT",
+					what[i], p);
+			else
+				set_err(err, errlen, "no %s: want HOST:PORT:CONNECT-HOST:CONNECT-PORT",
+					what[i + 1]);
+			return -EINVAL;
+		}
+		if (i < 3)
+			p++;
+	}
+	if (!target) {
+		set_err(err, errlen, "CONNECT-HOST and CONNECT-PORT are both empty: the mapping would change nothing");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Sends one request with libcurl. Called with c->mu held. */
 static int curl_send(struct ch_client *c, const char *path_query,
 		     const char *const *headers, const char *body,
@@ -299,6 +404,8 @@ static int curl_send(struct ch_client *c, const char *path_query,
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->connect_to)
+		curl_easy_setopt(c->curl, CURLOPT_CONNECT_TO, c->connect_to);
 	rc = curl_easy_perform(c->curl);
 	r = curl_errno(rc);
 	if (r == -EMSGSIZE)

@@ -48,6 +48,13 @@ struct ch_options {
 	unsigned timeout_ms;    /* default 30000 */
 	size_t max_body;        /* default 16 MiB */
 	struct log *log;        /* borrowed */
+	/* NULL-terminated "HOST:PORT:CONNECT-HOST:CONNECT-PORT" mappings, as
+	 * curl's --connect-to (CURLOPT_CONNECT_TO): a request to HOST:PORT is
+	 * sent to CONNECT-HOST:CONNECT-PORT, with the URL (Host header, TLS
+	 * name) unchanged. An empty HOST or PORT matches any; an empty
+	 * CONNECT-HOST or CONNECT-PORT keeps the request's. Used with url
+	 * only; copied; each must pass ch_connect_to_check(). May be NULL. */
+	const char *const *connect_to;
 };
 
 /* Copies what it needs from opts. */
@@ -79,6 +86,15 @@ int ch_quote(const char *s, struct buf *out);
 /* Quotes s as a ClickHouse identifier (`...`, with \\ and \` escapes) into
  * out. Returns 0 or -EMSGSIZE. */
 int ch_quote_ident(const char *s, struct buf *out);
+
+/*
+ * Checks one --connect-to mapping "HOST:PORT:CONNECT-HOST:CONNECT-PORT":
+ * four fields; a host is empty, a DNS name or IPv4 address, or an IPv6
+ * address in brackets; a port is empty or 1..65535; CONNECT-HOST and
+ * CONNECT-PORT are not both empty. Returns 0, or -EINVAL with the reason
+ * in err.
+ */
+int ch_connect_to_check(const char *spec, char *err, size_t errlen);
 
 /* A static description of a negative errno returned by this module. */
 const char *ch_strerror(int err);

@@ -359,6 +359,71 @@ START_TEST(test_curl_refused)
 }
 END_TEST
 
+static const struct {
+	const char *spec;
+	int rc;
+	const char *why; /* in the message when rc < 0 */
+} connect_to_cases[] = {
+	{"clickhouse.ns.svc:8123:127.0.0.1:18123", 0, NULL},
+	{"::127.0.0.1:18123", 0, NULL},
+	{":8123:127.0.0.1:", 0, NULL},
+	{"a:1::65535", 0, NULL},
+	{"[::1]:8123:[::1]:9000", 0, NULL},
+	{"host:8123:[fe80::1]:80", 0, NULL},
+	{"svc_x-1.ns:80:localhost:80", 0, NULL},
+	{"", -EINVAL, "no PORT"},
+	{"a:1:b", -EINVAL, "no CONNECT-PORT"},
+	{"a:1:b:2:3", -EINVAL, "CONNECT-PORT"},
+	{"a:0:b:2", -EINVAL, "PORT is not a valid port"},
+	{"a:65536:b:2", -EINVAL, "PORT is not a valid port"},
+	{"a:1:b:123456", -EINVAL, "CONNECT-PORT"},
+	{"a:x:b:2", -EINVAL, "PORT"},
+	{"a:1::", -EINVAL, "both empty"},
+	{":::", -EINVAL, "both empty"},
+	{"a b:1:c:2", -EINVAL, "HOST"},
+	{"[]:1:c:2", -EINVAL, "HOST is not a valid host"},
+	{"[::1:1:c:2", -EINVAL, "HOST is not a valid host"},
+	{"a:1:c/d:2", -EINVAL, "CONNECT-HOST"},
+	{"a:1:c:-2", -EINVAL, "CONNECT-PORT"},
+};
+
+START_TEST(test_connect_to_check)
+{
+	char err[256] = "";
+	int rc = ch_connect_to_check(connect_to_cases[_i].spec, err, sizeof(err));
+
+	ck_assert_msg(rc == connect_to_cases[_i].rc, "%s: got %d (%s)",
+		      connect_to_cases[_i].spec, rc, err);
+	if (connect_to_cases[_i].why)
+		ck_assert_msg(strstr(err, connect_to_cases[_i].why), "%s: message \"%s\"",
+			      connect_to_cases[_i].spec, err);
+}
+END_TEST
+
+/* A mapping sends a request for a name that does not resolve (.invalid,
+ * RFC 6761) to a closed loopback port: refused, not a resolver failure. */
+START_TEST(test_connect_to_used)
+{
+	const char *const map[] = {"clickhouse.invalid:8123:127.0.0.1:1", NULL};
+	const char *const bad[] = {"clickhouse.invalid:8123", NULL};
+	struct ch_options o = {.url = "http://clickhouse.invalid:8123", .timeout_ms = 2000,
+			       .connect_to = bad};
+	struct ch_client *c = NULL;
+	char err[256];
+
+	ck_assert_int_eq(ch_new(&o, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	o.connect_to = map;
+	ck_assert_int_eq(ch_new(&o, &c), 0);
+	ck_assert_int_eq(ch_exec(c, "SELECT 1", err, sizeof(err)), -ECONNREFUSED);
+	ch_free(c);
+	o.connect_to = NULL;
+	ck_assert_int_eq(ch_new(&o, &c), 0);
+	ck_assert_int_ne(ch_exec(c, "SELECT 1", err, sizeof(err)), -ECONNREFUSED);
+	ch_free(c);
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
 	ck_assert_str_eq(ch_strerror(-EIO), "the server refused the query");
@@ -387,6 +452,9 @@ static Suite *suite(void)
 	tcase_add_test(t, test_body_cap);
 	tcase_add_test(t, test_transport_error);
 	tcase_add_test(t, test_curl_refused);
+	tcase_add_loop_test(t, test_connect_to_check, 0,
+			    sizeof(connect_to_cases) / sizeof(connect_to_cases[0]));
+	tcase_add_test(t, test_connect_to_used);
 	tcase_add_test(t, test_strerror);
 	suite_add_tcase(s, t);
 	return s;
