@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "build-private.h"
+#include "../../pkg/kube/kube.h"
 
 void *ph_check_alloc(void *p)
 {
@@ -307,11 +308,47 @@ const char *ph_pull_policy(const cJSON *spec, const char *component)
 	return ph_get_str(spec, path, "IfNotPresent");
 }
 
+/*
+ * A quantity as the API server will store it (a number becomes a string,
+ * "1.5" becomes "1500m"), so that the object read back compares equal to
+ * the one built and a steady state writes nothing. A value that is no
+ * quantity stays as written for the server to refuse.
+ */
+static cJSON *quantity(const cJSON *q)
+{
+	char in[64], out[64];
+
+	if (cJSON_IsNumber(q))
+		snprintf(in, sizeof(in), "%.17g", q->valuedouble);
+	else if (!cJSON_IsString(q) || strlen(q->valuestring) >= sizeof(in))
+		return PH_NN(cJSON_Duplicate(q, true));
+	else
+		snprintf(in, sizeof(in), "%s", q->valuestring);
+	if (kube_quantity_canonical(in, out, sizeof(out)) < 0)
+		return PH_NN(cJSON_Duplicate(q, true));
+	return PH_NN(cJSON_CreateString(out));
+}
+
 cJSON *ph_resources(const cJSON *resources)
 {
-	if (cJSON_IsObject(resources))
-		return PH_NN(cJSON_Duplicate(resources, true));
-	return PH_NN(cJSON_CreateObject());
+	static const char *const maps[] = { "limits", "requests" };
+	cJSON *r;
+
+	if (!cJSON_IsObject(resources))
+		return PH_NN(cJSON_CreateObject());
+	r = PH_NN(cJSON_Duplicate(resources, true));
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(resources, maps[i]);
+		cJSON *canon;
+
+		if (!cJSON_IsObject(m))
+			continue;
+		canon = PH_NN(cJSON_CreateObject());
+		for (const cJSON *q = m->child; q; q = q->next)
+			cJSON_AddItemToObject(canon, q->string, quantity(q));
+		cJSON_ReplaceItemInObjectCaseSensitive(r, maps[i], canon);
+	}
+	return r;
 }
 
 cJSON *ph_pdb(const struct ph_ctx *c, const char *name, const char *app,
@@ -355,8 +392,9 @@ cJSON *ph_claim_template(const struct ph_ctx *c, const char *component,
 	if (ph_get_str(st, "storageClassName", NULL))
 		ph_add_str(spec, "storageClassName",
 			   ph_get_str(st, "storageClassName", NULL));
-	ph_add_str(ph_add_obj(ph_add_obj(spec, "resources"), "requests"),
-		   "storage", ph_get_str(st, "size", "10Gi"));
+	cJSON_AddItemToObject(ph_add_obj(ph_add_obj(spec, "resources"), "requests"), "storage",
+			      ph_get(st, "size") ? quantity(ph_get(st, "size"))
+						 : PH_NN(cJSON_CreateString("10Gi")));
 	return t;
 }
 

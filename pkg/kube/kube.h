@@ -293,4 +293,13 @@ int kube_watch_set_resource_version(struct kube_watch *w, const char *rv);
 
 void kube_watch_free(struct kube_watch *w);
 
+/*
+ * Writes quantity in (e.g. "1.5", "1024Mi", "1000m") to out in the canonical
+ * form a real API server stores for a Quantity field ("1500m", "1Gi", "1"),
+ * by upstream's rules (k8s.io/apimachinery/pkg/api/resource). Returns 0,
+ * -EINVAL for a string that is no quantity, -ERANGE for one beyond about
+ * 1e29, or -EMSGSIZE when out is too small (64 bytes always suffice).
+ */
+int kube_quantity_canonical(const char *in, char *out, size_t outlen);
+
 #endif

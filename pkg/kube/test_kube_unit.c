@@ -336,6 +336,41 @@ START_TEST(query_and_paths)
 }
 END_TEST
 
+/* Upstream's canonical forms (k8s.io/apimachinery/pkg/api/resource,
+ * quantity_test.go and what kube-apiserver stores; e2e/conformance checks
+ * the same table against the real server). */
+static const struct {
+	const char *in, *out;
+	int rc;
+} quantity_cases[] = {
+	{"1.5", "1500m", 0}, {"1024Mi", "1Gi", 0}, {"1000m", "1", 0}, {"1", "1", 0},
+	{"2000", "2k", 0}, {"1500", "1500", 0}, {"0.5Gi", "512Mi", 0},
+	{"1.5Gi", "1536Mi", 0}, {"100M", "100M", 0}, {"1e3", "1e3", 0},
+	{"1.5e3", "1500", 0}, {"1e-3", "1e-3", 0}, {"512Ki", "512Ki", 0},
+	{"1023Mi", "1023Mi", 0}, {"1000Ki", "1000Ki", 0}, {"512", "512", 0},
+	{"0.1", "100m", 0}, {"100m", "100m", 0}, {"0", "0", 0}, {"0Gi", "0", 0},
+	{"-1.5", "-1500m", 0}, {"+2", "2", 0}, {"1.0000000001", "1000000001n", 0},
+	{"1.5n", "2n", 0}, {"0.5Ki", "512", 0}, {"1.5Ki", "1536", 0},
+	{"10Gi", "10Gi", 0}, {"4096Mi", "4Gi", 0}, {"0.25", "250m", 0},
+	{"1Ei", "1Ei", 0}, {"2E", "2E", 0}, {"00.50", "500m", 0},
+	{"", NULL, -EINVAL}, {"abc", NULL, -EINVAL}, {"1.2.3", NULL, -EINVAL},
+	{"1Xi", NULL, -EINVAL}, {"1 Gi", NULL, -EINVAL}, {".", NULL, -EINVAL},
+	{"1e", NULL, -EINVAL}, {"1KiB", NULL, -EINVAL}, {"1K", NULL, -EINVAL},
+	{"99999999999999999999999999999999999999999", NULL, -ERANGE},
+};
+
+START_TEST(quantity_canonical)
+{
+	char out[64] = "";
+	int rc = kube_quantity_canonical(quantity_cases[_i].in, out, sizeof(out));
+
+	ck_assert_msg(rc == quantity_cases[_i].rc, "%s: rc %d", quantity_cases[_i].in, rc);
+	if (!rc)
+		ck_assert_msg(!strcmp(out, quantity_cases[_i].out), "%s: got %s, want %s",
+			      quantity_cases[_i].in, out, quantity_cases[_i].out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube-unit");
@@ -360,6 +395,8 @@ int main(void)
 	tcase_add_loop_test(tc, base64, 0, sizeof(b64_cases) / sizeof(b64_cases[0]));
 	tcase_add_loop_test(tc, rfc3339, 0, sizeof(ts_cases) / sizeof(ts_cases[0]));
 	tcase_add_test(tc, query_and_paths);
+	tcase_add_loop_test(tc, quantity_canonical, 0,
+			    sizeof(quantity_cases) / sizeof(quantity_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
