@@ -3,7 +3,11 @@
 Only the defaults an operator comparing objects would notice: workload
 specs, pod templates, containers, ports and services.  Functions mutate the
 (fresh, uncommitted) object passed in.
+
+Quantity fields are stored in their canonical form (quantity.canonical), as
+a real API server re-encodes them: cpu "1.5" reads back as "1500m".
 """
+from .quantity import canonical
 
 
 def _d(d, k, v):
@@ -12,7 +16,21 @@ def _d(d, k, v):
     return d[k]
 
 
+def quantities(m):
+    """Canonicalises a map of resource name -> quantity in place."""
+    if isinstance(m, dict):
+        for k, v in m.items():
+            m[k] = canonical(v)
+
+
+def resources(r):
+    if isinstance(r, dict):
+        quantities(r.get("limits"))
+        quantities(r.get("requests"))
+
+
 def container(c):
+    resources(c.get("resources"))
     _d(c, "terminationMessagePath", "/dev/termination-log")
     _d(c, "terminationMessagePolicy", "File")
     img = c.get("image") or ""
@@ -56,8 +74,9 @@ def pod_spec(s, restart="Always"):
                 _d(v[src], "defaultMode", 420)
         if isinstance(v.get("persistentVolumeClaim"), dict):
             pass
-        if isinstance(v.get("emptyDir"), dict):
-            pass
+        if isinstance(v.get("emptyDir"), dict) and "sizeLimit" in v["emptyDir"]:
+            v["emptyDir"]["sizeLimit"] = canonical(v["emptyDir"]["sizeLimit"])
+    quantities(s.get("overhead"))
 
 
 def template(t, restart="Always"):
@@ -96,6 +115,7 @@ def statefulset(o):
         _d(t, "apiVersion", "v1")
         _d(t, "kind", "PersistentVolumeClaim")
         _d(_d(t, "spec", {}), "volumeMode", "Filesystem")
+        resources(t["spec"].get("resources"))
         _d(t, "status", {"phase": "Pending"})
     template(s.get("template"))
 
@@ -158,6 +178,7 @@ def pod(o):
 def pvc(o):
     s = _d(o, "spec", {})
     _d(s, "volumeMode", "Filesystem")
+    resources(s.get("resources"))
 
 
 def secret(o):
@@ -167,6 +188,13 @@ def secret(o):
 def hpa(o):
     s = _d(o, "spec", {})
     _d(s, "minReplicas", 1)
+    for m in s.get("metrics") or ():
+        for src in (m or {}).values():
+            t = src.get("target") if isinstance(src, dict) else None
+            if isinstance(t, dict):
+                for k in ("value", "averageValue"):
+                    if k in t:
+                        t[k] = canonical(t[k])
 
 
 _BY_KEY = {
