@@ -1,6 +1,11 @@
-"""Shared fixture for the conformance suite: one private local-cluster
-instance (own LOCAL_CLUSTER_DIR under a temp dir, free port), a proxy
-backend, and helpers to drive it with kubectl, helm and raw HTTPS."""
+"""Shared fixture for the conformance suite: one private server instance
+(own directory under a temp dir, free port), a proxy backend, and helpers
+to drive it with kubectl, helm and raw HTTPS.
+
+CLUSTER picks the server: "local" (default) is hack/local-cluster, "kube"
+the real control plane of hack/kube-cluster. Tests that only make sense on
+one of them are skipped on the other with local_only / kube_only, each with
+its reason (e2e/README.md lists them)."""
 import atexit
 import http.client
 import http.server
@@ -13,7 +18,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
+KIND = os.environ.get("CLUSTER", "local")
+if KIND not in ("local", "kube"):
+    raise SystemExit("CLUSTER must be local or kube, not %r" % KIND)
+LOCAL = KIND == "local"
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOOLS = os.path.join(REPO, ".tools", "bin")
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -47,7 +57,8 @@ class Cluster:
         self.backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
         threading.Thread(target=self.backend.serve_forever, daemon=True).start()
         self.backend_port = self.backend.server_address[1]
-        self.env = dict(os.environ, LOCAL_CLUSTER_DIR=self.dir,
+        self.script = os.path.join(REPO, "hack", "local-cluster" if LOCAL else "kube-cluster")
+        self.env = dict(os.environ, LOCAL_CLUSTER_DIR=self.dir, KUBE_CLUSTER_DIR=self.dir,
                         KUBECONFIG=os.path.join(self.dir, "kubeconfig"),
                         PATH=TOOLS + ":" + os.environ.get("PATH", ""),
                         HELM_CACHE_HOME=os.path.join(self.dir, "helm-cache"),
@@ -56,12 +67,16 @@ class Cluster:
         self.up()
 
     def up(self, *extra):
-        args = ["--port", "0", "--ready-delay", "0.3", "--job-duration", "0.5",
-                "--cron-speedup", "120", "--fail-image", "fail-me", "--bookmark-interval",
-                "1", "--watch-history", "300", "--persist",
-                "--proxy", "*:8123=127.0.0.1:%d" % self.backend_port] + list(extra)
-        subprocess.run([os.path.join(REPO, "hack", "local-cluster"), "up"] + args,
-                       env=self.env, check=True, stdout=subprocess.DEVNULL)
+        if LOCAL:
+            args = ["--port", "0", "--ready-delay", "0.3", "--job-duration", "0.5",
+                    "--cron-speedup", "120", "--fail-image", "fail-me", "--bookmark-interval",
+                    "1", "--watch-history", "300", "--persist",
+                    "--proxy", "*:8123=127.0.0.1:%d" % self.backend_port] + list(extra)
+        else:
+            args = ["--port", "0", "--ready-delay", "0.3", "--job-duration", "0.5",
+                    "--fail-image", "fail-me", "--persist"] + list(extra)
+        subprocess.run([self.script, "up"] + args, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
         with open(os.path.join(self.dir, "port")) as f:
             self.port = int(f.read())
         with open(os.path.join(self.dir, "admin-token")) as f:
@@ -69,8 +84,7 @@ class Cluster:
         self.ssl = ssl.create_default_context(cafile=os.path.join(self.dir, "pki", "ca.crt"))
 
     def down(self):
-        subprocess.run([os.path.join(REPO, "hack", "local-cluster"), "down"], env=self.env,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([self.script, "down"], env=self.env, stdout=subprocess.DEVNULL)
 
     def close(self):
         self.down()
@@ -144,6 +158,15 @@ class Cluster:
     def requests_log(self):
         with open(os.path.join(self.dir, "apiserver-requests.jsonl")) as f:
             return [json.loads(x) for x in f if x.strip()]
+
+
+def local_only(reason):
+    """Skips a test on the real control plane, saying why."""
+    return unittest.skipUnless(LOCAL, "hack/local-cluster only: " + reason)
+
+
+def kube_only(reason):
+    return unittest.skipIf(LOCAL, "real control plane only: " + reason)
 
 
 def wait_until(fn, timeout=15, interval=0.1, what="condition"):

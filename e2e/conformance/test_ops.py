@@ -15,6 +15,7 @@ def setUpModule():
     C = cluster.get()
 
 
+@cluster.local_only("fault injection is a feature of the simulator; a real API server has no /admin/faults")
 class TestFaults(unittest.TestCase):
     def tearDown(self):
         C.faults({"reset": True})
@@ -73,6 +74,7 @@ class TestFaults(unittest.TestCase):
 
 
 class TestRestartAndPersistence(unittest.TestCase):
+    @cluster.local_only("the restart fault is the simulator's; on the real server down/up is test_persist_across_down_up")
     def test_restart_fault_keeps_state(self):
         C.kubectl("create", "configmap", "survivor", "-n", "default")
         _, before = C.http("GET", "/api/v1/namespaces/default/configmaps/survivor")
@@ -100,6 +102,7 @@ def _ok():
         return False
 
 
+@cluster.local_only("apiserver-requests.jsonl is the simulator's own log; the real server writes an audit log instead (see test_audit_log)")
 class TestRequestLog(unittest.TestCase):
     def test_every_request_logged(self):
         C.kubectl("get", "configmaps", "-n", "default", "--request-timeout=5s")
@@ -134,3 +137,17 @@ class TestHelm(unittest.TestCase):
         self.assertEqual(C.kubectl("get", "deploy,cm,sts", "-n", "helm", "-l", "app",
                                    "-o", "name").stdout.strip(), "")
         self.assertEqual(C.helm("list", "-n", "helm", "-q").stdout.strip(), "")
+
+
+class TestAuditLog(unittest.TestCase):
+    @cluster.kube_only("the simulator logs requests in apiserver-requests.jsonl instead")
+    def test_audit_log(self):
+        C.kubectl("create", "configmap", "audited", "-n", "default", "--from-literal=a=b")
+        path = os.path.join(C.dir, "audit.log")
+        def mine():
+            with open(path) as f:
+                return [e for e in map(json.loads, f) if e.get("verb") == "create" and
+                        (e.get("objectRef") or {}).get("name") == "audited"]
+        found = cluster.wait_until(mine, timeout=10, what="the create in audit.log")
+        self.assertEqual(found[-1]["user"]["username"], "kubernetes-admin")
+        self.assertEqual(found[-1]["responseStatus"]["code"], 201)

@@ -77,6 +77,7 @@ subjects: [{kind: ServiceAccount, name: op, namespace: rbac}]
         self.assertEqual((st, err["reason"]), (401, "Unauthorized"))
 
 
+@cluster.local_only("the service proxy of a real API server forwards to the pods' IPs, which are simulated (no traffic may leave loopback); the operator uses --connect-to there instead")
 class TestProxy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -59,7 +59,7 @@ class Manager:
             "namespaces": self.sync_namespace, "gc": self.sync_gc,
             "pvcs": self.sync_pvc, "crds": self.sync_crd,
             "serviceaccounts": self.sync_serviceaccounts,
-            "statefulsets": StatefulSets(self).sync,
+            "statefulsets": StatefulSets(self).sync, "hpas": self.sync_hpa,
         }
         self.deploy_ready_at = {}
         self.pod_ready_at = {}
@@ -87,7 +87,7 @@ class Manager:
         for key, name in (("deployments.apps", "deployments"), ("statefulsets.apps",
                                                                  "statefulsets"),
                           ("jobs.batch", "jobs"), ("cronjobs.batch", "cronjobs"),
-                          ("pods", "pods")):
+                          ("pods", "pods"), ("horizontalpodautoscalers.autoscaling", "hpas")):
             for o in self.store.list(key)[0]:
                 self.enqueue((name, o["metadata"].get("namespace", ""), o["metadata"]["name"]))
 
@@ -121,7 +121,8 @@ class Manager:
         k = ev.key
         simple = {"deployments.apps": "deployments", "jobs.batch": "jobs",
                   "cronjobs.batch": "cronjobs", "statefulsets.apps": "statefulsets",
-                  "pods": "pods", "persistentvolumeclaims": "pvcs"}
+                  "pods": "pods", "persistentvolumeclaims": "pvcs",
+                  "horizontalpodautoscalers.autoscaling": "hpas"}
         if k in simple:
             self.enqueue((simple[k], ns, name))
         if k == "namespaces":
@@ -260,6 +261,51 @@ class Manager:
               rs["metadata"].get("generation", 1)}
         self.write_status("replicasets.apps", rs, {k: v for k, v in st.items()
                                                    if v or k == "replicas"})
+
+    # --- horizontal pod autoscalers ------------------------------------
+    def sync_hpa(self, ns, name):
+        """The upstream HPA controller (pkg/controller/podautoscaler) without
+        a metrics API, as on a cluster with no metrics-server: it reads the
+        target's scale, clamps it into [minReplicas, maxReplicas] (rescaling
+        the target when outside), and otherwise keeps desiredReplicas,
+        reporting ScalingActive False. desiredReplicas is always present
+        (the v2 type has no omitempty on it)."""
+        h = self.get("horizontalpodautoscalers.autoscaling", ns, name)
+        if h is None or h["metadata"].get("deletionTimestamp"):
+            return
+        spec = h.get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
+        key = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
+               "ReplicaSet": "replicasets.apps"}.get(ref.get("kind"))
+        target = self.get(key, ns, ref.get("name")) if key else None
+        st = dict(h.get("status") or {})
+        st.setdefault("desiredReplicas", 0)
+        conds = st.get("conditions") or []
+        if target is None:
+            st["conditions"] = [cond("AbleToScale", "False", "FailedGetScale",
+                                     "the HPA controller was unable to get the target's "
+                                     "current scale", conds)]
+        else:
+            cur = (target.get("spec") or {}).get("replicas", 1)
+            lo, hi = spec.get("minReplicas", 1), spec.get("maxReplicas", 1)
+            st["currentReplicas"] = cur
+            if cur < lo or cur > hi:
+                st["desiredReplicas"] = min(max(cur, lo), hi)
+            st["conditions"] = [
+                cond("AbleToScale", "True", "SucceededGetScale",
+                     "the HPA controller was able to get the target's current scale", conds),
+                cond("ScalingActive", "False", "FailedGetResourceMetric",
+                     "the HPA was unable to compute the replica count: no metrics API "
+                     "(simulated)", conds)]
+        for c in st["conditions"]:
+            c.pop("lastUpdateTime", None)
+        self.write_status("horizontalpodautoscalers.autoscaling", h, st)
+        if target is not None and st["desiredReplicas"] and st["desiredReplicas"] != cur:
+            t = deep(target)
+            t["spec"]["replicas"] = st["desiredReplicas"]
+            self.api.update(self.rt(key), self.rt(key).versions[0], ns, t["metadata"]["name"],
+                            t, CTX)
+        self.after(15.0, ("hpas", ns, name))
 
     # --- pods ("kubelet") ----------------------------------------------
     def sync_pod(self, ns, name):
