@@ -1,6 +1,14 @@
 # Shared by hack/demo, hack/bench and the e2e runners: start and stop the
-# local stack (a real ClickHouse, the local API server with ClickHouse behind
-# its service proxy, the operator). Source it; it defines functions only.
+# local stack (a real ClickHouse, an API server, the operator). Source it; it
+# defines functions only.
+#
+# CLUSTER picks the API server:
+#   local (default)  hack/local-cluster, the simulator; the operator reaches
+#                    ClickHouse through its service proxy.
+#   kube             hack/kube-cluster, a real control plane whose pods are
+#                    simulated (kwok); the operator reaches ClickHouse by
+#                    service DNS name, mapped to the local server with
+#                    --connect-to (no traffic leaves loopback).
 
 # free_port: prints a TCP port nobody listens on.
 free_port() {
@@ -19,8 +27,18 @@ stack_up() {
           --tcp-port "$(free_port)" --interserver-port "$(free_port)" --password change-me)"
   "$top/hack/clickhouse" sql --dir "$STACK_DIR/clickhouse" "$top/hack/clickhouse-base-schema.sql" >/dev/null
   api_port=$(free_port)
-  LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" up --port "$api_port" \
-    --proxy "*:8123=127.0.0.1:$ch_port" "${STACK_CLUSTER_ARGS[@]}" >/dev/null
+  case "${CLUSTER:-local}" in
+    local)
+      LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" up --port "$api_port" \
+        --proxy "*:8123=127.0.0.1:$ch_port" "${STACK_CLUSTER_ARGS[@]}" >/dev/null || return 1
+      OPERATOR_CLICKHOUSE_ARGS=(--clickhouse-access proxy) ;;
+    kube)
+      KUBE_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/kube-cluster" up --port "$api_port" \
+        "${STACK_CLUSTER_ARGS[@]}" >/dev/null || return 1
+      # Every ClickHouse Service port 8123, whatever its name, is the local server.
+      OPERATOR_CLICKHOUSE_ARGS=(--clickhouse-access dns --connect-to ":8123:127.0.0.1:$ch_port") ;;
+    *) echo "CLUSTER must be local or kube, not '$CLUSTER'" >&2; return 1 ;;
+  esac
   export KUBECONFIG="$STACK_DIR/cluster/kubeconfig"
   kubectl apply --server-side -f "$top/crds/" >/dev/null
   kubectl wait --for=condition=Established crd/posthogs.posthog.com --timeout=30s >/dev/null
@@ -30,8 +48,10 @@ stack_up() {
 # the background; sets OPERATOR_PID.
 operator_start() {
   local logfile=$1; shift
-  "$top/build/operator/posthog-operator" --kubeconfig "$KUBECONFIG" \
-    --clickhouse-access proxy --metrics-bind-address "127.0.0.1:$(free_port)" \
+  local chargs=("${OPERATOR_CLICKHOUSE_ARGS[@]}")
+  [ ${#chargs[@]} -gt 0 ] || chargs=(--clickhouse-access proxy)
+  "$top/${BUILD_DIR:-build}/operator/posthog-operator" --kubeconfig "$KUBECONFIG" \
+    "${chargs[@]}" --metrics-bind-address "127.0.0.1:$(free_port)" \
     --health-probe-bind-address "127.0.0.1:$(free_port)" --log-format text "$@" \
     >>"$logfile" 2>&1 &
   OPERATOR_PID=$!
@@ -51,6 +71,10 @@ stack_down() {
     OPERATOR_PID=""
   fi
   [ -n "${STACK_DIR:-}" ] || return 0
-  LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" down >/dev/null 2>&1 || true
+  if [ "${CLUSTER:-local}" = kube ]; then
+    KUBE_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/kube-cluster" down >/dev/null 2>&1 || true
+  else
+    LOCAL_CLUSTER_DIR="$STACK_DIR/cluster" "$top/hack/local-cluster" down >/dev/null 2>&1 || true
+  fi
   "$top/hack/clickhouse" down --dir "$STACK_DIR/clickhouse" >/dev/null 2>&1 || true
 }

@@ -6,9 +6,12 @@ are installed; there ClickHouse is reached with `kubectl exec`, the base
 tables are created by the suite with E2E_SEED_SCHEMA=1, and the operator is
 restarted by deleting its pods in E2E_OPERATOR_NAMESPACE. Against the local
 API server (E2E_LOCAL=1, set by hack/test.d/60-e2e-posthog) the suite runs
-the operator process itself and reaches ClickHouse over HTTP. Only the
-request-count case, which reads the local API server's request log, is
-skipped elsewhere.
+the operator process itself and reaches ClickHouse over HTTP. E2E_CLUSTER
+says which server that is: "local" (hack/local-cluster, its request log) or
+"kube" (hack/kube-cluster, a real control plane: its audit log); the
+write-counting cases read that log and are skipped elsewhere.
+E2E_CLICKHOUSE_ARGS holds the operator's ClickHouse flags (default
+--clickhouse-access proxy; with kube, dns plus --connect-to).
 """
 import base64
 import json
@@ -23,6 +26,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 LOCAL = os.environ.get("E2E_LOCAL") == "1"
+CLUSTER = os.environ.get("E2E_CLUSTER", "local")
 NS = os.environ.get("E2E_NAMESPACE", "e2e-posthog")
 READY_TIMEOUT = float(os.environ.get("E2E_READY_TIMEOUT", "180"))
 
@@ -138,7 +142,8 @@ class Operator:
     def start(self, *extra):
         self.metrics_port = free_port()
         args = [os.path.join(TOP, os.environ.get("BUILD_DIR", "build"), "operator/posthog-operator"),
-                "--kubeconfig", os.environ["KUBECONFIG"], "--clickhouse-access", "proxy",
+                "--kubeconfig", os.environ["KUBECONFIG"],
+                *os.environ.get("E2E_CLICKHOUSE_ARGS", "--clickhouse-access proxy").split(),
                 "--metrics-bind-address", "127.0.0.1:%d" % self.metrics_port,
                 "--health-probe-bind-address", "0", "--log-format", "text", *extra]
         with open(self.log, "a") as log:
@@ -193,6 +198,50 @@ def restart_operator(kill=False):
 def can_restart_operator():
     return LOCAL or bool(OPERATOR_NS)
 MANIFEST = os.path.join(TOP, "examples", "minimal.yaml")
+
+
+class WriteLog:
+    """The operator's writes (create, update, patch, delete of objects) as
+    the API server logged them: hack/local-cluster's request log, or the
+    real kube-apiserver's audit log (hack/kube-cluster's policy logs every
+    request at Metadata level). mark() then writes() gives those since."""
+
+    def __init__(self):
+        d = os.environ.get("KUBE_CLUSTER_DIR") or os.environ.get("LOCAL_CLUSTER_DIR", "")
+        self.path = os.path.join(d, "audit.log" if CLUSTER == "kube"
+                                 else "apiserver-requests.jsonl")
+        self.start = 0
+
+    def _lines(self):
+        with open(self.path) as f:
+            return f.readlines()
+
+    def mark(self):
+        self.start = len(self._lines())
+
+    def writes(self):
+        out = []
+        for line in self._lines()[self.start:]:
+            r = json.loads(line)
+            agent = r.get("userAgent", r.get("user_agent", ""))
+            if "posthog-operator" not in agent or \
+                    r["verb"] not in ("create", "update", "patch", "delete"):
+                continue
+            if CLUSTER == "kube":
+                ref = r.get("objectRef") or {}
+                out.append((r["verb"], "%s/%s/%s%s" % (ref.get("resource"), ref.get("namespace"),
+                                                       ref.get("name"),
+                                                       "/" + ref["subresource"]
+                                                       if ref.get("subresource") else "")))
+            elif "/proxy/" not in r["path"]:
+                # A POST through the service proxy is a ClickHouse query
+                # (reading system.tables), not a write to an object.
+                out.append((r["verb"], r["path"]))
+        return out
+
+
+def can_count_writes():
+    return LOCAL and CLUSTER in ("local", "kube")
 
 
 def apply_minimal():
@@ -326,35 +375,56 @@ class PostHogE2E(unittest.TestCase):
         self.assertTrue({"kafka_events_json_0", "events_json_mv_0"} <= bucket_tables())
 
     def test_02_resync_makes_no_writes(self):
-        if not LOCAL:
-            self.skipTest("needs the local API server's request log")
+        if not can_count_writes():
+            self.skipTest("needs the API server's request or audit log")
         ready_gen()
-        log = os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "apiserver-requests.jsonl")
+        log = WriteLog()
         self.assertEqual(OPERATOR.stop(), 0, "a clean shutdown on SIGTERM")
         OPERATOR.start("--sync-period", "3s")
         wait_for("the operator's first reconcile", lambda: OPERATOR.reconciles() >= 1, timeout=30)
         time.sleep(1)
-        with open(log) as f:
-            start = sum(1 for _ in f)
+        log.mark()
         before = OPERATOR.reconciles()
         time.sleep(8)  # more than two resync periods
         self.assertIsNone(OPERATOR.proc.poll(), "the operator is running")
         self.assertGreaterEqual(OPERATOR.reconciles() - before, 2, "resyncs reconciled the PostHog")
-        writes = []
-        with open(log) as f:
-            for i, line in enumerate(f):
-                if i < start:
-                    continue
-                r = json.loads(line)
-                # A POST through the service proxy is a ClickHouse query
-                # (reading system.tables), not a write to an object.
-                if "posthog-operator" in r.get("user_agent", r.get("userAgent", "")) and \
-                        r["verb"] in ("create", "update", "patch", "delete") and \
-                        "/proxy/" not in r["path"]:
-                    writes.append((r["verb"], r["path"]))
-        self.assertEqual(writes, [], "writes after Ready during resyncs")
+        self.assertEqual(log.writes(), [], "writes after Ready during resyncs")
         OPERATOR.stop()
         OPERATOR.start()
+
+    def test_02b_noncanonical_quantities_then_no_op_writes_nothing(self):
+        """Resources written as cpu "1.5", memory 1024Mi and cpu 1000m: the
+        API server stores 1500m, 1Gi and 1. The PostHog reaches Ready, and
+        an event that changes nothing the operator owns (an annotation on
+        the PostHog) makes it reconcile and write nothing."""
+        if not can_count_writes():
+            self.skipTest("needs the API server's request or audit log")
+        ready_gen()
+        name = ph_name()
+        res = {"requests": {"cpu": "1.5", "memory": "1024Mi"},
+               "limits": {"cpu": "1000m", "memory": "1024Mi"}}
+        patch_ph({"spec": {"zookeeper": {"resources": res},
+                           "pluginServer": {"ingestion": {"resources": res}}}})
+        ready_gen()
+        dep = get("deployment", name + "-plugins-ingestion-0")
+        got = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
+        self.assertEqual(got, {"requests": {"cpu": "1500m", "memory": "1Gi"},
+                               "limits": {"cpu": "1", "memory": "1Gi"}})
+        zk = get("statefulset", name + "-zookeeper")
+        self.assertEqual(zk["spec"]["template"]["spec"]["containers"][0]["resources"], got)
+        time.sleep(2)   # let the rollouts' status updates settle
+        log = WriteLog()
+        log.mark()
+        before = OPERATOR.reconciles()
+        kubectl("annotate", "posthog", name, "e2e.posthog.com/poke=%d" % time.time(),
+                "--overwrite")
+        wait_for("a reconcile after the annotation",
+                 lambda: OPERATOR.reconciles() > before, timeout=30, interval=0.2)
+        time.sleep(3)
+        writes = log.writes()
+        print("\n  operator writes after the no-op event: %d %r" % (len(writes), writes),
+              file=sys.stderr)
+        self.assertEqual(writes, [], "writes after a no-op event")
 
     def test_03_scale_components(self):
         ready_gen()
