@@ -180,7 +180,11 @@ struct kube_list_options {
  * Lists every page (following continue) and returns one List document whose
  * items are all pages' items and whose metadata.resourceVersion is the
  * list's. A continue token that expires mid-list (410) restarts the list
- * once from the beginning.
+ * once from the beginning. Items get the apiVersion and kind of the list
+ * (its kind without "List") where they lack them, as a real API server
+ * leaves them out of a list's items of built-in types and client-go's
+ * unstructured decoder puts them back: a listed object then looks like a
+ * watched or fetched one.
  */
 int kube_list(struct kube_client *c, const struct kube_resource *r,
 	      const char *ns, const struct kube_list_options *opts,

@@ -385,6 +385,11 @@ START_TEST(pagination)
 		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(
 			cJSON_GetArrayItem(items, i), "metadata"), "name")->valuestring,
 			want);
+		/* the server sent items without them, as kube-apiserver does */
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(items, i),
+						     "apiVersion")->valuestring, "v1");
+		ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(items, i),
+						     "kind")->valuestring, "ConfigMap");
 	}
 	cJSON *md = cJSON_GetObjectItem(list, "metadata");
 	ck_assert_str_eq(cJSON_GetObjectItem(md, "resourceVersion")->valuestring,

@@ -114,6 +114,33 @@ static int merge_items(cJSON *acc, cJSON *page)
 	return 0;
 }
 
+/* Gives every item the list's apiVersion and its kind minus "List", where
+ * the item has none (kube-apiserver omits them in lists of built-in kinds). */
+static void stamp_items(cJSON *list)
+{
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(list, "apiVersion");
+	const cJSON *lk = cJSON_GetObjectItemCaseSensitive(list, "kind");
+	cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items"), *it;
+	char kind[128];
+	size_t n;
+
+	if (!cJSON_IsString(av) || !cJSON_IsString(lk) || !cJSON_IsArray(items))
+		return;
+	n = strlen(lk->valuestring);
+	if (n <= 4 || n - 4 >= sizeof(kind) || strcmp(lk->valuestring + n - 4, "List"))
+		return;
+	memcpy(kind, lk->valuestring, n - 4);
+	kind[n - 4] = '\0';
+	cJSON_ArrayForEach(it, items) {
+		if (!cJSON_IsObject(it))
+			continue;
+		if (!cJSON_GetObjectItemCaseSensitive(it, "apiVersion"))
+			cJSON_AddStringToObject(it, "apiVersion", av->valuestring);
+		if (!cJSON_GetObjectItemCaseSensitive(it, "kind"))
+			cJSON_AddStringToObject(it, "kind", kind);
+	}
+}
+
 static int list_pages(struct kube_client *c, const struct kube_resource *r,
 		      const char *ns, const struct kube_list_options *o,
 		      cJSON **out, struct kube_status *st)
@@ -153,6 +180,7 @@ static int list_pages(struct kube_client *c, const struct kube_resource *r,
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(acc, "metadata");
 	cJSON_DeleteItemFromObjectCaseSensitive(md, "continue");
 	cJSON_DeleteItemFromObjectCaseSensitive(md, "remainingItemCount");
+	stamp_items(acc);
 	*out = acc;
 	return 0;
 }
