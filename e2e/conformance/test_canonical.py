@@ -142,3 +142,14 @@ class TestWatchAfterRestart(unittest.TestCase):
                                    until=lambda ev: any(e["type"] == "ADDED" for e in ev))
         self.assertEqual([e["object"]["metadata"]["name"] for e in events
                           if e["type"] == "ADDED"], ["after-restart"])
+
+
+class TestResourceValidation(unittest.TestCase):
+    def test_request_above_limit_is_refused(self):
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "over", "namespace": "canon"},
+               "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "resources": {
+                   "requests": {"cpu": "1.5"}, "limits": {"cpu": "1000m"}}}]}}
+        st, err = C.http("POST", "/api/v1/namespaces/canon/pods?dryRun=All", pod)
+        self.assertEqual((st, err["reason"]), (422, "Invalid"))
+        self.assertIn("must be less than or equal to cpu limit of", err["message"])

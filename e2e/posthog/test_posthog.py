@@ -401,15 +401,16 @@ class PostHogE2E(unittest.TestCase):
             self.skipTest("needs the API server's request or audit log")
         ready_gen()
         name = ph_name()
-        res = {"requests": {"cpu": "1.5", "memory": "1024Mi"},
-               "limits": {"cpu": "1000m", "memory": "1024Mi"}}
+        # (requests must not exceed limits: a real API server refuses that)
+        res = {"requests": {"cpu": "1000m", "memory": "1024Mi"},
+               "limits": {"cpu": "1.5", "memory": "1024Mi"}}
         patch_ph({"spec": {"zookeeper": {"resources": res},
                            "pluginServer": {"ingestion": {"resources": res}}}})
         ready_gen()
         dep = get("deployment", name + "-plugins-ingestion-0")
         got = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
-        self.assertEqual(got, {"requests": {"cpu": "1500m", "memory": "1Gi"},
-                               "limits": {"cpu": "1", "memory": "1Gi"}})
+        self.assertEqual(got, {"requests": {"cpu": "1", "memory": "1Gi"},
+                               "limits": {"cpu": "1500m", "memory": "1Gi"}})
         zk = get("statefulset", name + "-zookeeper")
         self.assertEqual(zk["spec"]["template"]["spec"]["containers"][0]["resources"], got)
         time.sleep(2)   # let the rollouts' status updates settle

@@ -129,6 +129,28 @@ def meta_causes(rt, obj):
     return out
 
 
+def _requests_within_limits(res, f):
+    """Upstream's ValidateResourceRequirements (pkg/apis/core/validation):
+    a request above its limit is refused, naming the limit."""
+    from .quantity import parse
+    if not isinstance(res, dict):
+        return []
+    req, lim = res.get("requests") or {}, res.get("limits") or {}
+    out = []
+    for name, q in req.items() if isinstance(req, dict) and isinstance(lim, dict) else ():
+        if name not in lim:
+            continue
+        try:
+            over = parse(q) > parse(lim[name])
+        except (ValueError, ZeroDivisionError):
+            continue
+        if over:
+            out.append(("FieldValueInvalid", f + ".requests",
+                        "Invalid value: %s: must be less than or equal to %s limit of %s"
+                        % (gostr(q), name, lim[name])))
+    return out
+
+
 def _pod_spec(spec, f):
     out = []
     if not isinstance(spec, dict):
@@ -150,6 +172,7 @@ def _pod_spec(spec, f):
                 seen.add(c["name"])
             if not c.get("image"):
                 out.append(("FieldValueRequired", cf + ".image", "Required value"))
+            out += _requests_within_limits(c.get("resources"), cf + ".resources")
             for j, p in enumerate(c.get("ports") or []):
                 cp = p.get("containerPort")
                 if not isinstance(cp, int) or not 0 < cp < 65536:
