@@ -138,12 +138,13 @@ class Cluster:
         events = []
         deadline = time.time() + max_seconds
         while time.time() < deadline:
-            line = r.fp.readline()
+            # HTTPResponse.readline undoes the chunked encoding: kube-apiserver
+            # may split one event over several chunks. An empty read is the
+            # end of the watch.
+            line = r.readline()
             if not line:
                 break
             line = line.strip()
-            if line == b"0":        # the terminating chunk: the server ended the watch
-                break
             if not line or not line.startswith(b"{"):
                 continue
             events.append(json.loads(line))

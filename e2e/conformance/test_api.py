@@ -39,7 +39,10 @@ def deploy(name, replicas=1, image="nginx:1.27", b="2"):
 class TestDiscovery(unittest.TestCase):
     def test_version_and_api_resources(self):
         out = C.kubectl("version", "-o", "json").stdout
-        self.assertEqual(json.loads(out)["serverVersion"]["minor"], "32")
+        v = json.loads(out)["serverVersion"]
+        # local-cluster says 1.32 (the kubectl of .tools); kube-cluster its real version
+        self.assertEqual(v["major"], "1")
+        self.assertGreaterEqual(int(v["minor"]), 32)
         res = C.kubectl("api-resources", "-o", "name").stdout.split()
         for r in ("deployments.apps", "statefulsets.apps", "jobs.batch", "cronjobs.batch",
                   "leases.coordination.k8s.io", "poddisruptionbudgets.policy",
@@ -56,6 +59,8 @@ class TestDiscovery(unittest.TestCase):
         for n in ("namespace/default", "namespace/kube-system", "namespace/kube-public"):
             self.assertIn(n, names)
 
+    @cluster.local_only("local-cluster never answers protobuf (docs/local-cluster.md); "
+                        "kube-apiserver does when the client prefers it")
     def test_protobuf_accept_answers_json(self):
         r, data = C.http("GET", "/api/v1/namespaces/default", raw=True,
                          headers={"Accept": "application/vnd.kubernetes.protobuf,application/json"})
@@ -80,6 +85,7 @@ class TestCrud(unittest.TestCase):
         self.assertEqual(st, 409)
         self.assertEqual(err["reason"], "Conflict")
         self.assertIn("the object has been modified", err["message"])
+        del cm2["metadata"]["resourceVersion"]   # kube-apiserver refuses a create with one
         st, err = C.http("POST", "/api/v1/namespaces/api/configmaps", cm2)
         self.assertEqual((st, err["reason"]), (409, "AlreadyExists"))
 
@@ -95,7 +101,8 @@ class TestCrud(unittest.TestCase):
     def test_service_gets_cluster_ip(self):
         C.kubectl("create", "service", "clusterip", "svc1", "-n", "api", "--tcp=80:8080")
         svc = json.loads(C.kubectl("get", "svc", "svc1", "-n", "api", "-o", "json").stdout)
-        self.assertRegex(svc["spec"]["clusterIP"], r"^10\.96\.\d+\.\d+$")
+        # 10.96.0.0/12, kubeadm's default range, on both servers
+        self.assertRegex(svc["spec"]["clusterIP"], r"^10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+$")
         self.assertEqual(svc["spec"]["ports"][0]["protocol"], "TCP")
 
     def test_not_found_and_missing_namespace(self):
@@ -238,19 +245,19 @@ class TestValidation(unittest.TestCase):
         p = C.kubectl("create", "configmap", "Bad_Name", "-n", "api", check=False)
         self.assertIn('ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: '
                       '"Bad_Name": a lowercase RFC 1123 subdomain', p.stderr)
+        # (a leading digit, "1svc", is valid since 1.34's relaxed Service
+        # names; local-cluster still refuses it)
         st, err = C.http("POST", "/api/v1/namespaces/api/services",
-                         {"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 80}]}})
+                         {"metadata": {"name": "svc_1"}, "spec": {"ports": [{"port": 80}]}})
         self.assertEqual((st, err["reason"]), (422, "Invalid"))
-        self.assertIn("DNS-1035 label", err["message"])
         self.assertEqual(err["details"]["causes"][0]["field"], "metadata.name")
 
     def test_label_value_and_selector_mismatch(self):
         bad = deploy("sel").replace("template:\n    metadata: {labels: {app: sel}}",
                                     "template:\n    metadata: {labels: {app: other}}")
         p = C.kubectl("apply", "-f", "-", input=bad, check=False)
-        self.assertIn("spec.template.metadata.labels: Invalid value: "
-                      'map[string]string{"app":"other"}: `selector` does not match template '
-                      "`labels`", p.stderr)
+        self.assertIn("spec.template.metadata.labels: Invalid value: ", p.stderr)
+        self.assertIn("`selector` does not match template `labels`", p.stderr)
         st, err = C.http("POST", "/api/v1/namespaces/api/configmaps",
                          {"metadata": {"name": "lv", "labels": {"a": "bad value"}}})
         self.assertEqual(st, 422)
@@ -269,8 +276,9 @@ class TestValidation(unittest.TestCase):
         p = C.kubectl("patch", "deploy", "imm", "-n", "api", "--type", "merge", "-p",
                       '{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":'
                       '{"labels":{"app":"x"}}}}}', check=False)
-        self.assertIn("spec.selector: Invalid value: v1.LabelSelector{MatchLabels:"
-                      'map[string]string{"app":"x"}', p.stderr)
+        # The value's rendering differs by version (Go syntax before 1.34,
+        # JSON after); the field and the reason do not.
+        self.assertIn("spec.selector: Invalid value: ", p.stderr)
         self.assertIn("field is immutable", p.stderr)
         C.kubectl("apply", "-f", "-", input="""
 apiVersion: apps/v1
@@ -348,7 +356,9 @@ class TestListsAndSelectors(unittest.TestCase):
         self.assertEqual(len([o for o in lst["items"] if o["metadata"]["name"].startswith("cm-")]), 6)
         st, err = C.http("GET", "/api/v1/configmaps?fieldSelector=data.x%3D1")
         self.assertEqual(st, 400)
-        self.assertIn("field label not supported", err["message"])
+        # the wording differs by version: "field label not supported" (local,
+        # older servers), "is not a known field selector" (1.36)
+        self.assertRegex(err["message"], "field label not supported|is not a known field selector")
 
 
 class TestDeletion(unittest.TestCase):
@@ -369,7 +379,8 @@ class TestDeletion(unittest.TestCase):
         st, err = C.http("DELETE", "/api/v1/namespaces/api/configmaps/pre",
                          {"preconditions": {"uid": "wrong"}})
         self.assertEqual(st, 409)
-        self.assertIn("Precondition failed: UID in precondition: wrong", err["message"])
+        self.assertRegex(err["message"], "Precondition failed: UID in precondition: wrong|"
+                         r"the UID in the precondition \(wrong\) does not match")
         st, _ = C.http("DELETE", "/api/v1/namespaces/api/configmaps/pre",
                        {"preconditions": {"uid": o["metadata"]["uid"],
                                           "resourceVersion": o["metadata"]["resourceVersion"]}})

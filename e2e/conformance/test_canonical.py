@@ -71,13 +71,13 @@ spec:
       containers:
       - name: c
         image: busybox:1.36
-        resources: {requests: {cpu: "1.5", memory: 1024Mi}, limits: {cpu: 1000m}}
+        resources: {requests: {cpu: 1000m, memory: 1024Mi}, limits: {cpu: "1.5"}}
 """
         C.kubectl("apply", "--server-side", "--field-manager=t", "-f", "-", input=doc)
         a = json.loads(C.kubectl("get", "deploy", "qa", "-n", "canon", "-o", "json").stdout)
         self.assertEqual(a["spec"]["template"]["spec"]["containers"][0]["resources"],
-                         {"requests": {"cpu": "1500m", "memory": "1Gi"},
-                          "limits": {"cpu": "1"}})
+                         {"requests": {"cpu": "1", "memory": "1Gi"},
+                          "limits": {"cpu": "1500m"}})
         C.kubectl("apply", "--server-side", "--field-manager=t", "-f", "-", input=doc)
         b = json.loads(C.kubectl("get", "deploy", "qa", "-n", "canon", "-o", "json").stdout)
         self.assertEqual(a["metadata"]["resourceVersion"], b["metadata"]["resourceVersion"])

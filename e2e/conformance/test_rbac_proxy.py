@@ -22,7 +22,7 @@ def token(sa="bot", ns="rbac"):
 class TestRbac(unittest.TestCase):
     def test_service_account_denied_then_allowed(self):
         t = token()
-        p = C.kubectl("--token", t, "--user=", "get", "configmaps", "-n", "rbac", check=False)
+        p = C.kubectl("--context", "local-token", "--token", t, "get", "configmaps", "-n", "rbac", check=False)
         self.assertIn('configmaps is forbidden: User "system:serviceaccount:rbac:bot" cannot '
                       'list resource "configmaps" in API group "" in the namespace "rbac"',
                       p.stderr)
@@ -57,7 +57,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: conforma
 subjects: [{kind: ServiceAccount, name: op, namespace: rbac}]
 """)
         t = token("op")
-        can = lambda *a: C.kubectl("--token", t, "--user=", "auth", "can-i", *a,
+        can = lambda *a: C.kubectl("--context", "local-token", "--token", t, "auth", "can-i", *a,
                                    check=False).stdout.strip()
         self.assertEqual(can("list", "deployments.apps", "-A"), "yes")
         self.assertEqual(can("patch", "deployments.apps", "--subresource=status", "-n", "x"), "yes")
@@ -65,7 +65,7 @@ subjects: [{kind: ServiceAccount, name: op, namespace: rbac}]
         self.assertEqual(can("get", "secrets/allowed", "-n", "x"), "yes")
         self.assertEqual(can("get", "secrets/other", "-n", "x"), "no")
         self.assertEqual(can("get", "/metrics"), "yes")
-        who = json.loads(C.kubectl("--token", t, "--user=", "auth", "whoami", "-o", "json").stdout)
+        who = json.loads(C.kubectl("--context", "local-token", "--token", t, "auth", "whoami", "-o", "json").stdout)
         self.assertEqual(who["status"]["userInfo"]["username"], "system:serviceaccount:rbac:op")
 
     def test_admin_bypass_impersonation_and_bad_token(self):
