@@ -299,11 +299,18 @@ kind: PersistentVolumeClaim
 metadata: {name: imm, namespace: api}
 spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
 """)
-        C.kubectl("patch", "pvc", "imm", "-n", "api", "-p",
-                  '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}')
-        p = C.kubectl("patch", "pvc", "imm", "-n", "api", "-p",
-                      '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}', check=False)
-        self.assertIn("spec.resources.requests.storage: Forbidden", p.stderr)
+        if cluster.LOCAL:
+            # local-cluster lets any bound claim grow; kube-apiserver only one
+            # that a StorageClass with allowVolumeExpansion provisioned
+            C.kubectl("patch", "pvc", "imm", "-n", "api", "-p",
+                      '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}')
+            p = C.kubectl("patch", "pvc", "imm", "-n", "api", "-p",
+                          '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}', check=False)
+            self.assertIn("spec.resources.requests.storage: Forbidden", p.stderr)
+        else:
+            p = C.kubectl("patch", "pvc", "imm", "-n", "api", "-p",
+                          '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}', check=False)
+            self.assertIn("only dynamically provisioned pvc can be resized", p.stderr)
         C.kubectl("create", "job", "imm", "-n", "api", "--image=busybox:1")
         p = C.kubectl("patch", "job", "imm", "-n", "api", "--type", "json", "-p",
                       '[{"op":"replace","path":"/spec/template/spec/containers/0/image",'

@@ -105,8 +105,9 @@ class TestWatch(unittest.TestCase):
             c.request("GET", "/api/v1/namespaces/watch/secrets?watch=1&timeoutSeconds=20",
                       headers={"Authorization": "Bearer " + C.token})
             conns.append((c, c.getresponse()))
-        _, stats = C.http("GET", "/admin/stats")
-        self.assertGreaterEqual(stats["watchers"], 150)
+        if cluster.LOCAL:   # the simulator's own counter; kube-apiserver has none to ask
+            _, stats = C.http("GET", "/admin/stats")
+            self.assertGreaterEqual(stats["watchers"], 150)
         C.http("POST", "/api/v1/namespaces/watch/secrets", {"metadata": {"name": "fan"}})
         got = 0
         for c, r in conns:
