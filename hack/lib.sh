@@ -41,6 +41,13 @@ stack_up() {
   esac
   export KUBECONFIG="$STACK_DIR/cluster/kubeconfig"
   kubectl apply --server-side -f "$top/crds/" >/dev/null
+  # Retried: on a real API server the CRD may have no status for a moment,
+  # and this kubectl then fails at once instead of waiting.
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    kubectl wait --for=condition=Established crd/posthogs.posthog.com --timeout=30s >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
   kubectl wait --for=condition=Established crd/posthogs.posthog.com --timeout=30s >/dev/null
 }
 
