@@ -48,8 +48,10 @@ static int proxy_transport(void *userdata, const char *path_query,
 	return r;
 }
 
-/* Decodes base64 into out (NUL-terminated). Returns 0 or -EINVAL. */
-static int b64decode(const char *in, char *out, size_t outsz)
+/* Decodes base64 into out (NUL-terminated), its length in *outlen (a NUL
+ * inside the value is kept, for the caller to refuse). Returns 0 or
+ * -EINVAL. */
+static int b64decode(const char *in, char *out, size_t outsz, size_t *outlen)
 {
 	size_t n = strlen(in), pad = 0;
 	int len;
@@ -62,6 +64,7 @@ static int b64decode(const char *in, char *out, size_t outsz)
 	while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
 		pad++;
 	out[len - (int)pad] = '\0';
+	*outlen = (size_t)(len - (int)pad);
 	return 0;
 }
 
@@ -73,6 +76,7 @@ static int read_password(struct phc_run *run, char *out, size_t outsz,
 	const cJSON *data, *val;
 	cJSON *obj = NULL;
 	struct kube_status st;
+	size_t len = 0, bad = 0;
 	int r;
 
 	out[0] = '\0';
@@ -86,10 +90,20 @@ static int read_password(struct phc_run *run, char *out, size_t outsz,
 	}
 	data = cJSON_GetObjectItemCaseSensitive(obj, "data");
 	val = cJSON_GetObjectItemCaseSensitive(data, key);
-	if (!cJSON_IsString(val) || b64decode(val->valuestring, out, outsz) < 0) {
+	if (!cJSON_IsString(val) || b64decode(val->valuestring, out, outsz, &len) < 0) {
 		snprintf(msg, msglen, "Secret %s/%s has no valid key \"%s\" with the ClickHouse password",
 			 run->ns, secret, key);
-		r = -EINVAL;
+		r = -EKEYREJECTED;
+	} else if (ch_credential_clean(out, &len, &bad) < 0) {
+		/* The password goes into a request header: a CR or LF there
+		 * would add headers, or a whole request, of the Secret's
+		 * choosing. The byte is named, never the password. */
+		snprintf(msg, msglen,
+			 "Secret %s/%s key \"%s\": the ClickHouse password holds control character "
+			 "0x%02X at byte %zu; only one trailing newline is ignored, fix the Secret",
+			 run->ns, secret, key, (unsigned char)out[bad], bad);
+		OPENSSL_cleanse(out, outsz);
+		r = -EKEYREJECTED;
 	}
 	cJSON_Delete(obj);
 	return r;

@@ -382,8 +382,11 @@ static int run_schema(struct phc_run *run)
 		wait_gate(run, "SchemaReady", "WaitingForMigrations", msg);
 		r = 0;
 	} else if (r < 0) {
-		set_cond(run, "SchemaReady", false, "ClickHouseError", msg);
-		fail(run, "ClickHouseError", msg);
+		/* -EKEYREJECTED: the password Secret's value is unusable. */
+		const char *reason = r == -EKEYREJECTED ? "InvalidSecret" : "ClickHouseError";
+
+		set_cond(run, "SchemaReady", false, reason, msg);
+		fail(run, reason, msg);
 	} else {
 		set_cond(run, "SchemaReady", true, "Ready", "");
 		phc_requeue(run, PHC_SCHEMA_POLL_MS);

@@ -351,6 +351,22 @@ def bucket_count(ph):
 FAULT_SECONDS = 20
 RECOVERY_SECONDS = 60
 
+def create_secret(name, value, namespace=NS):
+    """Creates (or replaces) an Opaque Secret whose key "password" holds
+    value's bytes exactly (no trailing newline added)."""
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+           "type": "Opaque", "data": {"password": base64.b64encode(value.encode()).decode()}}
+    subprocess.run(["kubectl", "-n", namespace, "delete", "secret", name, "--ignore-not-found"],
+                   capture_output=True, timeout=60, check=True)
+    subprocess.run(["kubectl", "-n", namespace, "create", "-f", "-"], input=json.dumps(doc),
+                   capture_output=True, text=True, timeout=60, check=True)
+
+
+def request_log_lines():
+    """The local API server's request log, as parsed lines."""
+    with open(os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "apiserver-requests.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
 
 class PostHogE2E(unittest.TestCase):
     @classmethod
@@ -733,6 +749,46 @@ class PostHogE2E(unittest.TestCase):
                  lambda: get("deployment", "%s-plugins-ingestion-%d" % (name, gone), check=False) is None
                  and get("deployment", "%s-plugins-async-%d" % (name, gone), check=False) is None,
                  timeout=max(1.0, RECOVERY_SECONDS - (time.time() - cleared)))
+
+    def test_08b_password_with_control_characters_is_refused(self):
+        """Issue 21 item 1: a password Secret holding CR/LF (a smuggled
+        request), another control character or a trailing newline never
+        reaches a header; the PostHog names the Secret and key."""
+        ready_gen()
+        name = ph_name()
+        start = len(request_log_lines()) if LOCAL else 0
+        smuggled = ("change-me\r\n\r\nGET /api/v1/namespaces/kube-system/secrets HTTP/1.1\r\n"
+                    "Host: x\r\nUser-Agent: smuggled\r\n\r\n")
+        cases = [("ph-pw-crlf", smuggled, "0x0D"), ("ph-pw-ctl", "change\x01me", "0x01"),
+                 ("ph-pw-lf", "change\nme", "0x0A"), ("ph-pw-two-nl", "change-me\n\n", "0x0A")]
+        try:
+            for secret, value, byte in cases:
+                with self.subTest(secret=secret):
+                    create_secret(secret, value)
+                    patch_ph({"spec": {"clickhouse": {"passwordSecret": {"name": secret}}}})
+                    c = wait_for("InvalidSecret for " + secret, lambda: (lambda c: c if c and c["reason"] == "InvalidSecret"
+                                 and secret in c["message"] else None)(condition(get("posthog", name), "Degraded")),
+                                 timeout=60)
+                    self.assertIn('Secret %s/%s key "password"' % (NS, secret), c["message"])
+                    self.assertIn(byte, c["message"])
+                    self.assertNotIn("change", c["message"], "the password is not shown")
+                    self.assertEqual(condition(get("posthog", name), "Ready")["status"], "False")
+            # One trailing newline, as `kubectl create secret --from-file`
+            # leaves, is ignored: the PostHog is Ready with that Secret.
+            create_secret("ph-pw-nl", "change-me\n")
+            patch_ph({"spec": {"clickhouse": {"passwordSecret": {"name": "ph-pw-nl"}}}})
+            ph = ready_gen()
+            self.assertEqual(condition(ph, "SchemaReady")["status"], "True")
+        finally:
+            patch_ph({"spec": {"clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}}}})
+        ready_gen()
+        if LOCAL:
+            lines = request_log_lines()[start:]
+            self.assertTrue(lines, "the request log grew")
+            foreign = [(r["verb"], r["path"], r.get("userAgent")) for r in lines
+                       if "kube-system" in r["path"] or "smuggled" in r.get("userAgent", "")
+                       or not r.get("userAgent", "").startswith(("posthog-operator", "kubectl"))]
+            self.assertEqual(foreign, [], "requests other than the operator's and kubectl's own")
 
     def test_99_delete_removes_children_keeps_pvcs(self):
         ready_gen()

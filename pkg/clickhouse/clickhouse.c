@@ -58,12 +58,51 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The first byte of s that may not go into an HTTP header value: a
+ * control character (CR and LF would end the header and start another,
+ * on a connection that may be shared with other requests), or -1. */
+static long header_unsafe(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			return (long)i;
+	}
+	return -1;
+}
+
+int ch_credential_clean(char *value, size_t *len, size_t *bad_at)
+{
+	size_t n = *len;
+	long bad;
+
+	if (n > 0 && value[n - 1] == '\n') {
+		n--;
+		if (n > 0 && value[n - 1] == '\r')
+			n--;
+	}
+	bad = header_unsafe(value, n);
+	if (bad >= 0) {
+		if (bad_at)
+			*bad_at = (size_t)bad;
+		return -EINVAL;
+	}
+	value[n] = '\0';
+	*len = n;
+	return 0;
+}
+
 int ch_new(const struct ch_options *opts, struct ch_client **out)
 {
 	struct ch_client *c;
 	size_t n;
 
 	if (!opts || (!opts->url) == (!opts->transport))
+		return -EINVAL;
+	/* User and password travel in headers: refuse what would split one. */
+	if ((opts->user && header_unsafe(opts->user, strlen(opts->user)) >= 0) ||
+	    (opts->password && header_unsafe(opts->password, strlen(opts->password)) >= 0))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)

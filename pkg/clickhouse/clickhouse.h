@@ -57,7 +57,10 @@ struct ch_options {
 	const char *const *connect_to;
 };
 
-/* Copies what it needs from opts. */
+/* Copies what it needs from opts. Returns -EINVAL when opts holds both or
+ * neither of url and transport, or when the user or password holds a
+ * control character (they go into HTTP headers, where CR or LF would start
+ * a new header or request). */
 int ch_new(const struct ch_options *opts, struct ch_client **out);
 void ch_free(struct ch_client *c);
 
@@ -95,6 +98,15 @@ int ch_quote_ident(const char *s, struct buf *out);
  * in err.
  */
 int ch_connect_to_check(const char *spec, char *err, size_t errlen);
+
+ * Makes a credential read from a Secret fit for a header, in place: one
+ * trailing "\n" (or "\r\n"), as `kubectl create secret --from-file` or an
+ * editor leaves, is removed and value re-terminated; any other control
+ * character (NUL included, since len is the decoded length) is refused.
+ * Returns 0 with *len updated, or -EINVAL with the offset of the first
+ * refused byte in *bad_at (may be NULL).
+ */
+int ch_credential_clean(char *value, size_t *len, size_t *bad_at);
 
 /* A static description of a negative errno returned by this module. */
 const char *ch_strerror(int err);

@@ -233,6 +233,80 @@ START_TEST(test_new_args)
 }
 END_TEST
 
+/* Credentials that would split an HTTP header never reach a request: the
+ * client refuses them and the transport is never called. */
+static const struct {
+	const char *user, *password;
+} bad_cred_cases[] = {
+	{"admin", "x\r\nX-Injected: 1"},
+	{"admin", "x\r\n\r\nGET /api/v1/namespaces/kube-system/secrets HTTP/1.1\r\nHost: a\r\n\r\n"},
+	{"admin", "trailing\n"},
+	{"admin", "lf\nonly"},
+	{"admin", "cr\ronly"},
+	{"admin", "tab\there"},
+	{"admin", "bell\x07"},
+	{"admin", "del\x7f"},
+	{"ad\r\nmin", "ok"},
+};
+
+START_TEST(test_new_refuses_header_breaking_credentials)
+{
+	struct fixture f = {.code = 200, .answer = ""};
+	struct ch_options o = {.transport = fixture_send, .transport_userdata = &f,
+			       .user = bad_cred_cases[_i].user,
+			       .password = bad_cred_cases[_i].password};
+	struct ch_client *c = NULL;
+
+	ck_assert_int_eq(ch_new(&o, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(f.calls, 0);
+}
+END_TEST
+
+/* What a Secret's decoded value becomes: one trailing LF or CRLF is
+ * trimmed, any other control byte (NUL included) refused at its offset. */
+static const struct {
+	const char *in;
+	size_t len;
+	int rc;
+	const char *out;
+	size_t bad_at;
+} clean_cases[] = {
+	{"s3cret", 6, 0, "s3cret", 0},
+	{"s3cret\n", 7, 0, "s3cret", 0},
+	{"s3cret\r\n", 8, 0, "s3cret", 0},
+	{"", 0, 0, "", 0},
+	{"\n", 1, 0, "", 0},
+	{"s3cret\n\n", 8, -EINVAL, NULL, 6},
+	{"s3cret\r", 7, -EINVAL, NULL, 6},
+	{"a\r\nX-Injected: 1", 17, -EINVAL, NULL, 1},
+	{"a\nb", 3, -EINVAL, NULL, 1},
+	{"a\tb", 3, -EINVAL, NULL, 1},
+	{"a\x01b", 3, -EINVAL, NULL, 1},
+	{"a\x1b[31m", 6, -EINVAL, NULL, 1},
+	{"ab\x7f", 3, -EINVAL, NULL, 2},
+	{"a\0b", 3, -EINVAL, NULL, 1},
+	{"h\xc3\xa9 ok", 6, 0, "h\xc3\xa9 ok", 0},
+};
+
+START_TEST(test_credential_clean)
+{
+	char v[64];
+	size_t len = clean_cases[_i].len, bad = 999;
+
+	memcpy(v, clean_cases[_i].in, len);
+	v[len] = '\0';
+	ck_assert_int_eq(ch_credential_clean(v, &len, &bad), clean_cases[_i].rc);
+	if (clean_cases[_i].rc == 0) {
+		ck_assert_str_eq(v, clean_cases[_i].out);
+		ck_assert_uint_eq(len, strlen(clean_cases[_i].out));
+	} else {
+		ck_assert_uint_eq(bad, clean_cases[_i].bad_at);
+		ck_assert_uint_eq(len, clean_cases[_i].len);
+	}
+}
+END_TEST
+
 START_TEST(test_exec_request)
 {
 	struct fixture f = {.code = 200, .answer = ""};
@@ -445,6 +519,10 @@ static Suite *suite(void)
 	tcase_add_test(t, test_exception_truncates);
 	tcase_add_test(t, test_parse_rows);
 	tcase_add_test(t, test_new_args);
+	tcase_add_loop_test(t, test_new_refuses_header_breaking_credentials, 0,
+			    sizeof(bad_cred_cases) / sizeof(bad_cred_cases[0]));
+	tcase_add_loop_test(t, test_credential_clean, 0,
+			    sizeof(clean_cases) / sizeof(clean_cases[0]));
 	tcase_add_test(t, test_exec_request);
 	tcase_add_test(t, test_no_password_no_key);
 	tcase_add_test(t, test_query_rows);
