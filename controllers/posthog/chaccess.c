@@ -274,6 +274,64 @@ static int run_stmts(struct replica *rep, const struct ph_schema_stmts *s,
 	return 0;
 }
 
+/* Who owns db's bucket tables on one replica: PH_OWNER_* (the owner's
+ * name in other), or a negative errno with the server's message in msg. */
+static int owner_of(struct phc_run *run, struct replica *rep, const char *db, char *other,
+		    size_t othersz, char *msg, size_t msglen)
+{
+	cJSON *rows = NULL;
+	struct buf q;
+	int r;
+
+	buf_init(&q, 4096);
+	r = ph_schema_owner_query(db, &q);
+	if (r == 0)
+		r = ch_query(rep->ch, buf_str(&q), &rows, msg, msglen);
+	buf_free(&q);
+	if (r == 0)
+		r = ph_schema_owner_match(rows, run->ns, run->name, other, othersz);
+	cJSON_Delete(rows);
+	return r;
+}
+
+/*
+ * Claims db's bucket tables for this PostHog on one replica, unless another
+ * PostHog holds them: then -EEXIST, with a message saying whose they are.
+ * Of two PostHogs claiming at once, the CREATE of one fails; it reads the
+ * winner back.
+ */
+static int claim_database(struct phc_run *run, struct replica *rep, const char *db,
+			  char *msg, size_t msglen)
+{
+	char other[600] = "";
+	struct buf q;
+	int r = owner_of(run, rep, db, other, sizeof(other), msg, msglen);
+
+	if (r == PH_OWNER_NONE) {
+		buf_init(&q, 4096);
+		r = ph_schema_owner_create(db, run->ns, run->name, &q);
+		if (r == 0)
+			r = ch_exec(rep->ch, buf_str(&q), msg, msglen);
+		buf_free(&q);
+		if (r == 0)
+			log_write(run->p->log, LOG_INFO, &run->lf,
+				  "ClickHouse %s: claimed the bucket tables of database %s", rep->label, db);
+		else
+			r = owner_of(run, rep, db, other, sizeof(other), msg, msglen);
+		if (r == PH_OWNER_NONE)
+			r = -EIO; /* neither created nor there: msg has the server's word */
+	}
+	if (r == PH_OWNER_OTHER) {
+		snprintf(msg, msglen,
+			 "ClickHouse database %s on %s holds the bucket tables of PostHog %s (see %s.%s): "
+			 "this PostHog creates, changes and drops none of them; give it a database of "
+			 "its own in spec.clickhouse.database", db, rep->label, other, db,
+			 PH_SCHEMA_OWNER_TABLE);
+		return -EEXIST;
+	}
+	return r < 0 ? r : 0;
+}
+
 /* Fills b's names for bucket index (which may be beyond the count). */
 static void bucket_spec(struct phc_run *run, unsigned bucket, const char *db,
 			const struct ph_bucket_names *nm, char kafka[40], char mv[40],
@@ -308,7 +366,9 @@ static int sync_replica(struct phc_run *run, struct replica *rep, const char *br
 		cJSON_Delete(rows);
 		return -EAGAIN;
 	}
-	r = ph_schema_fingerprint(bk, bm, fp, msg, msglen);
+	r = claim_database(run, rep, db, msg, msglen);
+	if (r == 0)
+		r = ph_schema_fingerprint(bk, bm, fp, msg, msglen);
 	for (unsigned b = 0; r == 0 && b < PH_MAX_BUCKETS; b++) {
 		struct ph_schema_stmts s = {0};
 		struct ph_bucket_names nm;
@@ -447,28 +507,61 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 	return 0;
 }
 
+/* Drops the bucket tables, then the claim, on one replica that this
+ * PostHog owns; leaves another's (or unclaimed) tables alone with -EEXIST. */
+static int drop_replica(struct phc_run *run, struct replica *rep, const char *db,
+			char *msg, size_t msglen)
+{
+	char other[600] = "";
+	struct buf q;
+	int r = owner_of(run, rep, db, other, sizeof(other), msg, msglen);
+
+	if (r == PH_OWNER_OTHER || r == PH_OWNER_NONE) {
+		snprintf(msg, msglen, "ClickHouse database %s on %s: its bucket tables %s; left as they are",
+			 db, rep->label, r == PH_OWNER_NONE ? "were never claimed by this PostHog"
+							    : "belong to another PostHog");
+		if (r == PH_OWNER_OTHER)
+			snprintf(msg + strlen(msg), msglen - strlen(msg), " (%s)", other);
+		return -EEXIST;
+	}
+	for (unsigned b = 0; r >= 0 && b < PH_MAX_BUCKETS; b++) {
+		struct ph_schema_stmts s = {0};
+		struct ph_schema_bucket sb;
+		char kafka[40], mv[40];
+
+		bucket_spec(run, b, db, NULL, kafka, mv, NULL, &sb);
+		r = ph_schema_drop(&sb, &s);
+		if (r == 0)
+			r = run_stmts(rep, &s, run, msg, msglen);
+		ph_schema_stmts_free(&s);
+	}
+	if (r < 0)
+		return r;
+	buf_init(&q, 4096);
+	r = ph_schema_owner_drop(db, &q);
+	if (r == 0)
+		r = ch_exec(rep->ch, buf_str(&q), msg, msglen);
+	buf_free(&q);
+	return r;
+}
+
 int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen)
 {
 	const char *db = database_of(run->spec);
 	struct replica *reps = NULL;
-	int n, r = 0;
+	int n, r = 0, left = 0;
 
 	n = open_replicas(run, &reps, msg, msglen);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n && r == 0; i++) {
-		for (unsigned b = 0; r == 0 && b < PH_MAX_BUCKETS; b++) {
-			struct ph_schema_stmts s = {0};
-			struct ph_schema_bucket sb;
-			char kafka[40], mv[40];
-
-			bucket_spec(run, b, db, NULL, kafka, mv, NULL, &sb);
-			r = ph_schema_drop(&sb, &s);
-			if (r == 0)
-				r = run_stmts(&reps[i], &s, run, msg, msglen);
-			ph_schema_stmts_free(&s);
+		r = drop_replica(run, &reps[i], db, msg, msglen);
+		if (r == -EEXIST) {
+			log_write(run->p->log, LOG_INFO, &run->lf, "%s", msg);
+			left++;
+			r = 0;
 		}
 	}
 	close_replicas(reps, n);
-	return r;
+	return r == 0 && left ? -EEXIST : r;
 }

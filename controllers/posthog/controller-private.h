@@ -149,16 +149,22 @@ int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen);
 /*
  * Brings every bucket's ClickHouse tables in line with the base tables on
  * every replica, and drops the tables of buckets beyond the count. Sets
- * run->bucket_schema_ready[]. Returns 0, -EAGAIN while PostHog's
- * migrations have not created the base tables, or a negative errno (the
- * server's message is in msg).
+ * run->bucket_schema_ready[]. First claims the database for this PostHog
+ * (owner.c). Returns 0, -EAGAIN while PostHog's migrations have not created
+ * the base tables, -EEXIST when another PostHog owns the database's bucket
+ * tables, -EKEYREJECTED when the password Secret's value is unusable, or a
+ * negative errno (the server's message is in msg).
  */
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen);
 
 /* Forgets the PostHog's last schema check (it was deleted). */
 void phc_schema_forget(struct phc *p, const char *key);
 
-/* Drops every bucket table of the PostHog (deletion with policy Delete). */
+/* Drops every bucket table of the PostHog, and its claim on the database
+ * (deletion with policy Delete), on every replica where the PostHog owns
+ * them. Returns 0, -EEXIST when some replica's tables were left because
+ * another PostHog (or none) claimed them (msg says which), or a negative
+ * errno. */
 int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen);
 
 /* ---- children.c ---------------------------------------------------------- */

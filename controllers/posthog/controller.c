@@ -164,7 +164,10 @@ static int finalize(struct phc_run *run)
 		return 0;
 	if (run->spec && policy_is_delete(run->spec)) {
 		r = phc_schema_drop_all(run, msg, sizeof(msg));
-		if (r < 0) {
+		if (r == -EEXIST)
+			recorder_event(run->p->recorder, run->ph, "Warning", "TablesLeft", "Delete",
+				       "%s", msg);
+		else if (r < 0) {
 			log_write(run->p->log, LOG_WARN, &run->lf,
 				  "dropping bucket tables before deletion: %s", msg);
 			return r; /* the worker retries with backoff */

@@ -382,8 +382,11 @@ static int run_schema(struct phc_run *run)
 		wait_gate(run, "SchemaReady", "WaitingForMigrations", msg);
 		r = 0;
 	} else if (r < 0) {
-		/* -EKEYREJECTED: the password Secret's value is unusable. */
-		const char *reason = r == -EKEYREJECTED ? "InvalidSecret" : "ClickHouseError";
+		/* -EKEYREJECTED: the password Secret's value is unusable;
+		 * -EEXIST: another PostHog owns the database's bucket tables. */
+		const char *reason = r == -EKEYREJECTED ? "InvalidSecret"
+				     : r == -EEXIST   ? "DatabaseInUse"
+						      : "ClickHouseError";
 
 		set_cond(run, "SchemaReady", false, reason, msg);
 		fail(run, reason, msg);

@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "../../pkg/buf/buf.h"
 
 /* The base tables' names, as PostHog's migrations create them. */
@@ -117,5 +119,34 @@ int ph_schema_plan(const char *base_kafka, const char *base_mv,
  */
 int ph_schema_drop(const struct ph_schema_bucket *b,
 		   struct ph_schema_stmts *out);
+
+/* ---- ownership of a database's bucket tables (owner.c) ---------------- */
+
+/* The table whose column defaults name the PostHog that owns the bucket
+ * tables of its database. */
+#define PH_SCHEMA_OWNER_TABLE "posthog_operator_owner"
+
+/* What ph_schema_owner_match found. */
+enum { PH_OWNER_NONE, PH_OWNER_US, PH_OWNER_OTHER };
+
+/* The query (FORMAT JSON rows: name, default_expression) that reads the
+ * claim of database. Appends to out; returns 0, -EINVAL or -EMSGSIZE (out
+ * unchanged). */
+int ph_schema_owner_query(const char *database, struct buf *out);
+
+/* CREATE TABLE (no IF NOT EXISTS: a claim fails if one exists) of the
+ * claim for PostHog ns/name. Appends to out; returns as above. */
+int ph_schema_owner_create(const char *database, const char *ns, const char *name,
+			   struct buf *out);
+
+/* DROP TABLE IF EXISTS of the claim. Appends to out; returns as above. */
+int ph_schema_owner_drop(const char *database, struct buf *out);
+
+/* Judges the rows of ph_schema_owner_query: PH_OWNER_NONE (no claim),
+ * PH_OWNER_US (ns/name's), or PH_OWNER_OTHER with the owner, as the server
+ * reports it, in other ("'ns'/'name'"). A claim that cannot be read counts
+ * as another's. */
+int ph_schema_owner_match(const cJSON *rows, const char *ns, const char *name,
+			  char *other, size_t othersz);
 
 #endif

@@ -451,6 +451,70 @@ START_TEST(test_bad_bucket)
 }
 END_TEST
 
+/* The claim on a database: whose it is, from the server's rows. */
+static const struct {
+	const char *rows;
+	int want;
+	const char *other;
+} owner_cases[] = {
+	{"[]", PH_OWNER_NONE, ""},
+	{"[{\"name\":\"name\",\"default_expression\":\"'posthog'\"},"
+	 "{\"name\":\"namespace\",\"default_expression\":\"'team-a'\"}]", PH_OWNER_US, ""},
+	{"[{\"name\":\"name\",\"default_expression\":\"'posthog'\"},"
+	 "{\"name\":\"namespace\",\"default_expression\":\"'team-b'\"}]", PH_OWNER_OTHER,
+	 "'team-b'/'posthog'"},
+	{"[{\"name\":\"name\",\"default_expression\":\"'other'\"},"
+	 "{\"name\":\"namespace\",\"default_expression\":\"'team-a'\"}]", PH_OWNER_OTHER,
+	 "'team-a'/'other'"},
+	/* A claim that cannot be read is not ours. */
+	{"[{\"name\":\"name\",\"default_expression\":\"'posthog'\"}]", PH_OWNER_OTHER,
+	 "?/'posthog'"},
+	{"[{\"name\":\"x\"}]", PH_OWNER_OTHER, "?/?"},
+	/* Unquoted, or a prefix of ours, is not ours. */
+	{"[{\"name\":\"name\",\"default_expression\":\"posthog\"},"
+	 "{\"name\":\"namespace\",\"default_expression\":\"'team-a'\"}]", PH_OWNER_OTHER,
+	 "'team-a'/posthog"},
+	{"[{\"name\":\"name\",\"default_expression\":\"'posthog2'\"},"
+	 "{\"name\":\"namespace\",\"default_expression\":\"'team-a'\"}]", PH_OWNER_OTHER,
+	 "'team-a'/'posthog2'"},
+};
+
+START_TEST(test_owner_match)
+{
+	cJSON *rows = cJSON_Parse(owner_cases[_i].rows);
+	char other[128] = "";
+
+	ck_assert_ptr_nonnull(rows);
+	ck_assert_int_eq(ph_schema_owner_match(rows, "team-a", "posthog", other, sizeof(other)),
+			 owner_cases[_i].want);
+	ck_assert_str_eq(other, owner_cases[_i].other);
+	cJSON_Delete(rows);
+}
+END_TEST
+
+START_TEST(test_owner_statements)
+{
+	struct buf b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(ph_schema_owner_create("posthog", "team-a", "ph", &b), 0);
+	ck_assert_str_eq(buf_str(&b), "CREATE TABLE `posthog`.posthog_operator_owner "
+			 "(name String DEFAULT 'ph', namespace String DEFAULT 'team-a') ENGINE = Memory");
+	buf_reset(&b);
+	ck_assert_int_eq(ph_schema_owner_query("post'hog", &b), 0);
+	ck_assert_str_eq(buf_str(&b), "SELECT name, default_expression FROM system.columns "
+			 "WHERE database = 'post\\'hog' AND table = 'posthog_operator_owner' ORDER BY name");
+	buf_reset(&b);
+	ck_assert_int_eq(ph_schema_owner_drop("posthog", &b), 0);
+	ck_assert_str_eq(buf_str(&b), "DROP TABLE IF EXISTS `posthog`.posthog_operator_owner");
+	buf_free(&b);
+	buf_init(&b, 16);
+	ck_assert_int_eq(ph_schema_owner_create("posthog", "team-a", "ph", &b), -EMSGSIZE);
+	ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("schema");
@@ -472,6 +536,8 @@ static Suite *suite(void)
 	tcase_add_test(t, test_quoted_names);
 	tcase_add_loop_test(t, test_bad, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(t, test_bad_bucket);
+	tcase_add_loop_test(t, test_owner_match, 0, sizeof(owner_cases) / sizeof(owner_cases[0]));
+	tcase_add_test(t, test_owner_statements);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -790,6 +790,46 @@ class PostHogE2E(unittest.TestCase):
                        or not r.get("userAgent", "").startswith(("posthog-operator", "kubectl"))]
             self.assertEqual(foreign, [], "requests other than the operator's and kubectl's own")
 
+    def test_08c_two_posthogs_on_one_database(self):
+        """Issue 21 item 2: a second PostHog pointed at the database that
+        holds the first's bucket tables is refused with a condition, and
+        neither drops the other's tables, also on deletion with Delete."""
+        ready_gen()
+        name = ph_name()
+        ns_b = NS + "-b"
+        subprocess.run(["kubectl", "create", "namespace", ns_b], capture_output=True, timeout=60)
+        create_secret("posthog-clickhouse", "change-me", namespace=ns_b)
+        ours = bucket_tables()
+        self.assertIn("kafka_events_json_1", ours, "the first PostHog has more than one bucket")
+        other = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
+                 "metadata": {"name": name, "namespace": ns_b},
+                 "spec": {"version": "latest", "deletionPolicy": "Delete",
+                          "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1, "topics": {"partitions": 1}},
+                          "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}},
+                          "buckets": {"count": 1}}}
+        subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(other), text=True,
+                       capture_output=True, timeout=60, check=True)
+
+        def get_b():
+            p = subprocess.run(["kubectl", "-n", ns_b, "get", "posthog", name, "-o", "json"],
+                               capture_output=True, text=True, timeout=60)
+            return json.loads(p.stdout) if p.returncode == 0 else None
+
+        c = wait_for("DatabaseInUse on the second PostHog", lambda: (lambda c: c if c and c["reason"] == "DatabaseInUse"
+                     else None)(condition(get_b(), "Degraded")))
+        self.assertIn("%s/%s" % (NS, name), c["message"].replace("'", ""))
+        self.assertIn("spec.clickhouse.database", c["message"])
+        self.assertNotEqual(get_b()["status"].get("phase"), "Ready")
+        time.sleep(5)  # a few more reconciles of both
+        self.assertTrue(ours <= bucket_tables(), "the first PostHog's tables survive the second")
+        self.assertEqual(condition(get("posthog", name), "Ready")["status"], "True")
+        subprocess.run(["kubectl", "-n", ns_b, "delete", "posthog", name, "--wait=false"],
+                       capture_output=True, timeout=60, check=True)
+        wait_for("second PostHog gone", lambda: get_b() is None)
+        self.assertTrue(ours <= bucket_tables(), "deleting the second (Delete) keeps the first's tables")
+        subprocess.run(["kubectl", "delete", "namespace", ns_b, "--wait=false"], capture_output=True, timeout=60)
+        ready_gen()
+
     def test_99_delete_removes_children_keeps_pvcs(self):
         ready_gen()
         name = ph_name()

@@ -99,6 +99,7 @@ int ch_quote_ident(const char *s, struct buf *out);
  */
 int ch_connect_to_check(const char *spec, char *err, size_t errlen);
 
+/*
  * Makes a credential read from a Secret fit for a header, in place: one
  * trailing "\n" (or "\r\n"), as `kubectl create secret --from-file` or an
  * editor leaves, is removed and value re-terminated; any other control
