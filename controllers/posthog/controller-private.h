@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -166,6 +167,28 @@ void phc_schema_forget(struct phc *p, const char *key);
  * another PostHog (or none) claimed them (msg says which), or a negative
  * errno. */
 int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen);
+
+/* ---- finalize.c ---------------------------------------------------------- */
+
+/* Set to "true" on a PostHog being deleted with deletionPolicy Delete, it
+ * lets the deletion finish and leave the bucket tables when dropping them
+ * fails. */
+#define PHC_KEEP_TABLES_ANNOTATION "posthog.com/keep-clickhouse-tables"
+
+/* How long after deletionTimestamp a failing table drop is retried. */
+#define PHC_DELETE_WAIT_S (10 * 60)
+#define PHC_DELETE_WAIT_TEXT "10 minutes"
+
+/* Why a deletion stops retrying a failed table drop (a static string), or
+ * NULL to retry: the annotation is "true", or PHC_DELETE_WAIT_S have passed
+ * since the PostHog's deletionTimestamp (meta is its metadata). */
+const char *phc_finalize_give_up(const cJSON *meta, time_t now);
+
+/* Shows a deletion blocked by blocker: condition Deleting (True,
+ * TablesNotDropped), Ready False (Deleting), phase Deleting; writes the
+ * status when it changed and then records a DeletionBlocked Warning Event
+ * when the message is new. */
+void phc_finalize_blocked(struct phc_run *run, const char *blocker);
 
 /* ---- children.c ---------------------------------------------------------- */
 

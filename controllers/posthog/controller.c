@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "controller-private.h"
 
@@ -164,13 +165,21 @@ static int finalize(struct phc_run *run)
 		return 0;
 	if (run->spec && policy_is_delete(run->spec)) {
 		r = phc_schema_drop_all(run, msg, sizeof(msg));
-		if (r == -EEXIST)
+		if (r == -EEXIST) {
 			recorder_event(run->p->recorder, run->ph, "Warning", "TablesLeft", "Delete",
 				       "%s", msg);
-		else if (r < 0) {
-			log_write(run->p->log, LOG_WARN, &run->lf,
-				  "dropping bucket tables before deletion: %s", msg);
-			return r; /* the worker retries with backoff */
+		} else if (r < 0) {
+			const char *why = phc_finalize_give_up(
+				cJSON_GetObjectItemCaseSensitive(run->ph, "metadata"), time(NULL));
+
+			if (!why) {
+				log_write(run->p->log, LOG_WARN, &run->lf,
+					  "dropping bucket tables before deletion: %s; retrying", msg);
+				phc_finalize_blocked(run, msg);
+				return r; /* the worker retries with backoff */
+			}
+			recorder_event(run->p->recorder, run->ph, "Warning", "TablesLeft", "Delete",
+				       "left the bucket tables because %s; the last failure: %s", why, msg);
 		}
 		r = delete_pvcs(run);
 		if (r < 0)

@@ -106,9 +106,39 @@ START_TEST(test_kind_of)
 }
 END_TEST
 
+/* When a deletion stops retrying a failed table drop. now is 2026-12-01
+ * 12:00:00Z. */
+static const struct {
+	const char *meta;
+	bool gives_up;
+} give_up_cases[] = {
+	{"{\"deletionTimestamp\":\"2026-12-01T12:00:00Z\"}", false},
+	{"{\"deletionTimestamp\":\"2026-12-01T11:50:01Z\"}", false},
+	{"{\"deletionTimestamp\":\"2026-12-01T11:50:00Z\"}", true},
+	{"{\"deletionTimestamp\":\"2026-11-30T12:00:00Z\"}", true},
+	{"{\"deletionTimestamp\":\"2026-12-01T12:00:00Z\",\"annotations\":"
+	 "{\"posthog.com/keep-clickhouse-tables\":\"true\"}}", true},
+	{"{\"deletionTimestamp\":\"2026-12-01T12:00:00Z\",\"annotations\":"
+	 "{\"posthog.com/keep-clickhouse-tables\":\"yes\"}}", false},
+	{"{\"deletionTimestamp\":\"not a time\"}", false},
+	{"{}", false},
+};
+
+START_TEST(test_finalize_give_up)
+{
+	cJSON *meta = cJSON_Parse(give_up_cases[_i].meta);
+	time_t now = 1796126400; /* 2026-12-01T12:00:00Z */
+
+	ck_assert_ptr_nonnull(meta);
+	ck_assert_msg((phc_finalize_give_up(meta, now) != NULL) == give_up_cases[_i].gives_up,
+		      "case %d", _i);
+	cJSON_Delete(meta);
+}
+END_TEST
+
 int main(void)
 {
-	Suite *s = suite_create("posthog_status");
+Suite *s = suite_create("posthog_status");
 	TCase *tc = tcase_create("core");
 	SRunner *sr;
 	int failed;
@@ -117,6 +147,7 @@ int main(void)
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_condition_transitions);
 	tcase_add_loop_test(tc, test_kind_of, 0, sizeof(kind_cases) / sizeof(*kind_cases));
+	tcase_add_loop_test(tc, test_finalize_give_up, 0, sizeof(give_up_cases) / sizeof(*give_up_cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

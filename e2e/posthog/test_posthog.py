@@ -249,9 +249,9 @@ def apply_minimal():
         kubectl("apply", "-f", "-", input=f.read())
 
 
-def event_reasons(name):
+def event_reasons(name, namespace=NS):
     """Reasons of the events.k8s.io Events about the PostHog."""
-    p = subprocess.run(["kubectl", "-n", NS, "get", "events.v1.events.k8s.io", "-o", "json"],
+    p = subprocess.run(["kubectl", "-n", namespace, "get", "events.v1.events.k8s.io", "-o", "json"],
                        capture_output=True, text=True, timeout=60, check=True)
     return {e.get("reason") for e in json.loads(p.stdout)["items"]
             if e.get("regarding", {}).get("kind") == "PostHog"
@@ -829,6 +829,48 @@ class PostHogE2E(unittest.TestCase):
         self.assertTrue(ours <= bucket_tables(), "deleting the second (Delete) keeps the first's tables")
         subprocess.run(["kubectl", "delete", "namespace", ns_b, "--wait=false"], capture_output=True, timeout=60)
         ready_gen()
+
+    def test_08d_blocked_deletion_shows_and_can_finish(self):
+        """Issue 21 item 3: a deletion with Delete whose password Secret is
+        gone (as when its namespace is deleted) shows what blocks it in
+        status and Events, and finishes once the user accepts leaving the
+        tables."""
+        name = "posthog"
+        ns_d = NS + "-del"
+        subprocess.run(["kubectl", "create", "namespace", ns_d], capture_output=True, timeout=60)
+        create_secret("posthog-clickhouse", "change-me", namespace=ns_d)
+        doc = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
+               "metadata": {"name": name, "namespace": ns_d},
+               "spec": {"version": "latest", "deletionPolicy": "Delete",
+                        "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1, "topics": {"partitions": 1}},
+                        "clickhouse": {"database": "posthog_del",
+                                       "passwordSecret": {"name": "posthog-clickhouse"}}}}
+        subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(doc), text=True,
+                       capture_output=True, timeout=60, check=True)
+
+        def get_d():
+            p = subprocess.run(["kubectl", "-n", ns_d, "get", "posthog", name, "-o", "json"],
+                               capture_output=True, text=True, timeout=60)
+            return json.loads(p.stdout) if p.returncode == 0 else None
+
+        wait_for("finalizer", lambda: "posthog.com/finalizer" in (get_d() or {}).get("metadata", {}).get("finalizers", []))
+        subprocess.run(["kubectl", "-n", ns_d, "delete", "secret", "posthog-clickhouse"],
+                       capture_output=True, timeout=60, check=True)
+        subprocess.run(["kubectl", "-n", ns_d, "delete", "posthog", name, "--wait=false"],
+                       capture_output=True, timeout=60, check=True)
+        c = wait_for("Deleting condition", lambda: (lambda c: c if c and c["status"] == "True" else None)(
+            condition(get_d(), "Deleting")), timeout=60)
+        self.assertIn("Secret %s/posthog-clickhouse" % ns_d, c["message"])
+        self.assertIn("posthog.com/keep-clickhouse-tables", c["message"])
+        ph = get_d()
+        self.assertEqual(ph["status"]["phase"], "Deleting")
+        self.assertEqual(condition(ph, "Ready")["status"], "False")
+        wait_for("DeletionBlocked event", lambda: "DeletionBlocked" in event_reasons(name, ns_d), timeout=30)
+        subprocess.run(["kubectl", "-n", ns_d, "annotate", "posthog", name,
+                        "posthog.com/keep-clickhouse-tables=true"], capture_output=True, timeout=60, check=True)
+        wait_for("PostHog gone", lambda: get_d() is None, timeout=60)
+        wait_for("TablesLeft event", lambda: "TablesLeft" in event_reasons(name, ns_d), timeout=30)
+        subprocess.run(["kubectl", "delete", "namespace", ns_d, "--wait=false"], capture_output=True, timeout=60)
 
     def test_99_delete_removes_children_keeps_pvcs(self):
         ready_gen()

@@ -57,9 +57,6 @@ int kube_base64_decode(const char *in, size_t len, unsigned char **out,
 /* Caller frees. */
 char *kube_base64_encode(const unsigned char *in, size_t len);
 
-/* "2024-01-02T03:04:05Z", fractional seconds and offsets accepted.
- * Returns 0 or -EINVAL. */
-int kube_parse_rfc3339(const char *s, time_t *out);
 
 /* Milliseconds on the monotonic clock. */
 uint64_t kube_now_ms(void);

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -69,6 +70,9 @@ int kube_errno_from_http(int code, const char *reason);
 
 /* The current UTC time as a metav1.Time, "2026-11-22T00:00:00Z". */
 void kube_time_now(char out[KUBE_TIME_LEN]);
+/* Parses a metav1.Time such as "2024-01-02T03:04:05Z" (fractional
+ * seconds and offsets accepted) into *out. Returns 0 or -EINVAL. */
+int kube_parse_rfc3339(const char *s, time_t *out);
 /* The current UTC time as a metav1.MicroTime, "2026-11-22T00:00:00.000000Z". */
 void kube_micro_time_now(char out[KUBE_TIME_LEN]);
 
