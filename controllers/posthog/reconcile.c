@@ -420,14 +420,15 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	cJSON *bs = bucket_status(run, b);
 	struct ph_bucket_names names;
 	struct tally t = {0};
-	char cond[32], msg[600];
+	char msg[600];
 	bool topics = cJSON_IsTrue(cJSON_GetObjectItem(bs, "topicsReady"));
 	int r;
 
-	snprintf(cond, sizeof(cond), "Bucket%uReady", b);
+	/* Per-bucket state lives in status.buckets[b], not in a condition
+	 * per bucket: the CRD allows 64 conditions and 64 buckets. */
 	if (!run->stage_ready[ST_MIGRATE]) {
 		snprintf(msg, sizeof(msg), "waiting for PostHog's migrate Job (condition Migrated)");
-		wait_gate(run, cond, "WaitingForMigrations", msg);
+		wait_gate(run, NULL, "WaitingForMigrations", msg);
 		set_bool(bs, "ready", false);
 		set_string(bs, "message", msg);
 		return 0;
@@ -435,7 +436,7 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	if (!run->bucket_schema_ready[b] || !topics) {
 		snprintf(msg, sizeof(msg), "waiting for the bucket's %s",
 			 topics ? "ClickHouse tables" : "Kafka topics");
-		wait_gate(run, cond, topics ? "WaitingForSchema" : "WaitingForTopics", msg);
+		wait_gate(run, NULL, topics ? "WaitingForSchema" : "WaitingForTopics", msg);
 		set_bool(bs, "ready", false);
 		set_string(bs, "message", msg);
 		return 0;
@@ -453,23 +454,22 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	}
 	set_bool(bs, "ready", t.all_ready);
 	set_string(bs, "message", t.all_ready ? NULL : t.message);
-	set_cond(run, cond, t.all_ready, t.all_ready ? "Ready" : "Progressing",
-		 t.all_ready ? "" : t.message);
 	return r;
 }
 
-/* Conditions of buckets that no longer exist are dropped. */
+/* The Bucket<N>Ready conditions that earlier versions wrote, one per
+ * bucket, are dropped: with 55 or more buckets they overflowed the CRD's
+ * 64 conditions, and status.buckets[] holds the same. */
 static void drop_stale_bucket_conditions(struct phc_run *run)
 {
 	for (int i = cJSON_GetArraySize(run->conds) - 1; i >= 0; i--) {
 		const char *type = phc_str(cJSON_GetArrayItem(run->conds, i), "type");
-		unsigned b;
 		char *end;
 
 		if (!type || strncmp(type, "Bucket", 6) != 0)
 			continue;
-		b = (unsigned)strtoul(type + 6, &end, 10);
-		if (end != type + 6 && !strcmp(end, "Ready") && b >= run->buckets)
+		strtoul(type + 6, &end, 10);
+		if (end != type + 6 && !strcmp(end, "Ready"))
 			cJSON_DeleteItemFromArray(run->conds, i);
 	}
 }
