@@ -144,6 +144,63 @@ static void note_scaled(struct phc_run *run, int kind, const cJSON *desired,
 		       had, want);
 }
 
+/* Whether the entry of managedFields is manager's Apply and holds
+ * f:spec.f:replicas. */
+static bool owns_replicas(const cJSON *entry, const char *manager)
+{
+	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(entry, "fieldsV1");
+
+	return phc_str(entry, "manager") && !strcmp(phc_str(entry, "manager"), manager) &&
+	       phc_str(entry, "operation") && !strcmp(phc_str(entry, "operation"), "Apply") &&
+	       cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fields, "f:spec"),
+						"f:replicas");
+}
+
+/*
+ * A Deployment whose replicas the operator applied until now and leaves to
+ * an HPA from now on: when an apply stops carrying a field, server-side
+ * apply removes it unless another manager owns it, and the default (1)
+ * fills it in, so ingestion would drop to one pod at once. The Kubernetes
+ * documentation's way to hand a field over ("Transferring ownership",
+ * https://kubernetes.io/docs/reference/using-api/server-side-apply/#transferring-ownership)
+ * is to apply first, as a separate manager, an object holding only that
+ * field at its current value; the field then outlives the main manager's
+ * release, and the HPA's first scale takes it over.
+ */
+static int hand_over_replicas(struct phc_run *run, int kind, const cJSON *desired,
+			      const cJSON *live, struct kube_status *st)
+{
+	struct kube_apply_options ao = {.field_manager = PHC_HANDOVER_MANAGER, .force = true};
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
+	const cJSON *replicas = phc_path(live, "spec", "replicas");
+	const cJSON *mf;
+	bool ours = false;
+	cJSON *obj, *m;
+	int r;
+
+	if (kind != PHC_DEPLOYMENT || phc_path(desired, "spec", "replicas") || !cJSON_IsNumber(replicas))
+		return 0;
+	cJSON_ArrayForEach(mf, cJSON_GetObjectItemCaseSensitive(meta, "managedFields"))
+		ours = ours || owns_replicas(mf, PHC_FIELD_MANAGER);
+	if (!ours)
+		return 0;
+	obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "apiVersion", "apps/v1");
+	cJSON_AddStringToObject(obj, "kind", "Deployment");
+	m = cJSON_AddObjectToObject(obj, "metadata");
+	cJSON_AddStringToObject(m, "name", phc_str(meta, "name"));
+	cJSON_AddStringToObject(m, "namespace", phc_str(meta, "namespace"));
+	cJSON_AddNumberToObject(cJSON_AddObjectToObject(obj, "spec"), "replicas", replicas->valuedouble);
+	r = kube_apply(run->p->client, &run->p->child_res[kind], phc_str(meta, "namespace"),
+		       phc_str(meta, "name"), obj, &ao, NULL, st);
+	cJSON_Delete(obj);
+	if (r == 0)
+		log_write(run->p->log, LOG_INFO, &run->lf,
+			  "Deployment %s: replicas %d handed over to the HPA", phc_str(meta, "name"),
+			  replicas->valueint);
+	return r;
+}
+
 int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 	       bool *wrote, struct kube_status *st)
 {
@@ -179,7 +236,13 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 		note_scaled(run, kind, desired, live);
 	else
 		note_created(run, kind, name);
+	r = live ? hand_over_replicas(run, kind, desired, live, st) : 0;
 	cJSON_Delete(live);
+	if (r < 0) {
+		log_write(p->log, LOG_WARN, &lf, "handing replicas of %s over: %s", name,
+			  st && st->message[0] ? st->message : kube_strerror(r));
+		return r;
+	}
 	live = NULL;
 	*wrote = true;
 	run->writes++;

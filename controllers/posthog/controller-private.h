@@ -24,6 +24,9 @@
 #include "posthog.h"
 
 #define PHC_FIELD_MANAGER "posthog-operator"
+/* The manager that holds a Deployment's replicas between the operator
+ * releasing them and an HPA's first scale (children.c). */
+#define PHC_HANDOVER_MANAGER "posthog-operator-handover"
 #define PHC_FINALIZER "posthog.com/finalizer"
 #define PHC_HASH_ANNOTATION "posthog.com/desired-hash"
 #define PHC_MANAGED_SELECTOR "app.kubernetes.io/managed-by=posthog-operator"

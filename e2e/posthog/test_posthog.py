@@ -463,6 +463,46 @@ class PostHogE2E(unittest.TestCase):
         self.assertIn("existing rows stay", c["message"])
         self.assertIn("Scaled", event_reasons(name))
 
+    def test_03b_autoscaling_takes_over_replicas_without_a_dip(self):
+        """Issue 21 item 5: enabling autoscaling hands spec.replicas to the
+        HPA at its current value (server-side apply's ownership transfer);
+        it never drops to the default of 1."""
+        ready_gen()
+        name = ph_name()
+        dep = name + "-plugins-ingestion-0"
+        patch_ph({"spec": {"pluginServer": {"ingestion": {"replicas": 3}}}})
+        wait_for("ingestion at 3", lambda: get("deployment", dep)["spec"]["replicas"] == 3)
+        ready_gen()
+        hash_before = get("deployment", dep)["metadata"]["annotations"]["posthog.com/desired-hash"]
+        patch_ph({"spec": {"pluginServer": {"ingestion": {"autoscaling": {
+            "enabled": True, "minReplicas": 2, "maxReplicas": 6}}}}})
+        seen = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            d = get("deployment", dep)
+            seen.append(d["spec"].get("replicas"))
+            if d["metadata"]["annotations"]["posthog.com/desired-hash"] != hash_before and \
+                    get("hpa", dep, check=False):
+                break
+            time.sleep(0.2)
+        for _ in range(10):  # and a while after the apply
+            seen.append(get("deployment", dep)["spec"].get("replicas"))
+            time.sleep(0.3)
+        self.assertNotEqual(get("deployment", dep)["metadata"]["annotations"]["posthog.com/desired-hash"],
+                            hash_before, "the operator applied the Deployment without replicas")
+        self.assertEqual(set(seen), {3}, "spec.replicas while autoscaling took over")
+        # The HPA's scale (here kubectl scale, through the same scale
+        # subresource) now owns replicas: the operator leaves it alone.
+        kubectl("scale", "deployment", dep, "--replicas=4")
+        patch_ph({"metadata": {"annotations": {"e2e/poke": str(time.time())}}})
+        ready_gen()
+        time.sleep(2)
+        self.assertEqual(get("deployment", dep)["spec"]["replicas"], 4)
+        patch_ph({"spec": {"pluginServer": {"ingestion": {"replicas": 2, "autoscaling": None}}}})
+        wait_for("ingestion back at 2", lambda: get("deployment", dep)["spec"]["replicas"] == 2)
+        wait_for("HPA removed", lambda: get("hpa", dep, check=False) is None)
+        ready_gen()
+
     def test_04_buckets_added_and_removed(self):
         ready_gen()
         name = ph_name()
