@@ -405,6 +405,7 @@ static void record_schema_status(struct phc_run *run, const char *fp)
 	cJSON_DeleteItemFromObjectCaseSensitive(run->status, "clickhouseSchema");
 	o = cJSON_AddObjectToObject(run->status, "clickhouseSchema");
 	cJSON_AddStringToObject(o, "baseHash", fp);
+	cJSON_AddStringToObject(o, "database", database_of(run->spec));
 	cJSON_AddNumberToObject(o, "buckets", run->buckets);
 	cJSON_AddNumberToObject(o, "shards", shards);
 }
@@ -471,6 +472,46 @@ void phc_schema_forget(struct phc *p, const char *key)
 	pthread_mutex_unlock(&p->schema_lock);
 }
 
+static int drop_replica(struct phc_run *run, struct replica *rep, const char *db,
+			char *msg, size_t msglen);
+
+/*
+ * spec.clickhouse.database changed: the bucket tables move. Those in the
+ * database that status.clickhouseSchema.database recorded are dropped
+ * first (where this PostHog owns them), so that no two Kafka tables
+ * consume the bucket topics with the same consumer groups and split the
+ * events between two databases; the sync then creates them in the new
+ * database, and the consumer groups resume from their committed offsets.
+ */
+static int move_database(struct phc_run *run, struct replica *reps, int n, char *msg,
+			 size_t msglen)
+{
+	const char *old = phc_str(cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema"),
+				  "database");
+	const char *db = database_of(run->spec);
+	char why[1024];
+	int r = 0;
+
+	if (!old || !strcmp(old, db))
+		return 0;
+	for (int i = 0; i < n && r >= 0; i++) {
+		why[0] = '\0';
+		r = drop_replica(run, &reps[i], old, why, sizeof(why));
+		if (r == -EEXIST)
+			r = 0; /* not ours there: nothing of ours consumes */
+	}
+	if (r < 0) {
+		snprintf(msg, msglen, "moving the bucket tables from database %s to %s: dropping the old "
+			 "ones failed: %s", old, db, why);
+		return r;
+	}
+	log_write(run->p->log, LOG_INFO, &run->lf, "ClickHouse: bucket tables moved out of database %s",
+		  old);
+	recorder_event(run->p->recorder, run->ph, "Normal", "TablesMoved", "Reconcile",
+		       "bucket tables dropped in database %s, created in %s", old, db);
+	return 0;
+}
+
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 {
 	char brokers[4096], fp[PH_SCHEMA_FP_LEN + 1] = "";
@@ -492,6 +533,7 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 		log_write(run->p->log, LOG_WARN, &run->lf, "ClickHouse schema: %s", msg);
 		return n;
 	}
+	r = move_database(run, reps, n, msg, msglen);
 	for (int i = 0; i < n && r == 0; i++)
 		r = sync_replica(run, &reps[i], brokers, fp, msg, msglen);
 	close_replicas(reps, n);
@@ -516,6 +558,8 @@ static int drop_replica(struct phc_run *run, struct replica *rep, const char *db
 	struct buf q;
 	int r = owner_of(run, rep, db, other, sizeof(other), msg, msglen);
 
+	if (r < 0 && ch_exception_code(msg) == CH_UNKNOWN_DATABASE)
+		return 0; /* no database, no tables */
 	if (r == PH_OWNER_OTHER || r == PH_OWNER_NONE) {
 		snprintf(msg, msglen, "ClickHouse database %s on %s: its bucket tables %s; left as they are",
 			 db, rep->label, r == PH_OWNER_NONE ? "were never claimed by this PostHog"

@@ -913,6 +913,42 @@ class PostHogE2E(unittest.TestCase):
         wait_for("TablesLeft event", lambda: "TablesLeft" in event_reasons(name, ns_d), timeout=30)
         subprocess.run(["kubectl", "delete", "namespace", ns_d, "--wait=false"], capture_output=True, timeout=60)
 
+    def test_08e_database_change_moves_bucket_tables(self):
+        """Issue 21 item 6: changing spec.clickhouse.database moves the
+        bucket tables: none are left consuming the bucket topics in the old
+        database."""
+        import tempfile
+        ph = ready_gen()
+        name = ph_name()
+        n = ph["spec"]["buckets"]["count"]
+        with open(os.path.join(TOP, "hack", "clickhouse-base-schema.sql")) as f:
+            sql = f.read()
+        sql = sql.replace("DATABASE IF NOT EXISTS posthog;", "DATABASE IF NOT EXISTS posthog_moved;") \
+                 .replace("posthog.", "posthog_moved.").replace("'posthog', 'posthog'", "'posthog', 'posthog_moved'")
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+            f.write(sql)
+        clickhouse_file(f.name)
+        os.unlink(f.name)
+
+        def tables(db):
+            return set(clickhouse("SELECT name FROM system.tables WHERE database = '%s' AND "
+                                  "match(name, '^(kafka_events_json|events_json_mv)_[0-9]+$')" % db).split())
+
+        want = {"%s_%d" % (t, b) for t in ("kafka_events_json", "events_json_mv") for b in range(n)}
+        self.assertEqual(tables("posthog"), want)
+        try:
+            patch_ph({"spec": {"clickhouse": {"database": "posthog_moved"}}})
+            ph = ready_gen()
+            self.assertEqual(tables("posthog"), set(), "nothing left consuming in the old database")
+            self.assertEqual(tables("posthog_moved"), want)
+            self.assertEqual(ph["status"]["clickhouseSchema"]["database"], "posthog_moved")
+            self.assertIn("TablesMoved", event_reasons(name))
+        finally:
+            patch_ph({"spec": {"clickhouse": {"database": None}}})
+        ph = ready_gen()
+        self.assertEqual(tables("posthog"), want)
+        self.assertEqual(tables("posthog_moved"), set())
+
     def test_98_maximum_bucket_count(self):
         """Issue 21 item 4: at the most buckets allowed (64) the status is
         still written: per-bucket state in status.buckets[], a fixed set of

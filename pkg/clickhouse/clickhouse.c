@@ -256,6 +256,18 @@ bool ch_extract_exception(const char *body, size_t len, char *err,
 	return found;
 }
 
+int ch_exception_code(const char *err)
+{
+	const char *p = err ? strstr(err, "Code: ") : NULL;
+	int code = 0;
+
+	if (!p || p[6] < '0' || p[6] > '9')
+		return -1;
+	for (p += 6; *p >= '0' && *p <= '9' && code < 100000; p++)
+		code = code * 10 + (*p - '0');
+	return code;
+}
+
 int ch_parse_rows(const char *body, size_t len, cJSON **rows, char *err,
 		  size_t errlen)
 {

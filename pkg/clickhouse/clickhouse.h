@@ -109,6 +109,14 @@ int ch_connect_to_check(const char *spec, char *err, size_t errlen);
  */
 int ch_credential_clean(char *value, size_t *len, size_t *bad_at);
 
+/* The ClickHouse error code of an err text that ch_exec or ch_query left
+ * ("Code: 81, e.displayText() = ..." gives 81), or -1 when it holds none.
+ * CH_UNKNOWN_DATABASE and CH_TABLE_ALREADY_EXISTS are the codes callers
+ * test (ClickHouse src/Common/ErrorCodes.cpp). */
+#define CH_TABLE_ALREADY_EXISTS 57
+#define CH_UNKNOWN_DATABASE 81
+int ch_exception_code(const char *err);
+
 /* A static description of a negative errno returned by this module. */
 const char *ch_strerror(int err);
 

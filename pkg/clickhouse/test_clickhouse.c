@@ -307,6 +307,24 @@ START_TEST(test_credential_clean)
 }
 END_TEST
 
+static const struct {
+	const char *err;
+	int code;
+} code_cases[] = {
+	{"Code: 81, e.displayText() = DB::Exception: Database posthog2 doesn't exist", 81},
+	{"Code: 57. DB::Exception: Table posthog.x already exists.", 57},
+	{"clickhouse: http://x: Couldn't connect to server", -1},
+	{"Code: x", -1},
+	{"", -1},
+	{NULL, -1},
+};
+
+START_TEST(test_exception_code)
+{
+	ck_assert_int_eq(ch_exception_code(code_cases[_i].err), code_cases[_i].code);
+}
+END_TEST
+
 START_TEST(test_exec_request)
 {
 	struct fixture f = {.code = 200, .answer = ""};
@@ -523,6 +541,7 @@ static Suite *suite(void)
 			    sizeof(bad_cred_cases) / sizeof(bad_cred_cases[0]));
 	tcase_add_loop_test(t, test_credential_clean, 0,
 			    sizeof(clean_cases) / sizeof(clean_cases[0]));
+	tcase_add_loop_test(t, test_exception_code, 0, sizeof(code_cases) / sizeof(code_cases[0]));
 	tcase_add_test(t, test_exec_request);
 	tcase_add_test(t, test_no_password_no_key);
 	tcase_add_test(t, test_query_rows);
