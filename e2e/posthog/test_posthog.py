@@ -368,6 +368,22 @@ def request_log_lines():
         return [json.loads(line) for line in f]
 
 
+def seed_database(db):
+    """Creates database db with the base tables, as PostHog's migrations
+    would for CLICKHOUSE_DATABASE=db."""
+    import tempfile
+    with open(os.path.join(TOP, "hack", "clickhouse-base-schema.sql")) as f:
+        sql = f.read()
+    sql = sql.replace("DATABASE IF NOT EXISTS posthog;", "DATABASE IF NOT EXISTS %s;" % db) \
+             .replace("posthog.", db + ".").replace("'posthog', 'posthog'", "'posthog', '%s'" % db)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(sql)
+    try:
+        clickhouse_file(f.name)
+    finally:
+        os.unlink(f.name)
+
+
 class PostHogE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -917,18 +933,10 @@ class PostHogE2E(unittest.TestCase):
         """Issue 21 item 6: changing spec.clickhouse.database moves the
         bucket tables: none are left consuming the bucket topics in the old
         database."""
-        import tempfile
         ph = ready_gen()
         name = ph_name()
         n = ph["spec"]["buckets"]["count"]
-        with open(os.path.join(TOP, "hack", "clickhouse-base-schema.sql")) as f:
-            sql = f.read()
-        sql = sql.replace("DATABASE IF NOT EXISTS posthog;", "DATABASE IF NOT EXISTS posthog_moved;") \
-                 .replace("posthog.", "posthog_moved.").replace("'posthog', 'posthog'", "'posthog', 'posthog_moved'")
-        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-            f.write(sql)
-        clickhouse_file(f.name)
-        os.unlink(f.name)
+        seed_database("posthog_moved")
 
         def tables(db):
             return set(clickhouse("SELECT name FROM system.tables WHERE database = '%s' AND "
@@ -952,11 +960,14 @@ class PostHogE2E(unittest.TestCase):
     def test_98_maximum_bucket_count(self):
         """Issue 21 item 4: at the most buckets allowed (64) the status is
         still written: per-bucket state in status.buckets[], a fixed set of
-        conditions. It runs last but one: dropping 63 buckets' Kafka tables
-        takes ClickHouse 18.16 about 3 s each, so the count stays."""
+        conditions. It runs last but one, in a database of its own:
+        dropping 63 buckets' Kafka tables takes ClickHouse 18.16 about 3 s
+        each, so the count stays, and `posthog` is left free for
+        test_datapath."""
         ready_gen()
         name = ph_name()
-        patch_ph({"spec": {"buckets": {"count": 64}}})
+        seed_database("posthog_max")
+        patch_ph({"spec": {"buckets": {"count": 64}, "clickhouse": {"database": "posthog_max"}}})
         ph = wait_for("64 buckets ready", lambda: (lambda ph: ph if ph["status"].get("ready") == "64/64"
                       and ph["status"].get("observedGeneration") == ph["metadata"]["generation"]
                       and ph["status"].get("phase") == "Ready" else None)(get("posthog", name)),
@@ -966,7 +977,8 @@ class PostHogE2E(unittest.TestCase):
         types = [c["type"] for c in ph["status"]["conditions"]]
         self.assertLessEqual(len(types), 16, types)
         self.assertFalse([t for t in types if t.startswith("Bucket")], types)
-        self.assertIn("kafka_events_json_63", bucket_tables())
+        self.assertIn("kafka_events_json_63", clickhouse(
+            "SELECT name FROM system.tables WHERE database = 'posthog_max'").split())
 
     def test_99_delete_removes_children_keeps_pvcs(self):
         ready_gen()
