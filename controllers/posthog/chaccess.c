@@ -356,6 +356,12 @@ static int sync_replica(struct phc_run *run, struct replica *rep, const char *br
 	cJSON *rows = NULL;
 	int r = read_tables(rep, db, &rows, msg, msglen);
 
+	/* A fresh install: PostHog's migrations create the database too. */
+	if (r < 0 && ch_exception_code(msg) == CH_UNKNOWN_DATABASE) {
+		snprintf(msg, msglen, "waiting for PostHog's migrations to create database %s on %s",
+			 db, rep->label);
+		return -EAGAIN;
+	}
 	if (r < 0)
 		return r;
 	bk = definition(rows, PH_SCHEMA_BASE_KAFKA);

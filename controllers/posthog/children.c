@@ -259,6 +259,25 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 	return 0;
 }
 
+int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want)
+{
+	const char *name = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+	const cJSON *entry;
+
+	if (phc_kind_of(obj) != PHC_DEPLOYMENT || phc_path(obj, "spec", "replicas") || !name)
+		return want;
+	cJSON_ArrayForEach(entry, entries) {
+		const cJSON *hpa = cJSON_GetObjectItemCaseSensitive(entry, "object");
+		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(hpa, "spec");
+		const char *target = phc_str(cJSON_GetObjectItemCaseSensitive(spec, "scaleTargetRef"), "name");
+		int min = (int)phc_num(spec, "minReplicas", 1);
+
+		if (phc_kind_of(hpa) == PHC_HPA && target && !strcmp(target, name))
+			return min < want ? min : want;
+	}
+	return want;
+}
+
 /* True when desired (ph_build's entries) holds an object of this kind and
  * name. */
 static bool is_desired(const cJSON *desired, int kind, const char *name)

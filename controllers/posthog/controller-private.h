@@ -148,6 +148,13 @@ int phc_reconcile_children(struct phc_run *run);
  * or -EPERM with the reason, naming the field, in msg. */
 int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen);
 
+/* The smallest odd ensemble size that keeps a quorum of live members. */
+int phc_zookeeper_floor(int live);
+
+/* Why shrinking a running ensemble of live to want is refused, and what
+ * the user can do instead, into msg. */
+void phc_zookeeper_shrink_message(int live, int want, char *msg, size_t msglen);
+
 /* ---- chaccess.c ----------------------------------------------------------- */
 
 /*
@@ -227,6 +234,16 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out, bool *wrot
  */
 int phc_prune(struct phc_run *run, struct kube_status *first);
 
+/*
+ * The available (and updated) pods with which a workload counts as ready.
+ * want is the live spec.replicas. A Deployment whose replicas an HPA
+ * manages (obj, its desired form, carries no replicas; entries holds the
+ * HPA) is ready from the HPA's minReplicas on: an HPA scale-up is not a
+ * loss of readiness while the floor the user asked for is available.
+ * Anything else needs want.
+ */
+int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want);
+
 /* True when the Job has condition type ("Complete", "Failed") True. */
 bool phc_job_condition(const cJSON *job, const char *type);
 
@@ -243,6 +260,14 @@ void phc_set_condition(cJSON *conds, const char *type, const char *status,
 
 /* The condition of that type in conds, or NULL. Borrowed. */
 const cJSON *phc_condition(const cJSON *conds, const char *type);
+
+/*
+ * The phase: Ready; with a failure, Degraded only for a PostHog that was
+ * ready (old_status's phase Ready or Degraded), else Failed (also for
+ * InvalidSpec and UnsafeChange); otherwise Progressing, or Pending before
+ * the first status.
+ */
+const char *phc_phase(bool ready, bool failed, const char *reason, const cJSON *old_status);
 
 /*
  * Completes the status (Ready, Progressing, Degraded, phase, the printer

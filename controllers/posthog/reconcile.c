@@ -64,14 +64,16 @@ static void image_version(const cJSON *workload, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", colon && !strchr(colon, '/') ? colon + 1 : "latest");
 }
 
-/* Adds one live workload's readiness to t. Returns false if not ready. */
-static bool count_workload(int kind, const cJSON *live, struct tally *t)
+/* Adds one live workload's readiness to t. Returns false if not ready.
+ * obj is its desired form (see phc_ready_floor). */
+static bool count_workload(struct phc_run *run, int kind, const cJSON *obj, const cJSON *live,
+			   struct tally *t)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(live, "status");
 	int want = (int)phc_num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
 	bool current = phc_num(status, "observedGeneration", 0) >= phc_num(meta, "generation", 0);
-	int ready, updated;
+	int ready, updated, need;
 
 	if (kind == PHC_JOB)
 		return phc_job_condition(live, "Complete");
@@ -83,7 +85,8 @@ static bool count_workload(int kind, const cJSON *live, struct tally *t)
 	t->ready += ready;
 	t->updated += updated;
 	image_version(live, t->version, sizeof(t->version));
-	if (current && ready >= want && updated >= want)
+	need = phc_ready_floor(run->desired, obj, want);
+	if (current && ready >= need && updated >= need)
 		return true;
 	if (!t->message[0])
 		snprintf(t->message, sizeof(t->message), "%s %s: %d/%d ready%s",
@@ -133,7 +136,7 @@ static int apply_entry(struct phc_run *run, cJSON *entry, struct tally *t)
 			 phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
 		fail(run, "JobFailed", msg);
 	}
-	if (!count_workload(kind, live, t))
+	if (!count_workload(run, kind, obj, live, t))
 		t->all_ready = false;
 	cJSON_Delete(live);
 	return 0;
@@ -365,6 +368,26 @@ static void report_shards(struct phc_run *run)
 			  run->generation, run->now);
 }
 
+/*
+ * ClickHouse could not be read (a missing Secret, a server down): the
+ * buckets whose tables an earlier sync created in this database still
+ * have them, so their plugin-servers keep being reconciled (a replica
+ * change still applies) and their readiness is their Deployments'. The
+ * failure shows in SchemaReady and Degraded.
+ */
+static void keep_known_tables(struct phc_run *run)
+{
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
+	const char *had_db = phc_str(cs, "database");
+	const char *db = phc_str(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "database");
+	double had = phc_num(cs, "buckets", 0);
+
+	if (had_db && db && strcmp(had_db, db) != 0)
+		return;
+	for (unsigned b = 0; b < run->buckets && b < had; b++)
+		run->bucket_schema_ready[b] = true;
+}
+
 /* The per-bucket ClickHouse tables. PostHog's migrations not having run
  * yet (-EAGAIN) is a closed gate; anything else is a failure for the
  * worker to back off on. */
@@ -390,6 +413,7 @@ static int run_schema(struct phc_run *run)
 
 		set_cond(run, "SchemaReady", false, reason, msg);
 		fail(run, reason, msg);
+		keep_known_tables(run);
 	} else {
 		set_cond(run, "SchemaReady", true, "Ready", "");
 		phc_requeue(run, PHC_SCHEMA_POLL_MS);

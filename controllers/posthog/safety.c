@@ -46,10 +46,36 @@ static int check_zookeeper(struct phc_run *run, char *msg, size_t msglen)
 
 	if (ph_is_external(run->spec, "zookeeper") || live == 0 || want >= live / 2 + 1)
 		return 0;
-	snprintf(msg, msglen,
-		 "spec.zookeeper.replicas %d is below a quorum (%d) of the running ensemble of %d: "
-		 "lower it in steps that keep a quorum", want, live / 2 + 1, live);
+	phc_zookeeper_shrink_message(live, want, msg, msglen);
 	return -EPERM;
+}
+
+int phc_zookeeper_floor(int live)
+{
+	int n = live / 2 + 1;
+
+	return n % 2 ? n : n + 1; /* ensembles are odd */
+}
+
+/* The sizes the CRD allows are odd, so from 3 no smaller size keeps a
+ * quorum of the running members: the honest advice is to set it back. */
+void phc_zookeeper_shrink_message(int live, int want, char *msg, size_t msglen)
+{
+	int floor = phc_zookeeper_floor(live);
+
+	if (floor >= live)
+		snprintf(msg, msglen,
+			 "spec.zookeeper.replicas %d is below a quorum (%d) of the running ensemble of %d, "
+			 "and no smaller odd size keeps one: set spec.zookeeper.replicas back to %d. "
+			 "Going from %d to %d members means recreating ZooKeeper (ClickHouse's replication "
+			 "metadata lives there), which this operator does not do",
+			 want, live / 2 + 1, live, live, live, want);
+	else
+		snprintf(msg, msglen,
+			 "spec.zookeeper.replicas %d is below a quorum (%d) of the running ensemble of %d: "
+			 "set it to %d first (the smallest odd size that keeps a quorum), and once "
+			 "ZooKeeperReady is True again, lower it further the same way",
+			 want, live / 2 + 1, live, floor);
 }
 
 /* The replication factor the running brokers create topics with, from the

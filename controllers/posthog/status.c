@@ -113,6 +113,23 @@ static unsigned buckets_ready(const struct phc_run *run)
 	return n;
 }
 
+const char *phc_phase(bool ready, bool failed, const char *reason, const cJSON *old_status)
+{
+	const char *was = phc_str(old_status, "phase");
+	bool was_ready = was && (!strcmp(was, "Ready") || !strcmp(was, "Degraded"));
+
+	if (ready)
+		return "Ready";
+	if (failed) {
+		/* Degraded means "was ready, is not": a PostHog that never was
+		 * is Failed, as is a spec that cannot be applied. */
+		if (!reason || !strcmp(reason, "InvalidSpec") || !strcmp(reason, "UnsafeChange"))
+			return "Failed";
+		return was_ready ? "Degraded" : "Failed";
+	}
+	return old_status ? "Progressing" : "Pending";
+}
+
 static void summarize(struct phc_run *run)
 {
 	const cJSON *deg = phc_condition(run->conds, "Degraded");
@@ -136,13 +153,8 @@ static void summarize(struct phc_run *run)
 			  ready ? "" : run->failed ? "blocked by the Degraded condition" : first_waiting(run->conds),
 			  run->generation, run->now);
 	deg = phc_condition(run->conds, "Degraded");
-	if (ready)
-		phase = "Ready";
-	else if (run->failed)
-		phase = !strcmp(phc_str(deg, "reason"), "InvalidSpec") ||
-				!strcmp(phc_str(deg, "reason"), "UnsafeChange") ? "Failed" : "Degraded";
-	else
-		phase = cJSON_GetObjectItemCaseSensitive(run->ph, "status") ? "Progressing" : "Pending";
+	phase = phc_phase(ready, run->failed, phc_str(deg, "reason"),
+			  cJSON_GetObjectItemCaseSensitive(run->ph, "status"));
 	put_str(run->status, "phase", phase);
 	put_num(run->status, "observedGeneration", (double)run->generation);
 	put_str(run->status, "version", phc_str(run->spec, "version"));
@@ -209,7 +221,6 @@ int phc_finish_status(struct phc_run *run)
 			       run->created > 8 ? ", ..." : "");
 	if (old && cJSON_Compare(old, run->status, 1))
 		return 0;
-	record_events(run, old);
 	obj = cJSON_Duplicate(run->ph, 1);
 	cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
 	cJSON_AddItemReferenceToObject(obj, "status", run->status);
@@ -219,5 +230,9 @@ int phc_finish_status(struct phc_run *run)
 	if (r < 0 && r != KUBE_ECONFLICT && r != -ENOENT)
 		log_write(run->p->log, LOG_WARN, &run->lf, "status update: %s",
 			  st.message[0] ? st.message : kube_strerror(r));
+	/* Transitions are told once they are recorded: a refused write (a
+	 * 409 brings the reconcile back) would otherwise repeat them. */
+	if (r == 0)
+		record_events(run, old);
 	return r == -ENOENT ? 0 : r;
 }

@@ -136,6 +136,89 @@ START_TEST(test_finalize_give_up)
 }
 END_TEST
 
+/* Readiness floor of a workload: an autoscaled Deployment is ready from
+ * its HPA's minReplicas on, anything else needs its replicas. */
+#define HPA_D "{\"object\":{\"apiVersion\":\"autoscaling/v2\",\"kind\":\"HorizontalPodAutoscaler\"," \
+	"\"metadata\":{\"name\":\"d\"},\"spec\":{\"minReplicas\":2,\"scaleTargetRef\":{\"name\":\"d\"}}}}"
+static const struct {
+	const char *entries, *obj;
+	int want, floor;
+} floor_cases[] = {
+	/* HPA scaled up to 5, 2 wanted at least: ready from 2 on. */
+	{"[" HPA_D "]", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{}}", 5, 2},
+	/* Below the HPA's minimum (it has not scaled yet): all of them. */
+	{"[" HPA_D "]", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{}}", 1, 1},
+	/* Replicas set by the operator: all of them. */
+	{"[" HPA_D "]", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"replicas\":5}}", 5, 5},
+	/* Another Deployment's HPA does not count. */
+	{"[" HPA_D "]", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"e\"},\"spec\":{}}", 5, 5},
+	{"[" HPA_D "]", "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"d\"},\"spec\":{}}", 3, 3},
+	{"[]", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{}}", 4, 4},
+};
+
+START_TEST(test_ready_floor)
+{
+	cJSON *e = cJSON_Parse(floor_cases[_i].entries), *o = cJSON_Parse(floor_cases[_i].obj);
+
+	ck_assert_ptr_nonnull(e);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(phc_ready_floor(e, o, floor_cases[_i].want), floor_cases[_i].floor);
+	cJSON_Delete(e);
+	cJSON_Delete(o);
+}
+END_TEST
+
+/* Shrinking ZooKeeper: the smallest odd size keeping a quorum, and advice
+ * that names a step that exists. */
+static const struct {
+	int live, want, floor;
+	const char *advice;
+} zk_cases[] = {
+	{3, 1, 3, "set spec.zookeeper.replicas back to 3"},
+	{5, 1, 3, "set it to 3 first"},
+	{7, 3, 5, "set it to 5 first"},
+	{9, 1, 5, "set it to 5 first"},
+};
+
+START_TEST(test_zookeeper_shrink)
+{
+	char msg[512];
+
+	ck_assert_int_eq(phc_zookeeper_floor(zk_cases[_i].live), zk_cases[_i].floor);
+	phc_zookeeper_shrink_message(zk_cases[_i].live, zk_cases[_i].want, msg, sizeof(msg));
+	ck_assert_msg(strstr(msg, zk_cases[_i].advice), "%s", msg);
+	ck_assert_ptr_null(strstr(msg, "in steps that keep a quorum"));
+}
+END_TEST
+
+/* The phase: Degraded is "was ready, is not". */
+static const struct {
+	bool ready, failed;
+	const char *reason, *old;
+	const char *phase;
+} phase_cases[] = {
+	{true, false, NULL, "{\"phase\":\"Progressing\"}", "Ready"},
+	{false, true, "ClickHouseError", "{\"phase\":\"Ready\"}", "Degraded"},
+	{false, true, "ClickHouseError", "{\"phase\":\"Degraded\"}", "Degraded"},
+	{false, true, "ClickHouseError", "{\"phase\":\"Progressing\"}", "Failed"},
+	{false, true, "ApplyFailed", "{\"phase\":\"Pending\"}", "Failed"},
+	{false, true, "ApplyFailed", NULL, "Failed"},
+	{false, true, "InvalidSpec", "{\"phase\":\"Ready\"}", "Failed"},
+	{false, true, "UnsafeChange", "{\"phase\":\"Ready\"}", "Failed"},
+	{false, false, NULL, "{\"phase\":\"Ready\"}", "Progressing"},
+	{false, false, NULL, NULL, "Pending"},
+};
+
+START_TEST(test_phase)
+{
+	cJSON *old = phase_cases[_i].old ? cJSON_Parse(phase_cases[_i].old) : NULL;
+
+	ck_assert_str_eq(phc_phase(phase_cases[_i].ready, phase_cases[_i].failed,
+				   phase_cases[_i].reason, old), phase_cases[_i].phase);
+	cJSON_Delete(old);
+}
+END_TEST
+
 int main(void)
 {
 Suite *s = suite_create("posthog_status");
@@ -147,6 +230,9 @@ Suite *s = suite_create("posthog_status");
 	tcase_add_test(tc, test_hash);
 	tcase_add_test(tc, test_condition_transitions);
 	tcase_add_loop_test(tc, test_kind_of, 0, sizeof(kind_cases) / sizeof(*kind_cases));
+	tcase_add_loop_test(tc, test_ready_floor, 0, sizeof(floor_cases) / sizeof(*floor_cases));
+	tcase_add_loop_test(tc, test_zookeeper_shrink, 0, sizeof(zk_cases) / sizeof(*zk_cases));
+	tcase_add_loop_test(tc, test_phase, 0, sizeof(phase_cases) / sizeof(*phase_cases));
 	tcase_add_loop_test(tc, test_finalize_give_up, 0, sizeof(give_up_cases) / sizeof(*give_up_cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

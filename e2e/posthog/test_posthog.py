@@ -957,6 +957,99 @@ class PostHogE2E(unittest.TestCase):
         self.assertEqual(tables("posthog"), want)
         self.assertEqual(tables("posthog_moved"), set())
 
+    def test_08f_clickhouse_error_does_not_freeze_plugin_servers(self):
+        """Issue 21 item 7: while ClickHouse cannot be read (here: the
+        password Secret is missing), a replica change still reaches the
+        plugin-servers and a bucket whose Deployments are available is
+        ready; SchemaReady carries the error."""
+        ready_gen()
+        name = ph_name()
+        dep = name + "-plugins-async-0"
+        before = get("deployment", dep)["spec"]["replicas"]
+        try:
+            patch_ph({"spec": {"clickhouse": {"passwordSecret": {"name": "no-such-secret"}},
+                               "pluginServer": {"async": {"replicas": before + 1}}}})
+            wait_for("async replicas applied", lambda: get("deployment", dep)["spec"]["replicas"] == before + 1,
+                     timeout=60)
+            ph = wait_for("SchemaReady False", lambda: (lambda ph: ph if condition(ph, "SchemaReady")["status"] == "False"
+                          and ph["status"]["observedGeneration"] == ph["metadata"]["generation"] else None)(
+                              get("posthog", name)), timeout=60)
+            self.assertIn("no-such-secret", condition(ph, "SchemaReady")["message"])
+            b0 = wait_for("bucket 0 ready", lambda: (lambda b: b if b["ready"] else None)(
+                get("posthog", name)["status"]["buckets"][0]), timeout=60)
+            self.assertEqual(b0["async"]["replicas"], before + 1)
+        finally:
+            patch_ph({"spec": {"clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}},
+                               "pluginServer": {"async": {"replicas": before}}}})
+        ready_gen()
+
+    def test_08g_missing_database_is_waiting_for_migrations(self):
+        """Issue 21 item 7: a database that PostHog's migrations have not
+        created yet is WaitingForMigrations, not Degraded."""
+        ready_gen()
+        name = ph_name()
+        try:
+            patch_ph({"spec": {"clickhouse": {"database": "posthog_not_yet"}}})
+            c = wait_for("WaitingForMigrations", lambda: (lambda c: c if c and c["reason"] == "WaitingForMigrations"
+                         else None)(condition(get("posthog", name), "SchemaReady")), timeout=60)
+            self.assertIn("posthog_not_yet", c["message"])
+            ph = get("posthog", name)
+            self.assertEqual(condition(ph, "Degraded")["status"], "False")
+            self.assertNotIn(ph["status"]["phase"], ("Degraded", "Failed"))
+        finally:
+            patch_ph({"spec": {"clickhouse": {"database": None}}})
+        ready_gen()
+
+    def test_08h_events_follow_the_status_write(self):
+        """Issue 21 item 7: while the status write is refused with 409, no
+        transition Event is recorded; once it lands, one is. A PostHog of
+        its own (invalid from the start, so nothing runs), since Events are
+        rate-limited per object."""
+        if not LOCAL:
+            self.skipTest("needs the local API server's fault injection")
+        name, ns_e = "events", NS + "-ev"
+        subprocess.run(["kubectl", "create", "namespace", ns_e], capture_output=True, timeout=60)
+        faults = os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "faults.json")
+
+        def invalid_events():
+            p = subprocess.run(["kubectl", "-n", ns_e, "get", "events.v1.events.k8s.io", "-o", "json"],
+                               capture_output=True, text=True, timeout=60, check=True)
+            return sum((e.get("series") or {}).get("count", 1) for e in json.loads(p.stdout)["items"]
+                       if e.get("reason") == "InvalidSpec" and e.get("regarding", {}).get("name") == name)
+
+        def get_e():
+            p = subprocess.run(["kubectl", "-n", ns_e, "get", "posthog", name, "-o", "json"],
+                               capture_output=True, text=True, timeout=60)
+            return json.loads(p.stdout) if p.returncode == 0 else None
+
+        with open(faults, "w") as f:
+            json.dump({"errorRate": 1.0, "errorCode": 409, "match": {
+                "path": "/namespaces/%s/posthogs/%s/status$" % (ns_e, name), "verbs": ["update"],
+                "userAgent": "posthog-operator"}}, f)
+        doc = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
+               "metadata": {"name": name, "namespace": ns_e},
+               "spec": {"version": "latest", "zookeeper": {"replicas": 4},  # even: InvalidSpec
+                        "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}}}}
+        try:
+            time.sleep(1)
+            subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(doc), text=True,
+                           capture_output=True, timeout=60, check=True)
+            wait_for("finalizer", lambda: "posthog.com/finalizer" in (get_e() or {}).get("metadata", {}).get("finalizers", []))
+            time.sleep(8)  # many refused status writes, each retried
+            self.assertFalse((get_e() or {}).get("status"), "the status write was refused")
+            self.assertEqual(invalid_events(), 0, "Events while the status write fails")
+        finally:
+            with open(faults, "w") as f:
+                json.dump({"reset": True}, f)
+        wait_for("InvalidSpec in status", lambda: (lambda c: c if c and c["reason"] == "InvalidSpec" else None)(
+            condition(get_e(), "Degraded")), timeout=60)
+        wait_for("the InvalidSpec Event", lambda: invalid_events() >= 1, timeout=30)
+        time.sleep(2)
+        self.assertEqual(invalid_events(), 1)
+        subprocess.run(["kubectl", "-n", ns_e, "delete", "posthog", name, "--wait=false"], capture_output=True, timeout=60)
+        wait_for("PostHog gone", lambda: get_e() is None, timeout=60)
+        subprocess.run(["kubectl", "delete", "namespace", ns_e, "--wait=false"], capture_output=True, timeout=60)
+
     def test_98_maximum_bucket_count(self):
         """Issue 21 item 4: at the most buckets allowed (64) the status is
         still written: per-bucket state in status.buckets[], a fixed set of
