@@ -18,7 +18,7 @@
 static const char ensure_script[] =
 	"set -eu\n"
 	"bin=/opt/kafka/bin/kafka-topics.sh\n"
-	"cfg=/tmp/client.properties\n"
+	"cfg=${TMPDIR:-/tmp}/client.properties\n"
 	": > \"$cfg\"\n"
 	"if [ -n \"${KAFKA_SECURITY_PROTOCOL:-}\" ]; then\n"
 	"  echo \"security.protocol=$KAFKA_SECURITY_PROTOCOL\" >> \"$cfg\"\n"
@@ -28,6 +28,19 @@ static const char ensure_script[] =
 	"  echo ssl.truststore.location=/etc/kafka-ca/ca.crt >> \"$cfg\"\n"
 	"fi\n"
 	"if [ -n \"${KAFKA_SASL_MECHANISM:-}\" ]; then\n"
+	/* The credentials go between double quotes in sasl.jaas.config, in
+	 * a properties file: a quote, backslash or line break in them would
+	 * end the value and add options or properties of the Secret's
+	 * choosing. They are refused, naming neither value. */
+	"  nl='\n"
+	"'\n"
+	"  cr=$(printf '\\r')\n"
+	"  case \"$KAFKA_SASL_USERNAME$KAFKA_SASL_PASSWORD\" in\n"
+	"    *'\"'*|*'\\'*|*\"$nl\"*|*\"$cr\"*)\n"
+	"      echo \"the Kafka SASL username or password holds a double quote, backslash or line break,"
+	" which sasl.jaas.config cannot carry: fix the Secret\" >&2\n"
+	"      exit 1 ;;\n"
+	"  esac\n"
 	"  case \"$KAFKA_SASL_MECHANISM\" in\n"
 	"    PLAIN) module=org.apache.kafka.common.security.plain.PlainLoginModule ;;\n"
 	"    *) module=org.apache.kafka.common.security.scram.ScramLoginModule ;;\n"

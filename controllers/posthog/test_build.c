@@ -1,7 +1,10 @@
 /* ph_build over the examples: order, metadata, per-component details. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define PH_TESTING
 #include "build-private.h"
@@ -333,6 +336,71 @@ START_TEST(test_cluster_id)
 }
 END_TEST
 
+/* The topics Job's script, run by /bin/sh with SASL credentials from a
+ * Secret: a quote, backslash or line break would break out of
+ * sasl.jaas.config and is refused; anything else is written as is. No
+ * topic is named, so no Kafka command runs. */
+static const struct {
+	const char *user, *password;
+	int exit_code;
+} sasl_cases[] = {
+	{"svc", "s3cret", 0},
+	{"svc", "p4ss word!$`x", 0},
+	{"svc", "x\"; sasl.kerberos.service.name=evil; y=\"", 1},
+	{"svc", "x\nsecurity.protocol=PLAINTEXT", 1},
+	{"svc", "x\rz", 1},
+	{"svc", "back\\slash", 1},
+	{"a\"b", "ok", 1},
+};
+
+START_TEST(test_topics_script_refuses_breaking_credentials)
+{
+	cJSON *entries = build("examples/external.yaml", NULL), *e;
+	const char *script = NULL;
+	char dir[] = "/tmp/ph-topics-XXXXXX", path[64], cfg[96], buf[512] = "";
+	FILE *f;
+	int status;
+
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *obj = cJSON_GetObjectItem(e, "object");
+
+		if (!strcmp(ph_get_str(obj, "kind", ""), "Job") &&
+		    !strcmp(ph_get_str(e, "stage", ""), "topics"))
+			script = cJSON_GetArrayItem(ph_get(cJSON_GetArrayItem(
+				ph_get(obj, "spec.template.spec.containers"), 0), "command"), 2)->valuestring;
+	}
+	ck_assert_ptr_nonnull(script);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ensure.sh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/client.properties", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(script, f);
+	fclose(f);
+	setenv("TMPDIR", dir, 1);
+	setenv("TOPICS", "", 1);
+	setenv("KAFKA_SASL_MECHANISM", "PLAIN", 1);
+	setenv("KAFKA_SASL_USERNAME", sasl_cases[_i].user, 1);
+	setenv("KAFKA_SASL_PASSWORD", sasl_cases[_i].password, 1);
+	snprintf(buf, sizeof(buf), "/bin/sh %s 2>/dev/null", path);
+	status = system(buf);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), sasl_cases[_i].exit_code);
+	if (sasl_cases[_i].exit_code == 0) {
+		f = fopen(cfg, "r");
+		ck_assert_ptr_nonnull(f);
+		buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+		fclose(f);
+		ck_assert_ptr_nonnull(strstr(buf, sasl_cases[_i].password));
+	}
+	unlink(cfg);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("TMPDIR");
+	cJSON_Delete(entries);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("posthog_build");
@@ -350,6 +418,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_topic_job_name);
 	tcase_add_test(tc, test_endpoints);
 	tcase_add_test(tc, test_cluster_id);
+	tcase_add_loop_test(tc, test_topics_script_refuses_breaking_credentials, 0,
+			    sizeof(sasl_cases) / sizeof(sasl_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
