@@ -362,6 +362,28 @@ def create_secret(name, value, namespace=NS):
                    capture_output=True, text=True, timeout=60, check=True)
 
 
+def other_posthog(name, namespace, **spec):
+    """Applies a second PostHog in namespace (with its Secrets): the
+    current matrix row, one ZooKeeper and Kafka broker, plus spec."""
+    app = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "posthog-app", "namespace": namespace},
+           "type": "Opaque", "stringData": {"database-url": "postgres://posthog:unused@127.0.0.1:1/posthog",
+                                            "redis-url": "redis://127.0.0.1:1/"}}
+    full = {"version": matrix_versions()[-1],
+            "postgres": {"urlSecret": {"name": "posthog-app", "key": "database-url"}},
+            "redis": {"urlSecret": {"name": "posthog-app", "key": "redis-url"}},
+            "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1, "topics": {"partitions": 1}},
+            "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}}}
+    for k, v in spec.items():
+        full[k] = dict(full.get(k) or {}, **v) if isinstance(v, dict) else v
+    ph = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
+          "metadata": {"name": name, "namespace": namespace}, "spec": full}
+    for doc in (app, ph):
+        p = subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(doc), text=True,
+                           capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("kubectl apply: %s" % p.stderr.strip())
+
+
 def request_log_lines():
     """The local API server's request log, as parsed lines."""
     with open(os.path.join(os.environ["LOCAL_CLUSTER_DIR"], "apiserver-requests.jsonl")) as f:
@@ -858,14 +880,7 @@ class PostHogE2E(unittest.TestCase):
         create_secret("posthog-clickhouse", "change-me", namespace=ns_b)
         ours = bucket_tables()
         self.assertIn("kafka_events_json_1", ours, "the first PostHog has more than one bucket")
-        other = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
-                 "metadata": {"name": name, "namespace": ns_b},
-                 "spec": {"version": "latest", "deletionPolicy": "Delete",
-                          "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1, "topics": {"partitions": 1}},
-                          "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}},
-                          "buckets": {"count": 1}}}
-        subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(other), text=True,
-                       capture_output=True, timeout=60, check=True)
+        other_posthog(name, ns_b, deletionPolicy="Delete", buckets={"count": 1})
 
         def get_b():
             p = subprocess.run(["kubectl", "-n", ns_b, "get", "posthog", name, "-o", "json"],
@@ -896,14 +911,7 @@ class PostHogE2E(unittest.TestCase):
         ns_d = NS + "-del"
         subprocess.run(["kubectl", "create", "namespace", ns_d], capture_output=True, timeout=60)
         create_secret("posthog-clickhouse", "change-me", namespace=ns_d)
-        doc = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
-               "metadata": {"name": name, "namespace": ns_d},
-               "spec": {"version": "latest", "deletionPolicy": "Delete",
-                        "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1, "topics": {"partitions": 1}},
-                        "clickhouse": {"database": "posthog_del",
-                                       "passwordSecret": {"name": "posthog-clickhouse"}}}}
-        subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(doc), text=True,
-                       capture_output=True, timeout=60, check=True)
+        other_posthog(name, ns_d, deletionPolicy="Delete", clickhouse={"database": "posthog_del"})
 
         def get_d():
             p = subprocess.run(["kubectl", "-n", ns_d, "get", "posthog", name, "-o", "json"],
@@ -1026,14 +1034,9 @@ class PostHogE2E(unittest.TestCase):
             json.dump({"errorRate": 1.0, "errorCode": 409, "match": {
                 "path": "/namespaces/%s/posthogs/%s/status$" % (ns_e, name), "verbs": ["update"],
                 "userAgent": "posthog-operator"}}, f)
-        doc = {"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
-               "metadata": {"name": name, "namespace": ns_e},
-               "spec": {"version": "latest", "zookeeper": {"replicas": 4},  # even: InvalidSpec
-                        "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}}}}
         try:
             time.sleep(1)
-            subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(doc), text=True,
-                           capture_output=True, timeout=60, check=True)
+            other_posthog(name, ns_e, zookeeper={"replicas": 4})  # even: InvalidSpec
             wait_for("finalizer", lambda: "posthog.com/finalizer" in (get_e() or {}).get("metadata", {}).get("finalizers", []))
             time.sleep(8)  # many refused status writes, each retried
             self.assertFalse((get_e() or {}).get("status"), "the status write was refused")
