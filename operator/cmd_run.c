@@ -49,6 +49,7 @@ int cmd_run(int argc, char **argv)
 		.workers = f.workers,
 		.clickhouse_access = f.clickhouse_access,
 		.connect_to = f.nconnect_to ? f.connect_to : NULL,
+		.router_image = f.router_image,
 		.resync_ms = f.sync_period_ms,
 	};
 	int rc = posthog_controller_register(m, client, log, &po, &pc);

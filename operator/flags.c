@@ -71,6 +71,9 @@ static const struct flag flags[] = {
 	  OFF(clickhouse_access), "auto, dns or proxy (default: auto: dns in a cluster or with --connect-to, else proxy)" },
 	{ "connect-to", "POSTHOG_OPERATOR_CONNECT_TO", K_CONNECT, OFF(connect_to),
 	  "HOST:PORT:CONNECT-HOST:CONNECT-PORT: send ClickHouse requests for HOST:PORT there, as curl's --connect-to; repeatable, comma-separated in the variable" },
+	{ "router-image", "POSTHOG_OPERATOR_ROUTER_IMAGE", K_STR, OFF(router_image),
+	  "Image of the bucket router pods, normally the operator's own "
+	  "(default: ghcr.io/posthog-operator/posthog-operator:<version>)" },
 	{ "version", NULL, K_BOOL, OFF(version), "Print the version and exit" },
 	{ "help", NULL, K_BOOL, OFF(help), "Print this help and exit" },
 };

@@ -40,6 +40,7 @@ struct op_flags {
 	/* --connect-to HOST:PORT:CONNECT-HOST:CONNECT-PORT, NULL-terminated */
 	const char *connect_to[OP_MAX_CONNECT_TO + 1];
 	unsigned nconnect_to;
+	const char *router_image; /* NULL: PH_ROUTER_DEFAULT_IMAGE */
 	bool help, version;
 	char storage[4096]; /* backs namespaces split from the environment */
 };

@@ -73,6 +73,7 @@ struct ph_ctx {
 	const char *name;
 	const char *ns;   /* NULL when the PostHog has no namespace */
 	const char *uid;  /* NULL when absent: no ownerReferences */
+	const char *router_image; /* the operator's image; NULL = default */
 	cJSON *entries;
 };
 
@@ -175,6 +176,7 @@ void ph_build_topics(struct ph_ctx *c);
 void ph_build_bucket_map(struct ph_ctx *c);
 void ph_build_migrate(struct ph_ctx *c);
 void ph_build_plugin_server(struct ph_ctx *c);
+void ph_build_router(struct ph_ctx *c);
 
 /* The Kafka cluster id for KRaft (22 characters base64url of 16 bytes
  * derived from namespace/name; stable across re-creation so retained

@@ -11,12 +11,19 @@
 
 const char *const ph_stages[PH_STAGE_COUNT] = {
 	"zookeeper", "kafka", "clickhouse", "topics", "buckets", "migrate",
-	"plugin-server",
+	"plugin-server", "router",
 };
 
 int ph_build(const cJSON *posthog, cJSON **entries)
 {
-	struct ph_ctx c = { .posthog = posthog };
+	return ph_build_with(posthog, NULL, entries);
+}
+
+int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
+		  cJSON **entries)
+{
+	struct ph_ctx c = { .posthog = posthog,
+			    .router_image = opts ? opts->router_image : NULL };
 	cJSON *problems;
 
 	if (ph_validate(posthog, &problems) != 0) {
@@ -41,6 +48,7 @@ int ph_build(const cJSON *posthog, cJSON **entries)
 	ph_build_bucket_map(&c);
 	ph_build_migrate(&c);
 	ph_build_plugin_server(&c);
+	ph_build_router(&c);
 	cJSON_Delete(c.spec);
 	*entries = c.entries;
 	return 0;

@@ -92,6 +92,7 @@ struct phc {
 	unsigned nscopes;
 	bool clickhouse_via_proxy;
 	const char *const *connect_to; /* borrowed from the options; may be NULL */
+	char *router_image; /* NULL: ph_build's default */
 	/* When each PostHog's ClickHouse tables were last found current:
 	 * {"ns/name": {"uid", "generation", "buckets", "at" (monotonic ms)}}. */
 	pthread_mutex_t schema_lock;

@@ -315,6 +315,7 @@ void posthog_controller_free(struct posthog_controller *pc)
 		free(p->scopes[i].ns);
 	cJSON_Delete(p->schema_checks);
 	pthread_mutex_destroy(&p->schema_lock);
+	free(p->router_image);
 	free(p);
 }
 
@@ -334,6 +335,19 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 		log_error(log, "--clickhouse-access must be auto, dns or proxy (got \"%s\")", access);
 		free(p);
 		return -EINVAL;
+	}
+	if (opts && opts->router_image) {
+		const char *img = opts->router_image;
+
+		if (!img[0] || strlen(img) > 512 || strpbrk(img, " \t\r\n\"'$")) {
+			log_error(log, "--router-image must be an image reference such as "
+				  "ghcr.io/org/posthog-operator:1.2.3 (got \"%.80s\")", img);
+			free(p);
+			return -EINVAL;
+		}
+		p->router_image = strdup(img);
+		if (!p->router_image)
+			abort();
 	}
 	p->client = c;
 	p->log = log;

@@ -21,6 +21,8 @@ struct posthog_controller_options {
 	 * borrowed, must outlive the controller. With any, "auto" access is
 	 * "dns". May be NULL. */
 	const char *const *connect_to;
+	/* The bucket router's image (the operator's own); NULL = default. */
+	const char *router_image;
 	uint64_t resync_ms;            /* informer resync; 0 = default */
 };
 

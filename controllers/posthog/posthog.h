@@ -85,7 +85,8 @@ int ph_validate(const cJSON *posthog, cJSON **problems);
  * Builds the desired children of posthog, in apply order: a new JSON array
  * of {"stage": S, "bucket": N (per-bucket objects only), "object": {...}}
  * where S runs "zookeeper", "kafka", "clickhouse", "topics", "buckets",
- * "migrate" (PostHog's migrate Job), "plugin-server" (stages of external
+ * "migrate" (PostHog's migrate Job), "plugin-server", "router" (the
+ * bucket router; empty with spec.router.enabled false; stages of external
  * components are empty). Objects carry
  * no status and no server-set fields; each has ownerReferences to the
  * PostHog when metadata.uid is present, and metadata.namespace when the
@@ -94,8 +95,22 @@ int ph_validate(const cJSON *posthog, cJSON **problems);
  */
 int ph_build(const cJSON *posthog, cJSON **entries);
 
+/* The router's image when the operator was given none: its own release. */
+#define PH_ROUTER_DEFAULT_IMAGE "ghcr.io/posthog-operator/posthog-operator:" PHO_VERSION
+
+/* What ph_build takes from the operator rather than the PostHog. */
+struct ph_build_options {
+	/* The operator's own image ("repo:tag" or "repo@digest"), which
+	 * runs the router; NULL = PH_ROUTER_DEFAULT_IMAGE. */
+	const char *router_image;
+};
+
+/* ph_build with options (NULL = defaults). */
+int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
+		  cJSON **entries);
+
 /* The stage names, in order, and how many there are. */
-#define PH_STAGE_COUNT 7
+#define PH_STAGE_COUNT 8
 extern const char *const ph_stages[PH_STAGE_COUNT];
 
 /*

@@ -14,7 +14,8 @@
 #include "controller-private.h"
 #include "migrate.h"
 
-enum { ST_ZOOKEEPER, ST_KAFKA, ST_CLICKHOUSE, ST_TOPICS, ST_BUCKETS, ST_MIGRATE, ST_PLUGIN };
+enum { ST_ZOOKEEPER, ST_KAFKA, ST_CLICKHOUSE, ST_TOPICS, ST_BUCKETS, ST_MIGRATE, ST_PLUGIN,
+       ST_ROUTER };
 
 /* Component name in status.components and in condition types. */
 static const struct {
@@ -29,6 +30,9 @@ static const struct {
 	[ST_BUCKETS] = {NULL, NULL, NULL},
 	[ST_MIGRATE] = {NULL, "Migrated", "WaitingForDependencies"},
 	[ST_PLUGIN] = {"pluginServer", "PluginServersReady", "WaitingForSchema"},
+	/* Not part of Ready: an install whose capture writes the bucket
+	 * topics itself turns the router off. */
+	[ST_ROUTER] = {NULL, NULL, NULL},
 };
 
 /* How often a synced PostHog's ClickHouse tables are compared with the base
@@ -519,11 +523,12 @@ static int run_plugin_servers(struct phc_run *run)
 
 int phc_reconcile_children(struct phc_run *run)
 {
+	struct ph_build_options bo = {.router_image = run->p->router_image};
 	struct tally t = {0};
 	char msg[128];
 	int r;
 
-	if ((r = ph_build(run->ph, &run->desired)) < 0) {
+	if ((r = ph_build_with(run->ph, &bo, &run->desired)) < 0) {
 		snprintf(msg, sizeof(msg), "building the children: %s", ph_strerror(r));
 		log_write(run->p->log, LOG_ERROR, &run->lf, "%s", msg);
 		fail(run, "BuildFailed", msg);
@@ -546,7 +551,12 @@ int phc_reconcile_children(struct phc_run *run)
 					   run->stage_ready[ST_CLICKHOUSE],
 					   &run->stage_ready[ST_MIGRATE]));
 	r = first_error(r, run_schema(run));
-	return first_error(r, run_plugin_servers(run));
+	r = first_error(r, run_plugin_servers(run));
+	/* The router needs posthog_team and the bucket topics: after the
+	 * migrate Job (which waited for the topics). */
+	if (run->stage_ready[ST_MIGRATE])
+		r = first_error(r, apply_stage(run, ST_ROUTER, -1, &t));
+	return r;
 }
 
 static int prune(struct phc_run *run)

@@ -13,13 +13,13 @@ static const struct {
 	const char *example;
 	int per_stage[PH_STAGE_COUNT]; /* entries per stage */
 } specs[] = {
-	{ "examples/minimal.yaml", { 5, 5, 7, 1, 1, 1, 4 } },
+	{ "examples/minimal.yaml", { 5, 5, 7, 1, 1, 1, 4, 2 } },
 	/* 2 shards x (headless + 2 replica Services + StatefulSet + PDB) + 2
 	 * ConfigMaps + client Service; 4 buckets x (2 Deployments, 2 PDBs,
 	 * an ingestion HPA). */
-	{ "examples/production.yaml", { 5, 5, 13, 4, 1, 1, 20 } },
-	{ "examples/external.yaml", { 0, 0, 0, 2, 1, 1, 8 } },
-	{ "examples/legacy-topics.yaml", { 5, 5, 7, 3, 1, 1, 12 } },
+	{ "examples/production.yaml", { 5, 5, 13, 4, 1, 1, 20, 2 } },
+	{ "examples/external.yaml", { 0, 0, 0, 2, 1, 1, 8, 2 } },
+	{ "examples/legacy-topics.yaml", { 5, 5, 7, 3, 1, 1, 12, 2 } },
 };
 
 static int stage_index(const char *s)
