@@ -49,6 +49,12 @@ def get(kind, name=None, selector=None, check=True):
     return json.loads(p.stdout) if p.returncode == 0 else None
 
 
+def get_in(namespace, kind, selector):
+    p = subprocess.run(["kubectl", "-n", namespace, "get", kind, "-l", selector, "-o", "json"],
+                       capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(p.stdout)
+
+
 def wait_for(what, fn, timeout=READY_TIMEOUT, interval=1.0):
     deadline = time.time() + timeout
     last = None
@@ -566,6 +572,71 @@ class PostHogE2E(unittest.TestCase):
                  lambda: get("deployment", "%s-plugins-ingestion-2" % name, check=False) is None)
         wait_for("bucket 2 tables dropped", lambda: "kafka_events_json_2" not in bucket_tables())
         self.assertIn("kafka_events_json_1", bucket_tables())
+
+    def test_04c_router_follows_spec_and_is_pruned(self):
+        ph = ready_gen()
+        name = ph_name()
+        router = name + "-router"
+
+        def container():
+            d = get("deployment", router, check=False)
+            return d and d["spec"]["template"]["spec"]["containers"][0]
+
+        ct = wait_for("router Deployment", container)
+        dep = get("deployment", router)
+        self.assertEqual(dep["spec"]["replicas"], 2)
+        self.assertEqual(ct["args"][0], "route")
+        args = set(ct["args"])
+        for a in ("--source-topic=events_plugin_ingestion",
+                  "--bucket-map=/etc/posthog-buckets/buckets.json",
+                  "--kafka-bootstrap-servers=%s-kafka.%s.svc:9092" % (name, NS),
+                  "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080"):
+            self.assertIn(a, args)
+        # The router runs from the operator's own image.
+        if LOCAL:
+            binary = os.path.join(TOP, os.environ.get("BUILD_DIR", "build"), "operator/posthog-operator")
+            version = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                                     timeout=30).stdout.split()[-1]
+            self.assertEqual(ct["image"], "ghcr.io/posthog-operator/posthog-operator:" + version)
+        elif OPERATOR_NS:
+            op = get_in(OPERATOR_NS, "deployments", "app.kubernetes.io/name=posthog-operator")
+            self.assertEqual(ct["image"], op["items"][0]["spec"]["template"]["spec"]["containers"][0]["image"])
+        env = {e["name"]: e for e in ct["env"]}
+        self.assertEqual(env["DATABASE_URL"]["valueFrom"]["secretKeyRef"],
+                         {"name": ph["spec"]["postgres"]["urlSecret"]["name"],
+                          "key": ph["spec"]["postgres"]["urlSecret"]["key"]})
+        self.assertEqual((ct["livenessProbe"]["httpGet"]["path"], ct["livenessProbe"]["httpGet"]["port"]),
+                         ("/healthz", "health"))
+        self.assertEqual(ct["readinessProbe"]["httpGet"]["path"], "/readyz")
+        self.assertEqual({p["name"]: p["containerPort"] for p in ct["ports"]},
+                         {"metrics": 8080, "health": 8081})
+        vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(vols["bucket-map"]["configMap"]["name"], name + "-buckets")
+        self.assertIn("buckets.json", get("configmap", name + "-buckets")["data"])
+        pdb = get("pdb", router)
+        self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
+        self.assertEqual(pdb["spec"]["selector"]["matchLabels"], dep["spec"]["selector"]["matchLabels"])
+        self.assertEqual(pdb["metadata"]["ownerReferences"][0]["uid"], ph["metadata"]["uid"])
+        # It follows the spec.
+        patch_ph({"spec": {"router": {"replicas": 3, "sourceTopic": "capture_events",
+                                      "resources": {"limits": {"memory": "128Mi"}}}}})
+        wait_for("router follows spec.router", lambda: (lambda d: d["spec"]["replicas"] == 3
+                 and "--source-topic=capture_events" in d["spec"]["template"]["spec"]["containers"][0]["args"]
+                 and d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "128Mi")(
+                     get("deployment", router)))
+        # Turned off: the Deployment and its PDB are removed.
+        patch_ph({"spec": {"router": {"enabled": False}}})
+        wait_for("router removed", lambda: get("deployment", router, check=False) is None
+                 and get("pdb", router, check=False) is None)
+        ready_gen()
+        self.assertIsNone(get("deployment", router, check=False))
+        # And back.
+        patch_ph({"spec": {"router": None}})
+        wait_for("router back with defaults", lambda: (lambda d: d and d["spec"]["replicas"] == 2
+                 and "--source-topic=events_plugin_ingestion"
+                 in d["spec"]["template"]["spec"]["containers"][0]["args"])(
+                     get("deployment", router, check=False)))
+        self.assertTrue(get("pdb", router, check=False))
 
     def test_05_deleted_child_is_restored(self):
         ready_gen()
