@@ -121,7 +121,7 @@ static cJSON *resources(const struct ph_ctx *c)
 
 	if (cJSON_IsObject(r))
 		return ph_resources(r);
-	/* docs/performance.md: the router's peak RSS is some 35 MiB. */
+	/* docs/performance.md: the router peaks at 33-43 MiB in the bench. */
 	out = PH_NN(cJSON_CreateObject());
 	req = ph_add_obj(out, "requests");
 	ph_add_str(req, "cpu", "100m");
