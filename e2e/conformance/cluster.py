@@ -82,6 +82,36 @@ class Cluster:
         with open(os.path.join(self.dir, "admin-token")) as f:
             self.token = f.read().strip()
         self.ssl = ssl.create_default_context(cafile=os.path.join(self.dir, "pki", "ca.crt"))
+        wait_until(self.ready, timeout=180, interval=0.5, what="/readyz after up")
+
+    def ready(self):
+        try:
+            return self.http("GET", "/readyz", token="", timeout=10)[0] == 200
+        except OSError:
+            return False
+
+    def boot_id(self):
+        """local-cluster's id of its current start (new after a restart)."""
+        try:
+            st, o = self.http("GET", "/admin/stats", timeout=10)
+        except OSError:
+            return None
+        return o.get("bootId") if st == 200 and isinstance(o, dict) else None
+
+    def ensure_clean(self):
+        """Every module starts from a running server without faults: a module
+        that failed mid-restart must not fail the ones after it. Waits for
+        /readyz (generously: the machine may be loaded), restarts the server
+        if it does not come back, and clears local-cluster's faults."""
+        try:
+            wait_until(self.ready, timeout=120, interval=0.5, what="/readyz")
+        except AssertionError:
+            self.down()
+            self.up()
+        if LOCAL:
+            st, _ = self.faults({"reset": True})
+            if st != 200:
+                raise AssertionError("cannot reset faults: %d" % st)
 
     def down(self):
         subprocess.run([self.script, "down"], env=self.env, stdout=subprocess.DEVNULL)
@@ -189,6 +219,7 @@ def get():
     if _cluster is None:
         _cluster = Cluster()
         atexit.register(_cluster.close)
+    _cluster.ensure_clean()
     return _cluster
 
 

@@ -214,22 +214,45 @@ data: {x: "1"}
 
 class TestStatusAndGeneration(unittest.TestCase):
     def test_status_subresource_semantics(self):
+        # The Deployment controller (real, or the simulator's) writes the
+        # status after the apply, so a GET-modify-PUT may meet a newer
+        # resourceVersion: 409 Conflict, whose body is a Status (its "status"
+        # is the string "Failure"). A client re-reads and tries again.
         C.kubectl("apply", "-f", "-", input=deploy("stat"))
         base = "/apis/apps/v1/namespaces/api/deployments/stat"
-        _, d = C.http("GET", base)
-        gen = d["metadata"]["generation"]
-        d["status"] = {"replicas": 77}
-        d["metadata"]["labels"]["changed"] = "yes"
-        _, d2 = C.http("PUT", base, d)
+        cluster.wait_until(lambda: C.http("GET", base)[1].get("status", {})
+                           .get("readyReplicas") == 1, timeout=120, what="stat ready")
+
+        def put(path, edit):
+            for _ in range(20):
+                _, cur = C.http("GET", base)
+                before = json.loads(json.dumps(cur))
+                edit(cur)
+                st, out = C.http("PUT", path, cur)
+                if st != 409:
+                    self.assertEqual(st, 200, out)
+                    return before, out
+            self.fail("PUT %s: still 409 after 20 fresh reads" % path)
+
+        def main_edit(d):
+            d["status"] = {"replicas": 77}
+            d["metadata"]["labels"]["changed"] = "yes"
+        before, d2 = put(base, main_edit)
+        gen = before["metadata"]["generation"]
         self.assertNotEqual(d2.get("status", {}).get("replicas"), 77)
+        self.assertEqual(d2["metadata"]["labels"]["changed"], "yes")
         self.assertEqual(d2["metadata"]["generation"], gen)   # metadata only: no bump
-        d2["status"] = {"replicas": 77}
-        d2["spec"]["replicas"] = 9
-        _, d3 = C.http("PUT", base + "/status", d2)
+
+        def status_edit(d):
+            d["status"] = {"replicas": 77}
+            d["spec"]["replicas"] = 9
+        _, d3 = put(base + "/status", status_edit)
         self.assertEqual(d3["status"]["replicas"], 77)
         self.assertEqual(d3["spec"]["replicas"], 1)
-        _, d4 = C.http("PATCH", base, {"spec": {"replicas": 2}},
-                       ctype="application/merge-patch+json")
+        self.assertEqual(d3["metadata"]["generation"], gen)
+        st, d4 = C.http("PATCH", base, {"spec": {"replicas": 2}},
+                        ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, d4)
         self.assertEqual(d4["metadata"]["generation"], gen + 1)
 
     def test_scale_subresource(self):

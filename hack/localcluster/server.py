@@ -7,6 +7,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import discovery, openapi, rbac
@@ -288,6 +289,9 @@ class App:
         self.log_lock = threading.Lock()
         self.log = open(opts.dir + "/apiserver-requests.jsonl", "a", buffering=1 << 16)
         self.on_restart = None
+        # new at every start (a restart fault re-executes the process with
+        # the same pid), so a client can tell that a restart has happened
+        self.boot_id = str(uuid.uuid4())
 
     def log_request(self, user, ua, verb, path, query, code, secs):
         line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) +
@@ -351,7 +355,7 @@ class App:
                 doc = json.loads(req.body or b"{}")
                 return 200, self.faults.set(doc)
         if path == "/admin/stats":
-            return 200, {"resourceVersion": self.store.rv,
+            return 200, {"bootId": self.boot_id, "resourceVersion": self.store.rv,
                          "watchers": self.store.watcher_count(),
                          "objects": {k: self.store.count(k) for k in self.store.data}}
         if path == "/admin/save" and req.method == "POST":

@@ -49,6 +49,9 @@ class Watcher:
 class Store:
     def __init__(self, history=5000):
         self.lock = threading.RLock()
+        # one save at a time: the --persist thread, /admin/save and the
+        # restart fault all write state.json through the same temporary file
+        self.save_lock = threading.Lock()
         self.rv = 1
         self.data = {}       # key -> {ns -> {name -> obj}}
         self.hist = {}       # key -> deque of Event
@@ -201,11 +204,12 @@ class Store:
             return {"rv": self.rv, "objects": items}
 
     def save(self, path):
-        snap = self.snapshot()
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(snap, f, separators=(",", ":"))
-        os.replace(tmp, path)
+        with self.save_lock:
+            snap = self.snapshot()
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(snap, f, separators=(",", ":"))
+            os.replace(tmp, path)
 
     def load(self, path):
         with open(path) as f:
