@@ -122,7 +122,7 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- clients -------------------------------------------------------
-    def run(self, tool, *args, input=None, check=True, timeout=60):
+    def run(self, tool, *args, input=None, check=True, timeout=300):
         p = subprocess.run([os.path.join(TOOLS, tool)] + list(args), env=self.env,
                            input=input, capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
@@ -200,7 +200,9 @@ def kube_only(reason):
     return unittest.skipIf(LOCAL, "real control plane only: " + reason)
 
 
-def wait_until(fn, timeout=15, interval=0.1, what="condition"):
+def wait_until(fn, timeout=120, interval=0.1, what="condition"):
+    """Polls fn until it is true. The default timeout is generous: the machine
+    may be loaded, and a wait is for a condition, never a measurement."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:

@@ -79,7 +79,18 @@ spec:
         resources: {requests: {cpu: 1000m, memory: 1024Mi}, limits: {cpu: "1.5"}}
 """
         C.kubectl("apply", "--server-side", "--field-manager=t", "-f", "-", input=doc)
-        a = json.loads(C.kubectl("get", "deploy", "qa", "-n", "canon", "-o", "json").stdout)
+        # The Deployment controller writes the status (a new resourceVersion)
+        # until the rollout is done; compare once it has settled, so that only
+        # the second apply could change the resourceVersion.
+        def settled():
+            d = json.loads(C.kubectl("get", "deploy", "qa", "-n", "canon", "-o",
+                                     "json").stdout)
+            st = d.get("status") or {}
+            conds = {c["type"]: c.get("reason") for c in st.get("conditions") or ()}
+            return d if (st.get("observedGeneration") == d["metadata"]["generation"] and
+                         st.get("readyReplicas") == 1 and
+                         conds.get("Progressing") == "NewReplicaSetAvailable") else None
+        a = cluster.wait_until(settled, interval=0.5, what="deploy/qa rolled out")
         self.assertEqual(a["spec"]["template"]["spec"]["containers"][0]["resources"],
                          {"requests": {"cpu": "1", "memory": "1Gi"},
                           "limits": {"cpu": "1500m"}})
@@ -110,7 +121,7 @@ spec:
             st = h.get("status") or {}
             return st if "currentReplicas" in st else None
         # The upstream HPA controller syncs every 15 s.
-        st = cluster.wait_until(status, timeout=45, interval=1, what="HPA status")
+        st = cluster.wait_until(status, timeout=120, interval=1, what="HPA status")
         self.assertIn("desiredReplicas", st)
         self.assertIsInstance(st["desiredReplicas"], int)
         self.assertEqual(st["currentReplicas"], 2)

@@ -45,7 +45,7 @@ class TestControllers(unittest.TestCase):
         C.kubectl("create", "deployment", "web", "-n", "ctl", "--image=nginx:1.27",
                   "--replicas=2")
         C.kubectl("wait", "--for=condition=Available", "deploy/web", "-n", "ctl",
-                  "--timeout=15s")
+                  "--timeout=120s")
         d = get("deploy", "web")
         st = d["status"]
         self.assertEqual((st["replicas"], st["readyReplicas"], st["updatedReplicas"],
@@ -54,7 +54,7 @@ class TestControllers(unittest.TestCase):
         conds = {c["type"]: c["reason"] for c in st["conditions"]}
         self.assertEqual(conds, {"Available": "MinimumReplicasAvailable",
                                  "Progressing": "NewReplicaSetAvailable"})
-        C.kubectl("rollout", "status", "deploy/web", "-n", "ctl", "--timeout=15s")
+        C.kubectl("rollout", "status", "deploy/web", "-n", "ctl", "--timeout=120s")
 
     def test_deployment_with_failing_image_never_ready(self):
         C.kubectl("create", "deployment", "bad", "-n", "ctl", "--image=fail-me:1")
@@ -66,7 +66,7 @@ class TestControllers(unittest.TestCase):
     def test_statefulset_ordinals_pvcs_and_rolling_update(self):
         C.kubectl("apply", "-f", "-", input=sts("db", strategy="updateStrategy: {type: "
                                                 "RollingUpdate, rollingUpdate: {partition: 1}}"))
-        C.kubectl("rollout", "status", "sts/db", "-n", "ctl", "--timeout=20s")
+        C.kubectl("rollout", "status", "sts/db", "-n", "ctl", "--timeout=120s")
         pods = json.loads(C.kubectl("get", "pods", "-n", "ctl", "-l", "app=db", "-o",
                                     "json").stdout)["items"]
         by_name = {p["metadata"]["name"]: p for p in pods}
@@ -101,8 +101,6 @@ class TestControllers(unittest.TestCase):
                                                            "name").stdout, what="pods GC")
         self.assertIn("data-db-0", C.kubectl("get", "pvc", "-n", "ctl").stdout)  # retained
 
-    @cluster.local_only("not yet passing on the real control plane: deleting a pod of the "
-                        "OnDelete StatefulSet waits past 60 s there (under investigation)")
     def test_statefulset_on_delete_and_pvc_delete_policy(self):
         C.kubectl("apply", "-f", "-", input=sts(
             "od", replicas=2, strategy="updateStrategy: {type: OnDelete}",
@@ -128,13 +126,13 @@ class TestControllers(unittest.TestCase):
 
     def test_jobs_succeed_or_fail(self):
         C.kubectl("create", "job", "ok", "-n", "ctl", "--image=busybox:1")
-        C.kubectl("wait", "--for=condition=Complete", "job/ok", "-n", "ctl", "--timeout=15s")
+        C.kubectl("wait", "--for=condition=Complete", "job/ok", "-n", "ctl", "--timeout=120s")
         self.assertEqual(get("job", "ok")["status"]["succeeded"], 1)
         if not cluster.LOCAL:
             return  # the real Job controller retries a failing pod with a growing
             # back-off (10 s, 20 s, ... up to backoffLimit 6): minutes
         C.kubectl("create", "job", "ko", "-n", "ctl", "--image=fail-me:1")
-        C.kubectl("wait", "--for=condition=Failed", "job/ko", "-n", "ctl", "--timeout=15s")
+        C.kubectl("wait", "--for=condition=Failed", "job/ko", "-n", "ctl", "--timeout=120s")
         self.assertEqual(get("job", "ko")["status"]["conditions"][-1]["reason"],
                          "BackoffLimitExceeded")
 
@@ -145,7 +143,7 @@ class TestControllers(unittest.TestCase):
                   "--schedule=* * * * *")
         cluster.wait_until(lambda: "tick-" in C.kubectl("get", "jobs", "-n", "ctl", "-o",
                                                         "name").stdout,
-                           timeout=20, what="cronjob job (time sped up 120x)")
+                           timeout=120, what="cronjob job (time sped up 120x)")
         cj = get("cronjob", "tick")
         self.assertIn("lastScheduleTime", cj["status"])
         job = [j for j in json.loads(C.kubectl("get", "jobs", "-n", "ctl", "-o", "json").stdout)

@@ -34,7 +34,7 @@ class TestCrd(unittest.TestCase):
         res = C.kubectl("api-resources", "--api-group=conformance.example.com").stdout
         self.assertIn("wdg", res)
         C.kubectl("wait", "--for=condition=Established",
-                  "crd/widgets.conformance.example.com", "--timeout=10s")
+                  "crd/widgets.conformance.example.com", "--timeout=120s")
 
     def test_defaults_pruning_and_strict(self):
         C.kubectl("apply", "-f", "-", input=widget("w1", {"size": 2, "extra": {"keep": 1}}))
@@ -129,5 +129,5 @@ spec:
         C.kubectl("apply", "-f", "-", input="apiVersion: conformance.example.com/v1\n"
                   "kind: Gadget\nmetadata: {name: g1}\nspec: {a: 1}\n")
         self.assertIn("gadget", C.kubectl("get", "gadgets", "-o", "name").stdout)
-        C.kubectl("delete", "crd", "gadgets.conformance.example.com", "--timeout=20s")
+        C.kubectl("delete", "crd", "gadgets.conformance.example.com", "--timeout=120s")
         self.assertNotIn("gadgets", C.kubectl("api-resources").stdout)

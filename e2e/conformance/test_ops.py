@@ -127,11 +127,11 @@ class TestHelm(unittest.TestCase):
     def test_install_upgrade_uninstall(self):
         chart = os.path.join(cluster.FIXTURES, "chart")
         C.helm("install", "conf", chart, "-n", "helm", "--create-namespace", "--wait",
-               "--timeout", "60s")
+               "--timeout", "120s")
         self.assertEqual(json.loads(C.kubectl("get", "cm", "conf-cfg", "-n", "helm", "-o",
                                               "json").stdout)["data"]["message"], "hello")
         C.helm("upgrade", "conf", chart, "-n", "helm", "--set", "replicas=2,message=bye",
-               "--wait", "--timeout", "60s")
+               "--wait", "--timeout", "120s")
         d = json.loads(C.kubectl("get", "deploy", "conf-web", "-n", "helm", "-o", "json").stdout)
         self.assertEqual(d["spec"]["replicas"], 2)
         self.assertEqual(d["status"]["readyReplicas"], 2)
@@ -153,6 +153,6 @@ class TestAuditLog(unittest.TestCase):
             with open(path) as f:
                 return [e for e in map(json.loads, f) if e.get("verb") == "create" and
                         (e.get("objectRef") or {}).get("name") == "audited"]
-        found = cluster.wait_until(mine, timeout=10, what="the create in audit.log")
+        found = cluster.wait_until(mine, timeout=120, what="the create in audit.log")
         self.assertEqual(found[-1]["user"]["username"], "kubernetes-admin")
         self.assertEqual(found[-1]["responseStatus"]["code"], 201)

@@ -90,7 +90,7 @@ class TestWatch(unittest.TestCase):
 
         def watcher():
             proc_out["p"] = C.kubectl("get", "cm", "-n", "watch", "-w", "--request-timeout=4s",
-                                      "-l", "kw=1", check=False, timeout=20)
+                                      "-l", "kw=1", check=False, timeout=120)
         th = threading.Thread(target=watcher)
         th.start()
         time.sleep(1.5)
@@ -98,7 +98,7 @@ class TestWatch(unittest.TestCase):
         th.join()
         self.assertIn("kw", proc_out["p"].stdout)
         C.kubectl("delete", "cm", "kw", "-n", "watch", "--wait=false")
-        C.kubectl("wait", "--for=delete", "cm/kw", "-n", "watch", "--timeout=10s")
+        C.kubectl("wait", "--for=delete", "cm/kw", "-n", "watch", "--timeout=120s")
 
     def test_many_open_watches(self):
         import http.client
