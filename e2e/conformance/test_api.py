@@ -322,6 +322,12 @@ kind: PersistentVolumeClaim
 metadata: {name: imm, namespace: api}
 spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}
 """)
+        # resizing is judged for a bound claim (an unbound one is refused as
+        # immutable); on the real control plane the PV controller binds it
+        # a moment after the create
+        cluster.wait_until(lambda: json.loads(C.kubectl(
+            "get", "pvc", "imm", "-n", "api", "-o", "json").stdout)["status"].get("phase")
+            == "Bound", interval=0.5, what="pvc/imm Bound")
         if cluster.LOCAL:
             # local-cluster lets any bound claim grow; kube-apiserver only one
             # that a StorageClass with allowVolumeExpansion provisioned
