@@ -9,7 +9,9 @@
  * PostHog's migrations own the base tables. For each bucket the operator
  * derives kafka_events_json_N and events_json_mv_N from the definitions the
  * server reports (schema.c), and applies them on every replica itself, so
- * nothing depends on distributed DDL.
+ * nothing depends on distributed DDL. Before that, a replica that lacks
+ * tables of the PostHog database (one added after the migrations ran)
+ * gets them from a healthy one (replicate.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #include "../../pkg/clickhouse/clickhouse.h"
 #include "controller-private.h"
+#include "replicate.h"
 #include "schema.h"
 
 /* Longest password read from the Secret. */
@@ -396,6 +399,56 @@ static int sync_replica(struct phc_run *run, struct replica *rep, const char *br
 	return r;
 }
 
+/* True when rows (ph_replicate_read's) hold PostHog's base tables. */
+static bool has_base(const cJSON *rows)
+{
+	return definition(rows, PH_SCHEMA_BASE_KAFKA) && definition(rows, PH_SCHEMA_BASE_MV);
+}
+
+/*
+ * Copies every table of the PostHog database from the first replica that
+ * has PostHog's base tables onto each replica that lacks some: a replica
+ * or shard added after the migrations ran (replicate.h). When none has
+ * them there is nothing to copy; sync_replica then waits for the
+ * migrations.
+ */
+static int copy_schema(struct phc_run *run, struct replica *reps, int n, char *msg,
+		       size_t msglen)
+{
+	static const char *const owned[] = {PH_SCHEMA_BASE_KAFKA, PH_SCHEMA_BASE_MV};
+	const char *db = database_of(run->spec);
+	cJSON *rows = NULL;
+	char why[1536];
+	int src = -1, r = 0;
+
+	for (int i = 0; n > 1 && i < n && src < 0; i++) {
+		r = ph_replicate_read(reps[i].ch, db, &rows, msg, msglen);
+		if (r < 0)
+			return r;
+		if (has_base(rows))
+			src = i;
+		else
+			cJSON_Delete(rows);
+	}
+	for (int i = 0; src >= 0 && i < n && r == 0; i++) {
+		unsigned created = 0;
+
+		if (i == src)
+			continue;
+		r = ph_replicate_copy(reps[i].ch, db, rows, owned, 2, &created, why, sizeof(why));
+		if (created)
+			log_write(run->p->log, LOG_INFO, &run->lf,
+				  "ClickHouse %s: %u tables of %s copied from %s", reps[i].label,
+				  created, db, reps[src].label);
+		if (r < 0)
+			snprintf(msg, msglen, "copying the tables of %s from %s to %s: %s", db,
+				 reps[src].label, reps[i].label, why);
+	}
+	if (src >= 0)
+		cJSON_Delete(rows);
+	return r;
+}
+
 /* Records the base fingerprint and bucket count. The shard count is
  * recorded once, at the first sync: the shards that held data then. */
 static void record_schema_status(struct phc_run *run, const char *fp)
@@ -540,6 +593,8 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 		return n;
 	}
 	r = move_database(run, reps, n, msg, msglen);
+	if (r == 0)
+		r = copy_schema(run, reps, n, msg, msglen);
 	for (int i = 0; i < n && r == 0; i++)
 		r = sync_replica(run, &reps[i], brokers, fp, msg, msglen);
 	close_replicas(reps, n);

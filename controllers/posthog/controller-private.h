@@ -159,8 +159,10 @@ void phc_zookeeper_shrink_message(int live, int want, char *msg, size_t msglen);
 /* ---- chaccess.c ----------------------------------------------------------- */
 
 /*
- * Brings every bucket's ClickHouse tables in line with the base tables on
- * every replica, and drops the tables of buckets beyond the count. Sets
+ * Copies every table of the PostHog database onto each replica that lacks
+ * some (an added replica or shard, replicate.h), then brings every
+ * bucket's ClickHouse tables in line with the base tables on every
+ * replica, and drops the tables of buckets beyond the count. Sets
  * run->bucket_schema_ready[]. First claims the database for this PostHog
  * (owner.c). Returns 0, -EAGAIN while PostHog's migrations have not created
  * the base tables, -EEXIST when another PostHog owns the database's bucket

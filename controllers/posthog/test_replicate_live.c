@@ -1,0 +1,288 @@
+/*
+ * Integration test of the schema copy onto a new shard (replicate.h),
+ * against two real ClickHouse 18.16 servers sharing a ZooKeeper
+ * (hack/test.d/27-clickhouse-shards starts them).
+ *
+ * CLICKHOUSE_URL is the first shard, CLICKHOUSE_URL_B the added one; both
+ * take CLICKHOUSE_USER and CLICKHOUSE_PASSWORD, and both define the
+ * cluster "posthog" as the two shards, with macros {shard} and {replica}
+ * of their own. Without them the test reports itself skipped (77). It
+ * owns the database "posthog" on both servers.
+ *
+ * The first shard gets PostHog's base schema (hack/clickhouse-base-schema
+ * .sql), a ReplicatedMergeTree table with a Distributed table over it, a
+ * materialized view with an inner table and a plain view, and rows. The
+ * added shard starts empty. After the copy it has every table of the first
+ * shard with the same definition, and Distributed queries on either shard
+ * count the rows of both.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../pkg/clickhouse/clickhouse.h"
+#include "replicate.h"
+
+static const char *const owned[] = {PH_SCHEMA_BASE_KAFKA, PH_SCHEMA_BASE_MV};
+
+static struct ch_client *client(const char *url)
+{
+	struct ch_options o = {
+		.url = url,
+		.user = getenv("CLICKHOUSE_USER"),
+		.password = getenv("CLICKHOUSE_PASSWORD"),
+		.timeout_ms = 30000,
+	};
+	struct ch_client *c = NULL;
+
+	ck_assert_int_eq(ch_new(&o, &c), 0);
+	return c;
+}
+
+static void exec_ok(struct ch_client *c, const char *sql)
+{
+	char err[1024] = "";
+
+	ck_assert_msg(ch_exec(c, sql, err, sizeof(err)) == 0, "%s: %s", sql, err);
+}
+
+static cJSON *query_ok(struct ch_client *c, const char *sql)
+{
+	cJSON *rows = NULL;
+	char err[1024] = "";
+
+	ck_assert_msg(ch_query(c, sql, &rows, err, sizeof(err)) == 0, "%s: %s", sql, err);
+	return rows;
+}
+
+static const char *str_of(const cJSON *row, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
+
+	ck_assert_msg(cJSON_IsString(v), "no string %s", key);
+	return v->valuestring;
+}
+
+/* The one value of a one-row query, as text. */
+static char *scalar(struct ch_client *c, const char *sql)
+{
+	cJSON *rows = query_ok(c, sql);
+	char *v;
+
+	ck_assert_int_eq(cJSON_GetArraySize(rows), 1);
+	v = strdup(str_of(cJSON_GetArrayItem(rows, 0), "v"));
+	cJSON_Delete(rows);
+	return v;
+}
+
+static void assert_scalar(struct ch_client *c, const char *sql, const char *want)
+{
+	char *v = scalar(c, sql);
+
+	ck_assert_msg(!strcmp(v, want), "%s: %s, want %s", sql, v, want);
+	free(v);
+}
+
+/* Our SQL files: statements end with ';' at the end of a line, comments
+ * are on lines of their own. */
+static void exec_file(struct ch_client *c, const char *path)
+{
+	char line[4096];
+	struct buf stmt;
+	FILE *f = fopen(path, "r");
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	buf_init(&stmt, 1 << 20);
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		if (!strncmp(line, "--", 2))
+			continue;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+			n--;
+		if (n > 0 && line[n - 1] == ';') {
+			ck_assert_int_eq(buf_append(&stmt, line, n - 1), 0);
+			exec_ok(c, buf_str(&stmt));
+			buf_reset(&stmt);
+		} else {
+			ck_assert_int_eq(buf_append_str(&stmt, line), 0);
+		}
+	}
+	fclose(f);
+	buf_free(&stmt);
+}
+
+/* name -> "engine\ncreate_table_query" of every table of posthog on c. */
+static cJSON *tables_of(struct ch_client *c)
+{
+	cJSON *rows = NULL, *map = cJSON_CreateObject();
+	const cJSON *row;
+	char err[1024] = "";
+
+	ck_assert_msg(ph_replicate_read(c, "posthog", &rows, err, sizeof(err)) == 0, "%s", err);
+	cJSON_ArrayForEach(row, rows) {
+		struct buf v;
+
+		buf_init(&v, 1 << 20);
+		ck_assert_int_eq(buf_printf(&v, "%s\n%s", str_of(row, "engine"),
+					    str_of(row, "create_table_query")), 0);
+		cJSON_AddStringToObject(map, str_of(row, "name"), buf_str(&v));
+		buf_free(&v);
+	}
+	cJSON_Delete(rows);
+	return map;
+}
+
+static void setup_first_shard(struct ch_client *a)
+{
+	exec_file(a, "hack/clickhouse-base-schema.sql");
+	exec_ok(a, "CREATE TABLE posthog.sharded_persons (id UInt64, team_id Int64, "
+		   "version UInt64) ENGINE = ReplicatedReplacingMergeTree("
+		   "'/clickhouse/tables/{shard}/posthog.sharded_persons', '{replica}', version) "
+		   "ORDER BY (team_id, id)");
+	exec_ok(a, "CREATE TABLE posthog.persons_all (id UInt64, team_id Int64, version UInt64) "
+		   "ENGINE = Distributed('posthog', 'posthog', 'sharded_persons', id)");
+	exec_ok(a, "CREATE MATERIALIZED VIEW posthog.event_counts ENGINE = SummingMergeTree "
+		   "ORDER BY event AS SELECT event, count() AS n FROM posthog.sharded_events "
+		   "GROUP BY event");
+	exec_ok(a, "CREATE VIEW posthog.event_total AS SELECT count() AS n FROM posthog.events");
+	exec_ok(a, "INSERT INTO posthog.sharded_events (uuid, event, team_id, distinct_id, "
+		   "timestamp, _timestamp) SELECT generateUUIDv4(), toString(number), 1, "
+		   "concat('a', toString(number)), now(), now() FROM system.numbers LIMIT 3");
+	exec_ok(a, "INSERT INTO posthog.sharded_persons VALUES (1, 1, 0), (2, 1, 0), (3, 1, 0)");
+}
+
+START_TEST(test_new_shard_gets_every_table)
+{
+	const char *url_a = getenv("CLICKHOUSE_URL"), *url_b = getenv("CLICKHOUSE_URL_B");
+	struct ch_client *a = client(url_a), *b = client(url_b);
+	cJSON *src = NULL, *ta, *tb;
+	const cJSON *t;
+	unsigned created = 99;
+	char err[2048] = "", *zk;
+	int n;
+
+	exec_ok(a, "DROP DATABASE IF EXISTS posthog");
+	exec_ok(b, "DROP DATABASE IF EXISTS posthog");
+	setup_first_shard(a);
+	assert_scalar(b, "SELECT toString(count()) AS v FROM system.databases WHERE name = 'posthog'",
+		      "0");
+
+	/* The copy, as the reconciler runs it. */
+	ck_assert_msg(ph_replicate_read(a, "posthog", &src, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(ph_replicate_copy(b, "posthog", src, owned, 2, &created, err, sizeof(err)) == 0,
+		      "%s", err);
+
+	/* Every table of the first shard, with the same definition: the base
+	 * schema's 5, sharded_persons, persons_all, the view and its inner
+	 * table, the plain view; the inner table came with its view. */
+	ta = tables_of(a);
+	tb = tables_of(b);
+	n = cJSON_GetArraySize(ta);
+	ck_assert_int_eq(n, 10);
+	ck_assert_int_eq(created, (unsigned)n - 1);
+	ck_assert_int_eq(cJSON_GetArraySize(tb), n);
+	cJSON_ArrayForEach(t, ta) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(tb, t->string);
+
+		ck_assert_msg(cJSON_IsString(o), "the new shard lacks posthog.%s", t->string);
+		ck_assert_msg(!strcmp(o->valuestring, t->valuestring),
+			      "posthog.%s differs:\n first: %s\n   new: %s", t->string, t->valuestring,
+			      o->valuestring);
+	}
+
+	/* Again: nothing to do. */
+	ck_assert_msg(ph_replicate_copy(b, "posthog", src, owned, 2, &created, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(created, 0);
+
+	/* The replicated table on the new shard has its own shard's path. */
+	zk = scalar(b, "SELECT zookeeper_path AS v FROM system.replicas WHERE database = 'posthog' "
+		       "AND table = 'sharded_persons'");
+	ck_assert_msg(!strcmp(zk, "/clickhouse/tables/2/posthog.sharded_persons"), "%s", zk);
+	free(zk);
+
+	/* Rows on the new shard; Distributed queries on either count both. */
+	exec_ok(b, "INSERT INTO posthog.sharded_events (uuid, event, team_id, distinct_id, "
+		   "timestamp, _timestamp) SELECT generateUUIDv4(), toString(number), 1, "
+		   "concat('b', toString(number)), now(), now() FROM system.numbers LIMIT 2");
+	exec_ok(b, "INSERT INTO posthog.sharded_persons VALUES (4, 1, 0), (5, 1, 0)");
+	assert_scalar(a, "SELECT toString(count()) AS v FROM posthog.sharded_events", "3");
+	assert_scalar(b, "SELECT toString(count()) AS v FROM posthog.sharded_events", "2");
+	assert_scalar(a, "SELECT toString(count()) AS v FROM posthog.events", "5");
+	assert_scalar(b, "SELECT toString(count()) AS v FROM posthog.events", "5");
+	assert_scalar(b, "SELECT toString(n) AS v FROM posthog.event_total", "5");
+	assert_scalar(a, "SELECT toString(count()) AS v FROM posthog.persons_all", "5");
+	assert_scalar(b, "SELECT toString(sum(n)) AS v FROM posthog.event_counts", "2");
+
+	cJSON_Delete(ta);
+	cJSON_Delete(tb);
+	cJSON_Delete(src);
+	ch_free(a);
+	ch_free(b);
+}
+END_TEST
+
+/* A definition the first shard reports that is not one statement of its
+ * own table stops the copy before anything runs on the new shard. */
+START_TEST(test_bad_definition_creates_nothing)
+{
+	struct ch_client *b = client(getenv("CLICKHOUSE_URL_B"));
+	cJSON *src = cJSON_CreateArray(), *row;
+	unsigned created = 99;
+	char err[1024] = "";
+
+	exec_ok(b, "DROP DATABASE IF EXISTS posthog");
+	row = cJSON_CreateObject();
+	cJSON_AddStringToObject(row, "name", "a");
+	cJSON_AddStringToObject(row, "engine", "Memory");
+	cJSON_AddStringToObject(row, "create_table_query",
+				"CREATE TABLE posthog.a (x UInt8) ENGINE = Memory");
+	cJSON_AddItemToArray(src, row);
+	row = cJSON_CreateObject();
+	cJSON_AddStringToObject(row, "name", "b");
+	cJSON_AddStringToObject(row, "engine", "Memory");
+	cJSON_AddStringToObject(row, "create_table_query",
+				"CREATE TABLE posthog.b (x UInt8) ENGINE = Memory; DROP DATABASE system");
+	cJSON_AddItemToArray(src, row);
+	ck_assert_int_eq(ph_replicate_copy(b, "posthog", src, owned, 2, &created, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "posthog.b") && strstr(err, "more than one statement"), "%s", err);
+	ck_assert_int_eq(created, 0);
+	assert_scalar(b, "SELECT toString(count()) AS v FROM system.databases WHERE name = 'posthog'",
+		      "0");
+	cJSON_Delete(src);
+	ch_free(b);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("replicate_live");
+	TCase *t = tcase_create("two shards");
+
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, test_new_shard_gets_every_table);
+	tcase_add_test(t, test_bad_definition_creates_nothing);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!getenv("CLICKHOUSE_URL") || !getenv("CLICKHOUSE_URL_B") || !getenv("CLICKHOUSE_USER")) {
+		fprintf(stderr, "CLICKHOUSE_URL, CLICKHOUSE_URL_B and CLICKHOUSE_USER not set: skipped\n");
+		return 77;
+	}
+	sr = srunner_create(suite());
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
