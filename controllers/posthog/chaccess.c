@@ -9,7 +9,9 @@
  * PostHog's migrations own the base tables. For each bucket the operator
  * derives kafka_events_json_N and events_json_mv_N from the definitions the
  * server reports (schema.c), and applies them on every replica itself, so
- * nothing depends on distributed DDL. Before that, a replica that lacks
+ * nothing depends on distributed DDL. With KafkaPrefix routing the other
+ * Kafka tables fed by prefixed topics get per-bucket copies the same way
+ * (prefixed.h). Before that, a replica that lacks
  * tables of the PostHog database (one added after the migrations ran)
  * gets them from a healthy one (replicate.h).
  */
@@ -23,6 +25,7 @@
 
 #include "../../pkg/clickhouse/clickhouse.h"
 #include "controller-private.h"
+#include "prefixed.h"
 #include "replicate.h"
 #include "schema.h"
 
@@ -223,30 +226,13 @@ static const char *database_of(const cJSON *spec)
 	return cJSON_IsString(db) ? db->valuestring : "posthog";
 }
 
-/* The definitions on one replica: base and every possible bucket table. */
+/* The definitions on one replica: every table of the PostHog database
+ * (name, engine, create_table_query), so that the base, bucket and
+ * prefixed-topic tables and the copy onto new replicas read one answer. */
 static int read_tables(struct replica *rep, const char *db, cJSON **rows,
 		       char *msg, size_t msglen)
 {
-	char names[2 + 2 * PH_MAX_BUCKETS][40];
-	const char *ptrs[2 + 2 * PH_MAX_BUCKETS];
-	struct buf q;
-	size_t n = 0;
-	int r;
-
-	snprintf(names[n++], sizeof(names[0]), "%s", PH_SCHEMA_BASE_KAFKA);
-	snprintf(names[n++], sizeof(names[0]), "%s", PH_SCHEMA_BASE_MV);
-	for (unsigned b = 0; b < PH_MAX_BUCKETS; b++) {
-		snprintf(names[n++], sizeof(names[0]), "%s_%u", PH_SCHEMA_BASE_KAFKA, b);
-		snprintf(names[n++], sizeof(names[0]), "%s_%u", PH_SCHEMA_BASE_MV, b);
-	}
-	for (size_t i = 0; i < n; i++)
-		ptrs[i] = names[i];
-	buf_init(&q, 64 * 1024);
-	r = ph_schema_tables_query(db, ptrs, n, &q);
-	if (r == 0)
-		r = ch_query(rep->ch, buf_str(&q), rows, msg, msglen);
-	buf_free(&q);
-	return r;
+	return ph_replicate_read(rep->ch, db, rows, msg, msglen);
 }
 
 static const char *definition(const cJSON *rows, const char *name)
@@ -351,6 +337,52 @@ static void bucket_spec(struct phc_run *run, unsigned bucket, const char *db,
 	(void)run;
 }
 
+/*
+ * KafkaPrefix routing: each bucket's copies of PostHog's other Kafka
+ * tables fed by prefixed topics (prefixed.h), for every pair whose base
+ * tables exist on this replica; copies of buckets beyond the count, or of
+ * a PostHog that routes with Env, are dropped.
+ */
+static int sync_prefixed(struct phc_run *run, struct replica *rep, const cJSON *rows,
+			 const char *brokers, char *msg, size_t msglen)
+{
+	const char *db = database_of(run->spec);
+	size_t np;
+	const struct ph_prefixed_pair *pairs = ph_prefixed_pairs(&np);
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < np; i++) {
+		const char *bk = definition(rows, pairs[i].kafka_table);
+		const char *bm = definition(rows, pairs[i].mv);
+
+		for (unsigned b = 0; r == 0 && b < PH_MAX_BUCKETS; b++) {
+			struct ph_schema_stmts s = {0};
+			struct ph_prefixed_names pn;
+			struct ph_bucket_names nm;
+			struct ph_schema_bucket sb;
+			bool live = b < run->buckets &&
+				    ph_bucket_names(run->name, run->spec, b, &nm) == 0 &&
+				    nm.kafka_prefix[0] && bk && bm;
+
+			if (ph_prefixed_bucket(&pairs[i], live ? &nm : NULL, b, db, brokers, &pn,
+					       &sb) < 0) {
+				snprintf(msg, msglen, "bucket %u: the names of its copy of %s do not fit",
+					 b, pairs[i].kafka_table);
+				return -EINVAL;
+			}
+			if (live)
+				r = ph_schema_plan(bk, bm, definition(rows, sb.kafka_table),
+						   definition(rows, sb.mv), &sb, &s, msg, msglen);
+			else if (definition(rows, sb.kafka_table) || definition(rows, sb.mv))
+				r = ph_schema_drop(&sb, &s);
+			if (r == 0)
+				r = run_stmts(rep, &s, run, msg, msglen);
+			ph_schema_stmts_free(&s);
+		}
+	}
+	return r;
+}
+
 /* Syncs one replica. Returns 0, -EAGAIN (no base tables) or an error. */
 static int sync_replica(struct phc_run *run, struct replica *rep, const char *brokers,
 			char fp[PH_SCHEMA_FP_LEN + 1], char *msg, size_t msglen)
@@ -395,6 +427,8 @@ static int sync_replica(struct phc_run *run, struct replica *rep, const char *br
 			r = run_stmts(rep, &s, run, msg, msglen);
 		ph_schema_stmts_free(&s);
 	}
+	if (r == 0)
+		r = sync_prefixed(run, rep, rows, brokers, msg, msglen);
 	cJSON_Delete(rows);
 	return r;
 }
@@ -415,11 +449,20 @@ static bool has_base(const cJSON *rows)
 static int copy_schema(struct phc_run *run, struct replica *reps, int n, char *msg,
 		       size_t msglen)
 {
-	static const char *const owned[] = {PH_SCHEMA_BASE_KAFKA, PH_SCHEMA_BASE_MV};
+	const char *owned[2 + 2 * 16];
+	size_t nowned = 0, np;
+	const struct ph_prefixed_pair *pairs = ph_prefixed_pairs(&np);
 	const char *db = database_of(run->spec);
 	cJSON *rows = NULL;
 	char why[1536];
 	int src = -1, r = 0;
+
+	owned[nowned++] = PH_SCHEMA_BASE_KAFKA;
+	owned[nowned++] = PH_SCHEMA_BASE_MV;
+	for (size_t i = 0; i < np && nowned + 2 <= sizeof(owned) / sizeof(owned[0]); i++) {
+		owned[nowned++] = pairs[i].kafka_table;
+		owned[nowned++] = pairs[i].mv;
+	}
 
 	for (int i = 0; n > 1 && i < n && src < 0; i++) {
 		r = ph_replicate_read(reps[i].ch, db, &rows, msg, msglen);
@@ -435,7 +478,8 @@ static int copy_schema(struct phc_run *run, struct replica *reps, int n, char *m
 
 		if (i == src)
 			continue;
-		r = ph_replicate_copy(reps[i].ch, db, rows, owned, 2, &created, why, sizeof(why));
+		r = ph_replicate_copy(reps[i].ch, db, rows, owned, nowned, &created, why,
+				      sizeof(why));
 		if (created)
 			log_write(run->p->log, LOG_INFO, &run->lf,
 				  "ClickHouse %s: %u tables of %s copied from %s", reps[i].label,
@@ -610,6 +654,33 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 	return 0;
 }
 
+/* Drops every prefixed-topic copy (prefixed.h) that exists on rep. */
+static int drop_prefixed(struct phc_run *run, struct replica *rep, const char *db,
+			 char *msg, size_t msglen)
+{
+	size_t np;
+	const struct ph_prefixed_pair *pairs = ph_prefixed_pairs(&np);
+	cJSON *rows = NULL;
+	int r = read_tables(rep, db, &rows, msg, msglen);
+
+	for (size_t i = 0; r == 0 && i < np; i++) {
+		for (unsigned b = 0; r == 0 && b < PH_MAX_BUCKETS; b++) {
+			struct ph_schema_stmts s = {0};
+			struct ph_prefixed_names pn;
+			struct ph_schema_bucket sb;
+
+			r = ph_prefixed_bucket(&pairs[i], NULL, b, db, NULL, &pn, &sb);
+			if (r == 0 && (definition(rows, sb.kafka_table) || definition(rows, sb.mv)))
+				r = ph_schema_drop(&sb, &s);
+			if (r == 0)
+				r = run_stmts(rep, &s, run, msg, msglen);
+			ph_schema_stmts_free(&s);
+		}
+	}
+	cJSON_Delete(rows);
+	return r;
+}
+
 /* Drops the bucket tables, then the claim, on one replica that this
  * PostHog owns; leaves another's (or unclaimed) tables alone with -EEXIST. */
 static int drop_replica(struct phc_run *run, struct replica *rep, const char *db,
@@ -640,6 +711,8 @@ static int drop_replica(struct phc_run *run, struct replica *rep, const char *db
 			r = run_stmts(rep, &s, run, msg, msglen);
 		ph_schema_stmts_free(&s);
 	}
+	if (r >= 0)
+		r = drop_prefixed(run, rep, db, msg, msglen);
 	if (r < 0)
 		return r;
 	buf_init(&q, 4096);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../../pkg/clickhouse/clickhouse.h"
+#include "prefixed.h"
 #include "replicate.h"
 
 static const char *const owned[] = {PH_SCHEMA_BASE_KAFKA, PH_SCHEMA_BASE_MV};
@@ -258,6 +259,109 @@ START_TEST(test_bad_definition_creates_nothing)
 }
 END_TEST
 
+/*
+ * KafkaPrefix: bucket 1's copy of 1.43's person pair (prefixed.h), derived
+ * from what the first shard reports and created there; the copy onto the
+ * second shard takes PostHog's pair and leaves the bucket copy to the
+ * per-bucket plan. The tables are 1.43's kafka_person, person and
+ * person_mv, with DateTime where 1.43 has DateTime64 (18.16 has none).
+ */
+START_TEST(test_prefixed_person_copy)
+{
+	struct ch_client *a = client(getenv("CLICKHOUSE_URL"));
+	struct ch_client *b = client(getenv("CLICKHOUSE_URL_B"));
+	const char *owned_all[2 + 2 * 16];
+	size_t np, nowned = 0;
+	const struct ph_prefixed_pair *pairs = ph_prefixed_pairs(&np);
+	const struct ph_prefixed_pair *person = NULL;
+	cJSON *spec, *src = NULL, *rows, *tb;
+	struct ph_bucket_names nm;
+	struct ph_prefixed_names pn;
+	struct ph_schema_bucket sb;
+	struct ph_schema_stmts st = {0};
+	const char *bk = NULL, *bm = NULL;
+	const cJSON *row;
+	unsigned created;
+	char err[2048] = "";
+
+	for (size_t i = 0; i < np; i++) {
+		if (!strcmp(pairs[i].kafka_table, "kafka_person"))
+			person = &pairs[i];
+		owned_all[nowned++] = pairs[i].kafka_table;
+		owned_all[nowned++] = pairs[i].mv;
+	}
+	owned_all[nowned++] = PH_SCHEMA_BASE_KAFKA;
+	owned_all[nowned++] = PH_SCHEMA_BASE_MV;
+	ck_assert_ptr_nonnull(person);
+
+	exec_ok(a, "CREATE TABLE posthog.person (id UUID, created_at DateTime, team_id Int64, "
+		   "properties String, is_identified Int8, is_deleted Int8 DEFAULT 0, version UInt64, "
+		   "_timestamp DateTime, _offset UInt64) ENGINE = ReplacingMergeTree(version) "
+		   "ORDER BY (team_id, id)");
+	exec_ok(a, "CREATE TABLE posthog.kafka_person (id UUID, created_at DateTime, team_id Int64, "
+		   "properties String, is_identified Int8, is_deleted Int8 DEFAULT 0, version UInt64) "
+		   "ENGINE = Kafka('kafka:9092', 'clickhouse_person', 'group1', 'JSONEachRow')");
+	exec_ok(a, "CREATE MATERIALIZED VIEW posthog.person_mv TO posthog.person AS SELECT id, "
+		   "created_at, team_id, properties, is_identified, is_deleted, version, "
+		   "now() AS _timestamp, toUInt64(0) AS _offset FROM posthog.kafka_person");
+
+	ck_assert_msg(ph_replicate_read(a, "posthog", &src, err, sizeof(err)) == 0, "%s", err);
+	cJSON_ArrayForEach(row, src) {
+		if (!strcmp(str_of(row, "name"), "kafka_person"))
+			bk = str_of(row, "create_table_query");
+		if (!strcmp(str_of(row, "name"), "person_mv"))
+			bm = str_of(row, "create_table_query");
+	}
+	ck_assert_ptr_nonnull(bk);
+	ck_assert_ptr_nonnull(bm);
+	spec = cJSON_Parse("{\"buckets\":{\"count\":2},\"kafka\":{\"topics\":{\"prefix\":\"p_\"}},"
+			   "\"pluginServer\":{\"topicRouting\":\"KafkaPrefix\"}}");
+	ck_assert_int_eq(ph_bucket_names("ph", spec, 1, &nm), 0);
+	ck_assert_int_eq(ph_prefixed_bucket(person, &nm, 1, "posthog", "127.0.0.1:9", &pn, &sb), 0);
+	ck_assert_msg(ph_schema_plan(bk, bm, NULL, NULL, &sb, &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(st.n, 2);
+	for (size_t i = 0; i < st.n; i++)
+		exec_ok(a, st.sql[i]);
+	ph_schema_stmts_free(&st);
+
+	/* The server holds the bucket's Kafka table on its prefixed topic and
+	 * group, and the view from it into PostHog's person table. */
+	rows = query_ok(a, "SELECT name, engine_full, create_table_query FROM system.tables "
+			   "WHERE database = 'posthog' AND name IN ('kafka_person_1', 'person_mv_1') "
+			   "ORDER BY name");
+	ck_assert_int_eq(cJSON_GetArraySize(rows), 2);
+	ck_assert_msg(strstr(str_of(cJSON_GetArrayItem(rows, 0), "engine_full"),
+			     "Kafka('127.0.0.1:9', 'p_b1_clickhouse_person', 'p_kafka_person_1', "
+			     "'JSONEachRow')"), "%s", str_of(cJSON_GetArrayItem(rows, 0), "engine_full"));
+	ck_assert_msg(strstr(str_of(cJSON_GetArrayItem(rows, 1), "create_table_query"),
+			     "TO posthog.person") &&
+		      strstr(str_of(cJSON_GetArrayItem(rows, 1), "create_table_query"),
+			     "FROM posthog.kafka_person_1"),
+		      "%s", str_of(cJSON_GetArrayItem(rows, 1), "create_table_query"));
+	cJSON_Delete(rows);
+
+	/* The copy onto the second shard: PostHog's pair and person, not the
+	 * bucket copy. */
+	cJSON_Delete(src);
+	src = NULL;
+	ck_assert_msg(ph_replicate_read(a, "posthog", &src, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(ph_replicate_copy(b, "posthog", src, owned_all, nowned, &created, err,
+					sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(created, 3);
+	tb = tables_of(b);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(tb, "kafka_person"));
+	ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(tb, "person_mv"));
+	ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(tb, "person"));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(tb, "kafka_person_1"));
+	ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(tb, "person_mv_1"));
+	cJSON_Delete(tb);
+	cJSON_Delete(src);
+	cJSON_Delete(spec);
+	ch_free(a);
+	ch_free(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("replicate_live");
@@ -265,6 +369,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, test_new_shard_gets_every_table);
+	tcase_add_test(t, test_prefixed_person_copy);
 	tcase_add_test(t, test_bad_definition_creates_nothing);
 	suite_add_tcase(s, t);
 	return s;
