@@ -466,6 +466,8 @@ static int copy_schema(struct phc_run *run, struct replica *reps, int n, char *m
 
 	for (int i = 0; n > 1 && i < n && src < 0; i++) {
 		r = ph_replicate_read(reps[i].ch, db, &rows, msg, msglen);
+		if (r < 0 && ch_exception_code(msg) == CH_UNKNOWN_DATABASE)
+			return 0; /* no database yet: nothing to copy; sync_replica waits */
 		if (r < 0)
 			return r;
 		if (has_base(rows))
