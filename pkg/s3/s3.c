@@ -4,6 +4,7 @@
  * and messages.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,16 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
+/* Bytes that may not reach a signed header: control characters, and
+ * extra (':' for the key id and region, which libcurl splits on). */
+static bool header_safe(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (extra && strchr(extra, *s)))
+			return false;
+	return true;
+}
+
 int s3_new(const struct s3_options *o, struct s3_client **out)
 {
 	struct s3_client *c;
@@ -79,6 +90,13 @@ int s3_new(const struct s3_options *o, struct s3_client **out)
 	if (missing) {
 		if (o->log)
 			log_error(o->log, "s3: no %s given", missing);
+		return -EINVAL;
+	}
+	if (!header_safe(o->endpoint, " ") || !header_safe(o->access_key, ":") ||
+	    !header_safe(o->secret_key, NULL) || (o->region && !header_safe(o->region, ":"))) {
+		if (o->log)
+			log_error(o->log, "s3: the endpoint, access key, secret key or region holds a "
+					  "control character (or a ':' in the key id or region)");
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));

@@ -105,6 +105,33 @@ START_TEST(test_new_requires_fields)
 }
 END_TEST
 
+/* Credentials, endpoint and region that would break a signed header. */
+static const struct {
+	const char *endpoint, *access_key, *secret_key, *region;
+} header_breaking[] = {
+	{ "http://127.0.0.1:1", "a\r\nX-Injected: 1", "s", NULL },
+	{ "http://127.0.0.1:1", "a", "s\r\n", NULL },
+	{ "http://127.0.0.1:1", "a", "s\x01", NULL },
+	{ "http://127.0.0.1:1", "a:b", "s", NULL },
+	{ "http://127.0.0.1:1", "a", "s", "eu-west-1\n" },
+	{ "http://127.0.0.1:1", "a", "s", "eu:west" },
+	{ "http://127.0.0.1:1/\r\nHost: x", "a", "s", NULL },
+	{ "http://127.0.0.1:1 x", "a", "s", NULL },
+};
+
+START_TEST(test_new_refuses_header_breaking)
+{
+	struct s3_options o = { .endpoint = header_breaking[_i].endpoint, .bucket = "b",
+				.access_key = header_breaking[_i].access_key,
+				.secret_key = header_breaking[_i].secret_key,
+				.region = header_breaking[_i].region };
+	struct s3_client *c = NULL;
+
+	ck_assert_int_eq(s3_new(&o, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("s3");
@@ -118,6 +145,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_format_error, 0, sizeof(errs) / sizeof(errs[0]));
 	tcase_add_loop_test(tc, test_status, 0, sizeof(statuses) / sizeof(statuses[0]));
 	tcase_add_test(tc, test_new_requires_fields);
+	tcase_add_loop_test(tc, test_new_refuses_header_breaking, 0,
+			    sizeof(header_breaking) / sizeof(header_breaking[0]));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
