@@ -51,7 +51,7 @@ int ph_bucket_for_team(int64_t team_id, unsigned buckets, const cJSON *pins,
 		return -EINVAL;
 	cJSON_ArrayForEach(p, pins) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "teamId");
-		int64_t b = ph_get_int(p, "bucket", -1);
+		int64_t b = util_json_get_int(p, "bucket", -1);
 
 		if (cJSON_IsNumber(t) && (int64_t)t->valuedouble == team_id &&
 		    b >= 0 && b < (int64_t)buckets) {
@@ -80,13 +80,13 @@ static int put(char *out, size_t outsz, const char *fmt, ...)
 int ph_bucket_names(const char *name, const cJSON *spec, unsigned bucket,
 		    struct ph_bucket_names *out)
 {
-	const char *pre = ph_get_str(spec, "kafka.topics.prefix", "");
-	bool legacy = !strcmp(ph_get_str(spec, "pluginServer.topicRouting",
+	const char *pre = util_json_get_str(spec, "kafka.topics.prefix", "");
+	bool legacy = !strcmp(util_json_get_str(spec, "pluginServer.topicRouting",
 					  "Env"), "KafkaPrefix");
 	struct ph_bucket_names n;
 	int rc = 0;
 
-	if (bucket >= (unsigned)ph_get_int(spec, "buckets.count", 1))
+	if (bucket >= (unsigned)util_json_get_int(spec, "buckets.count", 1))
 		return -EINVAL;
 	memset(&n, 0, sizeof(n));
 	n.bucket = bucket;
@@ -145,7 +145,7 @@ static cJSON *map_parameters(void)
 
 static void map_buckets(const struct ph_ctx *c, cJSON *map)
 {
-	unsigned count = (unsigned)ph_get_int(c->spec, "buckets.count", 1);
+	unsigned count = (unsigned)util_json_get_int(c->spec, "buckets.count", 1);
 	cJSON *arr = ph_add_arr(map, "topics");
 	unsigned b;
 
@@ -171,21 +171,21 @@ static cJSON *map_document(const struct ph_ctx *c)
 	char boot[2048];
 
 	ph_add_int(map, "version", PH_BUCKET_MAP_VERSION);
-	ph_add_str(map, "algorithm", ph_get_str(c->spec, "buckets.algorithm",
+	ph_add_str(map, "algorithm", util_json_get_str(c->spec, "buckets.algorithm",
 						"JumpHash"));
 	cJSON_AddItemToObject(map, "parameters", map_parameters());
-	ph_add_int(map, "buckets", ph_get_int(c->spec, "buckets.count", 1));
+	ph_add_int(map, "buckets", util_json_get_int(c->spec, "buckets.count", 1));
 	pins = ph_add_obj(map, "pins");
-	cJSON_ArrayForEach(p, ph_get(c->spec, "buckets.pins")) {
+	cJSON_ArrayForEach(p, util_json_get(c->spec, "buckets.pins")) {
 		char key[32];
 
 		snprintf(key, sizeof(key), "%" PRId64,
-			 ph_get_int(p, "teamId", 0));
-		ph_add_int(pins, key, ph_get_int(p, "bucket", 0));
+			 util_json_get_int(p, "teamId", 0));
+		ph_add_int(pins, key, util_json_get_int(p, "bucket", 0));
 	}
 	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) == 0)
 		ph_add_str(map, "bootstrapServers", boot);
-	ph_add_str(map, "topicRouting", ph_get_str(c->spec,
+	ph_add_str(map, "topicRouting", util_json_get_str(c->spec,
 			"pluginServer.topicRouting", "Env"));
 	map_buckets(c, map);
 	return map;
@@ -195,8 +195,8 @@ int ph_bucket_map(const cJSON *posthog, cJSON **map_out)
 {
 	struct ph_ctx c = { .posthog = posthog };
 
-	c.name = ph_get_str(posthog, "metadata.name", NULL);
-	c.ns = ph_get_str(posthog, "metadata.namespace", NULL);
+	c.name = util_json_get_str(posthog, "metadata.name", NULL);
+	c.ns = util_json_get_str(posthog, "metadata.namespace", NULL);
 	if (!c.name || ph_normalize(posthog, &c.spec) != 0)
 		return -EINVAL;
 	*map_out = map_document(&c);

@@ -1,7 +1,7 @@
 /*
  * Internal declarations of the posthog API module: the compiled CRD schema,
  * JSON access helpers and the builders' shared pieces. Not for use outside
- * controllers/posthog (tests include it to reach the pieces directly).
+ * api/posthog (tests include it to reach the pieces directly).
  */
 #ifndef PHO_POSTHOG_BUILD_PRIVATE_H
 #define PHO_POSTHOG_BUILD_PRIVATE_H
@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "posthog.h"
+#include "pkg/util/util.h"
 
 /* The CRD's spec schema as JSON (crd_schema.c, generated). */
 extern const char ph_crd_spec_schema[];
@@ -35,18 +36,10 @@ void ph_problem(cJSON *problems, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Aborts on allocation failure: small internal allocations only. */
-void *ph_check_alloc(void *p);
-#define PH_NN(p) ph_check_alloc(p)
+#define PH_NN(p) util_nn(p)
 
-/* Field access by dotted path ("kafka.topics.partitions"); NULL if absent
- * or an intermediate is not an object. Borrowed. */
-const cJSON *ph_get(const cJSON *obj, const char *path);
-/* The integer at path, or def when absent or not a number. */
-int64_t ph_get_int(const cJSON *obj, const char *path, int64_t def);
-/* The string at path, or def when absent or not a string. Borrowed. */
-const char *ph_get_str(const cJSON *obj, const char *path, const char *def);
-/* The boolean at path, or def. */
-bool ph_get_bool(const cJSON *obj, const char *path, bool def);
+/* Field access by dotted path ("kafka.topics.partitions"): util_json_get,
+ * util_json_get_str, util_json_get_int, util_json_get_bool (pkg/util). */
 
 /* Adds helpers that abort on allocation failure. */
 cJSON *ph_add_obj(cJSON *parent, const char *key);
@@ -58,11 +51,8 @@ void ph_add_bool(cJSON *parent, const char *key, bool value);
 void ph_add_copy(cJSON *parent, const char *key, const cJSON *value);
 void ph_push(cJSON *array, cJSON *item);
 void ph_push_str(cJSON *array, const char *s);
-/* snprintf into a fresh heap string. */
-char *ph_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* 64-bit FNV-1a, for content hashes in names. */
-uint64_t ph_fnv1a64(const void *data, size_t len, uint64_t seed);
+/* Content hashes in names are 64-bit FNV-1a: util_fnv1a64 (pkg/util). */
 
 /*
  * Everything one ph_build call works from. spec is normalized and owned.
@@ -201,7 +191,8 @@ cJSON *ph_zookeeper_servers(const struct ph_ctx *c);
 #include <check.h>
 #include <cjson/cJSON.h>
 
-#include "../../pkg/jsonyaml/jsonyaml.h"
+#include "pkg/jsonyaml/jsonyaml.h"
+#include "pkg/util/util.h"
 
 /* The first PostHog document of path (relative to the repo root, the
  * tests' workdir). Caller frees. */

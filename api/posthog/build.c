@@ -30,9 +30,9 @@ int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
 		cJSON_Delete(problems);
 		return -EINVAL;
 	}
-	c.name = ph_get_str(posthog, "metadata.name", NULL);
-	c.ns = ph_get_str(posthog, "metadata.namespace", NULL);
-	c.uid = ph_get_str(posthog, "metadata.uid", NULL);
+	c.name = util_json_get_str(posthog, "metadata.name", NULL);
+	c.ns = util_json_get_str(posthog, "metadata.namespace", NULL);
+	c.uid = util_json_get_str(posthog, "metadata.uid", NULL);
 	if (ph_normalize(posthog, &c.spec) != 0)
 		return -EINVAL;
 	c.entries = PH_NN(cJSON_CreateArray());
@@ -58,7 +58,7 @@ int ph_clickhouse_endpoint(const char *name, const char *namespace,
 			   const cJSON *spec, unsigned shard, unsigned replica,
 			   struct ph_clickhouse_endpoint *out)
 {
-	const cJSON *ext = ph_get(spec, "clickhouse.external");
+	const cJSON *ext = util_json_get(spec, "clickhouse.external");
 	struct ph_clickhouse_endpoint e;
 	int n;
 
@@ -67,13 +67,13 @@ int ph_clickhouse_endpoint(const char *name, const char *namespace,
 		if (shard != 0 || replica != 0)
 			return -EINVAL;
 		n = snprintf(e.host, sizeof(e.host), "%s",
-			     ph_get_str(ext, "host", ""));
-		e.port = (unsigned)ph_get_int(ext, "port", 8123);
-		e.secure = ph_get_bool(ext, "secure", false);
-		e.verify = ph_get_bool(ext, "verify", true);
+			     util_json_get_str(ext, "host", ""));
+		e.port = (unsigned)util_json_get_int(ext, "port", 8123);
+		e.secure = util_json_get_bool(ext, "secure", false);
+		e.verify = util_json_get_bool(ext, "verify", true);
 	} else {
-		if (shard >= (unsigned)ph_get_int(spec, "clickhouse.shards", 1) ||
-		    replica >= (unsigned)ph_get_int(spec,
+		if (shard >= (unsigned)util_json_get_int(spec, "clickhouse.shards", 1) ||
+		    replica >= (unsigned)util_json_get_int(spec,
 					"clickhouse.replicasPerShard", 1))
 			return -EINVAL;
 		n = snprintf(e.service, sizeof(e.service), "%s-clickhouse-%u-%u",
@@ -99,9 +99,9 @@ int ph_clickhouse_credentials(const cJSON *spec, const char **user,
 			      const char **secret_name,
 			      const char **password_key)
 {
-	const char *u = ph_get_str(spec, "clickhouse.user", NULL);
-	const char *s = ph_get_str(spec, "clickhouse.passwordSecret.name", NULL);
-	const char *k = ph_get_str(spec, "clickhouse.passwordSecret.key",
+	const char *u = util_json_get_str(spec, "clickhouse.user", NULL);
+	const char *s = util_json_get_str(spec, "clickhouse.passwordSecret.name", NULL);
+	const char *k = util_json_get_str(spec, "clickhouse.passwordSecret.key",
 				   "password");
 
 	if (!u || !s)
@@ -115,7 +115,7 @@ int ph_clickhouse_credentials(const cJSON *spec, const char **user,
 int ph_kafka_bootstrap(const char *name, const char *namespace,
 		       const cJSON *spec, char *out, size_t outsz)
 {
-	const cJSON *brokers = ph_get(spec, "kafka.external.brokers");
+	const cJSON *brokers = util_json_get(spec, "kafka.external.brokers");
 	const cJSON *b;
 	size_t used = 0;
 	int n;
@@ -153,8 +153,8 @@ void ph_kafka_cluster_id(const char *ns, const char *name, char out[23])
 	int i, bit = 0;
 
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name);
-	h1 = ph_fnv1a64(key, strlen(key), 0);
-	h2 = ph_fnv1a64(key, strlen(key), h1);
+	h1 = util_fnv1a64(key, strlen(key));
+	h2 = util_fnv1a64_add(UTIL_FNV1A64_BASIS ^ h1, key, strlen(key));
 	for (i = 0; i < 8; i++) {
 		raw[i] = (unsigned char)(h1 >> (8 * i));
 		raw[8 + i] = (unsigned char)(h2 >> (8 * i));
@@ -178,17 +178,17 @@ void ph_kafka_cluster_id(const char *ns, const char *name, char out[23])
 cJSON *ph_zookeeper_servers(const struct ph_ctx *c)
 {
 	cJSON *arr = PH_NN(cJSON_CreateArray());
-	const cJSON *ext = ph_get(c->spec, "zookeeper.external.servers");
-	int64_t n = ph_get_int(c->spec, "zookeeper.replicas", 3), i;
+	const cJSON *ext = util_json_get(c->spec, "zookeeper.external.servers");
+	int64_t n = util_json_get_int(c->spec, "zookeeper.replicas", 3), i;
 
 	if (cJSON_IsArray(ext)) {
 		cJSON_Delete(arr);
 		return PH_NN(cJSON_Duplicate(ext, true));
 	}
 	for (i = 0; i < n; i++) {
-		char *svc = ph_strf("%s-zookeeper-headless", c->name);
+		char *svc = util_xasprintf("%s-zookeeper-headless", c->name);
 		char *host = ph_svc_host(c, svc);
-		char *s = ph_strf("%s-zookeeper-%lld.%s:%d", c->name,
+		char *s = util_xasprintf("%s-zookeeper-%lld.%s:%d", c->name,
 				  (long long)i, host, PH_ZOOKEEPER_CLIENT_PORT);
 		ph_push_str(arr, s);
 		free(s);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "build-private.h"
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 
 #define CH_UID 101 /* the image's clickhouse user */
 
@@ -35,7 +35,7 @@ static void replica_xml(const struct ph_ctx *c, struct buf *b, int64_t s, int64_
 		   "<port>%d</port><user>%s</user>"
 		   "<password from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/></replica>\n",
 		   c->name, (long long)s, (long long)r, c->name, (long long)s,
-		   PH_CLICKHOUSE_NATIVE_PORT, ph_get_str(c->spec, "clickhouse.user", "admin"));
+		   PH_CLICKHOUSE_NATIVE_PORT, util_json_get_str(c->spec, "clickhouse.user", "admin"));
 }
 
 /* One <remote_servers> cluster over the managed nodes, laid out as the
@@ -43,8 +43,8 @@ static void replica_xml(const struct ph_ctx *c, struct buf *b, int64_t s, int64_
 static void cluster_xml(const struct ph_ctx *c, struct buf *b, const char *name,
 			enum ph_ch_layout layout)
 {
-	int64_t shards = ph_get_int(c->spec, "clickhouse.shards", 1);
-	int64_t reps = ph_get_int(c->spec, "clickhouse.replicasPerShard", 1);
+	int64_t shards = util_json_get_int(c->spec, "clickhouse.shards", 1);
+	int64_t reps = util_json_get_int(c->spec, "clickhouse.replicasPerShard", 1);
 	int64_t s, r;
 	const char *shard_open = "      <shard>\n        <internal_replication>true</internal_replication>\n";
 
@@ -67,7 +67,7 @@ static void cluster_xml(const struct ph_ctx *c, struct buf *b, const char *name,
 static void remote_servers(const struct ph_ctx *c, const struct ph_version *row,
 			   struct buf *b)
 {
-	const char *main = ph_get_str(c->spec, "clickhouse.cluster", "posthog");
+	const char *main = util_json_get_str(c->spec, "clickhouse.cluster", "posthog");
 	const struct ph_ch_cluster *cl;
 
 	buf_append_str(b, "  <remote_servers>\n");
@@ -104,7 +104,7 @@ static void zookeeper(const struct ph_ctx *c, struct buf *b)
 {
 	cJSON *servers = ph_zookeeper_servers(c);
 	const cJSON *s;
-	const char *root = ph_get_str(c->spec, "zookeeper.external.root", NULL);
+	const char *root = util_json_get_str(c->spec, "zookeeper.external.root", NULL);
 
 	buf_append_str(b, "  <zookeeper>\n");
 	cJSON_ArrayForEach(s, servers) {
@@ -124,8 +124,8 @@ static void zookeeper(const struct ph_ctx *c, struct buf *b)
  * TLS or SASL; the password comes from the environment. */
 static void kafka_client(const struct ph_ctx *c, struct buf *b)
 {
-	bool tls = ph_get_bool(c->spec, "kafka.external.tls.enabled", false);
-	const cJSON *sasl = ph_get(c->spec, "kafka.external.sasl");
+	bool tls = util_json_get_bool(c->spec, "kafka.external.tls.enabled", false);
+	const cJSON *sasl = util_json_get(c->spec, "kafka.external.sasl");
 
 	if (!tls && !sasl)
 		return;
@@ -135,8 +135,8 @@ static void kafka_client(const struct ph_ctx *c, struct buf *b)
 		buf_printf(b, "    <sasl_mechanism>%s</sasl_mechanism>\n"
 			   "    <sasl_username from_env=\"KAFKA_SASL_USERNAME\"/>\n"
 			   "    <sasl_password from_env=\"KAFKA_SASL_PASSWORD\"/>\n",
-			   ph_get_str(sasl, "mechanism", "PLAIN"));
-	if (ph_get(c->spec, "kafka.external.tls.caSecret"))
+			   util_json_get_str(sasl, "mechanism", "PLAIN"));
+	if (util_json_get(c->spec, "kafka.external.tls.caSecret"))
 		buf_append_str(b, "    <ssl_ca_location>/etc/kafka-ca/ca.crt</ssl_ca_location>\n");
 	buf_append_str(b, "  </kafka>\n");
 }
@@ -144,7 +144,7 @@ static void kafka_client(const struct ph_ctx *c, struct buf *b)
 static char *server_config(const struct ph_ctx *c)
 {
 	const struct ph_version *row =
-		ph_version_or_fallback(ph_get_str(c->spec, "version", NULL));
+		ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL));
 	const char *const *m;
 	struct buf b;
 
@@ -153,7 +153,7 @@ static char *server_config(const struct ph_ctx *c)
 		   "  <macros>\n    <cluster>%s</cluster>\n"
 		   "    <shard from_env=\"CLICKHOUSE_SHARD\"/>\n"
 		   "    <replica from_env=\"HOSTNAME\"/>\n",
-		   ph_get_str(c->spec, "clickhouse.cluster", "posthog"));
+		   util_json_get_str(c->spec, "clickhouse.cluster", "posthog"));
 	for (m = row->macros; m && m[0] && m[1]; m += 2)
 		buf_printf(&b, "    <%s>%s</%s>\n", m[0], m[1], m[0]);
 	buf_append_str(&b, "  </macros>\n");
@@ -175,7 +175,7 @@ static char *users_config(const struct ph_ctx *c)
 	buf_init(&b, 1 << 20);
 	buf_append_str(&b, "<clickhouse>\n  <profiles>\n    <default>\n"
 		       "      <allow_nondeterministic_mutations>1</allow_nondeterministic_mutations>\n");
-	cJSON_ArrayForEach(e, ph_get(c->spec, "clickhouse.profile")) {
+	cJSON_ArrayForEach(e, util_json_get(c->spec, "clickhouse.profile")) {
 		if (!cJSON_IsString(e))
 			continue;
 		buf_printf(&b, "      <%s>", e->string);
@@ -188,15 +188,15 @@ static char *users_config(const struct ph_ctx *c)
 		   "      <profile>default</profile>\n      <quota>default</quota>\n"
 		   "      <access_management>1</access_management>\n"
 		   "    </%s>\n",
-		   ph_get_str(c->spec, "clickhouse.user", "admin"),
-		   ph_get_str(c->spec, "clickhouse.user", "admin"));
+		   util_json_get_str(c->spec, "clickhouse.user", "admin"),
+		   util_json_get_str(c->spec, "clickhouse.user", "admin"));
 	/* The image's users.xml has a "default" user with an empty password
 	 * open to every network; CLICKHOUSE_SKIP_USER_SETUP keeps its
 	 * entrypoint from writing into our read-only users.d, so this file
 	 * locks "default" itself: the admin password, and loopback only.
 	 * "replace" matters: a plain merge keeps the image's empty <password>
 	 * and drops our from_env attribute (hack/test.d/26-clickhouse-users). */
-	if (strcmp(ph_get_str(c->spec, "clickhouse.user", "admin"), "default"))
+	if (strcmp(util_json_get_str(c->spec, "clickhouse.user", "admin"), "default"))
 		buf_append_str(&b, "    <default>\n"
 			       "      <password replace=\"replace\" from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/>\n"
 			       "      <networks replace=\"replace\"><ip>::1</ip><ip>127.0.0.1</ip></networks>\n"
@@ -259,7 +259,7 @@ static cJSON *container(const struct ph_ctx *c, int shard)
 	cJSON *ct = PH_NN(cJSON_CreateObject());
 	cJSON *ports, *env, *mounts;
 	char *img = ph_image(c->spec, "clickhouse");
-	const cJSON *sasl = ph_get(c->spec, "kafka.external.sasl");
+	const cJSON *sasl = util_json_get(c->spec, "kafka.external.sasl");
 	char s[16];
 
 	ph_add_str(ct, "name", "clickhouse");
@@ -278,21 +278,21 @@ static cJSON *container(const struct ph_ctx *c, int shard)
 	 * write its own file there. */
 	ph_env(env, "CLICKHOUSE_SKIP_USER_SETUP", "1");
 	ph_env_secret(env, "CLICKHOUSE_ADMIN_PASSWORD",
-		      ph_get_str(c->spec, "clickhouse.passwordSecret.name", ""),
-		      ph_get_str(c->spec, "clickhouse.passwordSecret.key", "password"));
+		      util_json_get_str(c->spec, "clickhouse.passwordSecret.name", ""),
+		      util_json_get_str(c->spec, "clickhouse.passwordSecret.key", "password"));
 	if (sasl) {
-		ph_env_secret(env, "KAFKA_SASL_USERNAME", ph_get_str(sasl, "secretName", ""),
-			      ph_get_str(sasl, "usernameKey", "username"));
-		ph_env_secret(env, "KAFKA_SASL_PASSWORD", ph_get_str(sasl, "secretName", ""),
-			      ph_get_str(sasl, "passwordKey", "password"));
+		ph_env_secret(env, "KAFKA_SASL_USERNAME", util_json_get_str(sasl, "secretName", ""),
+			      util_json_get_str(sasl, "usernameKey", "username"));
+		ph_env_secret(env, "KAFKA_SASL_PASSWORD", util_json_get_str(sasl, "secretName", ""),
+			      util_json_get_str(sasl, "passwordKey", "password"));
 	}
 	cJSON_AddItemToObject(ct, "resources",
-			      ph_resources(ph_get(c->spec, "clickhouse.resources")));
+			      ph_resources(util_json_get(c->spec, "clickhouse.resources")));
 	mounts = ph_add_arr(ct, "volumeMounts");
 	ph_add_mount(mounts, "data", "/var/lib/clickhouse");
 	ph_add_mount(mounts, "config", "/etc/clickhouse-server/config.d");
 	ph_add_mount(mounts, "users", "/etc/clickhouse-server/users.d");
-	if (ph_get(c->spec, "kafka.external.tls.caSecret"))
+	if (util_json_get(c->spec, "kafka.external.tls.caSecret"))
 		ph_add_mount(mounts, "kafka-ca", "/etc/kafka-ca");
 	cJSON_AddItemToObject(ct, "readinessProbe", http_probe(10, 3));
 	cJSON_AddItemToObject(ct, "livenessProbe", http_probe(60, 6));
@@ -310,7 +310,7 @@ static void add_cm_volume(cJSON *vols, const char *name, const char *cm)
 
 static void add_ca_volume(const struct ph_ctx *c, cJSON *vols)
 {
-	const cJSON *ca = ph_get(c->spec, "kafka.external.tls.caSecret");
+	const cJSON *ca = util_json_get(c->spec, "kafka.external.tls.caSecret");
 	cJSON *v, *items, *it;
 
 	if (!ca)
@@ -318,10 +318,10 @@ static void add_ca_volume(const struct ph_ctx *c, cJSON *vols)
 	v = PH_NN(cJSON_CreateObject());
 	ph_add_str(v, "name", "kafka-ca");
 	it = ph_add_obj(v, "secret");
-	ph_add_str(it, "secretName", ph_get_str(ca, "name", ""));
+	ph_add_str(it, "secretName", util_json_get_str(ca, "name", ""));
 	items = ph_add_arr(it, "items");
 	it = PH_NN(cJSON_CreateObject());
-	ph_add_str(it, "key", ph_get_str(ca, "key", "ca.crt"));
+	ph_add_str(it, "key", util_json_get_str(ca, "key", "ca.crt"));
 	ph_add_str(it, "path", "ca.crt");
 	ph_push(items, it);
 	ph_push(vols, v);
@@ -329,17 +329,17 @@ static void add_ca_volume(const struct ph_ctx *c, cJSON *vols)
 
 static cJSON *statefulset(const struct ph_ctx *c, int shard, const char *hash)
 {
-	char *name = ph_strf("%s-clickhouse-%d", c->name, shard);
+	char *name = util_xasprintf("%s-clickhouse-%d", c->name, shard);
 	cJSON *o = ph_object(c, "apps/v1", "StatefulSet", name, "clickhouse", "clickhouse", -1);
 	cJSON *spec = ph_add_obj(o, "spec");
 	cJSON *sel = ph_selector(c, "clickhouse", "clickhouse", -1);
 	cJSON *tpl, *md, *ann, *ps, *vols, *labels;
-	const cJSON *cpod = ph_get(c->spec, "clickhouse.pod");
+	const cJSON *cpod = util_json_get(c->spec, "clickhouse.pod");
 	char s[16], *cm;
 
 	snprintf(s, sizeof(s), "%d", shard);
 	ph_add_str(sel, "posthog.com/clickhouse-shard", s);
-	ph_add_int(spec, "replicas", ph_get_int(c->spec, "clickhouse.replicasPerShard", 1));
+	ph_add_int(spec, "replicas", util_json_get_int(c->spec, "clickhouse.replicasPerShard", 1));
 	ph_add_str(spec, "serviceName", name);
 	ph_add_str(spec, "podManagementPolicy", "Parallel");
 	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "RollingUpdate");
@@ -360,10 +360,10 @@ static cJSON *statefulset(const struct ph_ctx *c, int shard, const char *hash)
 	ph_add_int(ps, "terminationGracePeriodSeconds", 60);
 	ph_push(ph_add_arr(ps, "containers"), container(c, shard));
 	vols = ph_add_arr(ps, "volumes");
-	cm = ph_strf("%s-clickhouse", c->name);
+	cm = util_xasprintf("%s-clickhouse", c->name);
 	add_cm_volume(vols, "config", cm);
 	free(cm);
-	cm = ph_strf("%s-clickhouse-users", c->name);
+	cm = util_xasprintf("%s-clickhouse-users", c->name);
 	add_cm_volume(vols, "users", cm);
 	free(cm);
 	add_ca_volume(c, vols);
@@ -381,17 +381,17 @@ static cJSON *statefulset(const struct ph_ctx *c, int shard, const char *hash)
 static void config_maps(struct ph_ctx *c, char hash[17])
 {
 	char *server = server_config(c), *users = users_config(c);
-	char *both = ph_strf("%s\n%s", server, users);
-	char *name = ph_strf("%s-clickhouse", c->name);
+	char *both = util_xasprintf("%s\n%s", server, users);
+	char *name = util_xasprintf("%s-clickhouse", c->name);
 	cJSON *cm;
 
 	snprintf(hash, 17, "%016llx",
-		 (unsigned long long)ph_fnv1a64(both, strlen(both), 0));
+		 (unsigned long long)util_fnv1a64(both, strlen(both)));
 	cm = ph_object(c, "v1", "ConfigMap", name, "clickhouse", "clickhouse", -1);
 	ph_add_str(ph_add_obj(cm, "data"), "posthog.xml", server);
 	ph_emit(c, "clickhouse", -1, cm);
 	free(name);
-	name = ph_strf("%s-clickhouse-users", c->name);
+	name = util_xasprintf("%s-clickhouse-users", c->name);
 	cm = ph_object(c, "v1", "ConfigMap", name, "clickhouse", "clickhouse", -1);
 	ph_add_str(ph_add_obj(cm, "data"), "users.xml", users);
 	ph_emit(c, "clickhouse", -1, cm);
@@ -403,23 +403,23 @@ static void config_maps(struct ph_ctx *c, char hash[17])
 
 void ph_build_clickhouse(struct ph_ctx *c)
 {
-	int shards = (int)ph_get_int(c->spec, "clickhouse.shards", 1);
-	int reps = (int)ph_get_int(c->spec, "clickhouse.replicasPerShard", 1);
+	int shards = (int)util_json_get_int(c->spec, "clickhouse.shards", 1);
+	int reps = (int)util_json_get_int(c->spec, "clickhouse.replicasPerShard", 1);
 	char hash[17], *name;
 	int s, r;
 
 	config_maps(c, hash);
-	name = ph_strf("%s-clickhouse", c->name);
+	name = util_xasprintf("%s-clickhouse", c->name);
 	ph_emit(c, "clickhouse", -1, service(c, name, -1, NULL));
 	free(name);
 	for (s = 0; s < shards; s++) {
 		cJSON *sel = ph_selector(c, "clickhouse", "clickhouse", -1);
 		char sh[16];
 
-		name = ph_strf("%s-clickhouse-%d", c->name, s);
+		name = util_xasprintf("%s-clickhouse-%d", c->name, s);
 		ph_emit(c, "clickhouse", -1, service(c, name, s, NULL));
 		for (r = 0; r < reps; r++) {
-			char *pod = ph_strf("%s-clickhouse-%d-%d", c->name, s, r);
+			char *pod = util_xasprintf("%s-clickhouse-%d-%d", c->name, s, r);
 			ph_emit(c, "clickhouse", -1, service(c, pod, s, pod));
 			free(pod);
 		}

@@ -10,53 +10,7 @@
 #include <string.h>
 
 #include "build-private.h"
-#include "../../pkg/kube/kube.h"
-
-void *ph_check_alloc(void *p)
-{
-	if (!p)
-		abort(); /* out of memory: a pod restart is the recovery */
-	return p;
-}
-
-const cJSON *ph_get(const cJSON *obj, const char *path)
-{
-	char key[128];
-
-	while (obj && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-
-		if (!cJSON_IsObject(obj) || n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = '\0';
-		obj = cJSON_GetObjectItemCaseSensitive(obj, key);
-		path += n + (dot ? 1 : 0);
-	}
-	return obj;
-}
-
-int64_t ph_get_int(const cJSON *obj, const char *path, int64_t def)
-{
-	const cJSON *v = ph_get(obj, path);
-
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
-}
-
-const char *ph_get_str(const cJSON *obj, const char *path, const char *def)
-{
-	const cJSON *v = ph_get(obj, path);
-
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-bool ph_get_bool(const cJSON *obj, const char *path, bool def)
-{
-	const cJSON *v = ph_get(obj, path);
-
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
+#include "pkg/kube/quantity.h"
 
 cJSON *ph_add_obj(cJSON *parent, const char *key)
 {
@@ -98,32 +52,6 @@ void ph_push(cJSON *array, cJSON *item)
 void ph_push_str(cJSON *array, const char *s)
 {
 	cJSON_AddItemToArray(array, PH_NN(cJSON_CreateString(s)));
-}
-
-char *ph_strf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
-}
-
-uint64_t ph_fnv1a64(const void *data, size_t len, uint64_t seed)
-{
-	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-
-	while (len--) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
 }
 
 int ph_child_name(const char *name, const char *suffix, char *out,
@@ -207,7 +135,7 @@ static const cJSON *pod_field(const struct ph_ctx *c, const cJSON *comp_pod,
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(comp_pod, key);
 
 	if (!v)
-		v = ph_get(c->spec, "pod");
+		v = util_json_get(c->spec, "pod");
 	else
 		return v;
 	return cJSON_GetObjectItemCaseSensitive(v, key);
@@ -278,7 +206,7 @@ void ph_pod_common(const struct ph_ctx *c, cJSON *pod_spec,
 		ph_add_bool(sc, "runAsNonRoot", true);
 	}
 	ph_add_copy(pod_spec, "imagePullSecrets",
-		    ph_get(c->spec, "imagePullSecrets"));
+		    util_json_get(c->spec, "imagePullSecrets"));
 }
 
 cJSON *ph_pod_annotations(const struct ph_ctx *c, const cJSON *comp_pod)
@@ -294,10 +222,10 @@ char *ph_image(const cJSON *spec, const char *component)
 	const char *repo, *tag;
 
 	snprintf(path, sizeof(path), "%s.image.repository", component);
-	repo = ph_get_str(spec, path, "");
+	repo = util_json_get_str(spec, path, "");
 	snprintf(path, sizeof(path), "%s.image.tag", component);
-	tag = ph_get_str(spec, path, "latest");
-	return ph_strf("%s:%s", repo, tag);
+	tag = util_json_get_str(spec, path, "latest");
+	return util_xasprintf("%s:%s", repo, tag);
 }
 
 const char *ph_pull_policy(const cJSON *spec, const char *component)
@@ -305,7 +233,7 @@ const char *ph_pull_policy(const cJSON *spec, const char *component)
 	char path[64];
 
 	snprintf(path, sizeof(path), "%s.image.pullPolicy", component);
-	return ph_get_str(spec, path, "IfNotPresent");
+	return util_json_get_str(spec, path, "IfNotPresent");
 }
 
 /*
@@ -366,7 +294,7 @@ cJSON *ph_pdb(const struct ph_ctx *c, const char *name, const char *app,
 
 cJSON *ph_pvc_retention(const struct ph_ctx *c)
 {
-	const char *p = ph_get_str(c->spec, "deletionPolicy", "Retain");
+	const char *p = util_json_get_str(c->spec, "deletionPolicy", "Retain");
 	cJSON *r = PH_NN(cJSON_CreateObject());
 
 	ph_add_str(r, "whenDeleted", p);
@@ -385,15 +313,15 @@ cJSON *ph_claim_template(const struct ph_ctx *c, const char *component,
 	cJSON *modes = ph_add_arr(spec, "accessModes");
 
 	snprintf(path, sizeof(path), "%s.storage", component);
-	st = ph_get(c->spec, path);
+	st = util_json_get(c->spec, path);
 	ph_add_str(md, "name", name);
 	cJSON_AddItemToObject(md, "labels", ph_labels(c, app, app, -1));
 	ph_push_str(modes, "ReadWriteOnce");
-	if (ph_get_str(st, "storageClassName", NULL))
+	if (util_json_get_str(st, "storageClassName", NULL))
 		ph_add_str(spec, "storageClassName",
-			   ph_get_str(st, "storageClassName", NULL));
+			   util_json_get_str(st, "storageClassName", NULL));
 	cJSON_AddItemToObject(ph_add_obj(ph_add_obj(spec, "resources"), "requests"), "storage",
-			      ph_get(st, "size") ? quantity(ph_get(st, "size"))
+			      util_json_get(st, "size") ? quantity(util_json_get(st, "size"))
 						 : PH_NN(cJSON_CreateString("10Gi")));
 	return t;
 }
@@ -435,14 +363,14 @@ void ph_env_merge(cJSON *env, const cJSON *extra)
 	const cJSON *e;
 
 	cJSON_ArrayForEach(e, extra) {
-		const char *name = ph_get_str(e, "name", NULL);
+		const char *name = util_json_get_str(e, "name", NULL);
 		cJSON *cur;
 		int i = 0;
 
 		if (!name)
 			continue;
 		cJSON_ArrayForEach(cur, env) {
-			if (!strcmp(ph_get_str(cur, "name", ""), name))
+			if (!strcmp(util_json_get_str(cur, "name", ""), name))
 				break;
 			i++;
 		}
@@ -457,8 +385,8 @@ void ph_env_merge(cJSON *env, const cJSON *extra)
 char *ph_svc_host(const struct ph_ctx *c, const char *service)
 {
 	if (c->ns)
-		return ph_strf("%s.%s.svc", service, c->ns);
-	return ph_strf("%s", service);
+		return util_xasprintf("%s.%s.svc", service, c->ns);
+	return util_xasprintf("%s", service);
 }
 
 bool ph_is_external(const cJSON *spec, const char *component)
@@ -491,9 +419,9 @@ cJSON *ph_component_statefulset(const struct ph_ctx *c, const char *name,
 	cJSON *spec = ph_add_obj(o, "spec");
 	cJSON *sel = ph_selector(c, component, component, -1);
 	cJSON *tpl, *md, *ann, *ps, *v;
-	char *pod_path = ph_strf("%s.pod", component);
-	const cJSON *cpod = ph_get(c->spec, pod_path);
-	char *hl = ph_strf("%s-headless", name);
+	char *pod_path = util_xasprintf("%s.pod", component);
+	const cJSON *cpod = util_json_get(c->spec, pod_path);
+	char *hl = util_xasprintf("%s-headless", name);
 
 	free(pod_path);
 	ph_add_int(spec, "replicas", replicas);
@@ -543,13 +471,13 @@ cJSON *ph_add_mount(cJSON *mounts, const char *name, const char *path)
 void ph_datastore_env(const struct ph_ctx *c, cJSON *env)
 {
 	const struct ph_version *row =
-		ph_version_or_fallback(ph_get_str(c->spec, "version", NULL));
+		ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL));
 	const char *const *n;
 
 	for (n = row->postgres_env; *n; n++)
-		ph_env_secret(env, *n, ph_get_str(c->spec, "postgres.urlSecret.name", ""),
-			      ph_get_str(c->spec, "postgres.urlSecret.key", "url"));
+		ph_env_secret(env, *n, util_json_get_str(c->spec, "postgres.urlSecret.name", ""),
+			      util_json_get_str(c->spec, "postgres.urlSecret.key", "url"));
 	for (n = row->redis_env; *n; n++)
-		ph_env_secret(env, *n, ph_get_str(c->spec, "redis.urlSecret.name", ""),
-			      ph_get_str(c->spec, "redis.urlSecret.key", "url"));
+		ph_env_secret(env, *n, util_json_get_str(c->spec, "redis.urlSecret.name", ""),
+			      util_json_get_str(c->spec, "redis.urlSecret.key", "url"));
 }

@@ -10,15 +10,15 @@
 #include <string.h>
 
 #include "build-private.h"
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 
 #define KAFKA_UID 1000 /* the image's appuser */
 
 static char *server_properties(const struct ph_ctx *c)
 {
-	int64_t n = ph_get_int(c->spec, "kafka.brokers", 3), i;
-	int64_t rf = ph_get_int(c->spec, "kafka.topics.replicationFactor", 1);
-	int64_t isr = ph_get_int(c->spec, "kafka.topics.minInsyncReplicas", 1);
+	int64_t n = util_json_get_int(c->spec, "kafka.brokers", 3), i;
+	int64_t rf = util_json_get_int(c->spec, "kafka.topics.replicationFactor", 1);
+	int64_t isr = util_json_get_int(c->spec, "kafka.topics.minInsyncReplicas", 1);
 	struct buf b;
 
 	buf_init(&b, 1 << 16);
@@ -46,17 +46,17 @@ static char *server_properties(const struct ph_ctx *c)
 		   /* PostHog produces to many topics besides the bucket ones. */
 		   "auto.create.topics.enable=true\n"
 		   "group.initial.rebalance.delay.ms=3000\n",
-		   (long long)ph_get_int(c->spec, "kafka.topics.partitions", 1),
+		   (long long)util_json_get_int(c->spec, "kafka.topics.partitions", 1),
 		   (long long)rf, (long long)isr, (long long)rf, (long long)rf,
 		   (long long)isr,
-		   (long long)ph_get_int(c->spec, "kafka.retention.hours", 24),
-		   (long long)ph_get_int(c->spec, "kafka.retention.bytes", -1));
+		   (long long)util_json_get_int(c->spec, "kafka.retention.hours", 24),
+		   (long long)util_json_get_int(c->spec, "kafka.retention.bytes", -1));
 	return buf_take(&b);
 }
 
 static char *start_script(const struct ph_ctx *c)
 {
-	return ph_strf(
+	return util_xasprintf(
 		"#!/bin/sh\n"
 		"# Completes server.properties for this pod, formats the log\n"
 		"# directory on first start, then runs the broker.\n"
@@ -133,7 +133,7 @@ static cJSON *container(const struct ph_ctx *c)
 	ph_env(env, "CLUSTER_ID", cid);
 	ph_env_field(env, "POD_NAMESPACE", "metadata.namespace");
 	cJSON_AddItemToObject(ct, "resources",
-			      ph_resources(ph_get(c->spec, "kafka.resources")));
+			      ph_resources(util_json_get(c->spec, "kafka.resources")));
 	mounts = ph_add_arr(ct, "volumeMounts");
 	ph_add_mount(mounts, "data", "/var/lib/kafka/data");
 	ph_add_mount(mounts, "config", "/config");
@@ -146,13 +146,13 @@ void ph_build_kafka(struct ph_ctx *c)
 {
 	char name[96], hl[96], hash[17];
 	char *props = server_properties(c), *script = start_script(c);
-	char *both = ph_strf("%s\n%s", props, script);
+	char *both = util_xasprintf("%s\n%s", props, script);
 	cJSON *cm, *data;
 
 	ph_child_name(c->name, "kafka", name, sizeof(name));
 	ph_child_name(c->name, "kafka-headless", hl, sizeof(hl));
 	snprintf(hash, sizeof(hash), "%016llx",
-		 (unsigned long long)ph_fnv1a64(both, strlen(both), 0));
+		 (unsigned long long)util_fnv1a64(both, strlen(both)));
 	free(both);
 	cm = ph_object(c, "v1", "ConfigMap", name, "kafka", "kafka", -1);
 	data = ph_add_obj(cm, "data");
@@ -164,7 +164,7 @@ void ph_build_kafka(struct ph_ctx *c)
 	ph_emit(c, "kafka", -1, service(c, hl, true));
 	ph_emit(c, "kafka", -1, service(c, name, false));
 	ph_emit(c, "kafka", -1,
-		ph_component_statefulset(c, name, "kafka", ph_get_int(c->spec, "kafka.brokers", 3),
+		ph_component_statefulset(c, name, "kafka", util_json_get_int(c->spec, "kafka.brokers", 3),
 					 hash, container(c), KAFKA_UID, 120));
 	ph_emit(c, "kafka", -1, ph_pdb(c, name, "kafka", "kafka", -1,
 					ph_selector(c, "kafka", "kafka", -1)));

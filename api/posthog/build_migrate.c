@@ -49,7 +49,7 @@ int ph_migrate_job_name(const char *name, const char *version, char *out,
 	if (version[i] || changed || n > 16) {
 		/* Too long or altered: a prefix plus a hash of the exact
 		 * version keeps names distinct. */
-		unsigned long long h = ph_fnv1a64(version, strlen(version), 0) & 0xffffffffULL;
+		unsigned long long h = util_fnv1a64(version, strlen(version)) & 0xffffffffULL;
 
 		w = snprintf(out, outsz, "%s-migrate-%.7s-%08llx", name, v, h);
 	} else {
@@ -69,7 +69,7 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_version *row,
 	cJSON *ct = PH_NN(cJSON_CreateObject());
 	cJSON *env, *cmd, *res, *req;
 	const char *const *a;
-	char *img = ph_strf("%s:%s", row->app_image, row->app_tag ? row->app_tag : version);
+	char *img = util_xasprintf("%s:%s", row->app_image, row->app_tag ? row->app_tag : version);
 
 	ph_add_str(ct, "name", "migrate");
 	ph_add_str(ct, "image", img);
@@ -83,7 +83,7 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_version *row,
 	ph_kafka_env(c, env);
 	ph_clickhouse_env(c, env);
 	ph_datastore_env(c, env);
-	ph_env_merge(env, ph_get(c->spec, "pluginServer.env"));
+	ph_env_merge(env, util_json_get(c->spec, "pluginServer.env"));
 	res = ph_add_obj(ct, "resources");
 	req = ph_add_obj(res, "requests");
 	ph_add_str(req, "cpu", "100m");
@@ -94,7 +94,7 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_version *row,
 
 void ph_build_migrate(struct ph_ctx *c)
 {
-	const char *version = ph_get_str(c->spec, "version", "");
+	const char *version = util_json_get_str(c->spec, "version", "");
 	const struct ph_version *row = ph_version_or_fallback(version);
 	cJSON *o, *spec, *tpl, *md, *ps, *sel;
 	char name[128];
@@ -116,7 +116,7 @@ void ph_build_migrate(struct ph_ctx *c)
 	ps = ph_add_obj(tpl, "spec");
 	ph_add_str(ps, "restartPolicy", "Never");
 	ph_push(ph_add_arr(ps, "containers"), container(c, row, version));
-	ph_pod_common(c, ps, ph_get(c->spec, "pluginServer.pod"), sel, MIGRATE_UID);
+	ph_pod_common(c, ps, util_json_get(c->spec, "pluginServer.pod"), sel, MIGRATE_UID);
 	/* The Job runs once; spreading it across nodes means nothing. */
 	cJSON_DeleteItemFromObjectCaseSensitive(ps, "affinity");
 	cJSON_Delete(sel);

@@ -15,13 +15,13 @@
 static cJSON *effective_role(const struct ph_ctx *c, const char *role,
 			     unsigned bucket)
 {
-	const cJSON *base = ph_get(ph_get(c->spec, "pluginServer"), role);
+	const cJSON *base = util_json_get(util_json_get(c->spec, "pluginServer"), role);
 	cJSON *r = base ? PH_NN(cJSON_Duplicate(base, true)) : PH_NN(cJSON_CreateObject());
 	const cJSON *o, *ov, *kv;
 	cJSON *as;
 
-	cJSON_ArrayForEach(o, ph_get(c->spec, "buckets.overrides")) {
-		if (ph_get_int(o, "bucket", -1) != (int64_t)bucket)
+	cJSON_ArrayForEach(o, util_json_get(c->spec, "buckets.overrides")) {
+		if (util_json_get_int(o, "bucket", -1) != (int64_t)bucket)
 			continue;
 		ov = cJSON_GetObjectItemCaseSensitive(o, role);
 		if (!cJSON_IsObject(ov))
@@ -67,46 +67,46 @@ static void kafka_url_env(cJSON *env, const char *boot)
 
 void ph_kafka_env(const struct ph_ctx *c, cJSON *env)
 {
-	bool tls = ph_get_bool(c->spec, "kafka.external.tls.enabled", false);
-	const cJSON *sasl = ph_get(c->spec, "kafka.external.sasl");
+	bool tls = util_json_get_bool(c->spec, "kafka.external.tls.enabled", false);
+	const cJSON *sasl = util_json_get(c->spec, "kafka.external.sasl");
 	char boot[2048];
 
 	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) != 0)
 		boot[0] = '\0';
 	ph_env(env, "KAFKA_HOSTS", boot);
-	if (ph_version_or_fallback(ph_get_str(c->spec, "version", NULL))->kafka_url)
+	if (ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL))->kafka_url)
 		kafka_url_env(env, boot);
 	if (sasl || tls)
 		ph_env(env, "KAFKA_SECURITY_PROTOCOL",
 		       sasl ? (tls ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL");
 	if (!sasl)
 		return;
-	ph_env(env, "KAFKA_SASL_MECHANISM", ph_get_str(sasl, "mechanism", "PLAIN"));
-	ph_env_secret(env, "KAFKA_SASL_USER", ph_get_str(sasl, "secretName", ""),
-		      ph_get_str(sasl, "usernameKey", "username"));
-	ph_env_secret(env, "KAFKA_SASL_PASSWORD", ph_get_str(sasl, "secretName", ""),
-		      ph_get_str(sasl, "passwordKey", "password"));
+	ph_env(env, "KAFKA_SASL_MECHANISM", util_json_get_str(sasl, "mechanism", "PLAIN"));
+	ph_env_secret(env, "KAFKA_SASL_USER", util_json_get_str(sasl, "secretName", ""),
+		      util_json_get_str(sasl, "usernameKey", "username"));
+	ph_env_secret(env, "KAFKA_SASL_PASSWORD", util_json_get_str(sasl, "secretName", ""),
+		      util_json_get_str(sasl, "passwordKey", "password"));
 }
 
 void ph_clickhouse_env(const struct ph_ctx *c, cJSON *env)
 {
-	const cJSON *ext = ph_get(c->spec, "clickhouse.external");
+	const cJSON *ext = util_json_get(c->spec, "clickhouse.external");
 	char *host;
 
 	if (ext)
-		host = ph_strf("%s", ph_get_str(ext, "host", ""));
+		host = util_xasprintf("%s", util_json_get_str(ext, "host", ""));
 	else
-		host = ph_strf("%s-clickhouse", c->name);
+		host = util_xasprintf("%s-clickhouse", c->name);
 	ph_env(env, "CLICKHOUSE_HOST", host);
 	free(host);
-	ph_env(env, "CLICKHOUSE_CLUSTER", ph_get_str(c->spec, "clickhouse.cluster", "posthog"));
-	ph_env(env, "CLICKHOUSE_DATABASE", ph_get_str(c->spec, "clickhouse.database", "posthog"));
-	ph_env(env, "CLICKHOUSE_USER", ph_get_str(c->spec, "clickhouse.user", "admin"));
+	ph_env(env, "CLICKHOUSE_CLUSTER", util_json_get_str(c->spec, "clickhouse.cluster", "posthog"));
+	ph_env(env, "CLICKHOUSE_DATABASE", util_json_get_str(c->spec, "clickhouse.database", "posthog"));
+	ph_env(env, "CLICKHOUSE_USER", util_json_get_str(c->spec, "clickhouse.user", "admin"));
 	ph_env_secret(env, "CLICKHOUSE_PASSWORD",
-		      ph_get_str(c->spec, "clickhouse.passwordSecret.name", ""),
-		      ph_get_str(c->spec, "clickhouse.passwordSecret.key", "password"));
-	ph_env(env, "CLICKHOUSE_SECURE", ph_get_bool(ext, "secure", false) ? "true" : "false");
-	ph_env(env, "CLICKHOUSE_VERIFY", ph_get_bool(ext, "verify", true) ? "true" : "false");
+		      util_json_get_str(c->spec, "clickhouse.passwordSecret.name", ""),
+		      util_json_get_str(c->spec, "clickhouse.passwordSecret.key", "password"));
+	ph_env(env, "CLICKHOUSE_SECURE", util_json_get_bool(ext, "secure", false) ? "true" : "false");
+	ph_env(env, "CLICKHOUSE_VERIFY", util_json_get_bool(ext, "verify", true) ? "true" : "false");
 }
 
 /* The row whose variable names route topics: the version's, unless the
@@ -130,7 +130,7 @@ static void routing_env(const struct ph_ctx *c, cJSON *env, bool ingestion,
 			const struct ph_bucket_names *n)
 {
 	const struct ph_version *row = routing_row(
-		ph_version_or_fallback(ph_get_str(c->spec, "version", NULL)),
+		ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL)),
 		n->kafka_prefix[0] != '\0');
 
 	/* With KafkaPrefix routing the prefix moves every topic and consumer
@@ -176,22 +176,22 @@ static cJSON *container(const struct ph_ctx *c, const cJSON *role, bool ingestio
 	ph_add_str(ct, "image", img);
 	free(img);
 	ph_add_str(ct, "imagePullPolicy", ph_pull_policy(c->spec, "pluginServer"));
-	ph_add_copy(ct, "command", ph_get(c->spec, "pluginServer.command"));
+	ph_add_copy(ct, "command", util_json_get(c->spec, "pluginServer.command"));
 	p = PH_NN(cJSON_CreateObject());
 	ph_add_str(p, "name", "http");
 	ph_add_int(p, "containerPort", PH_PLUGIN_SERVER_PORT);
 	ph_push(ph_add_arr(ct, "ports"), p);
 	env = ph_add_arr(ct, "env");
-	ph_env(env, "PLUGIN_SERVER_MODE", ph_get_str(role, "mode", "ingestion"));
+	ph_env(env, "PLUGIN_SERVER_MODE", util_json_get_str(role, "mode", "ingestion"));
 	snprintf(b, sizeof(b), "%u", n->bucket);
 	ph_env(env, "POSTHOG_INGESTION_BUCKET", b);
 	ph_kafka_env(c, env);
 	ph_clickhouse_env(c, env);
 	ph_datastore_env(c, env);
 	routing_env(c, env, ingestion, n);
-	ph_env_merge(env, ph_get(c->spec, "pluginServer.env"));
-	ph_env_merge(env, ph_get(role, "env"));
-	cJSON_AddItemToObject(ct, "resources", ph_resources(ph_get(role, "resources")));
+	ph_env_merge(env, util_json_get(c->spec, "pluginServer.env"));
+	ph_env_merge(env, util_json_get(role, "env"));
+	cJSON_AddItemToObject(ct, "resources", ph_resources(util_json_get(role, "resources")));
 	cJSON_AddItemToObject(ct, "readinessProbe", http_probe(10, 6));
 	cJSON_AddItemToObject(ct, "livenessProbe", http_probe(60, 6));
 	return ct;
@@ -204,12 +204,12 @@ static cJSON *deployment(const struct ph_ctx *c, const char *name, const char *c
 	cJSON *spec = ph_add_obj(o, "spec");
 	cJSON *sel = ph_selector(c, "plugin-server", comp, (int)bucket);
 	cJSON *tpl, *md, *ann, *ps, *ru, *strategy;
-	const cJSON *cpod = ph_get(c->spec, "pluginServer.pod");
+	const cJSON *cpod = util_json_get(c->spec, "pluginServer.pod");
 
 	/* With an HPA the replica count is the HPA's: leaving it out keeps
 	 * server-side apply from fighting over it. */
-	if (!ph_get_bool(role, "autoscaling.enabled", false))
-		ph_add_int(spec, "replicas", ph_get_int(role, "replicas", 1));
+	if (!util_json_get_bool(role, "autoscaling.enabled", false))
+		ph_add_int(spec, "replicas", util_json_get_int(role, "replicas", 1));
 	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
 	strategy = ph_add_obj(spec, "strategy");
 	ph_add_str(strategy, "type", "RollingUpdate");
@@ -247,15 +247,15 @@ static cJSON *hpa(const struct ph_ctx *c, const char *name, const char *comp,
 	ph_add_str(ref, "apiVersion", "apps/v1");
 	ph_add_str(ref, "kind", "Deployment");
 	ph_add_str(ref, "name", name);
-	ph_add_int(spec, "minReplicas", ph_get_int(role, "autoscaling.minReplicas", 1));
-	ph_add_int(spec, "maxReplicas", ph_get_int(role, "autoscaling.maxReplicas", 4));
+	ph_add_int(spec, "minReplicas", util_json_get_int(role, "autoscaling.minReplicas", 1));
+	ph_add_int(spec, "maxReplicas", util_json_get_int(role, "autoscaling.maxReplicas", 4));
 	ph_add_str(m, "type", "Resource");
 	res = ph_add_obj(m, "resource");
 	ph_add_str(res, "name", "cpu");
 	target = ph_add_obj(res, "target");
 	ph_add_str(target, "type", "Utilization");
 	ph_add_int(target, "averageUtilization",
-		   ph_get_int(role, "autoscaling.targetCPUUtilizationPercentage", 70));
+		   util_json_get_int(role, "autoscaling.targetCPUUtilizationPercentage", 70));
 	ph_push(ph_add_arr(spec, "metrics"), m);
 	return o;
 }
@@ -268,7 +268,7 @@ static void build_role(struct ph_ctx *c, const char *role_name, unsigned bucket,
 	cJSON *role = effective_role(c, role_name, bucket);
 
 	ph_emit(c, "plugin-server", (int)bucket, deployment(c, name, role_name, bucket, role, n));
-	if (ph_get_bool(role, "autoscaling.enabled", false))
+	if (util_json_get_bool(role, "autoscaling.enabled", false))
 		ph_emit(c, "plugin-server", (int)bucket, hpa(c, name, role_name, bucket, role));
 	ph_emit(c, "plugin-server", (int)bucket,
 		ph_pdb(c, name, "plugin-server", role_name, (int)bucket,
@@ -278,7 +278,7 @@ static void build_role(struct ph_ctx *c, const char *role_name, unsigned bucket,
 
 void ph_build_plugin_server(struct ph_ctx *c)
 {
-	unsigned count = (unsigned)ph_get_int(c->spec, "buckets.count", 1), b;
+	unsigned count = (unsigned)util_json_get_int(c->spec, "buckets.count", 1), b;
 
 	for (b = 0; b < count; b++) {
 		struct ph_bucket_names n;

@@ -26,14 +26,14 @@
 static char *router_image(const struct ph_ctx *c)
 {
 	const char *def = c->router_image ? c->router_image : PH_ROUTER_DEFAULT_IMAGE;
-	const char *repo = ph_get_str(c->spec, "router.image.repository", NULL);
-	const char *tag = ph_get_str(c->spec, "router.image.tag", NULL);
+	const char *repo = util_json_get_str(c->spec, "router.image.repository", NULL);
+	const char *tag = util_json_get_str(c->spec, "router.image.tag", NULL);
 	const char *at = strchr(def, '@'), *slash = strrchr(def, '/');
 	const char *colon = strrchr(def, ':');
 	size_t repo_len;
 
 	if (!repo && !tag)
-		return ph_strf("%s", def);
+		return util_xasprintf("%s", def);
 	if (at) {
 		repo_len = (size_t)(at - def);
 	} else if (colon && (!slash || colon > slash)) {
@@ -45,8 +45,8 @@ static char *router_image(const struct ph_ctx *c)
 	if (!tag)
 		tag = !at && colon ? colon + 1 : "latest";
 	if (repo)
-		return ph_strf("%s:%s", repo, tag);
-	return ph_strf("%.*s:%s", (int)repo_len, def, tag);
+		return util_xasprintf("%s:%s", repo, tag);
+	return util_xasprintf("%.*s:%s", (int)repo_len, def, tag);
 }
 
 static cJSON *probe(const char *path, int delay, int failures)
@@ -75,7 +75,7 @@ static void port(cJSON *ports, const char *name, int number)
 
 static void arg(cJSON *args, const char *flag, const char *value)
 {
-	char *s = ph_strf("--%s=%s", flag, value);
+	char *s = util_xasprintf("--%s=%s", flag, value);
 
 	ph_push_str(args, s);
 	free(s);
@@ -86,9 +86,9 @@ static void arg(cJSON *args, const char *flag, const char *value)
  * variables (the kubelet expands them in args). */
 static void kafka_security(const struct ph_ctx *c, cJSON *args, cJSON *env)
 {
-	bool tls = ph_get_bool(c->spec, "kafka.external.tls.enabled", false);
-	const cJSON *sasl = ph_get(c->spec, "kafka.external.sasl");
-	const char *ca = ph_get_str(c->spec, "kafka.external.tls.caSecret.key", "ca.crt");
+	bool tls = util_json_get_bool(c->spec, "kafka.external.tls.enabled", false);
+	const cJSON *sasl = util_json_get(c->spec, "kafka.external.sasl");
+	const char *ca = util_json_get_str(c->spec, "kafka.external.tls.caSecret.key", "ca.crt");
 	char *s;
 
 	if (!tls && !sasl)
@@ -96,27 +96,27 @@ static void kafka_security(const struct ph_ctx *c, cJSON *args, cJSON *env)
 	arg(args, "kafka-conf", sasl ? (tls ? "security.protocol=SASL_SSL"
 					    : "security.protocol=SASL_PLAINTEXT")
 				     : "security.protocol=SSL");
-	if (tls && ph_get(c->spec, "kafka.external.tls.caSecret.name")) {
-		s = ph_strf("ssl.ca.location=" CA_DIR "/%s", ca);
+	if (tls && util_json_get(c->spec, "kafka.external.tls.caSecret.name")) {
+		s = util_xasprintf("ssl.ca.location=" CA_DIR "/%s", ca);
 		arg(args, "kafka-conf", s);
 		free(s);
 	}
 	if (!sasl)
 		return;
-	s = ph_strf("sasl.mechanisms=%s", ph_get_str(sasl, "mechanism", "PLAIN"));
+	s = util_xasprintf("sasl.mechanisms=%s", util_json_get_str(sasl, "mechanism", "PLAIN"));
 	arg(args, "kafka-conf", s);
 	free(s);
-	ph_env_secret(env, "KAFKA_SASL_USER", ph_get_str(sasl, "secretName", ""),
-		      ph_get_str(sasl, "usernameKey", "username"));
-	ph_env_secret(env, "KAFKA_SASL_PASSWORD", ph_get_str(sasl, "secretName", ""),
-		      ph_get_str(sasl, "passwordKey", "password"));
+	ph_env_secret(env, "KAFKA_SASL_USER", util_json_get_str(sasl, "secretName", ""),
+		      util_json_get_str(sasl, "usernameKey", "username"));
+	ph_env_secret(env, "KAFKA_SASL_PASSWORD", util_json_get_str(sasl, "secretName", ""),
+		      util_json_get_str(sasl, "passwordKey", "password"));
 	arg(args, "kafka-conf", "sasl.username=$(KAFKA_SASL_USER)");
 	arg(args, "kafka-conf", "sasl.password=$(KAFKA_SASL_PASSWORD)");
 }
 
 static cJSON *resources(const struct ph_ctx *c)
 {
-	const cJSON *r = ph_get(c->spec, "router.resources");
+	const cJSON *r = util_json_get(c->spec, "router.resources");
 	cJSON *out, *req;
 
 	if (cJSON_IsObject(r))
@@ -132,7 +132,7 @@ static cJSON *resources(const struct ph_ctx *c)
 
 static cJSON *container(const struct ph_ctx *c)
 {
-	const char *pre = ph_get_str(c->spec, "kafka.topics.prefix", "");
+	const char *pre = util_json_get_str(c->spec, "kafka.topics.prefix", "");
 	cJSON *ct = PH_NN(cJSON_CreateObject());
 	cJSON *args, *env, *ports, *mounts;
 	char boot[2048], *s, *img = router_image(c);
@@ -146,21 +146,21 @@ static cJSON *container(const struct ph_ctx *c)
 	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) != 0)
 		abort(); /* validated: the broker list fits */
 	arg(args, "kafka-bootstrap-servers", boot);
-	s = ph_strf("%sevents_plugin_ingestion", pre);
-	arg(args, "source-topic", ph_get_str(c->spec, "router.sourceTopic", s));
+	s = util_xasprintf("%sevents_plugin_ingestion", pre);
+	arg(args, "source-topic", util_json_get_str(c->spec, "router.sourceTopic", s));
 	free(s);
-	s = ph_strf("%sposthog-router", pre);
-	arg(args, "group", ph_get_str(c->spec, "router.group", s));
+	s = util_xasprintf("%sposthog-router", pre);
+	arg(args, "group", util_json_get_str(c->spec, "router.group", s));
 	free(s);
 	arg(args, "bucket-map", MAP_DIR "/" PH_BUCKET_MAP_KEY);
 	arg(args, "metrics-bind-address", ":8080");
 	arg(args, "health-probe-bind-address", ":8081");
 	env = ph_add_arr(ct, "env");
 	/* The variable keeps the password out of the command line. */
-	ph_env_secret(env, "DATABASE_URL", ph_get_str(c->spec, "postgres.urlSecret.name", ""),
-		      ph_get_str(c->spec, "postgres.urlSecret.key", "url"));
+	ph_env_secret(env, "DATABASE_URL", util_json_get_str(c->spec, "postgres.urlSecret.name", ""),
+		      util_json_get_str(c->spec, "postgres.urlSecret.key", "url"));
 	kafka_security(c, args, env);
-	ph_env_merge(env, ph_get(c->spec, "router.env"));
+	ph_env_merge(env, util_json_get(c->spec, "router.env"));
 	ports = ph_add_arr(ct, "ports");
 	port(ports, "metrics", 8080);
 	port(ports, "health", 8081);
@@ -171,8 +171,8 @@ static cJSON *container(const struct ph_ctx *c)
 	cJSON_AddItemToObject(ct, "livenessProbe", probe("/healthz", 30, 6));
 	mounts = ph_add_arr(ct, "volumeMounts");
 	cJSON_AddTrueToObject(ph_add_mount(mounts, "bucket-map", MAP_DIR), "readOnly");
-	if (ph_get_bool(c->spec, "kafka.external.tls.enabled", false) &&
-	    ph_get(c->spec, "kafka.external.tls.caSecret.name"))
+	if (util_json_get_bool(c->spec, "kafka.external.tls.enabled", false) &&
+	    util_json_get(c->spec, "kafka.external.tls.caSecret.name"))
 		cJSON_AddTrueToObject(ph_add_mount(mounts, "kafka-ca", CA_DIR), "readOnly");
 	return ct;
 }
@@ -181,12 +181,12 @@ static void volumes(const struct ph_ctx *c, cJSON *ps, const char *map_cm)
 {
 	cJSON *vols = ph_add_arr(ps, "volumes");
 	cJSON *v = PH_NN(cJSON_CreateObject());
-	const char *ca = ph_get_str(c->spec, "kafka.external.tls.caSecret.name", NULL);
+	const char *ca = util_json_get_str(c->spec, "kafka.external.tls.caSecret.name", NULL);
 
 	ph_add_str(v, "name", "bucket-map");
 	ph_add_str(ph_add_obj(v, "configMap"), "name", map_cm);
 	ph_push(vols, v);
-	if (!ca || !ph_get_bool(c->spec, "kafka.external.tls.enabled", false))
+	if (!ca || !util_json_get_bool(c->spec, "kafka.external.tls.enabled", false))
 		return;
 	v = PH_NN(cJSON_CreateObject());
 	ph_add_str(v, "name", "kafka-ca");
@@ -196,11 +196,11 @@ static void volumes(const struct ph_ctx *c, cJSON *ps, const char *map_cm)
 
 void ph_build_router(struct ph_ctx *c)
 {
-	const cJSON *cpod = ph_get(c->spec, "router.pod");
+	const cJSON *cpod = util_json_get(c->spec, "router.pod");
 	cJSON *o, *spec, *sel, *tpl, *md, *ann, *ps;
 	char name[96], map_cm[96];
 
-	if (!ph_get_bool(c->spec, "router.enabled", true))
+	if (!util_json_get_bool(c->spec, "router.enabled", true))
 		return;
 	if (ph_child_name(c->name, "router", name, sizeof(name)) != 0 ||
 	    ph_child_name(c->name, "buckets", map_cm, sizeof(map_cm)) != 0)
@@ -208,7 +208,7 @@ void ph_build_router(struct ph_ctx *c)
 	sel = ph_selector(c, "router", "router", -1);
 	o = ph_object(c, "apps/v1", "Deployment", name, "router", "router", -1);
 	spec = ph_add_obj(o, "spec");
-	ph_add_int(spec, "replicas", ph_get_int(c->spec, "router.replicas", 2));
+	ph_add_int(spec, "replicas", util_json_get_int(c->spec, "router.replicas", 2));
 	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
 	tpl = ph_add_obj(spec, "template");
 	md = ph_add_obj(tpl, "metadata");

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "build-private.h"
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 
 #define TOPICS_UID 1000
 
@@ -70,19 +70,19 @@ static const char ensure_script[] =
  * plugin-server): protocol and SASL credentials from the Secret. */
 static void kafka_env(const struct ph_ctx *c, cJSON *env)
 {
-	bool tls = ph_get_bool(c->spec, "kafka.external.tls.enabled", false);
-	const cJSON *sasl = ph_get(c->spec, "kafka.external.sasl");
+	bool tls = util_json_get_bool(c->spec, "kafka.external.tls.enabled", false);
+	const cJSON *sasl = util_json_get(c->spec, "kafka.external.sasl");
 
 	if (sasl || tls)
 		ph_env(env, "KAFKA_SECURITY_PROTOCOL",
 		       sasl ? (tls ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL");
 	if (!sasl)
 		return;
-	ph_env(env, "KAFKA_SASL_MECHANISM", ph_get_str(sasl, "mechanism", "PLAIN"));
-	ph_env_secret(env, "KAFKA_SASL_USERNAME", ph_get_str(sasl, "secretName", ""),
-		      ph_get_str(sasl, "usernameKey", "username"));
-	ph_env_secret(env, "KAFKA_SASL_PASSWORD", ph_get_str(sasl, "secretName", ""),
-		      ph_get_str(sasl, "passwordKey", "password"));
+	ph_env(env, "KAFKA_SASL_MECHANISM", util_json_get_str(sasl, "mechanism", "PLAIN"));
+	ph_env_secret(env, "KAFKA_SASL_USERNAME", util_json_get_str(sasl, "secretName", ""),
+		      util_json_get_str(sasl, "usernameKey", "username"));
+	ph_env_secret(env, "KAFKA_SASL_PASSWORD", util_json_get_str(sasl, "secretName", ""),
+		      util_json_get_str(sasl, "passwordKey", "password"));
 }
 
 static cJSON *container(const struct ph_ctx *c, const struct ph_bucket_names *n)
@@ -104,14 +104,14 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_bucket_names *n)
 	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) != 0)
 		boot[0] = '\0';
 	ph_env(env, "BOOTSTRAP", boot);
-	topics = ph_strf("%s %s", n->ingestion_topic, n->events_json_topic);
+	topics = util_xasprintf("%s %s", n->ingestion_topic, n->events_json_topic);
 	ph_env(env, "TOPICS", topics);
 	free(topics);
-	snprintf(num, sizeof(num), "%lld", (long long)ph_get_int(c->spec, "kafka.topics.partitions", 1));
+	snprintf(num, sizeof(num), "%lld", (long long)util_json_get_int(c->spec, "kafka.topics.partitions", 1));
 	ph_env(env, "PARTITIONS", num);
-	snprintf(num, sizeof(num), "%lld", (long long)ph_get_int(c->spec, "kafka.topics.replicationFactor", 1));
+	snprintf(num, sizeof(num), "%lld", (long long)util_json_get_int(c->spec, "kafka.topics.replicationFactor", 1));
 	ph_env(env, "REPLICATION_FACTOR", num);
-	snprintf(num, sizeof(num), "%lld", (long long)ph_get_int(c->spec, "kafka.topics.minInsyncReplicas", 1));
+	snprintf(num, sizeof(num), "%lld", (long long)util_json_get_int(c->spec, "kafka.topics.minInsyncReplicas", 1));
 	ph_env(env, "MIN_INSYNC_REPLICAS", num);
 	kafka_env(c, env);
 	res = ph_add_obj(ct, "resources");
@@ -119,14 +119,14 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_bucket_names *n)
 	ph_add_str(req, "cpu", "100m");
 	ph_add_str(req, "memory", "256Mi");
 	ph_add_str(ph_add_obj(res, "limits"), "memory", "512Mi");
-	if (ph_get(c->spec, "kafka.external.tls.caSecret"))
+	if (util_json_get(c->spec, "kafka.external.tls.caSecret"))
 		ph_add_mount(ph_add_arr(ct, "volumeMounts"), "kafka-ca", "/etc/kafka-ca");
 	return ct;
 }
 
 static void add_ca_volume(const struct ph_ctx *c, cJSON *ps)
 {
-	const cJSON *ca = ph_get(c->spec, "kafka.external.tls.caSecret");
+	const cJSON *ca = util_json_get(c->spec, "kafka.external.tls.caSecret");
 	cJSON *v, *sec, *it;
 
 	if (!ca)
@@ -134,9 +134,9 @@ static void add_ca_volume(const struct ph_ctx *c, cJSON *ps)
 	v = PH_NN(cJSON_CreateObject());
 	ph_add_str(v, "name", "kafka-ca");
 	sec = ph_add_obj(v, "secret");
-	ph_add_str(sec, "secretName", ph_get_str(ca, "name", ""));
+	ph_add_str(sec, "secretName", util_json_get_str(ca, "name", ""));
 	it = PH_NN(cJSON_CreateObject());
-	ph_add_str(it, "key", ph_get_str(ca, "key", "ca.crt"));
+	ph_add_str(it, "key", util_json_get_str(ca, "key", "ca.crt"));
 	ph_add_str(it, "path", "ca.crt");
 	ph_push(ph_add_arr(sec, "items"), it);
 	ph_push(ph_add_arr(ps, "volumes"), v);
@@ -158,16 +158,16 @@ static cJSON *job(struct ph_ctx *c, unsigned bucket)
 	ph_add_str(ps, "restartPolicy", "OnFailure");
 	ph_push(ph_add_arr(ps, "containers"), container(c, &n));
 	add_ca_volume(c, ps);
-	ph_pod_common(c, ps, ph_get(c->spec, "kafka.pod"), sel, TOPICS_UID);
+	ph_pod_common(c, ps, util_json_get(c->spec, "kafka.pod"), sel, TOPICS_UID);
 	/* The Job runs once; spreading it across nodes means nothing. */
 	cJSON_DeleteItemFromObjectCaseSensitive(ps, "affinity");
-	if (ph_get(c->spec, "kafka.pod.affinity") || ph_get(c->spec, "pod.affinity"))
-		ph_add_copy(ps, "affinity", ph_get(c->spec, "kafka.pod.affinity")
-				? ph_get(c->spec, "kafka.pod.affinity")
-				: ph_get(c->spec, "pod.affinity"));
+	if (util_json_get(c->spec, "kafka.pod.affinity") || util_json_get(c->spec, "pod.affinity"))
+		ph_add_copy(ps, "affinity", util_json_get(c->spec, "kafka.pod.affinity")
+				? util_json_get(c->spec, "kafka.pod.affinity")
+				: util_json_get(c->spec, "pod.affinity"));
 	text = PH_NN(cJSON_PrintUnformatted(tpl));
-	name = ph_strf("%s%08llx", n.topics_job_prefix,
-		       (unsigned long long)(ph_fnv1a64(text, strlen(text), 0) & 0xffffffffULL));
+	name = util_xasprintf("%s%08llx", n.topics_job_prefix,
+		       (unsigned long long)(util_fnv1a64(text, strlen(text)) & 0xffffffffULL));
 	free(text);
 	o = ph_object(c, "batch/v1", "Job", name, "kafka", "topics", (int)bucket);
 	free(name);
@@ -182,7 +182,7 @@ static cJSON *job(struct ph_ctx *c, unsigned bucket)
 
 void ph_build_topics(struct ph_ctx *c)
 {
-	unsigned count = (unsigned)ph_get_int(c->spec, "buckets.count", 1), b;
+	unsigned count = (unsigned)util_json_get_int(c->spec, "buckets.count", 1), b;
 
 	for (b = 0; b < count; b++)
 		ph_emit(c, "topics", (int)b, job(c, b));

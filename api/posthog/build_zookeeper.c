@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "build-private.h"
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 
 #define ZK_UID 1000 /* the image's zookeeper user */
 
 static char *zoo_cfg(const struct ph_ctx *c)
 {
-	int64_t n = ph_get_int(c->spec, "zookeeper.replicas", 3), i;
+	int64_t n = util_json_get_int(c->spec, "zookeeper.replicas", 3), i;
 	struct buf b;
 
 	buf_init(&b, 1 << 16);
@@ -27,8 +27,8 @@ static char *zoo_cfg(const struct ph_ctx *c)
 		   "4lw.commands.whitelist=ruok,srvr,mntr,stat\n"
 		   "autopurge.snapRetainCount=%lld\nautopurge.purgeInterval=%lld\n",
 		   PH_ZOOKEEPER_CLIENT_PORT,
-		   (long long)ph_get_int(c->spec, "zookeeper.autopurge.snapRetainCount", 3),
-		   (long long)ph_get_int(c->spec, "zookeeper.autopurge.purgeInterval", 1));
+		   (long long)util_json_get_int(c->spec, "zookeeper.autopurge.snapRetainCount", 3),
+		   (long long)util_json_get_int(c->spec, "zookeeper.autopurge.purgeInterval", 1));
 	/* Peers by their stable pod DNS names under the headless Service. */
 	for (i = 0; i < n; i++)
 		buf_printf(&b, "server.%lld=%s-zookeeper-%lld.%s-zookeeper-headless:2888:3888\n",
@@ -87,7 +87,7 @@ static cJSON *container(const struct ph_ctx *c)
 		ph_push(ports, p);
 	}
 	cJSON_AddItemToObject(ct, "resources",
-			      ph_resources(ph_get(c->spec, "zookeeper.resources")));
+			      ph_resources(util_json_get(c->spec, "zookeeper.resources")));
 	mounts = ph_add_arr(ct, "volumeMounts");
 	ph_add_mount(mounts, "data", "/data");
 	ph_add_str(ph_add_mount(mounts, "config", "/conf/zoo.cfg"), "subPath", "zoo.cfg");
@@ -117,7 +117,7 @@ void ph_build_zookeeper(struct ph_ctx *c)
 	ph_child_name(c->name, "zookeeper", name, sizeof(name));
 	ph_child_name(c->name, "zookeeper-headless", hl, sizeof(hl));
 	snprintf(hash, sizeof(hash), "%016llx",
-		 (unsigned long long)ph_fnv1a64(cfg, strlen(cfg), 0));
+		 (unsigned long long)util_fnv1a64(cfg, strlen(cfg)));
 	cm = ph_object(c, "v1", "ConfigMap", name, "zookeeper", "zookeeper", -1);
 	ph_add_str(ph_add_obj(cm, "data"), "zoo.cfg", cfg);
 	free(cfg);
@@ -125,7 +125,7 @@ void ph_build_zookeeper(struct ph_ctx *c)
 	ph_emit(c, "zookeeper", -1, service(c, hl, true));
 	ph_emit(c, "zookeeper", -1, service(c, name, false));
 	ph_emit(c, "zookeeper", -1,
-		ph_component_statefulset(c, name, "zookeeper", ph_get_int(c->spec, "zookeeper.replicas", 3),
+		ph_component_statefulset(c, name, "zookeeper", util_json_get_int(c->spec, "zookeeper.replicas", 3),
 					 hash, container(c), ZK_UID, 0));
 	ph_emit(c, "zookeeper", -1, ph_pdb(c, name, "zookeeper", "zookeeper", -1,
 					    ph_selector(c, "zookeeper", "zookeeper", -1)));

@@ -12,10 +12,11 @@
  * the Memory engine.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../../pkg/clickhouse/clickhouse.h"
+#include "pkg/clickhouse/quote.h"
 #include "schema.h"
 
 static int restore(struct buf *out, size_t len, int r)

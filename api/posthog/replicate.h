@@ -37,10 +37,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 #include "schema.h"
 
-struct ch_client;
 
 /* The longest table name accepted from a server (ClickHouse's own limit
  * is the file system's, 255 bytes). */
@@ -88,22 +87,7 @@ int ph_replicate_plan(const char *database, const struct ph_table_def *src,
 		      const char *const *owned, size_t nowned,
 		      struct ph_schema_stmts *out, char *err, size_t errlen);
 
-/* ---- I/O (replicate_io.c) ------------------------------------------------ */
-
-/* Runs ph_replicate_query on c; *rows gets the rows (caller frees). */
-int ph_replicate_read(struct ch_client *c, const char *database, cJSON **rows,
-		      char *err, size_t errlen);
-
-/*
- * Creates on dst every table of src_rows (ph_replicate_read's rows of the
- * healthy replica) that dst lacks, as ph_replicate_plan says. *created
- * gets the number of tables created. Returns 0 or a negative errno with
- * the server's or the plan's message in err; the tables created before a
- * failure stay (each statement is idempotent, the next call goes on).
- */
-int ph_replicate_copy(struct ch_client *dst, const char *database,
-		      const cJSON *src_rows, const char *const *owned,
-		      size_t nowned, unsigned *created, char *err,
-		      size_t errlen);
+/* The I/O that reads a replica and runs the plan is the controller's:
+ * controllers/posthog/replicate_io.h. */
 
 #endif

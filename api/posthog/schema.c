@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../pkg/clickhouse/clickhouse.h"
+#include "pkg/clickhouse/quote.h"
+#include "pkg/util/util.h"
 
 /*
  * The definitions are taken apart with a small tokenizer rather than with
@@ -371,7 +372,6 @@ static void parse_settings(struct kafka_def *k, size_t i)
 		a = j + 1;
 	}
 }
-
 
 static int parse_kafka(const char *ddl, struct kafka_def *k, char *err,
 		       size_t errlen)
@@ -774,19 +774,6 @@ out_db:
 	return r;
 }
 
-/* FNV-1a, 64 bits: stable across builds and platforms, which is all a
- * fingerprint stored nowhere but compared in memory needs. */
-static void fnv(uint64_t *h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		*h ^= p[i];
-		*h *= 0x100000001b3ULL;
-	}
-}
-
 /* Hashes token i in a normal form: names without their quotes, so that
  * `uuid` and uuid are the same. */
 static void hash_tok(uint64_t *h, const struct toks *t, size_t i)
@@ -799,9 +786,9 @@ static void hash_tok(uint64_t *h, const struct toks *t, size_t i)
 		unquote(t, i, &b);
 	else
 		buf_append(&b, t->src + t->v[i].off, t->v[i].len);
-	fnv(h, &type, 1);
-	fnv(h, b.data ? b.data : "", b.len);
-	fnv(h, "", 1);
+	*h = util_fnv1a64_add(*h, &type, 1);
+	*h = util_fnv1a64_add(*h, b.data ? b.data : "", b.len);
+	*h = util_fnv1a64_add(*h, "", 1);
 	buf_free(&b);
 }
 
@@ -844,7 +831,7 @@ static void hash_mv(uint64_t *h, const struct mv_def *m)
 		if (!ref)
 			hash_tok(h, t, i);
 		else if (i == m->refs[r - 1][0])
-			fnv(h, "?", 2);
+			*h = util_fnv1a64_add(*h, "?", 2);
 	}
 }
 
@@ -854,7 +841,7 @@ int ph_schema_fingerprint(const char *kafka_ddl, const char *mv_ddl,
 {
 	struct kafka_def k;
 	struct mv_def m;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = UTIL_FNV1A64_BASIS;
 	int r;
 
 	if (!kafka_ddl || !mv_ddl || !out)
@@ -862,9 +849,9 @@ int ph_schema_fingerprint(const char *kafka_ddl, const char *mv_ddl,
 	r = parse_pair(kafka_ddl, mv_ddl, &k, &m, NULL, err, errlen);
 	if (r < 0)
 		return r;
-	fnv(&h, "K", 1);
+	h = util_fnv1a64_add(h, "K", 1);
 	hash_kafka(&h, &k);
-	fnv(&h, "M", 1);
+	h = util_fnv1a64_add(h, "M", 1);
 	hash_mv(&h, &m);
 	snprintf(out, PH_SCHEMA_FP_LEN + 1, "%016llx", (unsigned long long)h);
 	kafka_def_free(&k);

@@ -25,7 +25,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 
 /* The base tables' names, as PostHog's migrations create them. */
 #define PH_SCHEMA_BASE_KAFKA "kafka_events_json"

@@ -63,7 +63,7 @@ static bool is_integral(const cJSON *v)
 /* Whether value has the schema's type; int-or-string accepts both. */
 static bool type_ok(const cJSON *schema, const cJSON *v)
 {
-	const char *t = ph_get_str(schema, "type", NULL);
+	const char *t = util_json_get_str(schema, "type", NULL);
 
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 		    schema, "x-kubernetes-int-or-string")))
@@ -124,9 +124,9 @@ static void check_enum(const cJSON *schema, const cJSON *v, const char *path,
 static void check_string(const cJSON *schema, const cJSON *v,
 			 const char *path, cJSON *problems)
 {
-	const char *pat = ph_get_str(schema, "pattern", NULL);
-	int64_t max = ph_get_int(schema, "maxLength", -1);
-	int64_t min = ph_get_int(schema, "minLength", -1);
+	const char *pat = util_json_get_str(schema, "pattern", NULL);
+	int64_t max = util_json_get_int(schema, "maxLength", -1);
+	int64_t min = util_json_get_int(schema, "minLength", -1);
 	size_t len = utf8_len(v->valuestring);
 	regex_t re;
 
@@ -157,7 +157,7 @@ static void check_number(const cJSON *schema, const cJSON *v,
 {
 	const cJSON *min = cJSON_GetObjectItemCaseSensitive(schema, "minimum");
 	const cJSON *max = cJSON_GetObjectItemCaseSensitive(schema, "maximum");
-	const char *fmt = ph_get_str(schema, "format", NULL);
+	const char *fmt = util_json_get_str(schema, "format", NULL);
 	double d = v->valuedouble;
 
 	if (fmt && !strcmp(fmt, "int32") &&
@@ -201,7 +201,7 @@ static void check_list_keys(const cJSON *schema, const cJSON *v,
 					same = false;
 			}
 			if (same) {
-				char *p = ph_strf("%s[%d]", path, i);
+				char *p = util_xasprintf("%s[%d]", path, i);
 				ph_problem(problems, p,
 					   "duplicate entry (same %s as item %d)",
 					   keys->child->valuestring, j - 1);
@@ -217,8 +217,8 @@ static void check_array(const cJSON *schema, const cJSON *v, const char *path,
 			cJSON *problems)
 {
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(schema, "items");
-	int64_t max = ph_get_int(schema, "maxItems", -1);
-	int64_t min = ph_get_int(schema, "minItems", -1);
+	int64_t max = util_json_get_int(schema, "maxItems", -1);
+	int64_t min = util_json_get_int(schema, "minItems", -1);
 	int n = cJSON_GetArraySize(v), i = 0;
 	const cJSON *e;
 
@@ -236,7 +236,7 @@ static void check_array(const cJSON *schema, const cJSON *v, const char *path,
 	if (!items)
 		return;
 	cJSON_ArrayForEach(e, v) {
-		char *p = ph_strf("%s[%d]", path, i++);
+		char *p = util_xasprintf("%s[%d]", path, i++);
 		ph_schema_check(items, e, p, problems);
 		free(p);
 	}
@@ -252,7 +252,7 @@ static void check_object(const cJSON *schema, const cJSON *v,
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(schema, "required");
 	bool keep = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 		schema, "x-kubernetes-preserve-unknown-fields"));
-	int64_t maxp = ph_get_int(schema, "maxProperties", -1);
+	int64_t maxp = util_json_get_int(schema, "maxProperties", -1);
 	const cJSON *e;
 
 	if (maxp >= 0 && cJSON_GetArraySize(v) > maxp)
@@ -261,7 +261,7 @@ static void check_object(const cJSON *schema, const cJSON *v,
 			   (long long)maxp, cJSON_GetArraySize(v));
 	cJSON_ArrayForEach(e, req) {
 		if (!cJSON_GetObjectItemCaseSensitive(v, e->valuestring)) {
-			char *p = ph_strf("%s.%s", path, e->valuestring);
+			char *p = util_xasprintf("%s.%s", path, e->valuestring);
 			ph_problem(problems, p, "is required");
 			free(p);
 		}
@@ -269,7 +269,7 @@ static void check_object(const cJSON *schema, const cJSON *v,
 	cJSON_ArrayForEach(e, v) {
 		const cJSON *sub = cJSON_GetObjectItemCaseSensitive(props,
 								    e->string);
-		char *p = ph_strf("%s.%s", path, e->string);
+		char *p = util_xasprintf("%s.%s", path, e->string);
 
 		if (!sub && cJSON_IsObject(addl))
 			sub = addl;
@@ -285,7 +285,7 @@ void ph_schema_check(const cJSON *schema, const cJSON *v, const char *path,
 		     cJSON *problems)
 {
 	if (!type_ok(schema, v)) {
-		const char *t = ph_get_str(schema, "type", "integer or string");
+		const char *t = util_json_get_str(schema, "type", "integer or string");
 		ph_problem(problems, path, "must be %s %s (got %s)",
 			   t[0] == 'a' || t[0] == 'o' || t[0] == 'i' ? "an" : "a",
 			   t, json_type_name(v));
@@ -403,7 +403,7 @@ static void derived_defaults(cJSON *spec)
 	cJSON *kafka = cJSON_GetObjectItemCaseSensitive(spec, "kafka");
 	cJSON *topics = cJSON_GetObjectItemCaseSensitive(kafka, "topics");
 	cJSON *ps = cJSON_GetObjectItemCaseSensitive(spec, "pluginServer");
-	const char *version = ph_get_str(spec, "version", NULL);
+	const char *version = util_json_get_str(spec, "version", NULL);
 	const struct ph_version *row = ph_version_or_fallback(version);
 	bool prefix;
 	int64_t rf;
@@ -417,15 +417,15 @@ static void derived_defaults(cJSON *spec)
 	if (ph_is_external(spec, "kafka"))
 		rf = 3;
 	else
-		rf = ph_get_int(spec, "kafka.brokers", 3) < 3
-			     ? ph_get_int(spec, "kafka.brokers", 3) : 3;
+		rf = util_json_get_int(spec, "kafka.brokers", 3) < 3
+			     ? util_json_get_int(spec, "kafka.brokers", 3) : 3;
 	set_int_if_absent(topics, "replicationFactor", rf);
-	rf = ph_get_int(topics, "replicationFactor", rf);
+	rf = util_json_get_int(topics, "replicationFactor", rf);
 	set_int_if_absent(topics, "minInsyncReplicas", rf > 1 ? rf - 1 : 1);
 	default_list(ps, "command", row->plugin_command);
 	set_str_if_absent(ps, "topicRouting",
 			  row->routing == PH_ROUTING_KAFKA_PREFIX ? "KafkaPrefix" : "Env");
-	prefix = !strcmp(ph_get_str(spec, "pluginServer.topicRouting", "Env"),
+	prefix = !strcmp(util_json_get_str(spec, "pluginServer.topicRouting", "Env"),
 			 "KafkaPrefix");
 	/* A routing other than the row's is an expert override; the modes
 	 * then follow the routing, as before the matrix. */

@@ -124,7 +124,7 @@ START_TEST(test_names)
 	struct ph_bucket_names n;
 
 	ck_assert_int_eq(ph_normalize(ph, &spec), 0);
-	ck_assert_int_eq(ph_bucket_names(ph_get_str(ph, "metadata.name", ""), spec,
+	ck_assert_int_eq(ph_bucket_names(util_json_get_str(ph, "metadata.name", ""), spec,
 					 names[_i].bucket, &n), 0);
 	ck_assert_str_eq(n.ingestion_topic, names[_i].ingestion);
 	ck_assert_str_eq(n.events_json_topic, names[_i].events_json);
@@ -142,12 +142,12 @@ START_TEST(test_map)
 	cJSON *ph = load_posthog("examples/production.yaml"), *map;
 
 	ck_assert_int_eq(ph_bucket_map(ph, &map), 0);
-	ck_assert_int_eq(ph_get_int(map, "version", 0), PH_BUCKET_MAP_VERSION);
-	ck_assert_str_eq(ph_get_str(map, "algorithm", ""), "JumpHash");
-	ck_assert_int_eq(ph_get_int(map, "buckets", 0), 4);
-	ck_assert_int_eq(ph_get_int(map, "pins.2", -1), 3);
+	ck_assert_int_eq(util_json_get_int(map, "version", 0), PH_BUCKET_MAP_VERSION);
+	ck_assert_str_eq(util_json_get_str(map, "algorithm", ""), "JumpHash");
+	ck_assert_int_eq(util_json_get_int(map, "buckets", 0), 4);
+	ck_assert_int_eq(util_json_get_int(map, "pins.2", -1), 3);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(map, "topics")), 4);
-	ck_assert_str_eq(ph_get_str(map, "bootstrapServers", ""),
+	ck_assert_str_eq(util_json_get_str(map, "bootstrapServers", ""),
 			 "posthog-kafka.posthog.svc:9092");
 	cJSON_Delete(map);
 	cJSON_Delete(ph);

@@ -32,7 +32,7 @@ static int stage_index(const char *s)
 	return -1;
 }
 
-/* Label keys contain dots, so no ph_get paths. */
+/* Label keys contain dots, so no util_json_get paths. */
 static const char *label(const cJSON *labels, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItem(labels, key);
@@ -57,7 +57,7 @@ START_TEST(test_stages)
 	int counts[PH_STAGE_COUNT] = { 0 }, last = 0, i;
 
 	cJSON_ArrayForEach(e, entries) {
-		int s = stage_index(ph_get_str(e, "stage", ""));
+		int s = stage_index(util_json_get_str(e, "stage", ""));
 
 		ck_assert_int_ge(s, last);
 		last = s;
@@ -74,13 +74,13 @@ START_TEST(test_metadata)
 {
 	cJSON *entries = build(specs[_i].example, "0b9c7c1e-1111-2222-3333-444455556666"), *e;
 	cJSON *ph = load_posthog(specs[_i].example);
-	const char *name = ph_get_str(ph, "metadata.name", "");
-	const char *ns = ph_get_str(ph, "metadata.namespace", NULL);
+	const char *name = util_json_get_str(ph, "metadata.name", "");
+	const char *ns = util_json_get_str(ph, "metadata.namespace", NULL);
 
 	cJSON_ArrayForEach(e, entries) {
 		const cJSON *o = cJSON_GetObjectItem(e, "object");
-		const cJSON *labels = ph_get(o, "metadata.labels");
-		const cJSON *ref = cJSON_GetArrayItem(ph_get(o, "metadata.ownerReferences"), 0);
+		const cJSON *labels = util_json_get(o, "metadata.labels");
+		const cJSON *ref = cJSON_GetArrayItem(util_json_get(o, "metadata.ownerReferences"), 0);
 		const cJSON *b = cJSON_GetObjectItem(e, "bucket");
 
 		ck_assert_ptr_null(cJSON_GetObjectItem(o, "status"));
@@ -95,14 +95,14 @@ START_TEST(test_metadata)
 			ck_assert_str_eq(label(labels, PH_LABEL_BUCKET), want);
 		}
 		if (ns)
-			ck_assert_str_eq(ph_get_str(o, "metadata.namespace", ""), ns);
+			ck_assert_str_eq(util_json_get_str(o, "metadata.namespace", ""), ns);
 		ck_assert_ptr_nonnull(ref);
-		ck_assert_str_eq(ph_get_str(ref, "kind", ""), "PostHog");
-		ck_assert_str_eq(ph_get_str(ref, "apiVersion", ""), "posthog.com/v1alpha1");
-		ck_assert_str_eq(ph_get_str(ref, "uid", ""), "0b9c7c1e-1111-2222-3333-444455556666");
-		ck_assert(ph_get_bool(ref, "controller", false));
-		ck_assert(ph_get_bool(ref, "blockOwnerDeletion", false));
-		ck_assert_int_le((int)strlen(ph_get_str(o, "metadata.name", "")), 63);
+		ck_assert_str_eq(util_json_get_str(ref, "kind", ""), "PostHog");
+		ck_assert_str_eq(util_json_get_str(ref, "apiVersion", ""), "posthog.com/v1alpha1");
+		ck_assert_str_eq(util_json_get_str(ref, "uid", ""), "0b9c7c1e-1111-2222-3333-444455556666");
+		ck_assert(util_json_get_bool(ref, "controller", false));
+		ck_assert(util_json_get_bool(ref, "blockOwnerDeletion", false));
+		ck_assert_int_le((int)strlen(util_json_get_str(o, "metadata.name", "")), 63);
 	}
 	cJSON_Delete(ph);
 	cJSON_Delete(entries);
@@ -114,7 +114,7 @@ START_TEST(test_no_uid_no_owner)
 	cJSON *entries = build(specs[_i].example, NULL), *e;
 
 	cJSON_ArrayForEach(e, entries)
-		ck_assert_ptr_null(ph_get(cJSON_GetObjectItem(e, "object"), "metadata.ownerReferences"));
+		ck_assert_ptr_null(util_json_get(cJSON_GetObjectItem(e, "object"), "metadata.ownerReferences"));
 	cJSON_Delete(entries);
 }
 END_TEST
@@ -136,25 +136,25 @@ START_TEST(test_pods)
 
 	cJSON_ArrayForEach(e, entries) {
 		const cJSON *o = cJSON_GetObjectItem(e, "object");
-		const char *kind = ph_get_str(o, "kind", "");
-		const cJSON *ps = ph_get(o, "spec.template.spec");
-		const cJSON *ct = cJSON_GetArrayItem(ph_get(ps, "containers"), 0);
+		const char *kind = util_json_get_str(o, "kind", "");
+		const cJSON *ps = util_json_get(o, "spec.template.spec");
+		const cJSON *ct = cJSON_GetArrayItem(util_json_get(ps, "containers"), 0);
 
 		if (!strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment")) {
-			ck_assert_ptr_nonnull(ph_get(ct, "readinessProbe"));
-			ck_assert_ptr_nonnull(ph_get(ct, "livenessProbe"));
-			ck_assert_ptr_nonnull(ph_get(ct, "resources"));
-			ck_assert_ptr_nonnull(ph_get(ps, "affinity"));
+			ck_assert_ptr_nonnull(util_json_get(ct, "readinessProbe"));
+			ck_assert_ptr_nonnull(util_json_get(ct, "livenessProbe"));
+			ck_assert_ptr_nonnull(util_json_get(ct, "resources"));
+			ck_assert_ptr_nonnull(util_json_get(ps, "affinity"));
 		}
 		if (!strcmp(kind, "StatefulSet")) {
-			ck_assert_ptr_nonnull(ph_get(o, "spec.volumeClaimTemplates"));
-			ck_assert_str_eq(ph_get_str(o, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", ""),
+			ck_assert_ptr_nonnull(util_json_get(o, "spec.volumeClaimTemplates"));
+			ck_assert_str_eq(util_json_get_str(o, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", ""),
 					 "Retain");
 		}
 		if (ps && strstr(specs[_i].example, "production")) {
-			ck_assert_str_eq(ph_get_str(ps, "priorityClassName", ""), "posthog-data");
-			ck_assert_ptr_nonnull(ph_get(ps, "tolerations"));
-			ck_assert_ptr_nonnull(ph_get(cJSON_GetArrayItem(ph_get(ps, "topologySpreadConstraints"), 0),
+			ck_assert_str_eq(util_json_get_str(ps, "priorityClassName", ""), "posthog-data");
+			ck_assert_ptr_nonnull(util_json_get(ps, "tolerations"));
+			ck_assert_ptr_nonnull(util_json_get(cJSON_GetArrayItem(util_json_get(ps, "topologySpreadConstraints"), 0),
 						     "labelSelector"));
 		}
 	}
@@ -164,11 +164,11 @@ END_TEST
 
 static const cJSON *env_of(const cJSON *deploy, const char *name)
 {
-	const cJSON *ct = cJSON_GetArrayItem(ph_get(deploy, "spec.template.spec.containers"), 0);
+	const cJSON *ct = cJSON_GetArrayItem(util_json_get(deploy, "spec.template.spec.containers"), 0);
 	const cJSON *e;
 
-	cJSON_ArrayForEach(e, ph_get(ct, "env"))
-		if (!strcmp(ph_get_str(e, "name", ""), name))
+	cJSON_ArrayForEach(e, util_json_get(ct, "env"))
+		if (!strcmp(util_json_get_str(e, "name", ""), name))
 			return e;
 	return NULL;
 }
@@ -179,8 +179,8 @@ static const cJSON *find(const cJSON *entries, const char *kind, const char *nam
 
 	cJSON_ArrayForEach(e, entries) {
 		const cJSON *o = cJSON_GetObjectItem(e, "object");
-		if (!strcmp(ph_get_str(o, "kind", ""), kind) &&
-		    !strcmp(ph_get_str(o, "metadata.name", ""), name))
+		if (!strcmp(util_json_get_str(o, "kind", ""), kind) &&
+		    !strcmp(util_json_get_str(o, "metadata.name", ""), name))
 			return o;
 	}
 	return NULL;
@@ -220,9 +220,9 @@ START_TEST(test_env)
 	e = env_of(d, envs[_i].env);
 	ck_assert_msg(e != NULL, "no %s", envs[_i].env);
 	if (envs[_i].value)
-		ck_assert_str_eq(ph_get_str(e, "value", ""), envs[_i].value);
+		ck_assert_str_eq(util_json_get_str(e, "value", ""), envs[_i].value);
 	else
-		ck_assert_ptr_nonnull(ph_get(e, "valueFrom.secretKeyRef.name"));
+		ck_assert_ptr_nonnull(util_json_get(e, "valueFrom.secretKeyRef.name"));
 	cJSON_Delete(entries);
 }
 END_TEST
@@ -234,10 +234,10 @@ START_TEST(test_hpa_owns_replicas)
 	const cJSON *as = find(entries, "Deployment", "posthog-plugins-async-3");
 	const cJSON *hpa = find(entries, "HorizontalPodAutoscaler", "posthog-plugins-ingestion-3");
 
-	ck_assert_ptr_null(ph_get(ing, "spec.replicas"));
-	ck_assert_int_eq(ph_get_int(as, "spec.replicas", -1), 2);
-	ck_assert_int_eq(ph_get_int(hpa, "spec.maxReplicas", -1), 16); /* bucket 3 override */
-	ck_assert_int_eq(ph_get_int(hpa, "spec.minReplicas", -1), 2);
+	ck_assert_ptr_null(util_json_get(ing, "spec.replicas"));
+	ck_assert_int_eq(util_json_get_int(as, "spec.replicas", -1), 2);
+	ck_assert_int_eq(util_json_get_int(hpa, "spec.maxReplicas", -1), 16); /* bucket 3 override */
+	ck_assert_int_eq(util_json_get_int(hpa, "spec.minReplicas", -1), 2);
 	ck_assert_ptr_null(find(entries, "HorizontalPodAutoscaler", "posthog-plugins-async-3"));
 	cJSON_Delete(entries);
 }
@@ -276,8 +276,8 @@ START_TEST(test_topic_job_name)
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(
 		cJSON_GetObjectItem(ph, "spec"), "kafka"), "topics"), "partitions", cJSON_CreateNumber(8));
 	ck_assert_int_eq(ph_build(ph, &b), 0);
-	na = ph_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 17), "object"), "metadata.name", "");
-	nb = ph_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(b, 17), "object"), "metadata.name", "");
+	na = util_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 17), "object"), "metadata.name", "");
+	nb = util_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(b, 17), "object"), "metadata.name", "");
 	ck_assert_int_eq(strncmp(na, "posthog-topics-0-", 17), 0);
 	ck_assert_int_eq(strncmp(nb, "posthog-topics-0-", 17), 0);
 	ck_assert_str_ne(na, nb);
@@ -364,10 +364,10 @@ START_TEST(test_topics_script_refuses_breaking_credentials)
 	cJSON_ArrayForEach(e, entries) {
 		const cJSON *obj = cJSON_GetObjectItem(e, "object");
 
-		if (!strcmp(ph_get_str(obj, "kind", ""), "Job") &&
-		    !strcmp(ph_get_str(e, "stage", ""), "topics"))
-			script = cJSON_GetArrayItem(ph_get(cJSON_GetArrayItem(
-				ph_get(obj, "spec.template.spec.containers"), 0), "command"), 2)->valuestring;
+		if (!strcmp(util_json_get_str(obj, "kind", ""), "Job") &&
+		    !strcmp(util_json_get_str(e, "stage", ""), "topics"))
+			script = cJSON_GetArrayItem(util_json_get(cJSON_GetArrayItem(
+				util_json_get(obj, "spec.template.spec.containers"), 0), "command"), 2)->valuestring;
 	}
 	ck_assert_ptr_nonnull(script);
 	ck_assert_ptr_nonnull(mkdtemp(dir));

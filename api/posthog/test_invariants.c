@@ -9,7 +9,7 @@
 
 #define PH_TESTING
 #include "build-private.h"
-#include "fuzz/invariants.h"
+#include "api/posthog/fuzz/invariants.h"
 
 static cJSON *build(cJSON *ph)
 {
@@ -47,8 +47,8 @@ static cJSON *object_named(cJSON *entries, const char *kind, const char *name)
 	cJSON_ArrayForEach(e, entries) {
 		cJSON *o = cJSON_GetObjectItem(e, "object");
 
-		if (!strcmp(ph_get_str(o, "kind", ""), kind) &&
-		    (!name || !strcmp(ph_get_str(o, "metadata.name", ""), name)))
+		if (!strcmp(util_json_get_str(o, "kind", ""), kind) &&
+		    (!name || !strcmp(util_json_get_str(o, "metadata.name", ""), name)))
 			return o;
 	}
 	return NULL;
@@ -65,7 +65,7 @@ static void dup_configmap(cJSON *entries)
 {
 	cJSON *e = cJSON_GetArrayItem(entries, 0);
 
-	while (e && strcmp(ph_get_str(cJSON_GetObjectItem(e, "object"), "kind", ""), "ConfigMap"))
+	while (e && strcmp(util_json_get_str(cJSON_GetObjectItem(e, "object"), "kind", ""), "ConfigMap"))
 		e = e->next;
 	cJSON_AddItemToArray(entries, cJSON_Duplicate(e, 1));
 }
@@ -88,7 +88,7 @@ static void service_digit(cJSON *entries)
 static void selector_mismatch(cJSON *entries)
 {
 	cJSON *o = object_named(entries, "Deployment", NULL);
-	cJSON *ml = (cJSON *)ph_get(o, "spec.selector.matchLabels");
+	cJSON *ml = (cJSON *)util_json_get(o, "spec.selector.matchLabels");
 
 	cJSON_AddStringToObject(ml, "extra", "x");
 }
@@ -99,34 +99,34 @@ static void selector_overlap(cJSON *entries)
 	cJSON *sel = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(sel, PH_LABEL_MANAGED_BY, PH_MANAGED_BY);
-	replace((cJSON *)ph_get(o, "spec.selector"), "matchLabels", sel);
+	replace((cJSON *)util_json_get(o, "spec.selector"), "matchLabels", sel);
 }
 
 static void pdb_selects_nothing(cJSON *entries)
 {
 	cJSON *o = object_named(entries, "PodDisruptionBudget", NULL);
 
-	replace((cJSON *)ph_get(o, "spec.selector"), "matchLabels", cJSON_CreateObject());
+	replace((cJSON *)util_json_get(o, "spec.selector"), "matchLabels", cJSON_CreateObject());
 }
 
 static void hpa_dangling(cJSON *entries)
 {
 	cJSON *o = object_named(entries, "HorizontalPodAutoscaler", NULL);
 
-	replace((cJSON *)ph_get(o, "spec.scaleTargetRef"), "name", cJSON_CreateString("nothing"));
+	replace((cJSON *)util_json_get(o, "spec.scaleTargetRef"), "name", cJSON_CreateString("nothing"));
 }
 
 static void bad_label(cJSON *entries)
 {
 	cJSON *o = object_named(entries, "StatefulSet", NULL);
 
-	replace((cJSON *)ph_get(o, "metadata.labels"), "x", cJSON_CreateString("-bad-"));
+	replace((cJSON *)util_json_get(o, "metadata.labels"), "x", cJSON_CreateString("-bad-"));
 }
 
 static void dup_container(cJSON *entries)
 {
 	cJSON *o = object_named(entries, "StatefulSet", NULL);
-	cJSON *cs = (cJSON *)ph_get(o, "spec.template.spec.containers");
+	cJSON *cs = (cJSON *)util_json_get(o, "spec.template.spec.containers");
 
 	cJSON_AddItemToArray(cs, cJSON_Duplicate(cJSON_GetArrayItem(cs, 0), 1));
 }

@@ -41,8 +41,8 @@ static cJSON *router_objects(const char *example, const char *spec_patch,
 	cJSON_Delete(ph);
 	out = PH_NN(cJSON_CreateArray());
 	cJSON_ArrayForEach(e, entries)
-		if (!strcmp(ph_get_str(e, "stage", ""), "router"))
-			ph_push(out, PH_NN(cJSON_Duplicate(ph_get(e, "object"), true)));
+		if (!strcmp(util_json_get_str(e, "stage", ""), "router"))
+			ph_push(out, PH_NN(cJSON_Duplicate(util_json_get(e, "object"), true)));
 	cJSON_Delete(entries);
 	return out;
 }
@@ -51,8 +51,8 @@ static const cJSON *find_env(const cJSON *ct, const char *name)
 {
 	const cJSON *e;
 
-	cJSON_ArrayForEach(e, ph_get(ct, "env"))
-		if (!strcmp(ph_get_str(e, "name", ""), name))
+	cJSON_ArrayForEach(e, util_json_get(ct, "env"))
+		if (!strcmp(util_json_get_str(e, "name", ""), name))
 			return e;
 	return NULL;
 }
@@ -61,7 +61,7 @@ static bool has_arg(const cJSON *ct, const char *a)
 {
 	const cJSON *e;
 
-	cJSON_ArrayForEach(e, ph_get(ct, "args"))
+	cJSON_ArrayForEach(e, util_json_get(ct, "args"))
 		if (cJSON_IsString(e) && !strcmp(e->valuestring, a))
 			return true;
 	return false;
@@ -141,66 +141,66 @@ START_TEST(test_router)
 		return;
 	}
 	ck_assert_int_eq(cJSON_GetArraySize(objs), 2);
-	ck_assert_str_eq(ph_get_str(dep, "kind", ""), "Deployment");
-	ck_assert_str_eq(ph_get_str(dep, "metadata.name", ""), "posthog-router");
-	ck_assert_str_eq(ph_get_str(pdb, "kind", ""), "PodDisruptionBudget");
-	ck_assert_str_eq(ph_get_str(pdb, "metadata.name", ""), "posthog-router");
-	ck_assert_int_eq(ph_get_int(pdb, "spec.maxUnavailable", 0), 1);
+	ck_assert_str_eq(util_json_get_str(dep, "kind", ""), "Deployment");
+	ck_assert_str_eq(util_json_get_str(dep, "metadata.name", ""), "posthog-router");
+	ck_assert_str_eq(util_json_get_str(pdb, "kind", ""), "PodDisruptionBudget");
+	ck_assert_str_eq(util_json_get_str(pdb, "metadata.name", ""), "posthog-router");
+	ck_assert_int_eq(util_json_get_int(pdb, "spec.maxUnavailable", 0), 1);
 	/* The PDB selects exactly the Deployment's pods. */
-	v = ph_get(pdb, "spec.selector.matchLabels");
-	ck_assert(cJSON_Compare(v, ph_get(dep, "spec.selector.matchLabels"), true));
+	v = util_json_get(pdb, "spec.selector.matchLabels");
+	ck_assert(cJSON_Compare(v, util_json_get(dep, "spec.selector.matchLabels"), true));
 	cJSON_ArrayForEach(e, v) {
-		const cJSON *l = cJSON_GetObjectItem(ph_get(dep, "spec.template.metadata.labels"),
+		const cJSON *l = cJSON_GetObjectItem(util_json_get(dep, "spec.template.metadata.labels"),
 						     e->string);
 
 		ck_assert(cJSON_IsString(l) && !strcmp(l->valuestring, e->valuestring));
 	}
-	ck_assert_int_eq(ph_get_int(dep, "spec.replicas", 0), cases[_i].replicas);
-	ps = ph_get(dep, "spec.template.spec");
-	ct = cJSON_GetArrayItem(ph_get(ps, "containers"), 0);
-	ck_assert_str_eq(ph_get_str(ct, "image", ""), cases[_i].image);
-	ck_assert_str_eq(ph_get_str(ct, "imagePullPolicy", ""), cases[_i].pull);
+	ck_assert_int_eq(util_json_get_int(dep, "spec.replicas", 0), cases[_i].replicas);
+	ps = util_json_get(dep, "spec.template.spec");
+	ct = cJSON_GetArrayItem(util_json_get(ps, "containers"), 0);
+	ck_assert_str_eq(util_json_get_str(ct, "image", ""), cases[_i].image);
+	ck_assert_str_eq(util_json_get_str(ct, "imagePullPolicy", ""), cases[_i].pull);
 	for (i = 0; i < 6 && cases[_i].args[i]; i++)
 		ck_assert_msg(has_arg(ct, cases[_i].args[i]), "%s: no arg %s",
 			      cases[_i].name, cases[_i].args[i]);
 	if (cases[_i].absent_arg)
 		ck_assert_msg(!has_arg(ct, cases[_i].absent_arg), "%s: arg %s",
 			      cases[_i].name, cases[_i].absent_arg);
-	ck_assert_str_eq(cJSON_GetArrayItem(ph_get(ct, "args"), 0)->valuestring, "route");
+	ck_assert_str_eq(cJSON_GetArrayItem(util_json_get(ct, "args"), 0)->valuestring, "route");
 	/* Postgres from the Secret, never in args. */
 	e = find_env(ct, "DATABASE_URL");
 	ck_assert_ptr_nonnull(e);
-	ck_assert_str_eq(ph_get_str(e, "valueFrom.secretKeyRef.name", ""), cases[_i].db_secret);
-	ck_assert_str_eq(ph_get_str(e, "valueFrom.secretKeyRef.key", ""), cases[_i].db_key);
+	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.name", ""), cases[_i].db_secret);
+	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.key", ""), cases[_i].db_key);
 	/* Probes on the health port, which the container declares. */
-	ck_assert_str_eq(ph_get_str(ct, "livenessProbe.httpGet.path", ""), "/healthz");
-	ck_assert_str_eq(ph_get_str(ct, "readinessProbe.httpGet.path", ""), "/readyz");
-	ck_assert_str_eq(ph_get_str(ct, "livenessProbe.httpGet.port", ""), "health");
+	ck_assert_str_eq(util_json_get_str(ct, "livenessProbe.httpGet.path", ""), "/healthz");
+	ck_assert_str_eq(util_json_get_str(ct, "readinessProbe.httpGet.path", ""), "/readyz");
+	ck_assert_str_eq(util_json_get_str(ct, "livenessProbe.httpGet.port", ""), "health");
 	ck_assert(has_arg(ct, "--health-probe-bind-address=:8081"));
 	ck_assert(has_arg(ct, "--metrics-bind-address=:8080"));
-	cJSON_ArrayForEach(e, ph_get(ct, "ports")) {
-		const char *n = ph_get_str(e, "name", "");
+	cJSON_ArrayForEach(e, util_json_get(ct, "ports")) {
+		const char *n = util_json_get_str(e, "name", "");
 
-		ck_assert_int_eq(ph_get_int(e, "containerPort", 0), !strcmp(n, "health") ? 8081 : 8080);
+		ck_assert_int_eq(util_json_get_int(e, "containerPort", 0), !strcmp(n, "health") ? 8081 : 8080);
 	}
-	ck_assert_int_eq(cJSON_GetArraySize(ph_get(ct, "ports")), 2);
-	ck_assert_str_eq(ph_get_str(ct, "resources.limits.memory", ""), cases[_i].mem_limit);
+	ck_assert_int_eq(cJSON_GetArraySize(util_json_get(ct, "ports")), 2);
+	ck_assert_str_eq(util_json_get_str(ct, "resources.limits.memory", ""), cases[_i].mem_limit);
 	/* The bucket map: the ConfigMap the operator publishes, mounted where
 	 * --bucket-map points. */
-	cJSON_ArrayForEach(e, ph_get(ct, "volumeMounts"))
-		if (!strcmp(ph_get_str(e, "name", ""), "bucket-map"))
-			mounted_map = !strcmp(ph_get_str(e, "mountPath", ""), "/etc/posthog-buckets");
+	cJSON_ArrayForEach(e, util_json_get(ct, "volumeMounts"))
+		if (!strcmp(util_json_get_str(e, "name", ""), "bucket-map"))
+			mounted_map = !strcmp(util_json_get_str(e, "mountPath", ""), "/etc/posthog-buckets");
 	ck_assert(mounted_map);
-	cJSON_ArrayForEach(e, ph_get(ps, "volumes")) {
-		if (!strcmp(ph_get_str(e, "name", ""), "bucket-map"))
-			ck_assert_str_eq(ph_get_str(e, "configMap.name", ""), "posthog-buckets");
-		if (!strcmp(ph_get_str(e, "name", ""), "kafka-ca")) {
+	cJSON_ArrayForEach(e, util_json_get(ps, "volumes")) {
+		if (!strcmp(util_json_get_str(e, "name", ""), "bucket-map"))
+			ck_assert_str_eq(util_json_get_str(e, "configMap.name", ""), "posthog-buckets");
+		if (!strcmp(util_json_get_str(e, "name", ""), "kafka-ca")) {
 			ca_vol = true;
-			ck_assert_str_eq(ph_get_str(e, "secret.secretName", ""), "msk-ca");
+			ck_assert_str_eq(util_json_get_str(e, "secret.secretName", ""), "msk-ca");
 		}
 	}
 	ck_assert_int_eq(ca_vol, cases[_i].ca_volume);
-	ck_assert_int_eq(ph_get_int(ps, "securityContext.runAsUser", 0), 65532);
+	ck_assert_int_eq(util_json_get_int(ps, "securityContext.runAsUser", 0), 65532);
 	cJSON_Delete(objs);
 }
 END_TEST
@@ -214,22 +214,22 @@ START_TEST(test_map_is_published)
 
 	ck_assert_int_eq(ph_build(ph, &entries), 0);
 	cJSON_ArrayForEach(e, entries) {
-		const cJSON *o = ph_get(e, "object");
+		const cJSON *o = util_json_get(e, "object");
 		const cJSON *v;
 
-		if (!strcmp(ph_get_str(o, "kind", ""), "Deployment") &&
-		    !strcmp(ph_get_str(e, "stage", ""), "router"))
-			cJSON_ArrayForEach(v, ph_get(o, "spec.template.spec.volumes"))
-				if (ph_get(v, "configMap.name"))
-					mounted = ph_get_str(v, "configMap.name", NULL);
+		if (!strcmp(util_json_get_str(o, "kind", ""), "Deployment") &&
+		    !strcmp(util_json_get_str(e, "stage", ""), "router"))
+			cJSON_ArrayForEach(v, util_json_get(o, "spec.template.spec.volumes"))
+				if (util_json_get(v, "configMap.name"))
+					mounted = util_json_get_str(v, "configMap.name", NULL);
 	}
 	ck_assert_ptr_nonnull(mounted);
 	cJSON_ArrayForEach(e, entries) {
-		const cJSON *o = ph_get(e, "object");
+		const cJSON *o = util_json_get(e, "object");
 
-		if (!strcmp(ph_get_str(o, "kind", ""), "ConfigMap") &&
-		    !strcmp(ph_get_str(o, "metadata.name", ""), mounted))
-			published = cJSON_IsString(cJSON_GetObjectItem(ph_get(o, "data"),
+		if (!strcmp(util_json_get_str(o, "kind", ""), "ConfigMap") &&
+		    !strcmp(util_json_get_str(o, "metadata.name", ""), mounted))
+			published = cJSON_IsString(cJSON_GetObjectItem(util_json_get(o, "data"),
 								      PH_BUCKET_MAP_KEY));
 	}
 	ck_assert(published);

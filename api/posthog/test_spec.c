@@ -57,7 +57,7 @@ START_TEST(test_default)
 	const cJSON *v;
 
 	ck_assert_int_eq(ph_normalize(ph, &spec), 0);
-	v = ph_get(spec, cases[_i].path);
+	v = util_json_get(spec, cases[_i].path);
 	if (cases[_i].str && cJSON_IsArray(v)) {
 		char joined[256] = "";
 		const cJSON *a;
@@ -69,13 +69,13 @@ START_TEST(test_default)
 		}
 		ck_assert_str_eq(joined, cases[_i].str);
 	} else if (cases[_i].str)
-		ck_assert_str_eq(ph_get_str(spec, cases[_i].path, "(absent)"), cases[_i].str);
+		ck_assert_str_eq(util_json_get_str(spec, cases[_i].path, "(absent)"), cases[_i].str);
 	else if (cases[_i].num == -999)
 		ck_assert_msg(v == NULL, "%s should be absent", cases[_i].path);
 	else if (cases[_i].num == -998)
 		ck_assert(cJSON_IsTrue(v));
 	else
-		ck_assert_int_eq(ph_get_int(spec, cases[_i].path, -1), cases[_i].num);
+		ck_assert_int_eq(util_json_get_int(spec, cases[_i].path, -1), cases[_i].num);
 	cJSON_Delete(spec);
 	cJSON_Delete(ph);
 }
@@ -117,8 +117,8 @@ START_TEST(test_schema_parses)
 {
 	cJSON *s = ph_schema_parse();
 
-	ck_assert_str_eq(ph_get_str(s, "type", ""), "object");
-	ck_assert_ptr_nonnull(ph_get(s, "properties.buckets.properties.pins"));
+	ck_assert_str_eq(util_json_get_str(s, "type", ""), "object");
+	ck_assert_ptr_nonnull(util_json_get(s, "properties.buckets.properties.pins"));
 	cJSON_Delete(s);
 }
 END_TEST

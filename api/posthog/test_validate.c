@@ -83,7 +83,7 @@ static const struct {
 
 static cJSON *make(const char *name, const char *spec)
 {
-	char *text = ph_strf("{\"apiVersion\":\"posthog.com/v1alpha1\",\"kind\":\"PostHog\","
+	char *text = util_xasprintf("{\"apiVersion\":\"posthog.com/v1alpha1\",\"kind\":\"PostHog\","
 			     "\"metadata\":{\"name\":\"%s\"},\"spec\":{%s}}", name, spec);
 	cJSON *j = parse_json(text);
 
@@ -99,7 +99,7 @@ START_TEST(test_rule)
 	ck_assert_int_eq(ph_validate(ph, &problems), -EINVAL);
 	ck_assert_ptr_nonnull(problems);
 	cJSON_ArrayForEach(p, problems) {
-		const char *f = ph_get_str(p, "field", ""), *m = ph_get_str(p, "message", "");
+		const char *f = util_json_get_str(p, "field", ""), *m = util_json_get_str(p, "message", "");
 		if (!strcmp(f, cases[_i].field) && strstr(m, cases[_i].message))
 			found = true;
 	}
@@ -169,7 +169,7 @@ START_TEST(test_no_spec)
 	cJSON *ph = parse_json("{\"metadata\":{\"name\":\"ph\"}}"), *problems;
 
 	ck_assert_int_eq(ph_validate(ph, &problems), -EINVAL);
-	ck_assert_str_eq(ph_get_str(cJSON_GetArrayItem(problems, 0), "field", ""), "spec");
+	ck_assert_str_eq(util_json_get_str(cJSON_GetArrayItem(problems, 0), "field", ""), "spec");
 	cJSON_Delete(problems);
 	cJSON_Delete(ph);
 }

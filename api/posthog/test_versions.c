@@ -75,7 +75,7 @@ static const cJSON *env_var(const cJSON *env, const char *name)
 	const cJSON *e;
 
 	cJSON_ArrayForEach(e, env)
-		if (!strcmp(ph_get_str(e, "name", ""), name))
+		if (!strcmp(util_json_get_str(e, "name", ""), name))
 			return e;
 	return NULL;
 }
@@ -101,11 +101,11 @@ static void check_secret_env(const cJSON *env, const char *name, const cJSON *ph
 	char path[64];
 
 	ck_assert_msg(e != NULL, "%s missing", name);
-	ck_assert_ptr_null(ph_get(e, "value"));
+	ck_assert_ptr_null(util_json_get(e, "value"));
 	snprintf(path, sizeof(path), "spec.%s.urlSecret.name", which);
-	ck_assert_str_eq(ph_get_str(e, "valueFrom.secretKeyRef.name", ""), ph_get_str(ph, path, "?"));
+	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.name", ""), util_json_get_str(ph, path, "?"));
 	snprintf(path, sizeof(path), "spec.%s.urlSecret.key", which);
-	ck_assert_str_eq(ph_get_str(e, "valueFrom.secretKeyRef.key", ""), ph_get_str(ph, path, "url"));
+	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.key", ""), util_json_get_str(ph, path, "url"));
 }
 
 static void check_datastores(const cJSON *env, const cJSON *ph, const struct ph_version *row)
@@ -120,15 +120,15 @@ static void check_datastores(const cJSON *env, const cJSON *ph, const struct ph_
 
 static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct ph_version *row)
 {
-	const cJSON *ct = cJSON_GetArrayItem(ph_get(obj, "spec.template.spec.containers"), 0);
-	const cJSON *env = ph_get(ct, "env");
-	bool ingestion = strstr(ph_get_str(obj, "metadata.name", ""), "-plugins-ingestion-") != NULL;
-	char *img = ph_strf("%s:%s", row->plugin_image, row->plugin_tag);
+	const cJSON *ct = cJSON_GetArrayItem(util_json_get(obj, "spec.template.spec.containers"), 0);
+	const cJSON *env = util_json_get(ct, "env");
+	bool ingestion = strstr(util_json_get_str(obj, "metadata.name", ""), "-plugins-ingestion-") != NULL;
+	char *img = util_xasprintf("%s:%s", row->plugin_image, row->plugin_tag);
 
-	ck_assert_str_eq(ph_get_str(ct, "image", ""), img);
+	ck_assert_str_eq(util_json_get_str(ct, "image", ""), img);
 	free(img);
-	check_command(ph_get(ct, "command"), row->plugin_command);
-	ck_assert_str_eq(ph_get_str(env_var(env, "PLUGIN_SERVER_MODE"), "value", ""),
+	check_command(util_json_get(ct, "command"), row->plugin_command);
+	ck_assert_str_eq(util_json_get_str(env_var(env, "PLUGIN_SERVER_MODE"), "value", ""),
 			 ingestion ? row->ingestion_mode : row->async_mode);
 	if (row->routing == PH_ROUTING_KAFKA_PREFIX)
 		ck_assert_ptr_nonnull(env_var(env, "KAFKA_PREFIX"));
@@ -152,21 +152,21 @@ static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct 
 
 static void check_migrate(const cJSON *obj, const cJSON *ph, const struct ph_version *row)
 {
-	const cJSON *ct = cJSON_GetArrayItem(ph_get(obj, "spec.template.spec.containers"), 0);
-	char *img = ph_strf("%s:%s", row->app_image, row->app_tag);
+	const cJSON *ct = cJSON_GetArrayItem(util_json_get(obj, "spec.template.spec.containers"), 0);
+	char *img = util_xasprintf("%s:%s", row->app_image, row->app_tag);
 	char want[128];
 
-	ck_assert_int_eq(ph_migrate_job_name(ph_get_str(ph, "metadata.name", ""), row->version,
+	ck_assert_int_eq(ph_migrate_job_name(util_json_get_str(ph, "metadata.name", ""), row->version,
 					     want, sizeof(want)), 0);
-	ck_assert_str_eq(ph_get_str(obj, "metadata.name", ""), want);
-	ck_assert_str_eq(ph_get_str(ct, "image", ""), img);
+	ck_assert_str_eq(util_json_get_str(obj, "metadata.name", ""), want);
+	ck_assert_str_eq(util_json_get_str(ct, "image", ""), img);
 	free(img);
-	check_command(ph_get(ct, "command"), row->migrate_command);
-	ck_assert_str_eq(ph_get_str(obj, "spec.template.spec.restartPolicy", ""), "Never");
-	ck_assert_ptr_null(ph_get(obj, "spec.ttlSecondsAfterFinished"));
-	check_datastores(ph_get(ct, "env"), ph, row);
-	ck_assert_ptr_nonnull(env_var(ph_get(ct, "env"), "CLICKHOUSE_PASSWORD"));
-	ck_assert_ptr_nonnull(env_var(ph_get(ct, "env"), "KAFKA_HOSTS"));
+	check_command(util_json_get(ct, "command"), row->migrate_command);
+	ck_assert_str_eq(util_json_get_str(obj, "spec.template.spec.restartPolicy", ""), "Never");
+	ck_assert_ptr_null(util_json_get(obj, "spec.ttlSecondsAfterFinished"));
+	check_datastores(util_json_get(ct, "env"), ph, row);
+	ck_assert_ptr_nonnull(env_var(util_json_get(ct, "env"), "CLICKHOUSE_PASSWORD"));
+	ck_assert_ptr_nonnull(env_var(util_json_get(ct, "env"), "KAFKA_HOSTS"));
 }
 
 /* Every user element (indented four spaces inside <users>) has a password. */
@@ -202,8 +202,8 @@ static void check_clickhouse(const cJSON *entries, const cJSON *ph, const struct
 	char boot[512], *want;
 
 	cJSON_ArrayForEach(e, entries) {
-		/* keys with dots: no ph_get paths */
-		const cJSON *d = ph_get(ph_get(e, "object"), "data");
+		/* keys with dots: no util_json_get paths */
+		const cJSON *d = util_json_get(util_json_get(e, "object"), "data");
 		const cJSON *sv = cJSON_GetObjectItem(d, "posthog.xml");
 		const cJSON *us = cJSON_GetObjectItem(d, "users.xml");
 
@@ -215,20 +215,20 @@ static void check_clickhouse(const cJSON *entries, const cJSON *ph, const struct
 	ck_assert_ptr_nonnull(server);
 	ck_assert_ptr_nonnull(users);
 	for (cl = row->clickhouse_clusters; cl->name; cl++) {
-		want = ph_strf("<%s>\n      <shard>", cl->name);
+		want = util_xasprintf("<%s>\n      <shard>", cl->name);
 		ck_assert_msg(strstr(server, want) != NULL, "cluster %s missing", cl->name);
 		free(want);
 	}
-	ck_assert_int_eq(ph_kafka_bootstrap(ph_get_str(ph, "metadata.name", ""),
-					    ph_get_str(ph, "metadata.namespace", NULL),
-					    ph_get(ph, "spec"), boot, sizeof(boot)), 0);
+	ck_assert_int_eq(ph_kafka_bootstrap(util_json_get_str(ph, "metadata.name", ""),
+					    util_json_get_str(ph, "metadata.namespace", NULL),
+					    util_json_get(ph, "spec"), boot, sizeof(boot)), 0);
 	for (m = row->named_collections; *m; m++) {
-		want = ph_strf("<%s>\n      <kafka_broker_list>%s</kafka_broker_list>", *m, boot);
+		want = util_xasprintf("<%s>\n      <kafka_broker_list>%s</kafka_broker_list>", *m, boot);
 		ck_assert_msg(strstr(server, want) != NULL, "%s missing in %s", want, server);
 		free(want);
 	}
 	for (m = row->macros; m[0]; m += 2) {
-		want = ph_strf("<%s>%s</%s>", m[0], m[1], m[0]);
+		want = util_xasprintf("<%s>%s</%s>", m[0], m[1], m[0]);
 		ck_assert_msg(strstr(server, want) != NULL, "macro %s missing", want);
 		free(want);
 	}
@@ -238,34 +238,34 @@ static void check_clickhouse(const cJSON *entries, const cJSON *ph, const struct
 START_TEST(test_examples_match_matrix)
 {
 	cJSON *ph = load_posthog(examples[_i]), *entries = NULL;
-	const struct ph_version *row = ph_version_find(ph_get_str(ph, "spec.version", NULL));
+	const struct ph_version *row = ph_version_find(util_json_get_str(ph, "spec.version", NULL));
 	const cJSON *e;
 	int deployments = 0, jobs = 0, stage_of_job = -1, i = 0;
 
 	ck_assert_msg(row != NULL, "%s: version not in the matrix", examples[_i]);
 	ck_assert_int_eq(ph_build(ph, &entries), 0);
 	cJSON_ArrayForEach(e, entries) {
-		const cJSON *obj = ph_get(e, "object");
+		const cJSON *obj = util_json_get(e, "object");
 
-		if (!strcmp(ph_get_str(obj, "kind", ""), "Deployment") &&
-		    !strcmp(ph_get_str(e, "stage", ""), "plugin-server")) {
+		if (!strcmp(util_json_get_str(obj, "kind", ""), "Deployment") &&
+		    !strcmp(util_json_get_str(e, "stage", ""), "plugin-server")) {
 			check_plugin_server(obj, ph, row);
 			/* the migrate Job comes before any plugin-server */
 			ck_assert_int_ge(stage_of_job, 0);
 			ck_assert_int_lt(stage_of_job, i);
 			deployments++;
 		}
-		if (!strcmp(ph_get_str(e, "stage", ""), "migrate")) {
-			ck_assert_str_eq(ph_get_str(obj, "kind", ""), "Job");
+		if (!strcmp(util_json_get_str(e, "stage", ""), "migrate")) {
+			ck_assert_str_eq(util_json_get_str(obj, "kind", ""), "Job");
 			check_migrate(obj, ph, row);
 			stage_of_job = i;
 			jobs++;
 		}
 		i++;
 	}
-	ck_assert_int_eq(deployments, 2 * ph_get_int(ph, "spec.buckets.count", 1));
+	ck_assert_int_eq(deployments, 2 * util_json_get_int(ph, "spec.buckets.count", 1));
 	ck_assert_int_eq(jobs, 1);
-	if (!ph_get(ph, "spec.clickhouse.external"))
+	if (!util_json_get(ph, "spec.clickhouse.external"))
 		check_clickhouse(entries, ph, row);
 	cJSON_Delete(entries);
 	cJSON_Delete(ph);

@@ -14,7 +14,7 @@
 
 static void check_name(const cJSON *posthog, cJSON *problems)
 {
-	const char *name = ph_get_str(posthog, "metadata.name", NULL);
+	const char *name = util_json_get_str(posthog, "metadata.name", NULL);
 	regex_t re;
 
 	if (!name) {
@@ -54,7 +54,7 @@ static void check_external(const cJSON *raw, const char *component,
 
 		if (!cJSON_GetObjectItemCaseSensitive(comp, managed[i]))
 			continue;
-		f = ph_strf("spec.%s.%s", component, managed[i]);
+		f = util_xasprintf("spec.%s.%s", component, managed[i]);
 		ph_problem(problems, f,
 			   "cannot be set together with spec.%s.external "
 			   "(it configures the managed %s)", component,
@@ -69,7 +69,7 @@ static void check_zookeeper(const cJSON *spec, cJSON *problems)
 
 	if (ph_is_external(spec, "zookeeper"))
 		return;
-	n = ph_get_int(spec, "zookeeper.replicas", 3);
+	n = util_json_get_int(spec, "zookeeper.replicas", 3);
 	if (n % 2 == 0)
 		ph_problem(problems, "spec.zookeeper.replicas",
 			   "must be odd (got %lld): an ensemble of 2n members "
@@ -79,9 +79,9 @@ static void check_zookeeper(const cJSON *spec, cJSON *problems)
 
 static void check_kafka(const cJSON *spec, cJSON *problems)
 {
-	int64_t rf = ph_get_int(spec, "kafka.topics.replicationFactor", 1);
-	int64_t isr = ph_get_int(spec, "kafka.topics.minInsyncReplicas", 1);
-	int64_t brokers = ph_get_int(spec, "kafka.brokers", 3);
+	int64_t rf = util_json_get_int(spec, "kafka.topics.replicationFactor", 1);
+	int64_t isr = util_json_get_int(spec, "kafka.topics.minInsyncReplicas", 1);
+	int64_t brokers = util_json_get_int(spec, "kafka.brokers", 3);
 
 	if (!ph_is_external(spec, "kafka") && rf > brokers)
 		ph_problem(problems, "spec.kafka.topics.replicationFactor",
@@ -98,16 +98,16 @@ static void check_kafka(const cJSON *spec, cJSON *problems)
 static void check_bucket_refs(const cJSON *spec, const char *list,
 			      cJSON *problems)
 {
-	int64_t count = ph_get_int(spec, "buckets.count", 1);
-	const cJSON *arr = ph_get(ph_get(spec, "buckets"), list);
+	int64_t count = util_json_get_int(spec, "buckets.count", 1);
+	const cJSON *arr = util_json_get(util_json_get(spec, "buckets"), list);
 	const cJSON *e;
 	int i = 0;
 
 	cJSON_ArrayForEach(e, arr) {
-		int64_t b = ph_get_int(e, "bucket", 0);
+		int64_t b = util_json_get_int(e, "bucket", 0);
 
 		if (cJSON_IsObject(e) && b >= count) {
-			char *f = ph_strf("spec.buckets.%s[%d].bucket", list, i);
+			char *f = util_xasprintf("spec.buckets.%s[%d].bucket", list, i);
 			ph_problem(problems, f,
 				   "must be below spec.buckets.count (got %lld "
 				   "with %lld buckets)", (long long)b,
@@ -121,11 +121,11 @@ static void check_bucket_refs(const cJSON *spec, const char *list,
 static void check_autoscaling(const cJSON *as, const char *field,
 			      cJSON *problems)
 {
-	int64_t min = ph_get_int(as, "minReplicas", 1);
-	int64_t max = ph_get_int(as, "maxReplicas", 4);
+	int64_t min = util_json_get_int(as, "minReplicas", 1);
+	int64_t max = util_json_get_int(as, "maxReplicas", 4);
 
 	if (min > max) {
-		char *f = ph_strf("%s.minReplicas", field);
+		char *f = util_xasprintf("%s.minReplicas", field);
 		ph_problem(problems, f,
 			   "must not exceed maxReplicas (got %lld > %lld)",
 			   (long long)min, (long long)max);
@@ -140,29 +140,29 @@ static void check_roles(const cJSON *spec, cJSON *problems)
 	size_t r;
 
 	for (r = 0; r < 2; r++) {
-		char *f = ph_strf("spec.pluginServer.%s.autoscaling", roles[r]);
-		const cJSON *base = ph_get(ph_get(spec, "pluginServer"), roles[r]);
+		char *f = util_xasprintf("spec.pluginServer.%s.autoscaling", roles[r]);
+		const cJSON *base = util_json_get(util_json_get(spec, "pluginServer"), roles[r]);
 		const cJSON *o;
 		int i = 0;
 
-		check_autoscaling(ph_get(base, "autoscaling"), f, problems);
+		check_autoscaling(util_json_get(base, "autoscaling"), f, problems);
 		free(f);
-		cJSON_ArrayForEach(o, ph_get(spec, "buckets.overrides")) {
-			const cJSON *ov = ph_get(ph_get(o, roles[r]), "autoscaling");
+		cJSON_ArrayForEach(o, util_json_get(spec, "buckets.overrides")) {
+			const cJSON *ov = util_json_get(util_json_get(o, roles[r]), "autoscaling");
 			const cJSON *kv;
 			cJSON *m;
 
 			i++;
 			if (!cJSON_IsObject(ov))
 				continue;
-			m = cJSON_Duplicate(ph_get(base, "autoscaling"), true);
+			m = cJSON_Duplicate(util_json_get(base, "autoscaling"), true);
 			if (!m)
 				m = PH_NN(cJSON_CreateObject());
 			cJSON_ArrayForEach(kv, ov) {
 				cJSON_DeleteItemFromObjectCaseSensitive(m, kv->string);
 				ph_add_copy(m, kv->string, kv);
 			}
-			f = ph_strf("spec.buckets.overrides[%d].%s.autoscaling",
+			f = util_xasprintf("spec.buckets.overrides[%d].%s.autoscaling",
 				    i - 1, roles[r]);
 			check_autoscaling(m, f, problems);
 			free(f);
@@ -179,9 +179,9 @@ static void check_profile(const cJSON *spec, cJSON *problems)
 
 	if (regcomp(&re, "^[A-Za-z_][A-Za-z0-9_]*$", REG_EXTENDED | REG_NOSUB))
 		abort();
-	cJSON_ArrayForEach(e, ph_get(spec, "clickhouse.profile")) {
+	cJSON_ArrayForEach(e, util_json_get(spec, "clickhouse.profile")) {
 		if (regexec(&re, e->string, 0, NULL, 0) != 0) {
-			char *f = ph_strf("spec.clickhouse.profile.%s", e->string);
+			char *f = util_xasprintf("spec.clickhouse.profile.%s", e->string);
 			ph_problem(problems, f, "is not a ClickHouse setting name "
 				   "(letters, digits and _)");
 			free(f);
@@ -196,7 +196,7 @@ static void check_profile(const cJSON *spec, cJSON *problems)
 static void check_clickhouse_version(const cJSON *spec, const struct ph_version *row,
 				     cJSON *problems)
 {
-	const char *tag = ph_get_str(spec, "clickhouse.image.tag", NULL);
+	const char *tag = util_json_get_str(spec, "clickhouse.image.tag", NULL);
 	int lo, hi;
 
 	if (ph_is_external(spec, "clickhouse") || !tag || !row->clickhouse_min)
@@ -223,12 +223,12 @@ static void check_clickhouse_version(const cJSON *spec, const struct ph_version 
  * better. */
 static void check_version(const cJSON *spec, cJSON *problems)
 {
-	const char *version = ph_get_str(spec, "version", NULL);
+	const char *version = util_json_get_str(spec, "version", NULL);
 	const struct ph_version *row = ph_version_find(version);
-	const char *routing = ph_get_str(spec, "pluginServer.topicRouting", "");
+	const char *routing = util_json_get_str(spec, "pluginServer.topicRouting", "");
 	char list[512];
 
-	if (ph_get_bool(spec, "unsupportedVersion", false) || !version)
+	if (util_json_get_bool(spec, "unsupportedVersion", false) || !version)
 		return;
 	if (!row) {
 		if (ph_version_list(list, sizeof(list)) != 0)

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../posthog.h"
+#include "api/posthog/posthog.h"
 #include "invariants.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
