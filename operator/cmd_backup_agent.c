@@ -23,7 +23,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "../controllers/backup/backup.h"
+#include "controllers/backup/backup.h"
 #include "commands.h"
 
 struct agent_flags {

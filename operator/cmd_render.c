@@ -17,9 +17,9 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
-#include "../controllers/posthog/posthog.h"
-#include "../pkg/buf/buf.h"
-#include "../pkg/jsonyaml/jsonyaml.h"
+#include "api/posthog/posthog.h"
+#include "pkg/buf/buf.h"
+#include "pkg/jsonyaml/jsonyaml.h"
 
 #define RENDER_MAX_INPUT (16u << 20)
 #define RENDER_MAX_OUTPUT (256u << 20)

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "../pkg/httpserver/httpserver.h"
-#include "../pkg/log/log.h"
-#include "../pkg/metrics/metrics.h"
-#include "../router/router.h"
+#include "pkg/httpserver/httpserver.h"
+#include "pkg/log/log.h"
+#include "pkg/metrics/metrics.h"
+#include "router/router.h"
 
 #define MAX_KAFKA_CONF 64
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../controllers/posthog/controller.h"
+#include "controllers/posthog/controller.h"
 #include "commands.h"
 #include "flags.h"
 

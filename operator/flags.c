@@ -6,7 +6,7 @@
  */
 #include "flags.h"
 
-#include "../pkg/clickhouse/clickhouse.h"
+#include "pkg/clickhouse/clickhouse.h"
 
 #include <errno.h>
 #include <math.h>

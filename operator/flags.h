@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../pkg/kube/kube.h"
-#include "../pkg/log/log.h"
-#include "../pkg/manager/manager.h"
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
+#include "pkg/manager/manager.h"
 
 #define OP_MAX_NAMESPACES 64
 #define OP_MAX_CONNECT_TO 16

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../controllers/posthog/posthog.h"
+#include "api/posthog/posthog.h"
 
 #include "commands.h"
 #include "flags.h"

@@ -1,5 +1,5 @@
 /*
- * The bucket map the operator publishes (controllers/posthog/buckets.c
+ * The bucket map the operator publishes (api/posthog/buckets.c
  * writes it; docs/buckets.md specifies it), read back. The router refuses
  * any map whose assignment function it does not implement, rather than
  * guess: routing a team to the wrong bucket is worse than keeping the last
@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../controllers/posthog/posthog.h"
+#include "api/posthog/posthog.h"
 #include "router-private.h"
 
 _Static_assert(RT_MAX_BUCKETS == PH_MAX_BUCKETS, "the router knows as many buckets as the API allows");

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../pkg/kafka/kafka.h"
-#include "../pkg/pg/pg.h"
+#include "pkg/kafka/kafka.h"
+#include "pkg/pg/pg.h"
 #include "router.h"
 
 #define RT_MAX_BUCKETS 64
@@ -104,7 +104,6 @@ int rt_track_advance(struct rt_track *t, int32_t partition, int64_t *next);
 void rt_track_reset(struct rt_track *t, int32_t partition);
 /* Messages pushed and not yet dropped, over all partitions. */
 size_t rt_track_pending(const struct rt_track *t);
-
 
 /* Why a message went to the fallback bucket. */
 enum rt_reason {

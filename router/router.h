@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../pkg/log/log.h"
-#include "../pkg/metrics/metrics.h"
+#include "pkg/log/log.h"
+#include "pkg/metrics/metrics.h"
 
 struct router;
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../controllers/posthog/posthog.h"
+#include "api/posthog/posthog.h"
 #include "router-private.h"
 
 static const struct {
@@ -143,7 +143,7 @@ START_TEST(bucket_maps_parse_or_name_the_field)
 }
 END_TEST
 
-/* The router agrees with the operator's assignment (controllers/posthog)
+/* The router agrees with the operator's assignment (api/posthog)
  * for every team, on the operator's own map document. */
 START_TEST(router_and_operator_assign_alike)
 {

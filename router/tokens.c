@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "router-private.h"
+#include "pkg/util/util.h"
 
 struct slot {
 	uint64_t hash;
@@ -23,35 +24,14 @@ struct rt_tokens {
 	size_t used, size;
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n, sz);
-
-	if (!p)
-		abort();
-	return p;
-}
-
 struct rt_tokens *rt_tokens_new(void)
 {
-	struct rt_tokens *t = xcalloc(1, sizeof(*t));
+	struct rt_tokens *t = util_xcalloc(1, sizeof(*t));
 
 	t->cap = 1024;
-	t->slots = xcalloc(t->cap, sizeof(*t->slots));
+	t->slots = util_xcalloc(t->cap, sizeof(*t->slots));
 	t->size = 4096;
-	t->arena = xcalloc(1, t->size);
+	t->arena = util_xcalloc(1, t->size);
 	t->used = 1; /* offset 0 means empty */
 	return t;
 }
@@ -85,7 +65,7 @@ static void grow(struct rt_tokens *t)
 	size_t oldcap = t->cap, i;
 
 	t->cap *= 2;
-	t->slots = xcalloc(t->cap, sizeof(*t->slots));
+	t->slots = util_xcalloc(t->cap, sizeof(*t->slots));
 	for (i = 0; i < oldcap; i++)
 		if (old[i].key)
 			*find(t, t->arena + old[i].key, old[i].len, old[i].hash) = old[i];
@@ -95,7 +75,7 @@ static void grow(struct rt_tokens *t)
 int rt_tokens_put(struct rt_tokens *t, const char *tok, size_t len,
 		  int64_t team)
 {
-	uint64_t h = fnv1a(tok, len);
+	uint64_t h = util_fnv1a64(tok, len);
 	struct slot *s;
 
 	if (len == 0 || len >= RT_MAX_TOKEN)
@@ -124,7 +104,7 @@ int rt_tokens_put(struct rt_tokens *t, const char *tok, size_t len,
 int rt_tokens_get(const struct rt_tokens *t, const char *tok, size_t len,
 		  int64_t *team)
 {
-	const struct slot *s = find(t, tok, len, fnv1a(tok, len));
+	const struct slot *s = find(t, tok, len, util_fnv1a64(tok, len));
 
 	if (!s->key)
 		return -ENOENT;

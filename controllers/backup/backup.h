@@ -32,9 +32,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../pkg/clickhouse/clickhouse.h"
-#include "../../pkg/log/log.h"
-#include "../../pkg/s3/s3.h"
+#include "pkg/clickhouse/clickhouse.h"
+#include "pkg/log/log.h"
+#include "pkg/s3/s3.h"
 
 /* What one agent works on. All borrowed. */
 struct bk_target {

@@ -23,11 +23,11 @@
 
 #include <openssl/evp.h>
 
-#include "../../pkg/clickhouse/clickhouse.h"
+#include "pkg/clickhouse/clickhouse.h"
 #include "controller-private.h"
-#include "prefixed.h"
-#include "replicate.h"
-#include "schema.h"
+#include "api/posthog/prefixed.h"
+#include "replicate_io.h"
+#include "api/posthog/schema.h"
 
 /* Longest password read from the Secret. */
 #define PHC_MAX_PASSWORD 4096
@@ -591,7 +591,7 @@ static int drop_replica(struct phc_run *run, struct replica *rep, const char *db
 static int move_database(struct phc_run *run, struct replica *reps, int n, char *msg,
 			 size_t msglen)
 {
-	const char *old = phc_str(cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema"),
+	const char *old = util_json_str(cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema"),
 				  "database");
 	const char *db = database_of(run->spec);
 	char why[1024];

@@ -32,7 +32,7 @@ static const struct {
 
 int phc_kind_of(const cJSON *obj)
 {
-	const char *av = phc_str(obj, "apiVersion"), *kind = phc_str(obj, "kind");
+	const char *av = util_json_str(obj, "apiVersion"), *kind = util_json_str(obj, "kind");
 
 	for (int k = 0; av && kind && k < PHC_NKINDS; k++)
 		if (!strcmp(av, kinds[k].api_version) && !strcmp(kind, kinds[k].kind))
@@ -73,17 +73,17 @@ bool phc_is_subset(const cJSON *want, const cJSON *have)
 	return cJSON_IsNull(have);
 }
 
+/* FNV-1a over the compact JSON, from the basis this operator has always
+ * used (1469598103934665603, a digit short of FNV's published one): the
+ * hash is stored in every child's desired-hash annotation, so another
+ * basis would re-apply every child once after an upgrade. */
+#define PHC_HASH_BASIS 1469598103934665603ULL
+
 void phc_hash(const cJSON *obj, char out[17])
 {
-	char *text = cJSON_PrintUnformatted(obj);
-	uint64_t h = 1469598103934665603ULL;
+	char *text = util_nn(cJSON_PrintUnformatted(obj));
+	uint64_t h = util_fnv1a64_add(PHC_HASH_BASIS, text, strlen(text));
 
-	if (!text)
-		abort();
-	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-		h ^= *c;
-		h *= 1099511628211ULL;
-	}
 	free(text);
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
@@ -150,8 +150,8 @@ static bool owns_replicas(const cJSON *entry, const char *manager)
 {
 	const cJSON *fields = cJSON_GetObjectItemCaseSensitive(entry, "fieldsV1");
 
-	return phc_str(entry, "manager") && !strcmp(phc_str(entry, "manager"), manager) &&
-	       phc_str(entry, "operation") && !strcmp(phc_str(entry, "operation"), "Apply") &&
+	return util_json_str(entry, "manager") && !strcmp(util_json_str(entry, "manager"), manager) &&
+	       util_json_str(entry, "operation") && !strcmp(util_json_str(entry, "operation"), "Apply") &&
 	       cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fields, "f:spec"),
 						"f:replicas");
 }
@@ -172,13 +172,13 @@ static int hand_over_replicas(struct phc_run *run, int kind, const cJSON *desire
 {
 	struct kube_apply_options ao = {.field_manager = PHC_HANDOVER_MANAGER, .force = true};
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
-	const cJSON *replicas = phc_path(live, "spec", "replicas");
+	const cJSON *replicas = util_json_get(live, "spec.replicas");
 	const cJSON *mf;
 	bool ours = false;
 	cJSON *obj, *m;
 	int r;
 
-	if (kind != PHC_DEPLOYMENT || phc_path(desired, "spec", "replicas") || !cJSON_IsNumber(replicas))
+	if (kind != PHC_DEPLOYMENT || util_json_get(desired, "spec.replicas") || !cJSON_IsNumber(replicas))
 		return 0;
 	cJSON_ArrayForEach(mf, cJSON_GetObjectItemCaseSensitive(meta, "managedFields"))
 		ours = ours || owns_replicas(mf, PHC_FIELD_MANAGER);
@@ -188,15 +188,15 @@ static int hand_over_replicas(struct phc_run *run, int kind, const cJSON *desire
 	cJSON_AddStringToObject(obj, "apiVersion", "apps/v1");
 	cJSON_AddStringToObject(obj, "kind", "Deployment");
 	m = cJSON_AddObjectToObject(obj, "metadata");
-	cJSON_AddStringToObject(m, "name", phc_str(meta, "name"));
-	cJSON_AddStringToObject(m, "namespace", phc_str(meta, "namespace"));
+	cJSON_AddStringToObject(m, "name", util_json_str(meta, "name"));
+	cJSON_AddStringToObject(m, "namespace", util_json_str(meta, "namespace"));
 	cJSON_AddNumberToObject(cJSON_AddObjectToObject(obj, "spec"), "replicas", replicas->valuedouble);
-	r = kube_apply(run->p->client, &run->p->child_res[kind], phc_str(meta, "namespace"),
-		       phc_str(meta, "name"), obj, &ao, NULL, st);
+	r = kube_apply(run->p->client, &run->p->child_res[kind], util_json_str(meta, "namespace"),
+		       util_json_str(meta, "name"), obj, &ao, NULL, st);
 	cJSON_Delete(obj);
 	if (r == 0)
 		log_write(run->p->log, LOG_INFO, &run->lf,
-			  "Deployment %s: replicas %d handed over to the HPA", phc_str(meta, "name"),
+			  "Deployment %s: replicas %d handed over to the HPA", util_json_str(meta, "name"),
 			  replicas->valueint);
 	return r;
 }
@@ -206,7 +206,7 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 {
 	struct phc *p = run->p;
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(desired, "metadata");
-	const char *ns = phc_str(meta, "namespace"), *name = phc_str(meta, "name");
+	const char *ns = util_json_str(meta, "namespace"), *name = util_json_str(meta, "name");
 	struct kube_apply_options ao = {.field_manager = PHC_FIELD_MANAGER, .force = true};
 	struct log_fields lf = {"posthog", ns, name};
 	int kind = phc_kind_of(desired);
@@ -218,7 +218,7 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 		*live_out = NULL;
 	if (kind < 0 || !name) {
 		log_write(p->log, LOG_ERROR, &lf, "internal: desired object %s/%s has no known kind or name",
-			  phc_str(desired, "apiVersion"), phc_str(desired, "kind"));
+			  util_json_str(desired, "apiVersion"), util_json_str(desired, "kind"));
 		return -EINVAL;
 	}
 	stamp_hash(desired);
@@ -261,16 +261,16 @@ int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 
 int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want)
 {
-	const char *name = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+	const char *name = util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 	const cJSON *entry;
 
-	if (phc_kind_of(obj) != PHC_DEPLOYMENT || phc_path(obj, "spec", "replicas") || !name)
+	if (phc_kind_of(obj) != PHC_DEPLOYMENT || util_json_get(obj, "spec.replicas") || !name)
 		return want;
 	cJSON_ArrayForEach(entry, entries) {
 		const cJSON *hpa = cJSON_GetObjectItemCaseSensitive(entry, "object");
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(hpa, "spec");
-		const char *target = phc_str(cJSON_GetObjectItemCaseSensitive(spec, "scaleTargetRef"), "name");
-		int min = (int)phc_num(spec, "minReplicas", 1);
+		const char *target = util_json_str(cJSON_GetObjectItemCaseSensitive(spec, "scaleTargetRef"), "name");
+		int min = (int)util_json_num(spec, "minReplicas", 1);
 
 		if (phc_kind_of(hpa) == PHC_HPA && target && !strcmp(target, name))
 			return min < want ? min : want;
@@ -286,7 +286,7 @@ static bool is_desired(const cJSON *desired, int kind, const char *name)
 
 	cJSON_ArrayForEach(entry, desired) {
 		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
-		const char *n = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+		const char *n = util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 
 		if (phc_kind_of(obj) == kind && n && !strcmp(n, name))
 			return true;
@@ -298,8 +298,8 @@ bool phc_job_condition(const cJSON *job, const char *type)
 {
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, phc_path(job, "status", "conditions")) {
-		const char *t = phc_str(c, "type"), *s = phc_str(c, "status");
+	cJSON_ArrayForEach(c, util_json_get(job, "status.conditions")) {
+		const char *t = util_json_str(c, "type"), *s = util_json_str(c, "status");
 
 		if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
 			return true;
@@ -320,7 +320,7 @@ int phc_prune(struct phc_run *run, struct kube_status *first)
 
 		cJSON_ArrayForEach(obj, owned) {
 			const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-			const char *ns = phc_str(meta, "namespace"), *name = phc_str(meta, "name");
+			const char *ns = util_json_str(meta, "namespace"), *name = util_json_str(meta, "name");
 			struct log_fields lf = {"posthog", ns, name};
 			struct kube_status st = {0};
 			int r;
@@ -331,7 +331,7 @@ int phc_prune(struct phc_run *run, struct kube_status *first)
 			if (k == PHC_JOB && !phc_job_condition(obj, "Complete") &&
 			    !phc_job_condition(obj, "Failed"))
 				continue;
-			del.precondition_uid = phc_str(meta, "uid");
+			del.precondition_uid = util_json_str(meta, "uid");
 			r = kube_delete(p->client, &p->child_res[k], ns, name, &del, &st);
 			if (r < 0 && r != -ENOENT) {
 				log_write(p->log, LOG_WARN, &lf, "delete %s %s: %s",

@@ -14,14 +14,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../pkg/events/events.h"
-#include "../../pkg/informer/informer.h"
-#include "../../pkg/kube/kube.h"
-#include "../../pkg/log/log.h"
-#include "../../pkg/manager/manager.h"
-#include "../../pkg/metrics/metrics.h"
+#include "pkg/events/events.h"
+#include "pkg/informer/informer.h"
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
+#include "pkg/manager/manager.h"
+#include "pkg/metrics/metrics.h"
 #include "controller.h"
-#include "posthog.h"
+#include "api/posthog/posthog.h"
+#include "pkg/util/util.h"
 
 #define PHC_FIELD_MANAGER "posthog-operator"
 /* The manager that holds a Deployment's replicas between the operator
@@ -35,26 +36,8 @@
  * migrations creating the base tables, a ClickHouse that refused us). */
 #define PHC_POLL_MS 15000
 
-/* Field accessors over cJSON objects; a missing or mistyped field reads as
- * NULL or dflt. */
-static inline const char *phc_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static inline double phc_num(const cJSON *obj, const char *key, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static inline const cJSON *phc_path(const cJSON *obj, const char *a, const char *b)
-{
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
-}
+/* Field access over cJSON objects is pkg/util's (util_json_str,
+ * util_json_num, util_json_get). */
 
 /* The kinds of child the controller creates, each with its informer. */
 enum phc_kind {

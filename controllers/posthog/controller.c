@@ -129,7 +129,7 @@ static int delete_pvcs(struct phc_run *run)
 		return r;
 	}
 	cJSON_ArrayForEach(pvc, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-		const char *n = phc_str(cJSON_GetObjectItemCaseSensitive(pvc, "metadata"), "name");
+		const char *n = util_json_str(cJSON_GetObjectItemCaseSensitive(pvc, "metadata"), "name");
 
 		r = kube_delete(run->p->client, &run->p->pvc_res, run->ns, n, &del, &st);
 		if (r < 0 && r != -ENOENT) {
@@ -146,7 +146,7 @@ static int delete_pvcs(struct phc_run *run)
 
 static bool policy_is_delete(const cJSON *spec)
 {
-	const char *p = phc_str(spec, "deletionPolicy");
+	const char *p = util_json_str(spec, "deletionPolicy");
 
 	return p && !strcmp(p, "Delete");
 }
@@ -221,9 +221,9 @@ static int run_init(struct phc *p, const char *key, struct phc_run *run)
 
 	run->p = p;
 	meta = cJSON_GetObjectItemCaseSensitive(run->ph, "metadata");
-	run->ns = phc_str(meta, "namespace");
-	run->name = phc_str(meta, "name");
-	run->uid = phc_str(meta, "uid");
+	run->ns = util_json_str(meta, "namespace");
+	run->name = util_json_str(meta, "name");
+	run->uid = util_json_str(meta, "uid");
 	gen = cJSON_GetObjectItemCaseSensitive(meta, "generation");
 	run->generation = cJSON_IsNumber(gen) ? (int64_t)gen->valuedouble : 0;
 	run->lf = (struct log_fields){"posthog", run->ns, run->name};

@@ -5,9 +5,9 @@
 #ifndef PHO_POSTHOG_CONTROLLER_H
 #define PHO_POSTHOG_CONTROLLER_H
 
-#include "../../pkg/kube/kube.h"
-#include "../../pkg/log/log.h"
-#include "../../pkg/manager/manager.h"
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
+#include "pkg/manager/manager.h"
 
 struct posthog_controller_options {
 	const char *const *namespaces; /* NULL-terminated; NULL = all */

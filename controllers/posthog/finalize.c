@@ -20,8 +20,8 @@
 const char *phc_finalize_give_up(const cJSON *meta, time_t now)
 {
 	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
-	const char *keep = phc_str(ann, PHC_KEEP_TABLES_ANNOTATION);
-	const char *ts = phc_str(meta, "deletionTimestamp");
+	const char *keep = util_json_str(ann, PHC_KEEP_TABLES_ANNOTATION);
+	const char *ts = util_json_str(meta, "deletionTimestamp");
 	time_t since;
 
 	if (keep && !strcmp(keep, "true"))
@@ -34,7 +34,7 @@ const char *phc_finalize_give_up(const cJSON *meta, time_t now)
 void phc_finalize_blocked(struct phc_run *run, const char *blocker)
 {
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(run->ph, "status");
-	const char *was = phc_str(phc_condition(cJSON_GetObjectItemCaseSensitive(old, "conditions"),
+	const char *was = util_json_str(phc_condition(cJSON_GetObjectItemCaseSensitive(old, "conditions"),
 						"Deleting"), "message");
 	struct kube_status st = {0};
 	char msg[1600];

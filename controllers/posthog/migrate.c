@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../pkg/buf/buf.h"
+#include "pkg/buf/buf.h"
 #include "controller-private.h"
 #include "migrate.h"
 
@@ -58,7 +58,7 @@ static int job_pod(struct phc_run *run, const char *job, char *out, size_t outsz
 	buf_free(&body);
 	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items")) {
 		const cJSON *md = cJSON_GetObjectItemCaseSensitive(item, "metadata");
-		const char *ts = phc_str(md, "creationTimestamp");
+		const char *ts = util_json_str(md, "creationTimestamp");
 
 		/* RFC 3339 UTC timestamps order as strings. */
 		if (ts && (!newest || strcmp(ts, best) > 0)) {
@@ -67,7 +67,7 @@ static int job_pod(struct phc_run *run, const char *job, char *out, size_t outsz
 		}
 	}
 	snprintf(out, outsz, "%s",
-		 newest ? phc_str(cJSON_GetObjectItemCaseSensitive(newest, "metadata"), "name") : "");
+		 newest ? util_json_str(cJSON_GetObjectItemCaseSensitive(newest, "metadata"), "name") : "");
 	cJSON_Delete(list);
 	return 0;
 }
@@ -105,14 +105,14 @@ static void report_failed(struct phc_run *run, const cJSON *live, const char *jo
 	const cJSON *c, *why = NULL;
 	char tail[MIGRATE_LOG_BYTES + 512], msg[MIGRATE_LOG_BYTES + 1024];
 
-	cJSON_ArrayForEach(c, phc_path(live, "status", "conditions"))
-		if (!strcmp(phc_str(c, "type") ? phc_str(c, "type") : "", "Failed"))
+	cJSON_ArrayForEach(c, util_json_get(live, "status.conditions"))
+		if (!strcmp(util_json_str(c, "type") ? util_json_str(c, "type") : "", "Failed"))
 			why = c;
 	log_tail(run, job, tail, sizeof(tail));
 	snprintf(msg, sizeof(msg),
 		 "migrate Job %s failed (%s); the plugin-servers stay as they are. Fix the cause, "
 		 "then delete the Job to run it again. %s",
-		 job, why && phc_str(why, "message") ? phc_str(why, "message") : "no reason given",
+		 job, why && util_json_str(why, "message") ? util_json_str(why, "message") : "no reason given",
 		 tail);
 	cond(run, false, "MigrationFailed", msg);
 	degrade(run, "MigrationFailed", msg);
@@ -130,13 +130,13 @@ int phc_run_migrate(struct phc_run *run, bool deps_ready, bool *done)
 
 	*done = false;
 	cJSON_ArrayForEach(entry, run->desired)
-		if (!strcmp(phc_str(entry, "stage") ? phc_str(entry, "stage") : "", "migrate"))
+		if (!strcmp(util_json_str(entry, "stage") ? util_json_str(entry, "stage") : "", "migrate"))
 			obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
 	if (!obj) {
 		*done = true;
 		return 0;
 	}
-	job = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+	job = util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 	if (!deps_ready) {
 		cond(run, false, "WaitingForDependencies",
 		     "the migrate Job waits for ZooKeeper, Kafka and ClickHouse");
@@ -159,7 +159,7 @@ int phc_run_migrate(struct phc_run *run, bool deps_ready, bool *done)
 	}
 	if (phc_job_condition(live, "Complete")) {
 		snprintf(msg, sizeof(msg), "PostHog %s migrated by Job %s",
-			 phc_str(run->spec, "version") ? phc_str(run->spec, "version") : "", job);
+			 util_json_str(run->spec, "version") ? util_json_str(run->spec, "version") : "", job);
 		cond(run, true, "Migrated", msg);
 		*done = true;
 	} else if (phc_job_condition(live, "Failed")) {

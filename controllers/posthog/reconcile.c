@@ -58,9 +58,9 @@ struct tally {
 /* The image tag of the first container, for status versions. */
 static void image_version(const cJSON *workload, char *out, size_t outsz)
 {
-	const cJSON *tmpl = phc_path(workload, "spec", "template");
-	const cJSON *c = cJSON_GetArrayItem(phc_path(tmpl, "spec", "containers"), 0);
-	const char *img = phc_str(c, "image"), *colon;
+	const cJSON *tmpl = util_json_get(workload, "spec.template");
+	const cJSON *c = cJSON_GetArrayItem(util_json_get(tmpl, "spec.containers"), 0);
+	const char *img = util_json_str(c, "image"), *colon;
 
 	if (!img || out[0])
 		return;
@@ -75,16 +75,16 @@ static bool count_workload(struct phc_run *run, int kind, const cJSON *obj, cons
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(live, "status");
-	int want = (int)phc_num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
-	bool current = phc_num(status, "observedGeneration", 0) >= phc_num(meta, "generation", 0);
+	int want = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
+	bool current = util_json_num(status, "observedGeneration", 0) >= util_json_num(meta, "generation", 0);
 	int ready, updated, need;
 
 	if (kind == PHC_JOB)
 		return phc_job_condition(live, "Complete");
 	if (kind != PHC_STATEFULSET && kind != PHC_DEPLOYMENT)
 		return true;
-	ready = (int)phc_num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
-	updated = (int)phc_num(status, "updatedReplicas", kind == PHC_STATEFULSET ? ready : 0);
+	ready = (int)util_json_num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
+	updated = (int)util_json_num(status, "updatedReplicas", kind == PHC_STATEFULSET ? ready : 0);
 	t->replicas += want;
 	t->ready += ready;
 	t->updated += updated;
@@ -94,7 +94,7 @@ static bool count_workload(struct phc_run *run, int kind, const cJSON *obj, cons
 		return true;
 	if (!t->message[0])
 		snprintf(t->message, sizeof(t->message), "%s %s: %d/%d ready%s",
-			 phc_str(live, "kind"), phc_str(meta, "name"), ready, want,
+			 util_json_str(live, "kind"), util_json_str(meta, "name"), ready, want,
 			 current ? "" : ", rollout not yet observed");
 	return false;
 }
@@ -126,8 +126,8 @@ static int apply_entry(struct phc_run *run, cJSON *entry, struct tally *t)
 	if (r < 0) {
 		char msg[1200];
 
-		snprintf(msg, sizeof(msg), "applying %s %s: %s", phc_str(obj, "kind"),
-			 phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"),
+		snprintf(msg, sizeof(msg), "applying %s %s: %s", util_json_str(obj, "kind"),
+			 util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"),
 			 st.message[0] ? st.message : kube_strerror(r));
 		fail(run, "ApplyFailed", msg);
 		t->all_ready = false;
@@ -137,7 +137,7 @@ static int apply_entry(struct phc_run *run, cJSON *entry, struct tally *t)
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "Job %s failed; fix the cause and delete the Job to retry",
-			 phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
+			 util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
 		fail(run, "JobFailed", msg);
 	}
 	if (!count_workload(run, kind, obj, live, t))
@@ -155,7 +155,7 @@ static int entry_bucket(const cJSON *entry)
 
 static bool entry_in_stage(const cJSON *entry, int stage)
 {
-	const char *s = phc_str(entry, "stage");
+	const char *s = util_json_str(entry, "stage");
 
 	return s && !strcmp(s, ph_stages[stage]);
 }
@@ -249,7 +249,7 @@ static cJSON *bucket_status(struct phc_run *run, unsigned b)
 	cJSON *e;
 
 	cJSON_ArrayForEach(e, arr)
-		if ((unsigned)phc_num(e, "bucket", -1) == b)
+		if ((unsigned)util_json_num(e, "bucket", -1) == b)
 			return e;
 	e = cJSON_CreateObject();
 	cJSON_AddNumberToObject(e, "bucket", b);
@@ -283,8 +283,8 @@ static void reset_bucket_status(struct phc_run *run)
 
 		cJSON_AddNumberToObject(n, "bucket", b);
 		cJSON_ArrayForEach(e, old) {
-			if ((unsigned)phc_num(e, "bucket", -1) == b && phc_str(e, "topicsJob")) {
-				cJSON_AddStringToObject(n, "topicsJob", phc_str(e, "topicsJob"));
+			if ((unsigned)util_json_num(e, "bucket", -1) == b && util_json_str(e, "topicsJob")) {
+				cJSON_AddStringToObject(n, "topicsJob", util_json_str(e, "topicsJob"));
 				cJSON_AddBoolToObject(n, "topicsReady",
 						      cJSON_IsTrue(cJSON_GetObjectItem(e, "topicsReady")));
 			}
@@ -302,9 +302,9 @@ static void reset_bucket_status(struct phc_run *run)
 static int run_topics_job(struct phc_run *run, cJSON *entry, bool *ready)
 {
 	cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
-	const char *name = phc_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
+	const char *name = util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
 	cJSON *bs = bucket_status(run, (unsigned)entry_bucket(entry));
-	const char *done = phc_str(bs, "topicsJob");
+	const char *done = util_json_str(bs, "topicsJob");
 	struct tally t = {.all_ready = true};
 	cJSON *live;
 	int r;
@@ -354,7 +354,7 @@ static void report_shards(struct phc_run *run)
 {
 	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
 	const cJSON *had = cJSON_GetObjectItemCaseSensitive(cs, "shards");
-	int want = (int)phc_num(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards", 1);
+	int want = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards", 1);
 	char msg[400];
 
 	if (ph_is_external(run->spec, "clickhouse") || !cJSON_IsNumber(had))
@@ -382,9 +382,9 @@ static void report_shards(struct phc_run *run)
 static void keep_known_tables(struct phc_run *run)
 {
 	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
-	const char *had_db = phc_str(cs, "database");
-	const char *db = phc_str(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "database");
-	double had = phc_num(cs, "buckets", 0);
+	const char *had_db = util_json_str(cs, "database");
+	const char *db = util_json_str(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "database");
+	double had = util_json_num(cs, "buckets", 0);
 
 	if (had_db && db && strcmp(had_db, db) != 0)
 		return;
@@ -435,9 +435,9 @@ static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddNumberToObject(o, "replicas",
-				phc_num(cJSON_GetObjectItem(live, "spec"), "replicas", 0));
+				util_json_num(cJSON_GetObjectItem(live, "spec"), "replicas", 0));
 	cJSON_AddNumberToObject(o, "readyReplicas",
-				phc_num(cJSON_GetObjectItem(live, "status"), "availableReplicas", 0));
+				util_json_num(cJSON_GetObjectItem(live, "status"), "availableReplicas", 0));
 	cJSON_DeleteItemFromObjectCaseSensitive(into, key);
 	cJSON_AddItemToObject(into, key, o);
 	cJSON_Delete(live);
@@ -491,7 +491,7 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 static void drop_stale_bucket_conditions(struct phc_run *run)
 {
 	for (int i = cJSON_GetArraySize(run->conds) - 1; i >= 0; i--) {
-		const char *type = phc_str(cJSON_GetArrayItem(run->conds, i), "type");
+		const char *type = util_json_str(cJSON_GetArrayItem(run->conds, i), "type");
 		char *end;
 
 		if (!type || strncmp(type, "Bucket", 6) != 0)
@@ -580,8 +580,8 @@ static void report_invalid(struct phc_run *run, const cJSON *problems)
 
 	buf_init(&msg, 8192);
 	cJSON_ArrayForEach(p, problems)
-		if (buf_printf(&msg, "%s%s: %s", msg.len ? "; " : "", phc_str(p, "field"),
-			       phc_str(p, "message")) < 0)
+		if (buf_printf(&msg, "%s%s: %s", msg.len ? "; " : "", util_json_str(p, "field"),
+			       util_json_str(p, "message")) < 0)
 			break;
 	set_cond(run, "Ready", false, "InvalidSpec", buf_str(&msg));
 	fail(run, "InvalidSpec", buf_str(&msg));
@@ -601,7 +601,7 @@ int phc_reconcile_posthog(struct phc_run *run)
 	char msg[1024];
 	int r = 0;
 
-	run->buckets = (unsigned)phc_num(cJSON_GetObjectItemCaseSensitive(run->spec, "buckets"),
+	run->buckets = (unsigned)util_json_num(cJSON_GetObjectItemCaseSensitive(run->spec, "buckets"),
 				     "count", 1);
 	if (ph_validate(run->ph, &problems) < 0) {
 		report_invalid(run, problems);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../pkg/clickhouse/clickhouse.h"
-#include "replicate.h"
+#include "pkg/clickhouse/clickhouse.h"
+#include "replicate_io.h"
 
 int ph_replicate_read(struct ch_client *c, const char *database, cJSON **rows,
 		      char *err, size_t errlen)

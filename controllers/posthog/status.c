@@ -57,7 +57,7 @@ void phc_set_condition(cJSON *conds, const char *type, const char *status,
 
 static bool cond_true(const cJSON *conds, const char *type)
 {
-	const char *s = phc_str(phc_condition(conds, type), "status");
+	const char *s = util_json_str(phc_condition(conds, type), "status");
 
 	return s && !strcmp(s, "True");
 }
@@ -74,7 +74,7 @@ static const char *first_waiting(const cJSON *conds)
 		const cJSON *c = phc_condition(conds, order[i]);
 
 		if (c && !cond_true(conds, order[i]))
-			return phc_str(c, "message");
+			return util_json_str(c, "message");
 	}
 	return "reconciling";
 }
@@ -115,7 +115,7 @@ static unsigned buckets_ready(const struct phc_run *run)
 
 const char *phc_phase(bool ready, bool failed, const char *reason, const cJSON *old_status)
 {
-	const char *was = phc_str(old_status, "phase");
+	const char *was = util_json_str(old_status, "phase");
 	bool was_ready = was && (!strcmp(was, "Ready") || !strcmp(was, "Degraded"));
 
 	if (ready)
@@ -138,8 +138,8 @@ static void summarize(struct phc_run *run)
 	char ready_col[32];
 
 	if (run->failed) {
-		phc_set_condition(run->conds, "Ready", "False", phc_str(deg, "reason"),
-				  phc_str(deg, "message"), run->generation, run->now);
+		phc_set_condition(run->conds, "Ready", "False", util_json_str(deg, "reason"),
+				  util_json_str(deg, "message"), run->generation, run->now);
 	} else {
 		phc_set_condition(run->conds, "Degraded", "False", "AsExpected", "",
 				  run->generation, run->now);
@@ -153,11 +153,11 @@ static void summarize(struct phc_run *run)
 			  ready ? "" : run->failed ? "blocked by the Degraded condition" : first_waiting(run->conds),
 			  run->generation, run->now);
 	deg = phc_condition(run->conds, "Degraded");
-	phase = phc_phase(ready, run->failed, phc_str(deg, "reason"),
+	phase = phc_phase(ready, run->failed, util_json_str(deg, "reason"),
 			  cJSON_GetObjectItemCaseSensitive(run->ph, "status"));
 	put_str(run->status, "phase", phase);
 	put_num(run->status, "observedGeneration", (double)run->generation);
-	put_str(run->status, "version", phc_str(run->spec, "version"));
+	put_str(run->status, "version", util_json_str(run->spec, "version"));
 	snprintf(ready_col, sizeof(ready_col), "%u/%u", buckets_ready(run), run->buckets);
 	put_str(run->status, "ready", ready_col);
 }
@@ -176,10 +176,10 @@ static void record_events(struct phc_run *run, const cJSON *old)
 	if (was && !is && !is_deg)
 		recorder_event(run->p->recorder, run->ph, "Normal", "Progressing", "Reconcile",
 			       "%s", first_waiting(run->conds));
-	if (is_deg && (!was_deg || strcmp(phc_str(phc_condition(oc, "Degraded"), "message") ? phc_str(phc_condition(oc, "Degraded"), "message") : "",
-					   phc_str(deg, "message"))))
-		recorder_event(run->p->recorder, run->ph, "Warning", phc_str(deg, "reason"), "Reconcile",
-			       "%s", phc_str(deg, "message"));
+	if (is_deg && (!was_deg || strcmp(util_json_str(phc_condition(oc, "Degraded"), "message") ? util_json_str(phc_condition(oc, "Degraded"), "message") : "",
+					   util_json_str(deg, "message"))))
+		recorder_event(run->p->recorder, run->ph, "Warning", util_json_str(deg, "reason"), "Reconcile",
+			       "%s", util_json_str(deg, "message"));
 	if (old && old_b && (unsigned)old_b != run->buckets && !run->failed)
 		recorder_event(run->p->recorder, run->ph, "Normal",
 			       (unsigned)old_b < run->buckets ? "BucketsAdded" : "BucketsRemoved",

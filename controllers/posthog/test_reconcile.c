@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #define PH_TESTING
-#include "../../pkg/informer/fakeapi.h"
-#include "../../pkg/manager/manager.h"
-#include "build-private.h"
+#include "pkg/informer/fakeapi.h"
+#include "pkg/manager/manager.h"
+#include "api/posthog/build-private.h"
 #include "controller.h"
 
 #define WAIT_FOR(cond)                                                      \
@@ -109,10 +109,10 @@ static bool condition_is(struct env *e, const char *type, const char *status,
 	const cJSON *c;
 	bool ok = false;
 
-	cJSON_ArrayForEach(c, ph_get(ph, "status.conditions"))
-		if (!strcmp(ph_get_str(c, "type", ""), type))
-			ok = !strcmp(ph_get_str(c, "status", ""), status) &&
-			     (!reason || !strcmp(ph_get_str(c, "reason", ""), reason));
+	cJSON_ArrayForEach(c, util_json_get(ph, "status.conditions"))
+		if (!strcmp(util_json_get_str(c, "type", ""), type))
+			ok = !strcmp(util_json_get_str(c, "status", ""), status) &&
+			     (!reason || !strcmp(util_json_get_str(c, "reason", ""), reason));
 	cJSON_Delete(ph);
 	return ok;
 }

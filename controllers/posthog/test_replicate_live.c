@@ -22,58 +22,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../pkg/clickhouse/clickhouse.h"
-#include "prefixed.h"
-#include "replicate.h"
+#include "pkg/clickhouse/test_live.h"
+#include "api/posthog/prefixed.h"
+#include "replicate_io.h"
 
 static const char *const owned[] = {PH_SCHEMA_BASE_KAFKA, PH_SCHEMA_BASE_MV};
 
-static struct ch_client *client(const char *url)
+static struct ch_client *client_of(const char *url)
 {
-	struct ch_options o = {
-		.url = url,
-		.user = getenv("CLICKHOUSE_USER"),
-		.password = getenv("CLICKHOUSE_PASSWORD"),
-		.timeout_ms = 30000,
-	};
-	struct ch_client *c = NULL;
-
-	ck_assert_int_eq(ch_new(&o, &c), 0);
-	return c;
-}
-
-static void exec_ok(struct ch_client *c, const char *sql)
-{
-	char err[1024] = "";
-
-	ck_assert_msg(ch_exec(c, sql, err, sizeof(err)) == 0, "%s: %s", sql, err);
-}
-
-static cJSON *query_ok(struct ch_client *c, const char *sql)
-{
-	cJSON *rows = NULL;
-	char err[1024] = "";
-
-	ck_assert_msg(ch_query(c, sql, &rows, err, sizeof(err)) == 0, "%s: %s", sql, err);
-	return rows;
-}
-
-static const char *str_of(const cJSON *row, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
-
-	ck_assert_msg(cJSON_IsString(v), "no string %s", key);
-	return v->valuestring;
+	return ch_test_client(url, getenv("CLICKHOUSE_PASSWORD"), 0, 30000);
 }
 
 /* The one value of a one-row query, as text. */
 static char *scalar(struct ch_client *c, const char *sql)
 {
-	cJSON *rows = query_ok(c, sql);
+	cJSON *rows = ch_test_query(c, sql);
 	char *v;
 
 	ck_assert_int_eq(cJSON_GetArraySize(rows), 1);
-	v = strdup(str_of(cJSON_GetArrayItem(rows, 0), "v"));
+	v = strdup(ch_test_field(cJSON_GetArrayItem(rows, 0), "v"));
 	cJSON_Delete(rows);
 	return v;
 }
@@ -84,35 +51,6 @@ static void assert_scalar(struct ch_client *c, const char *sql, const char *want
 
 	ck_assert_msg(!strcmp(v, want), "%s: %s, want %s", sql, v, want);
 	free(v);
-}
-
-/* Our SQL files: statements end with ';' at the end of a line, comments
- * are on lines of their own. */
-static void exec_file(struct ch_client *c, const char *path)
-{
-	char line[4096];
-	struct buf stmt;
-	FILE *f = fopen(path, "r");
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	buf_init(&stmt, 1 << 20);
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
-
-		if (!strncmp(line, "--", 2))
-			continue;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
-			n--;
-		if (n > 0 && line[n - 1] == ';') {
-			ck_assert_int_eq(buf_append(&stmt, line, n - 1), 0);
-			exec_ok(c, buf_str(&stmt));
-			buf_reset(&stmt);
-		} else {
-			ck_assert_int_eq(buf_append_str(&stmt, line), 0);
-		}
-	}
-	fclose(f);
-	buf_free(&stmt);
 }
 
 /* name -> "engine\ncreate_table_query" of every table of posthog on c. */
@@ -127,9 +65,9 @@ static cJSON *tables_of(struct ch_client *c)
 		struct buf v;
 
 		buf_init(&v, 1 << 20);
-		ck_assert_int_eq(buf_printf(&v, "%s\n%s", str_of(row, "engine"),
-					    str_of(row, "create_table_query")), 0);
-		cJSON_AddStringToObject(map, str_of(row, "name"), buf_str(&v));
+		ck_assert_int_eq(buf_printf(&v, "%s\n%s", ch_test_field(row, "engine"),
+					    ch_test_field(row, "create_table_query")), 0);
+		cJSON_AddStringToObject(map, ch_test_field(row, "name"), buf_str(&v));
 		buf_free(&v);
 	}
 	cJSON_Delete(rows);
@@ -138,35 +76,35 @@ static cJSON *tables_of(struct ch_client *c)
 
 static void setup_first_shard(struct ch_client *a)
 {
-	exec_file(a, "hack/clickhouse-base-schema.sql");
-	exec_ok(a, "CREATE TABLE posthog.sharded_persons (id UInt64, team_id Int64, "
+	ch_test_exec_file(a, "hack/clickhouse-base-schema.sql");
+	ch_test_exec(a, "CREATE TABLE posthog.sharded_persons (id UInt64, team_id Int64, "
 		   "version UInt64) ENGINE = ReplicatedReplacingMergeTree("
 		   "'/clickhouse/tables/{shard}/posthog.sharded_persons', '{replica}', version) "
 		   "ORDER BY (team_id, id)");
-	exec_ok(a, "CREATE TABLE posthog.persons_all (id UInt64, team_id Int64, version UInt64) "
+	ch_test_exec(a, "CREATE TABLE posthog.persons_all (id UInt64, team_id Int64, version UInt64) "
 		   "ENGINE = Distributed('posthog', 'posthog', 'sharded_persons', id)");
-	exec_ok(a, "CREATE MATERIALIZED VIEW posthog.event_counts ENGINE = SummingMergeTree "
+	ch_test_exec(a, "CREATE MATERIALIZED VIEW posthog.event_counts ENGINE = SummingMergeTree "
 		   "ORDER BY event AS SELECT event, count() AS n FROM posthog.sharded_events "
 		   "GROUP BY event");
-	exec_ok(a, "CREATE VIEW posthog.event_total AS SELECT count() AS n FROM posthog.events");
-	exec_ok(a, "INSERT INTO posthog.sharded_events (uuid, event, team_id, distinct_id, "
+	ch_test_exec(a, "CREATE VIEW posthog.event_total AS SELECT count() AS n FROM posthog.events");
+	ch_test_exec(a, "INSERT INTO posthog.sharded_events (uuid, event, team_id, distinct_id, "
 		   "timestamp, _timestamp) SELECT generateUUIDv4(), toString(number), 1, "
 		   "concat('a', toString(number)), now(), now() FROM system.numbers LIMIT 3");
-	exec_ok(a, "INSERT INTO posthog.sharded_persons VALUES (1, 1, 0), (2, 1, 0), (3, 1, 0)");
+	ch_test_exec(a, "INSERT INTO posthog.sharded_persons VALUES (1, 1, 0), (2, 1, 0), (3, 1, 0)");
 }
 
 START_TEST(test_new_shard_gets_every_table)
 {
 	const char *url_a = getenv("CLICKHOUSE_URL"), *url_b = getenv("CLICKHOUSE_URL_B");
-	struct ch_client *a = client(url_a), *b = client(url_b);
+	struct ch_client *a = client_of(url_a), *b = client_of(url_b);
 	cJSON *src = NULL, *ta, *tb;
 	const cJSON *t;
 	unsigned created = 99;
 	char err[2048] = "", *zk;
 	int n;
 
-	exec_ok(a, "DROP DATABASE IF EXISTS posthog");
-	exec_ok(b, "DROP DATABASE IF EXISTS posthog");
+	ch_test_exec(a, "DROP DATABASE IF EXISTS posthog");
+	ch_test_exec(b, "DROP DATABASE IF EXISTS posthog");
 	setup_first_shard(a);
 	assert_scalar(b, "SELECT toString(count()) AS v FROM system.databases WHERE name = 'posthog'",
 		      "0");
@@ -206,10 +144,10 @@ START_TEST(test_new_shard_gets_every_table)
 	free(zk);
 
 	/* Rows on the new shard; Distributed queries on either count both. */
-	exec_ok(b, "INSERT INTO posthog.sharded_events (uuid, event, team_id, distinct_id, "
+	ch_test_exec(b, "INSERT INTO posthog.sharded_events (uuid, event, team_id, distinct_id, "
 		   "timestamp, _timestamp) SELECT generateUUIDv4(), toString(number), 1, "
 		   "concat('b', toString(number)), now(), now() FROM system.numbers LIMIT 2");
-	exec_ok(b, "INSERT INTO posthog.sharded_persons VALUES (4, 1, 0), (5, 1, 0)");
+	ch_test_exec(b, "INSERT INTO posthog.sharded_persons VALUES (4, 1, 0), (5, 1, 0)");
 	assert_scalar(a, "SELECT toString(count()) AS v FROM posthog.sharded_events", "3");
 	assert_scalar(b, "SELECT toString(count()) AS v FROM posthog.sharded_events", "2");
 	assert_scalar(a, "SELECT toString(count()) AS v FROM posthog.events", "5");
@@ -230,12 +168,12 @@ END_TEST
  * own table stops the copy before anything runs on the new shard. */
 START_TEST(test_bad_definition_creates_nothing)
 {
-	struct ch_client *b = client(getenv("CLICKHOUSE_URL_B"));
+	struct ch_client *b = client_of(getenv("CLICKHOUSE_URL_B"));
 	cJSON *src = cJSON_CreateArray(), *row;
 	unsigned created = 99;
 	char err[1024] = "";
 
-	exec_ok(b, "DROP DATABASE IF EXISTS posthog");
+	ch_test_exec(b, "DROP DATABASE IF EXISTS posthog");
 	row = cJSON_CreateObject();
 	cJSON_AddStringToObject(row, "name", "a");
 	cJSON_AddStringToObject(row, "engine", "Memory");
@@ -268,8 +206,8 @@ END_TEST
  */
 START_TEST(test_prefixed_person_copy)
 {
-	struct ch_client *a = client(getenv("CLICKHOUSE_URL"));
-	struct ch_client *b = client(getenv("CLICKHOUSE_URL_B"));
+	struct ch_client *a = client_of(getenv("CLICKHOUSE_URL"));
+	struct ch_client *b = client_of(getenv("CLICKHOUSE_URL_B"));
 	const char *owned_all[2 + 2 * 16];
 	size_t np, nowned = 0;
 	const struct ph_prefixed_pair *pairs = ph_prefixed_pairs(&np);
@@ -294,23 +232,23 @@ START_TEST(test_prefixed_person_copy)
 	owned_all[nowned++] = PH_SCHEMA_BASE_MV;
 	ck_assert_ptr_nonnull(person);
 
-	exec_ok(a, "CREATE TABLE posthog.person (id UUID, created_at DateTime, team_id Int64, "
+	ch_test_exec(a, "CREATE TABLE posthog.person (id UUID, created_at DateTime, team_id Int64, "
 		   "properties String, is_identified Int8, is_deleted Int8 DEFAULT 0, version UInt64, "
 		   "_timestamp DateTime, _offset UInt64) ENGINE = ReplacingMergeTree(version) "
 		   "ORDER BY (team_id, id)");
-	exec_ok(a, "CREATE TABLE posthog.kafka_person (id UUID, created_at DateTime, team_id Int64, "
+	ch_test_exec(a, "CREATE TABLE posthog.kafka_person (id UUID, created_at DateTime, team_id Int64, "
 		   "properties String, is_identified Int8, is_deleted Int8 DEFAULT 0, version UInt64) "
 		   "ENGINE = Kafka('kafka:9092', 'clickhouse_person', 'group1', 'JSONEachRow')");
-	exec_ok(a, "CREATE MATERIALIZED VIEW posthog.person_mv TO posthog.person AS SELECT id, "
+	ch_test_exec(a, "CREATE MATERIALIZED VIEW posthog.person_mv TO posthog.person AS SELECT id, "
 		   "created_at, team_id, properties, is_identified, is_deleted, version, "
 		   "now() AS _timestamp, toUInt64(0) AS _offset FROM posthog.kafka_person");
 
 	ck_assert_msg(ph_replicate_read(a, "posthog", &src, err, sizeof(err)) == 0, "%s", err);
 	cJSON_ArrayForEach(row, src) {
-		if (!strcmp(str_of(row, "name"), "kafka_person"))
-			bk = str_of(row, "create_table_query");
-		if (!strcmp(str_of(row, "name"), "person_mv"))
-			bm = str_of(row, "create_table_query");
+		if (!strcmp(ch_test_field(row, "name"), "kafka_person"))
+			bk = ch_test_field(row, "create_table_query");
+		if (!strcmp(ch_test_field(row, "name"), "person_mv"))
+			bm = ch_test_field(row, "create_table_query");
 	}
 	ck_assert_ptr_nonnull(bk);
 	ck_assert_ptr_nonnull(bm);
@@ -321,23 +259,23 @@ START_TEST(test_prefixed_person_copy)
 	ck_assert_msg(ph_schema_plan(bk, bm, NULL, NULL, &sb, &st, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(st.n, 2);
 	for (size_t i = 0; i < st.n; i++)
-		exec_ok(a, st.sql[i]);
+		ch_test_exec(a, st.sql[i]);
 	ph_schema_stmts_free(&st);
 
 	/* The server holds the bucket's Kafka table on its prefixed topic and
 	 * group, and the view from it into PostHog's person table. */
-	rows = query_ok(a, "SELECT name, engine_full, create_table_query FROM system.tables "
+	rows = ch_test_query(a, "SELECT name, engine_full, create_table_query FROM system.tables "
 			   "WHERE database = 'posthog' AND name IN ('kafka_person_1', 'person_mv_1') "
 			   "ORDER BY name");
 	ck_assert_int_eq(cJSON_GetArraySize(rows), 2);
-	ck_assert_msg(strstr(str_of(cJSON_GetArrayItem(rows, 0), "engine_full"),
+	ck_assert_msg(strstr(ch_test_field(cJSON_GetArrayItem(rows, 0), "engine_full"),
 			     "Kafka('127.0.0.1:9', 'p_b1_clickhouse_person', 'p_kafka_person_1', "
-			     "'JSONEachRow')"), "%s", str_of(cJSON_GetArrayItem(rows, 0), "engine_full"));
-	ck_assert_msg(strstr(str_of(cJSON_GetArrayItem(rows, 1), "create_table_query"),
+			     "'JSONEachRow')"), "%s", ch_test_field(cJSON_GetArrayItem(rows, 0), "engine_full"));
+	ck_assert_msg(strstr(ch_test_field(cJSON_GetArrayItem(rows, 1), "create_table_query"),
 			     "TO posthog.person") &&
-		      strstr(str_of(cJSON_GetArrayItem(rows, 1), "create_table_query"),
+		      strstr(ch_test_field(cJSON_GetArrayItem(rows, 1), "create_table_query"),
 			     "FROM posthog.kafka_person_1"),
-		      "%s", str_of(cJSON_GetArrayItem(rows, 1), "create_table_query"));
+		      "%s", ch_test_field(cJSON_GetArrayItem(rows, 1), "create_table_query"));
 	cJSON_Delete(rows);
 
 	/* The copy onto the second shard: PostHog's pair and person, not the
@@ -377,17 +315,8 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static const char *const env[] = {"CLICKHOUSE_URL", "CLICKHOUSE_URL_B", "CLICKHOUSE_USER",
+					  NULL};
 
-	if (!getenv("CLICKHOUSE_URL") || !getenv("CLICKHOUSE_URL_B") || !getenv("CLICKHOUSE_USER")) {
-		fprintf(stderr, "CLICKHOUSE_URL, CLICKHOUSE_URL_B and CLICKHOUSE_USER not set: skipped\n");
-		return 77;
-	}
-	sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ch_test_main(suite, env, CK_NOFORK);
 }

@@ -7,7 +7,7 @@
 set -uo pipefail
 build=${1:?usage: run.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$build/pkg/manager/runtime-testctl
+bin=$build/e2e/runtime/runtime-testctl
 dir=${LOCAL_CLUSTER_DIR:?}
 export KUBECONFIG=$dir/kubeconfig
 work=$(mktemp -d)

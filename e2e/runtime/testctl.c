@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../operator/flags.h"
+#include "operator/flags.h"
 
 static const struct kube_resource configmaps = {
 	.group = "", .version = "v1", .resource = "configmaps",

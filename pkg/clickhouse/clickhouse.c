@@ -10,6 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "pkg/util/util.h"
+
 #define CH_DEFAULT_TIMEOUT_MS 30000u
 #define CH_DEFAULT_MAX_BODY (16u * 1024 * 1024)
 #define CH_MAX_CONNECT_MS 10000u
@@ -31,18 +33,6 @@ struct ch_client {
 	struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO; may be NULL */
 	pthread_mutex_t mu;
 };
-
-static char *xstrdup(const char *s)
-{
-	char *p;
-
-	if (!s)
-		return NULL;
-	p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -108,7 +98,7 @@ int ch_new(const struct ch_options *opts, struct ch_client **out)
 	if (!c)
 		abort();
 	if (opts->url) {
-		c->url = xstrdup(opts->url);
+		c->url = util_xstrdup(opts->url);
 		n = strlen(c->url);
 		while (n > 0 && c->url[n - 1] == '/')
 			c->url[--n] = '\0';
@@ -134,9 +124,9 @@ int ch_new(const struct ch_options *opts, struct ch_client **out)
 	}
 	c->transport = opts->transport;
 	c->transport_userdata = opts->transport_userdata;
-	c->user = xstrdup(opts->user ? opts->user : "default");
-	c->password = xstrdup(opts->password);
-	c->database = xstrdup(opts->database);
+	c->user = util_xstrdup(opts->user ? opts->user : "default");
+	c->password = util_xstrdup(opts->password);
+	c->database = util_xstrdup(opts->database);
 	c->tls_verify = opts->tls_verify;
 	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : CH_DEFAULT_TIMEOUT_MS;
 	c->max_body = opts->max_body ? opts->max_body : CH_DEFAULT_MAX_BODY;
@@ -604,65 +594,6 @@ int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
 		*rows = res;
 	buf_free(&out);
 	return r;
-}
-
-static int quote_with(const char *s, char q, struct buf *out)
-{
-	const unsigned char *p;
-	int r;
-
-	r = buf_append(out, &q, 1);
-	for (p = (const unsigned char *)s; r == 0 && *p; p++) {
-		switch (*p) {
-		case '\\':
-			r = buf_append_str(out, "\\\\");
-			break;
-		case '\n':
-			r = buf_append_str(out, "\\n");
-			break;
-		case '\r':
-			r = buf_append_str(out, "\\r");
-			break;
-		case '\t':
-			r = buf_append_str(out, "\\t");
-			break;
-		default:
-			if (*p == (unsigned char)q)
-				r = buf_printf(out, "\\%c", q);
-			else if (*p < 0x20 || *p == 0x7f)
-				r = buf_printf(out, "\\x%02X", *p);
-			else
-				r = buf_append(out, p, 1);
-		}
-	}
-	if (r == 0)
-		r = buf_append(out, &q, 1);
-	return r;
-}
-
-/* On -EMSGSIZE the partial quote is removed again, so that out is
- * unchanged on failure like every buf operation. */
-static int quote_checked(const char *s, char q, struct buf *out)
-{
-	size_t len = out->len;
-	int r = quote_with(s ? s : "", q, out);
-
-	if (r < 0) {
-		out->len = len;
-		if (out->data)
-			out->data[len] = '\0';
-	}
-	return r;
-}
-
-int ch_quote(const char *s, struct buf *out)
-{
-	return quote_checked(s, '\'', out);
-}
-
-int ch_quote_ident(const char *s, struct buf *out)
-{
-	return quote_checked(s, '`', out);
 }
 
 const char *ch_strerror(int err)

@@ -20,8 +20,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../buf/buf.h"
-#include "../log/log.h"
+#include "pkg/buf/buf.h"
+#include "pkg/log/log.h"
+#include "pkg/clickhouse/quote.h"
 
 struct ch_client;
 
@@ -72,10 +73,6 @@ int ch_exec(struct ch_client *c, const char *sql, char *err, size_t errlen);
 int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
 	     size_t errlen);
 
-/* Quotes s as a ClickHouse string literal ('...', with \\ and \' escapes)
- * into out. Returns 0 or -EMSGSIZE. */
-int ch_quote(const char *s, struct buf *out);
-
 /*
  * Additions to the first version of this header:
  *
@@ -85,10 +82,6 @@ int ch_quote(const char *s, struct buf *out);
  * transport's errno (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, ...) when no
  * answer arrived; err then says what happened.
  */
-
-/* Quotes s as a ClickHouse identifier (`...`, with \\ and \` escapes) into
- * out. Returns 0 or -EMSGSIZE. */
-int ch_quote_ident(const char *s, struct buf *out);
 
 /*
  * Checks one --connect-to mapping "HOST:PORT:CONNECT-HOST:CONNECT-PORT":

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pkg/util/util.h"
+
 #define NOTE_MAX 1024           /* the API rejects longer notes */
 #define SERIES_WINDOW_MS (6u * 60 * 1000)
 #define SPAM_BURST 25.0
@@ -66,14 +68,6 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
 }
 
 static void copy_str(char *dst, size_t n, const cJSON *o, const char *k)
@@ -138,7 +132,7 @@ static struct tracked *track(struct tracked **list, unsigned *n,
 	struct tracked *t = calloc(1, sizeof(*t));
 	if (!t)
 		abort();
-	t->key = xstrdup(key);
+	t->key = util_xstrdup(key ? key : "");
 	t->next = *list;
 	*list = t;
 	(*n)++;
@@ -283,8 +277,8 @@ int recorder_new(struct kube_client *c, const struct recorder_options *opts,
 		abort();
 	r->client = c;
 	r->opts = *opts;
-	r->controller = xstrdup(opts->controller ? opts->controller : "posthog-operator");
-	r->instance = xstrdup(opts->instance ? opts->instance : "");
+	r->controller = util_xstrdup(opts->controller ? opts->controller : "posthog-operator");
+	r->instance = util_xstrdup(opts->instance ? opts->instance : "");
 	r->cap = opts->queue_size ? opts->queue_size : 1000;
 	r->ring = calloc(r->cap, sizeof(*r->ring));
 	if (!r->ring)

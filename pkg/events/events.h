@@ -16,8 +16,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../kube/kube.h"
-#include "../log/log.h"
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
 
 struct recorder;
 

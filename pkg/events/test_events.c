@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../informer/fakeapi.h"
+#include "pkg/informer/fakeapi.h"
 #include "events.h"
 
 #define WAIT_FOR(cond)                                                      \

@@ -9,8 +9,8 @@
 #ifndef PHO_HTTPSERVER_H
 #define PHO_HTTPSERVER_H
 
-#include "../buf/buf.h"
-#include "../log/log.h"
+#include "pkg/buf/buf.h"
+#include "pkg/log/log.h"
 
 struct httpserver;
 

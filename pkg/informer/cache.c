@@ -9,29 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-	if (!p)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
-
-static size_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return (size_t)h;
-}
+#include "pkg/util/util.h"
 
 struct owner_link {
 	struct owner_link *next;
@@ -39,17 +17,10 @@ struct owner_link {
 	struct cache_entry *entry;
 };
 
-static const char *str_at(const cJSON *obj, const char *a, const char *b)
-{
-	const cJSON *o = cJSON_GetObjectItemCaseSensitive(obj, a);
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, b);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int informer_key(const cJSON *obj, char *out, size_t outsz)
 {
-	const char *name = str_at(obj, "metadata", "name");
-	const char *ns = str_at(obj, "metadata", "namespace");
+	const char *name = util_json_get_str(obj, "metadata.name", NULL);
+	const char *ns = util_json_get_str(obj, "metadata.namespace", NULL);
 	if (!name || !*name)
 		return -EINVAL;
 	int n = ns && *ns ? snprintf(out, outsz, "%s/%s", ns, name)
@@ -59,16 +30,16 @@ int informer_key(const cJSON *obj, char *out, size_t outsz)
 
 const char *informer_rv(const cJSON *obj)
 {
-	return str_at(obj, "metadata", "resourceVersion");
+	return util_json_get_str(obj, "metadata.resourceVersion", NULL);
 }
 
 void cache_init(struct cache *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->nbuckets = 64;
-	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->buckets = util_xcalloc(c->nbuckets, sizeof(*c->buckets));
 	c->nowners = 64;
-	c->owners = xcalloc(c->nowners, sizeof(*c->owners));
+	c->owners = util_xcalloc(c->nowners, sizeof(*c->owners));
 }
 
 static void owners_unlink(struct cache *c, struct cache_entry *e)
@@ -94,12 +65,12 @@ static void owners_unlink(struct cache *c, struct cache_entry *e)
 static void owners_rehash(struct cache *c)
 {
 	size_t n = c->nowners * 2;
-	struct owner_link **b = xcalloc(n, sizeof(*b));
+	struct owner_link **b = util_xcalloc(n, sizeof(*b));
 	for (size_t i = 0; i < c->nowners; i++) {
 		struct owner_link *l = c->owners[i];
 		while (l) {
 			struct owner_link *next = l->next;
-			size_t h = hash_str(l->uid) % n;
+			size_t h = util_fnv1a64_str(l->uid) % n;
 			l->next = b[h];
 			b[h] = l;
 			l = next;
@@ -121,10 +92,10 @@ static void owners_link(struct cache *c, struct cache_entry *e)
 			continue;
 		if (c->nlinks >= c->nowners)
 			owners_rehash(c);
-		struct owner_link *l = xcalloc(1, sizeof(*l));
-		l->uid = xstrdup(uid->valuestring);
+		struct owner_link *l = util_xcalloc(1, sizeof(*l));
+		l->uid = util_xstrdup(uid->valuestring);
 		l->entry = e;
-		size_t h = hash_str(l->uid) % c->nowners;
+		size_t h = util_fnv1a64_str(l->uid) % c->nowners;
 		l->next = c->owners[h];
 		c->owners[h] = l;
 		c->nlinks++;
@@ -142,7 +113,7 @@ static bool has_owners(const cJSON *obj)
 
 struct cache_entry *cache_find(const struct cache *c, const char *key)
 {
-	struct cache_entry *e = c->buckets[hash_str(key) % c->nbuckets];
+	struct cache_entry *e = c->buckets[util_fnv1a64_str(key) % c->nbuckets];
 	while (e && strcmp(e->key, key) != 0)
 		e = e->next;
 	return e;
@@ -151,12 +122,12 @@ struct cache_entry *cache_find(const struct cache *c, const char *key)
 static void rehash(struct cache *c)
 {
 	size_t n = c->nbuckets * 2;
-	struct cache_entry **b = xcalloc(n, sizeof(*b));
+	struct cache_entry **b = util_xcalloc(n, sizeof(*b));
 	for (size_t i = 0; i < c->nbuckets; i++) {
 		struct cache_entry *e = c->buckets[i];
 		while (e) {
 			struct cache_entry *next = e->next;
-			size_t h = hash_str(e->key) % n;
+			size_t h = util_fnv1a64_str(e->key) % n;
 			e->next = b[h];
 			b[h] = e;
 			e = next;
@@ -180,10 +151,10 @@ cJSON *cache_put(struct cache *c, const char *key, cJSON *obj)
 	}
 	if (c->count >= c->nbuckets)
 		rehash(c);
-	e = xcalloc(1, sizeof(*e));
-	e->key = xstrdup(key);
+	e = util_xcalloc(1, sizeof(*e));
+	e->key = util_xstrdup(key);
 	e->obj = obj;
-	size_t h = hash_str(key) % c->nbuckets;
+	size_t h = util_fnv1a64_str(key) % c->nbuckets;
 	e->next = c->buckets[h];
 	c->buckets[h] = e;
 	c->count++;
@@ -193,7 +164,7 @@ cJSON *cache_put(struct cache *c, const char *key, cJSON *obj)
 
 cJSON *cache_remove(struct cache *c, const char *key)
 {
-	struct cache_entry **pp = &c->buckets[hash_str(key) % c->nbuckets];
+	struct cache_entry **pp = &c->buckets[util_fnv1a64_str(key) % c->nbuckets];
 	while (*pp && strcmp((*pp)->key, key) != 0)
 		pp = &(*pp)->next;
 	struct cache_entry *e = *pp;
@@ -225,7 +196,7 @@ void cache_foreach(const struct cache *c,
 void cache_foreach_owner(const struct cache *c, const char *uid,
 			 void (*fn)(void *ud, struct cache_entry *e), void *ud)
 {
-	for (struct owner_link *l = c->owners[hash_str(uid) % c->nowners]; l;
+	for (struct owner_link *l = c->owners[util_fnv1a64_str(uid) % c->nowners]; l;
 	     l = l->next)
 		if (strcmp(l->uid, uid) == 0)
 			fn(ud, l->entry);

@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../buf/buf.h"
+#include "pkg/buf/buf.h"
+#include "pkg/util/util.h"
 
 #define MAX_CONN 64
 #define MAX_HISTORY 100000
@@ -67,14 +68,6 @@ struct fakeapi {
 	struct log_entry { char method[8]; char *path; } *log;
 	size_t nlog, alog;
 };
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
-}
 
 static void send_all(int fd, const char *p, size_t n)
 {
@@ -256,7 +249,7 @@ static long record(struct fakeapi *f, const char *coll, const char *ns,
 			abort();
 	}
 	f->history[f->nhistory++] = (struct event){
-		xstrdup(coll), xstrdup(ns), type, cJSON_Duplicate(obj, 1), rv };
+		util_xstrdup(coll ? coll : ""), util_xstrdup(ns ? ns : ""), type, cJSON_Duplicate(obj, 1), rv };
 	pthread_cond_broadcast(&f->cond);
 	return rv;
 }
@@ -281,9 +274,9 @@ static long upsert_locked(struct fakeapi *f, const char *coll, const char *ns,
 	struct object *o = find(f, coll, ns, name);
 	if (!o) {
 		o = calloc(1, sizeof(*o));
-		o->coll = xstrdup(coll);
-		o->ns = xstrdup(ns);
-		o->name = xstrdup(name);
+		o->coll = util_xstrdup(coll ? coll : "");
+		o->ns = util_xstrdup(ns ? ns : "");
+		o->name = util_xstrdup(name ? name : "");
 		o->next = f->objects;
 		f->objects = o;
 		stamp_new(f, obj, ns);
@@ -619,7 +612,7 @@ static void handle(struct fakeapi *f, struct conn *c, const char *method,
 		f->log = realloc(f->log, f->alog * sizeof(*f->log));
 	}
 	snprintf(f->log[f->nlog].method, sizeof(f->log[0].method), "%s", method);
-	f->log[f->nlog++].path = xstrdup(target);
+	f->log[f->nlog++].path = util_xstrdup(target ? target : "");
 	int fail = 0;
 	if (f->down) {
 		fail = 503;

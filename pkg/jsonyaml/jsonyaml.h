@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../buf/buf.h"
+#include "pkg/buf/buf.h"
 
 /* Deepest nesting accepted, to bound recursion on hostile input. */
 #define JY_MAX_DEPTH 64

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../log/log.h"
+#include "pkg/log/log.h"
 
 struct kafka_consumer;
 struct kafka_producer;

@@ -101,7 +101,7 @@ static int parse_status(const cJSON *status, struct kube_creds *cr,
 		return -EACCES;
 	}
 	if (has_tok)
-		cr->token = kube_xstrdup(tok->valuestring);
+		cr->token = util_xstrdup(tok->valuestring);
 	if (has_crt) {
 		kube_blob_set(&cr->cert, crt->valuestring, strlen(crt->valuestring));
 		kube_blob_set(&cr->key, key->valuestring, strlen(key->valuestring));
@@ -142,7 +142,7 @@ static char **child_env(const struct kube_exec *ex, const char *info_var)
 		n++;
 	for (char **p = ex->env; p && *p; p++)
 		m++;
-	char **env = kube_xcalloc(n + m + 2, sizeof(*env));
+	char **env = util_xcalloc(n + m + 2, sizeof(*env));
 	size_t k = 0;
 	for (char **p = environ; p && *p; p++) {
 		bool overridden = !strncmp(*p, "KUBERNETES_EXEC_INFO=", 21);
@@ -241,7 +241,7 @@ static int run_plugin(struct kube_config *cfg, struct child_io *io)
 	const struct kube_exec *ex = cfg->exec;
 	char *info = kube_exec_info(cfg);
 	size_t vlen = strlen(info) + sizeof("KUBERNETES_EXEC_INFO=");
-	char *var = kube_xmalloc(vlen);
+	char *var = util_xmalloc(vlen);
 	snprintf(var, vlen, "KUBERNETES_EXEC_INFO=%s", info);
 	free(info);
 	char **env = child_env(ex, var);

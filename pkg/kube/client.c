@@ -92,8 +92,8 @@ static int endpoint_init(struct kube_client *c, struct kube_endpoint *ep)
 		log_error(c->log, "kube: invalid server URL %s", cfg->server);
 		goto out;
 	}
-	c->host = kube_xstrdup(host);
-	ep->base_url = kube_xstrdup(cfg->server);
+	c->host = util_xstrdup(host);
+	ep->base_url = util_xstrdup(cfg->server);
 	if (cfg->tls_server_name) {
 		if (curl_url_set(u, CURLUPART_HOST, cfg->tls_server_name, 0) ||
 		    curl_url_get(u, CURLUPART_URL, &url, 0)) {
@@ -105,13 +105,13 @@ static int endpoint_init(struct kube_client *c, struct kube_endpoint *ep)
 		while (n && url[n - 1] == '/')
 			n--;
 		free(ep->base_url);
-		ep->base_url = kube_xstrndup(url, n);
+		ep->base_url = util_xstrndup(url, n);
 		char line[600];
 		snprintf(line, sizeof(line), "%s:%s:%s:%s",
 			 cfg->tls_server_name, port, host, port);
 		ep->connect_to = curl_slist_append(NULL, line);
 		snprintf(line, sizeof(line), "Host: %s:%s", host, port);
-		ep->host_header = kube_xstrdup(line);
+		ep->host_header = util_xstrdup(line);
 	}
 	err = 0;
 out:
@@ -146,10 +146,10 @@ int kube_client_new(struct kube_config *cfg,
 		return -EINVAL;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	struct kube_client *c = kube_xcalloc(1, sizeof(*c));
+	struct kube_client *c = util_xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
 	c->log = opts->log ? opts->log : cfg->log;
-	c->user_agent = kube_xstrdup(opts->user_agent ?
+	c->user_agent = util_xstrdup(opts->user_agent ?
 				     opts->user_agent :
 				     "posthog-operator/" PHO_VERSION);
 	c->max_body = opts->max_body ? opts->max_body : 64u << 20;
@@ -167,7 +167,7 @@ int kube_client_new(struct kube_config *cfg,
 	pthread_mutex_init(&c->pool_lock, NULL);
 	c->pool_max = 32;
 	c->disc = kube_discovery_new();
-	c->pool = kube_xcalloc(c->pool_max, sizeof(*c->pool));
+	c->pool = util_xcalloc(c->pool_max, sizeof(*c->pool));
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_locks[i], NULL);
 	c->share = curl_share_init();
@@ -483,7 +483,7 @@ int kube_exchange(struct kube_client *c, const struct kube_request *rq,
 {
 	struct kube_endpoint *ep = client_ep(c);
 	size_t url_len = strlen(ep->base_url) + strlen(rq->path) + 1;
-	char *url = kube_xmalloc(url_len);
+	char *url = util_xmalloc(url_len);
 	snprintf(url, url_len, "%s%s", ep->base_url, rq->path);
 	size_t out_start = rq->out ? rq->out->len : 0;
 	uint64_t start = kube_now_ms();

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../jsonyaml/jsonyaml.h"
+#include "pkg/jsonyaml/jsonyaml.h"
 #include "kube-private.h"
 
 /* What the resolver needs to report an error: the file and the entry. */
@@ -38,7 +38,7 @@ static int invalid(const struct where *w, const char *fmt, ...)
 
 struct kube_config *kube_config_alloc(struct log *log)
 {
-	struct kube_config *cfg = kube_xcalloc(1, sizeof(*cfg));
+	struct kube_config *cfg = util_xcalloc(1, sizeof(*cfg));
 	cfg->log = log;
 	cfg->token_file_ttl = 60;
 	cfg->exec_timeout_ms = 60000;
@@ -119,10 +119,10 @@ static char *resolve_path(const char *file, const char *path)
 {
 	const char *slash = file ? strrchr(file, '/') : NULL;
 	if (path[0] == '/' || !slash)
-		return kube_xstrdup(path);
+		return util_xstrdup(path);
 	size_t dlen = (size_t)(slash - file);
 	size_t n = dlen + 1 + strlen(path) + 1;
-	char *p = kube_xmalloc(n);
+	char *p = util_xmalloc(n);
 	snprintf(p, n, "%.*s/%s", (int)dlen, file, path);
 	return p;
 }
@@ -194,9 +194,9 @@ static int parse_cluster(struct kube_config *cfg, const struct where *w,
 	size_t n = strlen(server);
 	while (n > 8 && server[n - 1] == '/')
 		n--;
-	cfg->server = kube_xstrndup(server, n);
-	cfg->tls_server_name = kube_xstrdup(sni);
-	cfg->proxy_url = kube_xstrdup(proxy);
+	cfg->server = util_xstrndup(server, n);
+	cfg->tls_server_name = util_xstrdup(sni);
+	cfg->proxy_url = util_xstrdup(proxy);
 	return 0;
 }
 
@@ -204,10 +204,10 @@ static char **string_array(const struct where *w, const cJSON *arr,
 			   const char *key, const char *first, int *err)
 {
 	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
-	char **v = kube_xcalloc(n + 2, sizeof(*v));
+	char **v = util_xcalloc(n + 2, sizeof(*v));
 	size_t i = 0;
 	if (first)
-		v[i++] = kube_xstrdup(first);
+		v[i++] = util_xstrdup(first);
 	/* cJSON_ArrayForEach walks an object's members too: a mapping where a
 	 * list belongs must be refused before it overruns v. */
 	if (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr)) {
@@ -220,7 +220,7 @@ static char **string_array(const struct where *w, const cJSON *arr,
 			*err = invalid(w, "%s must be a list of strings", key);
 			break;
 		}
-		v[i++] = kube_xstrdup(e->valuestring);
+		v[i++] = util_xstrdup(e->valuestring);
 	}
 	return v;
 }
@@ -228,7 +228,7 @@ static char **string_array(const struct where *w, const cJSON *arr,
 static char **exec_env(const struct where *w, const cJSON *arr, int *err)
 {
 	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
-	char **v = kube_xcalloc(n + 1, sizeof(*v));
+	char **v = util_xcalloc(n + 1, sizeof(*v));
 	size_t i = 0;
 	if (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr)) {
 		*err = invalid(w, "exec.env must be a list of {name, value}");
@@ -245,7 +245,7 @@ static char **exec_env(const struct where *w, const cJSON *arr, int *err)
 			break;
 		}
 		size_t len = strlen(name) + (value ? strlen(value) : 0) + 2;
-		v[i] = kube_xmalloc(len);
+		v[i] = util_xmalloc(len);
 		snprintf(v[i++], len, "%s=%s", name, value ? value : "");
 	}
 	return v;
@@ -271,13 +271,13 @@ static int parse_exec(struct kube_config *cfg, const struct where *w,
 	/* We never have a terminal to offer. */
 	if (mode && !strcmp(mode, "Always"))
 		return invalid(w, "exec.interactiveMode Always is not supported");
-	struct kube_exec *e = kube_xcalloc(1, sizeof(*e));
+	struct kube_exec *e = util_xcalloc(1, sizeof(*e));
 	cfg->exec = e;
-	e->api_version = kube_xstrdup(api);
+	e->api_version = util_xstrdup(api);
 	/* As client-go: only a command with a '/' is a path relative to the
 	 * kubeconfig; a bare name is looked up in PATH. */
 	e->command = strchr(cmd, '/') ? resolve_path(w->file, cmd) :
-					kube_xstrdup(cmd);
+					util_xstrdup(cmd);
 	e->argv = string_array(w, cJSON_GetObjectItemCaseSensitive(ex, "args"),
 			       "exec.args", e->command, &err);
 	if (!err)
@@ -315,11 +315,11 @@ static int parse_user(struct kube_config *cfg, const struct where *w,
 	if (!cfg->cert.len != !cfg->key.len)
 		return invalid(w, "client-certificate and client-key go "
 				  "together");
-	cfg->token = kube_xstrdup(token);
+	cfg->token = util_xstrdup(token);
 	if (!token && token_file)
 		cfg->token_file = resolve_path(w->file, token_file);
-	cfg->username = kube_xstrdup(user);
-	cfg->password = kube_xstrdup(pass);
+	cfg->username = util_xstrdup(user);
+	cfg->password = util_xstrdup(pass);
 	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(u, "exec");
 	if (ex && !cJSON_IsNull(ex))
 		return parse_exec(cfg, w, ex);
@@ -413,7 +413,7 @@ int kube_config_from_docs(const cJSON *const *docs, const char *const *files,
 		kube_config_free(cfg);
 		return err;
 	}
-	cfg->namespace = kube_xstrdup(p.ns ? p.ns : "default");
+	cfg->namespace = util_xstrdup(p.ns ? p.ns : "default");
 	*out = cfg;
 	return 0;
 }
@@ -477,14 +477,14 @@ static char *config_paths(const struct kube_config_options *opts)
 {
 	const char *env = getenv("KUBECONFIG");
 	if (opts->kubeconfig)
-		return kube_xstrdup(opts->kubeconfig);
+		return util_xstrdup(opts->kubeconfig);
 	if (env && env[0])
-		return kube_xstrdup(env);
+		return util_xstrdup(env);
 	const char *home = getenv("HOME");
 	if (!home || !home[0])
 		return NULL;
 	size_t n = strlen(home) + sizeof("/.kube/config");
-	char *p = kube_xmalloc(n);
+	char *p = util_xmalloc(n);
 	snprintf(p, n, "%s/.kube/config", home);
 	return p;
 }

@@ -33,7 +33,7 @@ struct kube_discovery {
 
 struct kube_discovery *kube_discovery_new(void)
 {
-	struct kube_discovery *d = kube_xcalloc(1, sizeof(*d));
+	struct kube_discovery *d = util_xcalloc(1, sizeof(*d));
 	pthread_mutex_init(&d->lock, NULL);
 	return d;
 }
@@ -78,7 +78,7 @@ static void parse_list(const cJSON *doc, struct disc_gv *g)
 {
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(doc, "resources");
 	size_t cap = cJSON_IsArray(res) ? (size_t)cJSON_GetArraySize(res) : 0;
-	g->entries = kube_xcalloc(cap, sizeof(*g->entries));
+	g->entries = util_xcalloc(cap, sizeof(*g->entries));
 	const cJSON *e;
 	const cJSON *items = cJSON_IsArray(res) ? res : NULL;
 	cJSON_ArrayForEach(e, items) {

@@ -17,7 +17,7 @@
 static char *join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = kube_xmalloc(n);
+	char *p = util_xmalloc(n);
 	snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
@@ -40,7 +40,7 @@ static int server_url(struct log *log, char **out)
 		return -ENOENT;
 	}
 	size_t n = strlen(host) + strlen(port) + 16;
-	char *url = kube_xmalloc(n);
+	char *url = util_xmalloc(n);
 	/* An IPv6 service address needs brackets in a URL. */
 	if (strchr(host, ':'))
 		snprintf(url, n, "https://[%s]:%s", host, port);
@@ -87,7 +87,7 @@ int kube_config_incluster(const char *sa_dir, struct log *log,
 	free(path);
 	if (!cfg->namespace || !cfg->namespace[0]) {
 		free(cfg->namespace);
-		cfg->namespace = kube_xstrdup("default");
+		cfg->namespace = util_xstrdup("default");
 	}
 	*out = cfg;
 	return 0;
@@ -140,20 +140,20 @@ static int refresh_exec(struct kube_config *cfg, time_t now)
 static void copy_creds(const struct kube_config *cfg, struct kube_creds *out)
 {
 	if (cfg->exec && (cfg->exec_token || cfg->exec_cert.len)) {
-		out->token = kube_xstrdup(cfg->exec_token);
+		out->token = util_xstrdup(cfg->exec_token);
 		kube_blob_copy(&out->cert, &cfg->exec_cert);
 		kube_blob_copy(&out->key, &cfg->exec_key);
 	}
 	/* Static settings fill what the plugin did not provide. */
 	if (!out->token)
-		out->token = kube_xstrdup(cfg->token ? cfg->token :
+		out->token = util_xstrdup(cfg->token ? cfg->token :
 						       cfg->file_token);
 	if (!out->cert.len) {
 		kube_blob_copy(&out->cert, &cfg->cert);
 		kube_blob_copy(&out->key, &cfg->key);
 	}
-	out->username = kube_xstrdup(cfg->username);
-	out->password = kube_xstrdup(cfg->password);
+	out->username = util_xstrdup(cfg->username);
+	out->password = util_xstrdup(cfg->password);
 }
 
 int kube_config_credentials(struct kube_config *cfg, struct kube_creds *out)

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "kube.h"
+#include "pkg/util/util.h"
 
 /* Caps on local inputs: a kubeconfig, a certificate file, a token file. */
 #define KUBE_MAX_FILE (4u << 20)
@@ -26,11 +27,8 @@
 
 /* ---- small helpers (util.c) ------------------------------------------- */
 
-/* Allocation that aborts on out-of-memory: only for small, internal sizes. */
-void *kube_xmalloc(size_t n);
-void *kube_xcalloc(size_t n, size_t m);
-char *kube_xstrdup(const char *s);
-char *kube_xstrndup(const char *s, size_t n);
+/* Allocation that aborts on out-of-memory is pkg/util (util_x*): only for
+ * small, internal sizes. */
 /* Frees and zeroes a secret. NULL accepted. */
 void kube_secret_free(void *p, size_t n);
 void kube_secret_free_str(char *s);
@@ -56,7 +54,6 @@ int kube_base64_decode(const char *in, size_t len, unsigned char **out,
 		       size_t *outlen);
 /* Caller frees. */
 char *kube_base64_encode(const unsigned char *in, size_t len);
-
 
 /* Milliseconds on the monotonic clock. */
 uint64_t kube_now_ms(void);

@@ -38,8 +38,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../buf/buf.h"
-#include "../log/log.h"
+#include "pkg/buf/buf.h"
+#include "pkg/log/log.h"
+#include "pkg/kube/quantity.h"
 
 /* 409 with a reason other than AlreadyExists: a stale resourceVersion or an
  * apply conflict. Relist or re-read, then retry. */
@@ -300,14 +301,5 @@ const char *kube_watch_resource_version(const struct kube_watch *w);
 int kube_watch_set_resource_version(struct kube_watch *w, const char *rv);
 
 void kube_watch_free(struct kube_watch *w);
-
-/*
- * Writes quantity in (e.g. "1.5", "1024Mi", "1000m") to out in the canonical
- * form a real API server stores for a Quantity field ("1500m", "1Gi", "1"),
- * by upstream's rules (k8s.io/apimachinery/pkg/api/resource). Returns 0,
- * -EINVAL for a string that is no quantity, -ERANGE for one beyond about
- * 1e29, or -EMSGSIZE when out is too small (64 bytes always suffice).
- */
-int kube_quantity_canonical(const char *in, char *out, size_t outlen);
 
 #endif

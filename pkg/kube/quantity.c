@@ -16,10 +16,11 @@
  * written.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "kube.h"
+#include "quantity.h"
 
 typedef __int128 i128;
 

@@ -9,45 +9,6 @@
 
 #include "kube-private.h"
 
-/* Out-of-memory on a small internal allocation is not recoverable in a
- * useful way; a pod restart is the right answer. */
-static void oom(void)
-{
-	static const char msg[] = "kube: out of memory\n";
-	ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	(void)r;
-	abort();
-}
-
-void *kube_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-void *kube_xcalloc(size_t n, size_t m)
-{
-	void *p = calloc(n ? n : 1, m ? m : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-char *kube_xstrdup(const char *s)
-{
-	return s ? kube_xstrndup(s, strlen(s)) : NULL;
-}
-
-char *kube_xstrndup(const char *s, size_t n)
-{
-	char *p = kube_xmalloc(n + 1);
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 /* Secrets are wiped before they go back to the allocator so that a core
  * dump or a later heap disclosure does not carry them. */
 void kube_secret_free(void *p, size_t n)
@@ -69,7 +30,7 @@ void kube_secret_free_str(char *s)
 void kube_blob_set(struct kube_blob *b, const void *data, size_t len)
 {
 	kube_blob_clear(b);
-	b->data = kube_xmalloc(len + 1);
+	b->data = util_xmalloc(len + 1);
 	memcpy(b->data, data, len);
 	b->data[len] = '\0';
 	b->len = len;
@@ -154,7 +115,7 @@ static int b64val(unsigned char c)
 int kube_base64_decode(const char *in, size_t len, unsigned char **out,
 		       size_t *outlen)
 {
-	unsigned char *o = kube_xmalloc(len / 4 * 3 + 4);
+	unsigned char *o = util_xmalloc(len / 4 * 3 + 4);
 	size_t n = 0, pad = 0;
 	unsigned acc = 0, bits = 0, digits = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -194,7 +155,7 @@ char *kube_base64_encode(const unsigned char *in, size_t len)
 {
 	static const char tbl[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *o = kube_xmalloc((len + 2) / 3 * 4 + 1);
+	char *o = util_xmalloc((len + 2) / 3 * 4 + 1);
 	size_t n = 0;
 	for (size_t i = 0; i < len; i += 3) {
 		unsigned v = (unsigned)in[i] << 16;

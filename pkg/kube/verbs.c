@@ -161,7 +161,7 @@ static int list_pages(struct kube_client *c, const struct kube_resource *r,
 		if (err)
 			break;
 		const char *next = continue_token(page);
-		cont = next ? kube_xstrdup(next) : NULL;
+		cont = next ? util_xstrdup(next) : NULL;
 		if (!acc) {
 			acc = page;
 			if (!cJSON_GetObjectItemCaseSensitive(acc, "items"))

@@ -125,12 +125,12 @@ int kube_watch_new(struct kube_client *c, const struct kube_resource *r,
 	if (!c || !r || !cb || (opts->resource_version &&
 				strlen(opts->resource_version) >= KUBE_MAX_RV))
 		return -EINVAL;
-	struct kube_watch *w = kube_xcalloc(1, sizeof(*w));
+	struct kube_watch *w = util_xcalloc(1, sizeof(*w));
 	w->c = c;
 	w->r = *r;
-	w->ns = r->namespaced ? kube_xstrdup(ns) : NULL;
-	w->label_selector = kube_xstrdup(opts->label_selector);
-	w->field_selector = kube_xstrdup(opts->field_selector);
+	w->ns = r->namespaced ? util_xstrdup(ns) : NULL;
+	w->label_selector = util_xstrdup(opts->label_selector);
+	w->field_selector = util_xstrdup(opts->field_selector);
 	w->timeout_seconds = opts->timeout_seconds ? opts->timeout_seconds : 300;
 	w->bookmarks = opts->bookmarks;
 	w->max_event = opts->max_event ? opts->max_event : 16u << 20;

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pkg/util/util.h"
+
 static const struct kube_resource leases = {
 	.group = "coordination.k8s.io", .version = "v1",
 	.resource = "leases", .kind = "Lease", .namespaced = true,
@@ -39,14 +41,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
-}
-
 int leader_new(struct kube_client *c, const struct leader_options *opts,
 	       struct leader **out)
 {
@@ -69,9 +63,9 @@ int leader_new(struct kube_client *c, const struct leader_options *opts,
 		abort();
 	l->client = c;
 	l->opts = o;
-	l->namespace = xstrdup(o.namespace);
-	l->name = xstrdup(o.name);
-	l->identity = xstrdup(o.identity);
+	l->namespace = util_xstrdup(o.namespace ? o.namespace : "");
+	l->name = util_xstrdup(o.name ? o.name : "");
+	l->identity = util_xstrdup(o.identity ? o.identity : "");
 	l->opts.namespace = l->namespace;
 	l->opts.name = l->name;
 	l->opts.identity = l->identity;
@@ -128,7 +122,7 @@ static const char *spec_str(const cJSON *spec, const char *k)
 /* Remembers the record and when it last changed, on the local clock. */
 static void observe(struct leader *l, const cJSON *spec)
 {
-	char *s = spec ? cJSON_PrintUnformatted(spec) : xstrdup("");
+	char *s = spec ? cJSON_PrintUnformatted(spec) : util_xstrdup("");
 	if (!l->observed || strcmp(s, l->observed) != 0) {
 		free(l->observed);
 		l->observed = s;

@@ -17,9 +17,9 @@
 
 #include <stdbool.h>
 
-#include "../kube/kube.h"
-#include "../log/log.h"
-#include "../metrics/metrics.h"
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
+#include "pkg/metrics/metrics.h"
 
 struct leader;
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../informer/fakeapi.h"
+#include "pkg/informer/fakeapi.h"
 #include "leader.h"
 
 #define WAIT_FOR(cond)                                                      \

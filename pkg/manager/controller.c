@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pkg/util/util.h"
+
 static const double reconcile_buckets[] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45,
 	0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0,
@@ -27,14 +29,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
 }
 
 static void count_result(struct controller *ctl, const char *result)
@@ -56,7 +50,7 @@ int manager_add_controller(struct manager *m,
 	if (!ctl)
 		abort();
 	ctl->m = m;
-	ctl->name = xstrdup(opts->name);
+	ctl->name = util_xstrdup(opts->name ? opts->name : "");
 	ctl->reconcile = opts->reconcile;
 	ctl->userdata = opts->userdata;
 	ctl->workers = opts->workers ? opts->workers : 1;
@@ -96,18 +90,12 @@ void controller_enqueue_after(struct controller *ctl, const char *key,
 
 /* ---- event mapping ---- */
 
-static const char *str_at(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int controller_map_key(const cJSON *obj, enum controller_map map,
 		       const char *owner_kind, char *out, size_t outsz)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	const char *ns = str_at(md, "namespace");
-	const char *name = str_at(md, "name");
+	const char *ns = util_json_str(md, "namespace");
+	const char *name = util_json_str(md, "name");
 	if (map == CONTROLLER_MAP_OWNER) {
 		/* The controller reference of the wanted kind; owners live in
 		 * the object's namespace. */
@@ -115,10 +103,10 @@ int controller_map_key(const cJSON *obj, enum controller_map map,
 		const cJSON *ref;
 		cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(md, "ownerReferences")) {
 			const cJSON *c = cJSON_GetObjectItemCaseSensitive(ref, "controller");
-			const char *kind = str_at(ref, "kind");
+			const char *kind = util_json_str(ref, "kind");
 			if (cJSON_IsTrue(c) && kind &&
 			    (!owner_kind || strcmp(kind, owner_kind) == 0)) {
-				name = str_at(ref, "name");
+				name = util_json_str(ref, "name");
 				break;
 			}
 		}
@@ -164,7 +152,7 @@ int controller_watch(struct controller *ctl, struct informer *inf,
 	struct watch_ctx *w = &ctl->watches[ctl->nwatches];
 	w->ctl = ctl;
 	w->map = map;
-	w->owner_kind = owner_kind ? xstrdup(owner_kind) : NULL;
+	w->owner_kind = owner_kind ? util_xstrdup(owner_kind) : NULL;
 	struct informer_handlers h = { on_add, on_update, on_delete, w };
 	int rc = informer_add_handlers(inf, &h);
 	if (rc < 0) {

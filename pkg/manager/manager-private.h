@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "../workqueue/workqueue.h"
+#include "pkg/workqueue/workqueue.h"
 #include "manager.h"
 
 #define MANAGER_MAX_INFORMERS 32

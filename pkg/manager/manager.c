@@ -16,8 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../httpserver/httpserver.h"
-#include "../leader/leader.h"
+#include "pkg/httpserver/httpserver.h"
+#include "pkg/leader/leader.h"
+#include "pkg/util/util.h"
 
 #define CACHE_SYNC_TIMEOUT_MS 120000
 
@@ -28,20 +29,12 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
-}
-
 /* A default identity: $POD_NAME or the host name, plus a random suffix so
  * that two processes on one host never share it. */
 static char *make_identity(const char *given)
 {
 	if (given && *given)
-		return xstrdup(given);
+		return util_xstrdup(given);
 	char host[256] = "posthog-operator";
 	const char *pod = getenv("POD_NAME");
 	if (pod && *pod)
@@ -76,10 +69,10 @@ int manager_new(const struct manager_options *opts, struct manager **out)
 		abort();
 	m->opts = *opts;
 	m->identity = make_identity(opts->identity);
-	m->metrics_addr = xstrdup(opts->metrics_addr ? opts->metrics_addr : ":8080");
-	m->health_addr = xstrdup(opts->health_addr ? opts->health_addr : ":8081");
-	m->le_ns = xstrdup(opts->leader_election_namespace);
-	m->le_id = xstrdup(opts->leader_election_id);
+	m->metrics_addr = util_xstrdup(opts->metrics_addr ? opts->metrics_addr : ":8080");
+	m->health_addr = util_xstrdup(opts->health_addr ? opts->health_addr : ":8081");
+	m->le_ns = util_xstrdup(opts->leader_election_namespace ? opts->leader_election_namespace : "");
+	m->le_id = util_xstrdup(opts->leader_election_id ? opts->leader_election_id : "");
 	m->opts.identity = m->identity;
 	m->opts.metrics_addr = m->metrics_addr;
 	m->opts.health_addr = m->health_addr;

@@ -22,11 +22,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "../events/events.h"
-#include "../informer/informer.h"
-#include "../kube/kube.h"
-#include "../log/log.h"
-#include "../metrics/metrics.h"
+#include "pkg/events/events.h"
+#include "pkg/informer/informer.h"
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
+#include "pkg/metrics/metrics.h"
 
 struct manager;
 struct controller;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../informer/fakeapi.h"
+#include "pkg/informer/fakeapi.h"
 #include "manager.h"
 #include "manager-private.h"
 

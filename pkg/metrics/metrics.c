@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkg/util/util.h"
+
 #define MAX_COLLECTORS 16
 
 enum metric_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
@@ -62,25 +64,9 @@ static struct family *get_family(struct metrics *m, const char *name,
 static struct series *get_series(struct metrics *m, struct family *f,
 				 const char *const *labels);
 
-static void *xmalloc(size_t n)
-{
-	void *p = calloc(1, n ? n : 1);
-	if (!p)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-	if (!p)
-		abort();
-	return p;
-}
-
 int metrics_new(struct metrics **out)
 {
-	struct metrics *m = xmalloc(sizeof(*m));
+	struct metrics *m = util_xcalloc(1, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
 	/* The drop counter exists from the start so that it never competes
 	 * for a slot with the series whose loss it reports. */
@@ -165,12 +151,12 @@ static struct family *get_family(struct metrics *m, const char *name,
 	struct family *f = find_family(m, name);
 	if (f)
 		return f->type == type ? f : NULL;
-	f = xmalloc(sizeof(*f));
-	f->name = xstrdup(name);
-	f->help = xstrdup(help);
+	f = util_xcalloc(1, sizeof(*f));
+	f->name = util_xstrdup(name ? name : "");
+	f->help = util_xstrdup(help ? help : "");
 	f->type = type;
 	if (type == M_HISTOGRAM && nbuckets) {
-		f->buckets = xmalloc(nbuckets * sizeof(double));
+		f->buckets = util_xcalloc(1, nbuckets * sizeof(double));
 		memcpy(f->buckets, buckets, nbuckets * sizeof(double));
 		f->nbuckets = nbuckets;
 	}
@@ -203,11 +189,11 @@ static struct series *get_series(struct metrics *m, struct family *f,
 		m->dropped += 1;
 		return NULL;
 	}
-	s = xmalloc(sizeof(*s));
+	s = util_xcalloc(1, sizeof(*s));
 	s->labels = rendered;
 	if (f->type == M_HISTOGRAM)
 		s->bucket_counts =
-			xmalloc((f->nbuckets + 1) * sizeof(unsigned long long));
+			util_xcalloc(1, (f->nbuckets + 1) * sizeof(unsigned long long));
 	s->next = f->series;
 	f->series = s;
 	f->nseries++;
@@ -417,7 +403,7 @@ static void render_family(struct buf *out, struct family *f)
 			buf_append(out, p, 1);
 	}
 	buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
-	struct series **arr = xmalloc(f->nseries * sizeof(*arr));
+	struct series **arr = util_xcalloc(1, f->nseries * sizeof(*arr));
 	size_t n = 0;
 	for (struct series *s = f->series; s; s = s->next)
 		arr[n++] = s;
@@ -447,7 +433,7 @@ int metrics_render(struct metrics *m, struct buf *out)
 	size_t nf = 0;
 	for (struct family *f = m->families; f; f = f->next)
 		nf++;
-	struct family **arr = xmalloc(nf * sizeof(*arr));
+	struct family **arr = util_xcalloc(1, nf * sizeof(*arr));
 	nf = 0;
 	for (struct family *f = m->families; f; f = f->next)
 		arr[nf++] = f;

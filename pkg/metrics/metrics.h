@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "../buf/buf.h"
+#include "pkg/buf/buf.h"
 
 struct metrics;
 

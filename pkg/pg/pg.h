@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "../log/log.h"
+#include "pkg/log/log.h"
 
 struct pg;
 

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "s3-private.h"
+#include "pkg/util/util.h"
 
 #define S3_DEFAULT_TIMEOUT_MS 300000u
 #define S3_MAX_CONNECT_MS 10000u
@@ -52,15 +53,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		abort();
-	return d;
 }
 
 /* Bytes that may not reach a signed header: control characters, and
@@ -107,10 +99,10 @@ int s3_new(const struct s3_options *o, struct s3_client **out)
 		free(c);
 		return -ENOMEM;
 	}
-	c->endpoint = xstrdup(o->endpoint);
+	c->endpoint = util_xstrdup(o->endpoint);
 	while (c->endpoint[0] && c->endpoint[strlen(c->endpoint) - 1] == '/')
 		c->endpoint[strlen(c->endpoint) - 1] = '\0';
-	c->bucket = xstrdup(o->bucket);
+	c->bucket = util_xstrdup(o->bucket);
 	buf_init(&b, 4096);
 	if (buf_printf(&b, "aws:amz:%s:s3", o->region && *o->region ? o->region : "us-east-1") < 0)
 		abort();

@@ -25,8 +25,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../buf/buf.h"
-#include "../log/log.h"
+#include "pkg/buf/buf.h"
+#include "pkg/log/log.h"
 
 struct s3_client;
 

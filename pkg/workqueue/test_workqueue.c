@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../metrics/metrics.h"
+#include "pkg/metrics/metrics.h"
 #include "workqueue.h"
 #include "workqueue-private.h"
 

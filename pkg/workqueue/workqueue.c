@@ -19,8 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../metrics/metrics.h"
+#include "pkg/metrics/metrics.h"
 #include "workqueue-private.h"
+#include "pkg/util/util.h"
 
 struct item {
 	struct item *hnext;  /* hash chain */
@@ -65,25 +66,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-	if (!p)
-		abort();
-	return p;
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
-}
-
 static struct item *lookup(struct wq *q, const char *key)
 {
-	struct item *it = q->buckets[hash_str(key) % q->nbuckets];
+	struct item *it = q->buckets[util_fnv1a64_str(key) % q->nbuckets];
 	while (it && strcmp(it->key, key) != 0)
 		it = it->hnext;
 	return it;
@@ -92,12 +77,12 @@ static struct item *lookup(struct wq *q, const char *key)
 static void rehash(struct wq *q)
 {
 	size_t n = q->nbuckets * 2;
-	struct item **b = xcalloc(n, sizeof(*b));
+	struct item **b = util_xcalloc(n, sizeof(*b));
 	for (size_t i = 0; i < q->nbuckets; i++) {
 		struct item *it = q->buckets[i];
 		while (it) {
 			struct item *next = it->hnext;
-			size_t h = hash_str(it->key) % n;
+			size_t h = util_fnv1a64_str(it->key) % n;
 			it->hnext = b[h];
 			b[h] = it;
 			it = next;
@@ -115,12 +100,12 @@ static struct item *intern(struct wq *q, const char *key)
 		return it;
 	if (q->nitems >= q->nbuckets)
 		rehash(q);
-	it = xcalloc(1, sizeof(*it));
+	it = util_xcalloc(1, sizeof(*it));
 	it->key = strdup(key);
 	if (!it->key)
 		abort();
 	it->heap_idx = NO_HEAP;
-	size_t h = hash_str(key) % q->nbuckets;
+	size_t h = util_fnv1a64_str(key) % q->nbuckets;
 	it->hnext = q->buckets[h];
 	q->buckets[h] = it;
 	q->nitems++;
@@ -133,7 +118,7 @@ static void release(struct wq *q, struct item *it)
 	if (it->dirty || it->processing || it->failures ||
 	    it->heap_idx != NO_HEAP)
 		return;
-	struct item **pp = &q->buckets[hash_str(it->key) % q->nbuckets];
+	struct item **pp = &q->buckets[util_fnv1a64_str(it->key) % q->nbuckets];
 	while (*pp != it)
 		pp = &(*pp)->hnext;
 	*pp = it->hnext;
@@ -264,7 +249,7 @@ static void collect(void *userdata, struct metrics *m)
 
 int wq_new(const struct wq_options *opts, struct wq **out)
 {
-	struct wq *q = xcalloc(1, sizeof(*q));
+	struct wq *q = util_xcalloc(1, sizeof(*q));
 	q->opts = *opts;
 	if (!q->opts.base_delay_ms)
 		q->opts.base_delay_ms = 5;
@@ -274,7 +259,7 @@ int wq_new(const struct wq_options *opts, struct wq **out)
 	if (!q->name)
 		abort();
 	q->nbuckets = 64;
-	q->buckets = xcalloc(q->nbuckets, sizeof(*q->buckets));
+	q->buckets = util_xcalloc(q->nbuckets, sizeof(*q->buckets));
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../kube-private.h"
+#include "pkg/kube/kube-private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../kube-private.h"
+#include "pkg/kube/kube-private.h"
 
 struct ctx {
 	char rv[KUBE_MAX_RV];

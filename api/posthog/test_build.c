@@ -1,0 +1,436 @@
+/* ph_build over the examples: order, metadata, per-component details. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PH_TESTING
+#include "build-private.h"
+
+static const struct {
+	const char *example;
+	int per_stage[PH_STAGE_COUNT]; /* entries per stage */
+} specs[] = {
+	{ "examples/minimal.yaml", { 5, 5, 7, 1, 1, 1, 4, 2 } },
+	/* 2 shards x (headless + 2 replica Services + StatefulSet + PDB) + 2
+	 * ConfigMaps + client Service; 4 buckets x (2 Deployments, 2 PDBs,
+	 * an ingestion HPA). */
+	{ "examples/production.yaml", { 5, 5, 13, 4, 1, 1, 20, 2 } },
+	{ "examples/external.yaml", { 0, 0, 0, 2, 1, 1, 8, 2 } },
+	{ "examples/legacy-topics.yaml", { 5, 5, 7, 3, 1, 1, 12, 2 } },
+};
+
+static int stage_index(const char *s)
+{
+	int i;
+
+	for (i = 0; i < PH_STAGE_COUNT; i++)
+		if (!strcmp(ph_stages[i], s))
+			return i;
+	return -1;
+}
+
+/* Label keys contain dots, so no util_json_get paths. */
+static const char *label(const cJSON *labels, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(labels, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static cJSON *build(const char *example, const char *uid)
+{
+	cJSON *ph = load_posthog(example), *entries = NULL;
+
+	if (uid)
+		cJSON_AddStringToObject(cJSON_GetObjectItem(ph, "metadata"), "uid", uid);
+	ck_assert_int_eq(ph_build(ph, &entries), 0);
+	cJSON_Delete(ph);
+	return entries;
+}
+
+START_TEST(test_stages)
+{
+	cJSON *entries = build(specs[_i].example, NULL), *e;
+	int counts[PH_STAGE_COUNT] = { 0 }, last = 0, i;
+
+	cJSON_ArrayForEach(e, entries) {
+		int s = stage_index(util_json_get_str(e, "stage", ""));
+
+		ck_assert_int_ge(s, last);
+		last = s;
+		counts[s]++;
+	}
+	for (i = 0; i < PH_STAGE_COUNT; i++)
+		ck_assert_msg(counts[i] == specs[_i].per_stage[i], "%s: stage %s has %d, want %d",
+			      specs[_i].example, ph_stages[i], counts[i], specs[_i].per_stage[i]);
+	cJSON_Delete(entries);
+}
+END_TEST
+
+START_TEST(test_metadata)
+{
+	cJSON *entries = build(specs[_i].example, "0b9c7c1e-1111-2222-3333-444455556666"), *e;
+	cJSON *ph = load_posthog(specs[_i].example);
+	const char *name = util_json_get_str(ph, "metadata.name", "");
+	const char *ns = util_json_get_str(ph, "metadata.namespace", NULL);
+
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *o = cJSON_GetObjectItem(e, "object");
+		const cJSON *labels = util_json_get(o, "metadata.labels");
+		const cJSON *ref = cJSON_GetArrayItem(util_json_get(o, "metadata.ownerReferences"), 0);
+		const cJSON *b = cJSON_GetObjectItem(e, "bucket");
+
+		ck_assert_ptr_null(cJSON_GetObjectItem(o, "status"));
+		ck_assert_str_eq(label(labels, PH_LABEL_MANAGED_BY), PH_MANAGED_BY);
+		ck_assert_str_eq(label(labels, PH_LABEL_PART_OF), PH_PART_OF);
+		ck_assert_str_eq(label(labels, PH_LABEL_INSTANCE), name);
+		ck_assert_ptr_nonnull(cJSON_GetObjectItem(labels, PH_LABEL_NAME));
+		ck_assert_ptr_nonnull(cJSON_GetObjectItem(labels, PH_LABEL_COMPONENT));
+		if (b) {
+			char want[16];
+			snprintf(want, sizeof(want), "%d", b->valueint);
+			ck_assert_str_eq(label(labels, PH_LABEL_BUCKET), want);
+		}
+		if (ns)
+			ck_assert_str_eq(util_json_get_str(o, "metadata.namespace", ""), ns);
+		ck_assert_ptr_nonnull(ref);
+		ck_assert_str_eq(util_json_get_str(ref, "kind", ""), "PostHog");
+		ck_assert_str_eq(util_json_get_str(ref, "apiVersion", ""), "posthog.com/v1alpha1");
+		ck_assert_str_eq(util_json_get_str(ref, "uid", ""), "0b9c7c1e-1111-2222-3333-444455556666");
+		ck_assert(util_json_get_bool(ref, "controller", false));
+		ck_assert(util_json_get_bool(ref, "blockOwnerDeletion", false));
+		ck_assert_int_le((int)strlen(util_json_get_str(o, "metadata.name", "")), 63);
+	}
+	cJSON_Delete(ph);
+	cJSON_Delete(entries);
+}
+END_TEST
+
+START_TEST(test_no_uid_no_owner)
+{
+	cJSON *entries = build(specs[_i].example, NULL), *e;
+
+	cJSON_ArrayForEach(e, entries)
+		ck_assert_ptr_null(util_json_get(cJSON_GetObjectItem(e, "object"), "metadata.ownerReferences"));
+	cJSON_Delete(entries);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+	cJSON *a = build(specs[_i].example, "u"), *b = build(specs[_i].example, "u");
+
+	ck_assert(cJSON_Compare(a, b, 1));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+END_TEST
+
+/* Every pod template: probes, resources, scheduling from the spec. */
+START_TEST(test_pods)
+{
+	cJSON *entries = build(specs[_i].example, NULL), *e;
+
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *o = cJSON_GetObjectItem(e, "object");
+		const char *kind = util_json_get_str(o, "kind", "");
+		const cJSON *ps = util_json_get(o, "spec.template.spec");
+		const cJSON *ct = cJSON_GetArrayItem(util_json_get(ps, "containers"), 0);
+
+		if (!strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment")) {
+			ck_assert_ptr_nonnull(util_json_get(ct, "readinessProbe"));
+			ck_assert_ptr_nonnull(util_json_get(ct, "livenessProbe"));
+			ck_assert_ptr_nonnull(util_json_get(ct, "resources"));
+			ck_assert_ptr_nonnull(util_json_get(ps, "affinity"));
+		}
+		if (!strcmp(kind, "StatefulSet")) {
+			ck_assert_ptr_nonnull(util_json_get(o, "spec.volumeClaimTemplates"));
+			ck_assert_str_eq(util_json_get_str(o, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", ""),
+					 "Retain");
+		}
+		if (ps && strstr(specs[_i].example, "production")) {
+			ck_assert_str_eq(util_json_get_str(ps, "priorityClassName", ""), "posthog-data");
+			ck_assert_ptr_nonnull(util_json_get(ps, "tolerations"));
+			ck_assert_ptr_nonnull(util_json_get(cJSON_GetArrayItem(util_json_get(ps, "topologySpreadConstraints"), 0),
+						     "labelSelector"));
+		}
+	}
+	cJSON_Delete(entries);
+}
+END_TEST
+
+static const cJSON *env_of(const cJSON *deploy, const char *name)
+{
+	const cJSON *ct = cJSON_GetArrayItem(util_json_get(deploy, "spec.template.spec.containers"), 0);
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, util_json_get(ct, "env"))
+		if (!strcmp(util_json_get_str(e, "name", ""), name))
+			return e;
+	return NULL;
+}
+
+static const cJSON *find(const cJSON *entries, const char *kind, const char *name)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *o = cJSON_GetObjectItem(e, "object");
+		if (!strcmp(util_json_get_str(o, "kind", ""), kind) &&
+		    !strcmp(util_json_get_str(o, "metadata.name", ""), name))
+			return o;
+	}
+	return NULL;
+}
+
+static const struct {
+	const char *example, *deployment, *env, *value;
+} envs[] = {
+	{ "examples/production.yaml", "posthog-plugins-ingestion-2", "INGESTION_CONSUMER_CONSUME_TOPIC", "events_plugin_ingestion_2" },
+	{ "examples/production.yaml", "posthog-plugins-ingestion-2", "INGESTION_CONSUMER_GROUP_ID", "events-ingestion-consumer-2" },
+	{ "examples/production.yaml", "posthog-plugins-ingestion-2", "CLICKHOUSE_JSON_EVENTS_KAFKA_TOPIC", "clickhouse_events_json_2" },
+	{ "examples/production.yaml", "posthog-plugins-async-1", "CDP_LEGACY_EVENT_CONSUMER_TOPIC", "clickhouse_events_json_1" },
+	{ "examples/production.yaml", "posthog-plugins-async-1", "PLUGIN_SERVER_MODE", "cdp-legacy-on-event" },
+	{ "examples/production.yaml", "posthog-plugins-async-1", "KAFKA_HOSTS", "posthog-kafka.posthog.svc:9092" },
+	{ "examples/production.yaml", "posthog-plugins-async-1", "CLICKHOUSE_HOST", "posthog-clickhouse" },
+	{ "examples/legacy-topics.yaml", "legacy-plugins-ingestion-1", "KAFKA_PREFIX", "b1_" },
+	{ "examples/legacy-topics.yaml", "legacy-plugins-async-2", "KAFKA_PREFIX", "b2_" },
+	{ "examples/legacy-topics.yaml", "legacy-plugins-async-2", "PLUGIN_SERVER_MODE", "async" },
+	{ "examples/legacy-topics.yaml", "legacy-plugins-ingestion-0", "KAFKA_HOSTS", "legacy-kafka:9092" },
+	{ "examples/external.yaml", "posthog-plugins-ingestion-1", "KAFKA_SECURITY_PROTOCOL", "SASL_SSL" },
+	{ "examples/external.yaml", "posthog-plugins-ingestion-1", "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512" },
+	{ "examples/external.yaml", "posthog-plugins-ingestion-1", "CLICKHOUSE_HOST", "abc123.eu-west-1.aws.clickhouse.cloud" },
+	{ "examples/external.yaml", "posthog-plugins-ingestion-1", "CLICKHOUSE_SECURE", "true" },
+	{ "examples/external.yaml", "posthog-plugins-ingestion-1", "KAFKA_HOSTS",
+	  "b-1.posthog.abc123.c2.kafka.eu-west-1.amazonaws.com:9096,b-2.posthog.abc123.c2.kafka.eu-west-1.amazonaws.com:9096,"
+	  "b-3.posthog.abc123.c2.kafka.eu-west-1.amazonaws.com:9096" },
+	{ "examples/production.yaml", "posthog-plugins-ingestion-0", "DATABASE_URL", NULL },
+	{ "examples/external.yaml", "posthog-plugins-ingestion-0", "KAFKA_SASL_PASSWORD", NULL },
+};
+
+START_TEST(test_env)
+{
+	cJSON *entries = build(envs[_i].example, NULL);
+	const cJSON *d = find(entries, "Deployment", envs[_i].deployment), *e;
+
+	ck_assert_msg(d != NULL, "no Deployment %s", envs[_i].deployment);
+	e = env_of(d, envs[_i].env);
+	ck_assert_msg(e != NULL, "no %s", envs[_i].env);
+	if (envs[_i].value)
+		ck_assert_str_eq(util_json_get_str(e, "value", ""), envs[_i].value);
+	else
+		ck_assert_ptr_nonnull(util_json_get(e, "valueFrom.secretKeyRef.name"));
+	cJSON_Delete(entries);
+}
+END_TEST
+
+START_TEST(test_hpa_owns_replicas)
+{
+	cJSON *entries = build("examples/production.yaml", NULL);
+	const cJSON *ing = find(entries, "Deployment", "posthog-plugins-ingestion-3");
+	const cJSON *as = find(entries, "Deployment", "posthog-plugins-async-3");
+	const cJSON *hpa = find(entries, "HorizontalPodAutoscaler", "posthog-plugins-ingestion-3");
+
+	ck_assert_ptr_null(util_json_get(ing, "spec.replicas"));
+	ck_assert_int_eq(util_json_get_int(as, "spec.replicas", -1), 2);
+	ck_assert_int_eq(util_json_get_int(hpa, "spec.maxReplicas", -1), 16); /* bucket 3 override */
+	ck_assert_int_eq(util_json_get_int(hpa, "spec.minReplicas", -1), 2);
+	ck_assert_ptr_null(find(entries, "HorizontalPodAutoscaler", "posthog-plugins-async-3"));
+	cJSON_Delete(entries);
+}
+END_TEST
+
+START_TEST(test_config)
+{
+	cJSON *entries = build("examples/production.yaml", NULL);
+	const char *zoo;
+	const cJSON *cm = find(entries, "ConfigMap", "posthog-zookeeper");
+	const cJSON *kafka = find(entries, "ConfigMap", "posthog-kafka");
+	const cJSON *ch = find(entries, "ConfigMap", "posthog-clickhouse");
+
+	zoo = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "zoo.cfg")->valuestring;
+	ck_assert_ptr_nonnull(strstr(zoo, "autopurge.purgeInterval=1"));
+	ck_assert_ptr_nonnull(strstr(zoo, "server.3=posthog-zookeeper-2.posthog-zookeeper-headless:2888:3888"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(kafka, "data"), "server.properties")->valuestring,
+				     "controller.quorum.voters=0@posthog-kafka-0.posthog-kafka-headless:9093,1@"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(kafka, "data"), "server.properties")->valuestring,
+				     "log.retention.hours=48"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "data"), "posthog.xml")->valuestring,
+				     "<host>posthog-clickhouse-1-1.posthog-clickhouse-1</host>"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "data"), "posthog.xml")->valuestring,
+				     "<replica from_env=\"HOSTNAME\"/>"));
+	cJSON_Delete(entries);
+}
+END_TEST
+
+/* The topic Job's name follows its content. */
+START_TEST(test_topic_job_name)
+{
+	cJSON *ph = load_posthog("examples/minimal.yaml"), *a, *b;
+	const char *na, *nb;
+
+	ck_assert_int_eq(ph_build(ph, &a), 0);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(ph, "spec"), "kafka"), "topics"), "partitions", cJSON_CreateNumber(8));
+	ck_assert_int_eq(ph_build(ph, &b), 0);
+	na = util_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 17), "object"), "metadata.name", "");
+	nb = util_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(b, 17), "object"), "metadata.name", "");
+	ck_assert_int_eq(strncmp(na, "posthog-topics-0-", 17), 0);
+	ck_assert_int_eq(strncmp(nb, "posthog-topics-0-", 17), 0);
+	ck_assert_str_ne(na, nb);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(ph);
+}
+END_TEST
+
+START_TEST(test_endpoints)
+{
+	cJSON *ph = load_posthog("examples/production.yaml"), *spec;
+	cJSON *ext = load_posthog("examples/external.yaml"), *espec;
+	struct ph_clickhouse_endpoint e;
+	const char *u, *s, *k;
+	char boot[256];
+
+	ck_assert_int_eq(ph_normalize(ph, &spec), 0);
+	ck_assert_int_eq(ph_clickhouse_endpoint("posthog", "posthog", spec, 1, 1, &e), 0);
+	ck_assert_str_eq(e.service, "posthog-clickhouse-1-1");
+	ck_assert_str_eq(e.host, "posthog-clickhouse-1-1.posthog.svc");
+	ck_assert_uint_eq(e.port, 8123);
+	ck_assert_int_eq(ph_clickhouse_endpoint("posthog", NULL, spec, 2, 0, &e), -EINVAL);
+	ck_assert_int_eq(ph_clickhouse_credentials(spec, &u, &s, &k), 0);
+	ck_assert_str_eq(u, "admin");
+	ck_assert_str_eq(s, "posthog-clickhouse");
+	ck_assert_str_eq(k, "password");
+	ck_assert_int_eq(ph_kafka_bootstrap("posthog", NULL, spec, boot, sizeof(boot)), 0);
+	ck_assert_str_eq(boot, "posthog-kafka:9092");
+	ck_assert_int_eq(ph_kafka_bootstrap("posthog", NULL, spec, boot, 5), -ENOSPC);
+	ck_assert(!ph_is_external(spec, "kafka"));
+	ck_assert_int_eq(ph_normalize(ext, &espec), 0);
+	ck_assert_int_eq(ph_clickhouse_endpoint("posthog", "posthog", espec, 0, 0, &e), 0);
+	ck_assert_str_eq(e.host, "abc123.eu-west-1.aws.clickhouse.cloud");
+	ck_assert_uint_eq(e.port, 8443);
+	ck_assert(e.secure);
+	ck_assert_int_eq(ph_clickhouse_endpoint("posthog", "posthog", espec, 0, 1, &e), -EINVAL);
+	ck_assert(ph_is_external(espec, "kafka"));
+	cJSON_Delete(spec);
+	cJSON_Delete(espec);
+	cJSON_Delete(ph);
+	cJSON_Delete(ext);
+}
+END_TEST
+
+START_TEST(test_cluster_id)
+{
+	char a[23], b[23], c[23];
+
+	ph_kafka_cluster_id("ns", "ph", a);
+	ph_kafka_cluster_id("ns", "ph", b);
+	ph_kafka_cluster_id("other", "ph", c);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	ck_assert_uint_eq(strlen(a), 22);
+}
+END_TEST
+
+/* The topics Job's script, run by /bin/sh with SASL credentials from a
+ * Secret: a quote, backslash or line break would break out of
+ * sasl.jaas.config and is refused; anything else is written as is. No
+ * topic is named, so no Kafka command runs. */
+static const struct {
+	const char *user, *password;
+	int exit_code;
+} sasl_cases[] = {
+	{"svc", "s3cret", 0},
+	{"svc", "p4ss word!$`x", 0},
+	{"svc", "x\"; sasl.kerberos.service.name=evil; y=\"", 1},
+	{"svc", "x\nsecurity.protocol=PLAINTEXT", 1},
+	{"svc", "x\rz", 1},
+	{"svc", "back\\slash", 1},
+	{"a\"b", "ok", 1},
+};
+
+START_TEST(test_topics_script_refuses_breaking_credentials)
+{
+	cJSON *entries = build("examples/external.yaml", NULL), *e;
+	const char *script = NULL;
+	char dir[] = "/tmp/ph-topics-XXXXXX", path[64], cfg[96], buf[512] = "";
+	FILE *f;
+	int status;
+
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *obj = cJSON_GetObjectItem(e, "object");
+
+		if (!strcmp(util_json_get_str(obj, "kind", ""), "Job") &&
+		    !strcmp(util_json_get_str(e, "stage", ""), "topics"))
+			script = cJSON_GetArrayItem(util_json_get(cJSON_GetArrayItem(
+				util_json_get(obj, "spec.template.spec.containers"), 0), "command"), 2)->valuestring;
+	}
+	ck_assert_ptr_nonnull(script);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ensure.sh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/client.properties", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(script, f);
+	fclose(f);
+	setenv("TMPDIR", dir, 1);
+	setenv("TOPICS", "", 1);
+	setenv("KAFKA_SASL_MECHANISM", "PLAIN", 1);
+	setenv("KAFKA_SASL_USERNAME", sasl_cases[_i].user, 1);
+	setenv("KAFKA_SASL_PASSWORD", sasl_cases[_i].password, 1);
+	snprintf(buf, sizeof(buf), "/bin/sh %s 2>/dev/null", path);
+	status = system(buf);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), sasl_cases[_i].exit_code);
+	if (sasl_cases[_i].exit_code == 0) {
+		f = fopen(cfg, "r");
+		ck_assert_ptr_nonnull(f);
+		buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+		fclose(f);
+		ck_assert_ptr_nonnull(strstr(buf, sasl_cases[_i].password));
+	}
+	unlink(cfg);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("TMPDIR");
+	cJSON_Delete(entries);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("posthog_build");
+	TCase *tc = tcase_create("build");
+	int n = sizeof(specs) / sizeof(specs[0]);
+
+	tcase_add_loop_test(tc, test_stages, 0, n);
+	tcase_add_loop_test(tc, test_metadata, 0, n);
+	tcase_add_loop_test(tc, test_no_uid_no_owner, 0, n);
+	tcase_add_loop_test(tc, test_deterministic, 0, n);
+	tcase_add_loop_test(tc, test_pods, 0, n);
+	tcase_add_loop_test(tc, test_env, 0, sizeof(envs) / sizeof(envs[0]));
+	tcase_add_test(tc, test_hpa_owns_replicas);
+	tcase_add_test(tc, test_config);
+	tcase_add_test(tc, test_topic_job_name);
+	tcase_add_test(tc, test_endpoints);
+	tcase_add_test(tc, test_cluster_id);
+	tcase_add_loop_test(tc, test_topics_script_refuses_breaking_credentials, 0,
+			    sizeof(sasl_cases) / sizeof(sasl_cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
