@@ -570,7 +570,7 @@ static void schema_mark_checked(struct phc_run *run)
 	pthread_mutex_unlock(&run->p->schema_lock);
 }
 
-void phc_schema_forget(struct phc *p, const char *key)
+void phc_schema_forget(struct posthog_controller *p, const char *key)
 {
 	pthread_mutex_lock(&p->schema_lock);
 	cJSON_DeleteItemFromObjectCaseSensitive(p->schema_checks, key);

@@ -204,7 +204,7 @@ static int hand_over_replicas(struct phc_run *run, int kind, const cJSON *desire
 int phc_ensure(struct phc_run *run, cJSON *desired, cJSON **live_out,
 	       bool *wrote, struct kube_status *st)
 {
-	struct phc *p = run->p;
+	struct posthog_controller *p = run->p;
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(desired, "metadata");
 	const char *ns = util_json_str(meta, "namespace"), *name = util_json_str(meta, "name");
 	struct kube_apply_options ao = {.field_manager = PHC_FIELD_MANAGER, .force = true};
@@ -309,7 +309,7 @@ bool phc_job_condition(const cJSON *job, const char *type)
 
 int phc_prune(struct phc_run *run, struct kube_status *first)
 {
-	struct phc *p = run->p;
+	struct posthog_controller *p = run->p;
 	struct kube_delete_options del = {.propagation_policy = "Background",
 					  .grace_period_seconds = -1};
 	int deleted = 0, err = 0;

@@ -60,7 +60,8 @@ struct phc_scope {
 
 #define PHC_MAX_SCOPES 64
 
-struct phc {
+/* The controller: controller.h's opaque handle. */
+struct posthog_controller {
 	struct kube_client *client;
 	struct log *log;
 	struct manager *manager;
@@ -83,11 +84,11 @@ struct phc {
 };
 
 /* The scope watching ns, or NULL. */
-struct phc_scope *phc_scope_for(struct phc *p, const char *ns);
+struct phc_scope *phc_scope_for(struct posthog_controller *p, const char *ns);
 
 /* One reconcile of one PostHog: what it read, and the status it builds. */
 struct phc_run {
-	struct phc *p;
+	struct posthog_controller *p;
 	struct phc_scope *scope;
 	cJSON *ph;              /* the PostHog, from the cache (owned) */
 	cJSON *spec;            /* normalized spec (owned) */
@@ -155,7 +156,7 @@ void phc_zookeeper_shrink_message(int live, int want, char *msg, size_t msglen);
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen);
 
 /* Forgets the PostHog's last schema check (it was deleted). */
-void phc_schema_forget(struct phc *p, const char *key);
+void phc_schema_forget(struct posthog_controller *p, const char *key);
 
 /* Drops every bucket table of the PostHog, and its claim on the database
  * (deletion with policy Delete), on every replica where the PostHog owns

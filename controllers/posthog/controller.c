@@ -47,7 +47,7 @@ static void set_resource(struct kube_resource *r, const char *group,
 	r->namespaced = true;
 }
 
-struct phc_scope *phc_scope_for(struct phc *p, const char *ns)
+struct phc_scope *phc_scope_for(struct posthog_controller *p, const char *ns)
 {
 	for (unsigned i = 0; i < p->nscopes; i++)
 		if (!p->scopes[i].ns || (ns && !strcmp(p->scopes[i].ns, ns)))
@@ -215,7 +215,7 @@ static int split_key(const char *key, char *ns, size_t nslen, char *name,
 	return 0;
 }
 
-static int run_init(struct phc *p, const char *key, struct phc_run *run)
+static int run_init(struct posthog_controller *p, const char *key, struct phc_run *run)
 {
 	cJSON *meta, *gen, *old;
 
@@ -245,7 +245,7 @@ static int run_init(struct phc *p, const char *key, struct phc_run *run)
 
 static int reconcile(void *userdata, const char *key, struct reconcile_result *res)
 {
-	struct phc *p = userdata;
+	struct posthog_controller *p = userdata;
 	struct phc_run run = {0};
 	struct phc_scope *scope;
 	char ns[256], name[256];
@@ -280,7 +280,7 @@ out:
 	return r == KUBE_ECONFLICT ? (res->requeue = true, 0) : r;
 }
 
-static int add_scope(struct phc *p, const char *ns, uint64_t resync_ms)
+static int add_scope(struct posthog_controller *p, const char *ns, uint64_t resync_ms)
 {
 	struct phc_scope *s = &p->scopes[p->nscopes];
 	struct informer_options io = {.namespace = ns, .resync_ms = resync_ms, .log = p->log};
@@ -305,10 +305,8 @@ static int add_scope(struct phc *p, const char *ns, uint64_t resync_ms)
 	return r;
 }
 
-void posthog_controller_free(struct posthog_controller *pc)
+void posthog_controller_free(struct posthog_controller *p)
 {
-	struct phc *p = (struct phc *)pc;
-
 	if (!p)
 		return;
 	for (unsigned i = 0; i < p->nscopes; i++)
@@ -324,7 +322,7 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 				const struct posthog_controller_options *opts,
 				struct posthog_controller **out)
 {
-	struct phc *p = calloc(1, sizeof(*p));
+	struct posthog_controller *p = calloc(1, sizeof(*p));
 	struct controller_options co = {.name = "posthog", .reconcile = reconcile};
 	const char *access = opts && opts->clickhouse_access ? opts->clickhouse_access : "auto";
 	int r = 0;
@@ -376,9 +374,9 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 		for (const char *const *ns = opts->namespaces; r >= 0 && *ns; ns++)
 			r = add_scope(p, *ns, opts->resync_ms);
 	if (r < 0) {
-		posthog_controller_free((struct posthog_controller *)p);
+		posthog_controller_free(p);
 		return r;
 	}
-	*out = (struct posthog_controller *)p;
+	*out = p;
 	return 0;
 }
