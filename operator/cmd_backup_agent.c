@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -220,7 +221,12 @@ int cmd_backup_agent(int argc, char **argv)
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	log_new(2, LOG_INFO, LOG_FORMAT_TEXT, &log);
+	r = log_new(STDERR_FILENO, LOG_INFO, LOG_FORMAT_TEXT, &log);
+	if (r < 0) {
+		fprintf(stderr, "posthog-operator backup-agent: cannot set up logging: %s\n",
+			strerror(-r));
+		return 1;
+	}
 	struct ch_options co = {
 		.url = f.ch_url, .user = f.ch_user,
 		.password = getenv("CLICKHOUSE_PASSWORD"), .tls_verify = true,

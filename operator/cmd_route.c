@@ -277,7 +277,7 @@ static int serve_healthz(void *ud, struct buf *body, const char **ctype)
 {
 	bool ok = router_alive(ud);
 
-	buf_append_str(body, ok ? "ok\n" : "routing loop stuck\n");
+	buf_puts(body, ok ? "ok\n" : "routing loop stuck\n");
 	return ok ? 200 : 500;
 }
 
@@ -285,7 +285,7 @@ static int serve_readyz(void *ud, struct buf *body, const char **ctype)
 {
 	bool ok = router_ready(ud);
 
-	buf_append_str(body, ok ? "ok\n" : "not routing yet (bucket map, tokens or Kafka)\n");
+	buf_puts(body, ok ? "ok\n" : "not routing yet (bucket map, tokens or Kafka)\n");
 	return ok ? 200 : 503;
 }
 
@@ -343,9 +343,14 @@ static int run(struct route_flags *f, struct log *log)
 	char err[512];
 	int rc;
 
-	if (metrics_new(&m) != 0)
-		abort();
-	metrics_add_process_collector(m);
+	rc = metrics_new(&m);
+	if (rc == 0)
+		rc = metrics_add_process_collector(m);
+	if (rc < 0) {
+		log_error(log, "cannot set up the metrics registry: %s", strerror(-rc));
+		metrics_free(m);
+		return 1;
+	}
 	f->o.kafka_conf = f->kafka_conf;
 	f->o.max_message_bytes = f->max_message_bytes;
 	f->o.hold_max_bytes = f->hold_max_bytes;
@@ -400,8 +405,11 @@ int cmd_route(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (log_new(STDERR_FILENO, f.level, f.format, &log) != 0)
-		abort();
+	rc = log_new(STDERR_FILENO, f.level, f.format, &log);
+	if (rc < 0) {
+		fprintf(stderr, "posthog-operator route: cannot set up logging: %s\n", strerror(-rc));
+		return 1;
+	}
 	rc = run(&f, log);
 	log_free(log);
 	return rc;

@@ -30,10 +30,9 @@ int cmd_run(int argc, char **argv)
 	}
 	op_block_signals();
 	struct log *log = NULL;
-	log_new(STDERR_FILENO, f.log_level, f.log_format, &log);
 	struct metrics *metrics = NULL;
-	metrics_new(&metrics);
-	metrics_add_process_collector(metrics);
+	if (op_observe(&f, &log, &metrics) < 0)
+		return 1;
 	struct kube_client *client = NULL;
 	struct manager *m = NULL;
 	struct posthog_controller *pc = NULL;

@@ -383,6 +383,30 @@ static int probe(const struct op_flags *f, struct log *log)
 	return rc;
 }
 
+int op_observe(const struct op_flags *f, struct log **log, struct metrics **metrics)
+{
+	struct log *l = NULL;
+	struct metrics *m = NULL;
+	int r = log_new(STDERR_FILENO, f->log_level, f->log_format, &l);
+
+	if (r < 0) {
+		fprintf(stderr, "posthog-operator: cannot set up logging: %s\n", strerror(-r));
+		return r;
+	}
+	r = metrics_new(&m);
+	if (r == 0)
+		r = metrics_add_process_collector(m);
+	if (r < 0) {
+		log_error(l, "cannot set up the metrics registry: %s", strerror(-r));
+		metrics_free(m);
+		log_free(l);
+		return r;
+	}
+	*log = l;
+	*metrics = m;
+	return 0;
+}
+
 int op_connect(const struct op_flags *f, struct log *log,
 	       struct metrics *metrics, struct kube_client **out)
 {

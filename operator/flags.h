@@ -55,13 +55,23 @@ int op_flags_parse(int argc, char **argv, struct op_flags *f, char *err,
 void op_flags_usage(FILE *out);
 
 /*
+ * Creates the process's logger (stderr, at the flags' level and format)
+ * and metrics registry (with the process_* collector). On success both are
+ * the caller's (log_free, metrics_free); on failure neither is set, the
+ * reason went to stderr, and a negative errno is returned.
+ */
+int op_observe(const struct op_flags *f, struct log **log, struct metrics **metrics)
+	__attribute__((warn_unused_result));
+
+/*
  * Loads the kubeconfig, checks that the API server answers GET /version
  * within a few seconds, and creates the client (with the rest_client_*
  * metrics hook on metrics). Returns 0, or a negative errno after logging a
  * one-line message that says what to fix.
  */
 int op_connect(const struct op_flags *f, struct log *log,
-	       struct metrics *metrics, struct kube_client **out);
+	       struct metrics *metrics, struct kube_client **out)
+	__attribute__((warn_unused_result));
 
 /* Fills manager options from the flags (strings borrowed from f). */
 void op_manager_options(const struct op_flags *f, struct kube_client *c,

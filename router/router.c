@@ -438,8 +438,12 @@ static void store_offsets(struct router *r)
 
 	for (i = 0; i < r->nparts; i++) {
 		p = r->parts[i];
-		if (rt_track_advance(r->track, p, &next))
-			kafka_consumer_store(r->consumer, p, next);
+		/* A store that fails (a partition revoked meanwhile) is not
+		 * lost: the events stay uncommitted and are consumed again,
+		 * which the bucket topics' consumers tolerate (at least once). */
+		if (rt_track_advance(r->track, p, &next) &&
+		    kafka_consumer_store(r->consumer, p, next) < 0)
+			continue;
 	}
 }
 

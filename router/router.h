@@ -41,7 +41,8 @@ struct router_options {
  * with a message naming the option in err.
  */
 int router_new(const struct router_options *o, struct metrics *m,
-	       struct log *log, struct router **out, char *err, size_t errlen);
+	       struct log *log, struct router **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 void router_free(struct router *r);
 
 /*
@@ -50,7 +51,7 @@ void router_free(struct router *r);
  * messages in flight and commits their offsets. Returns 0 after a stop, or
  * a negative errno after a fatal Kafka error (logged).
  */
-int router_run(struct router *r);
+int router_run(struct router *r) __attribute__((warn_unused_result));
 
 /* Asks router_run to return. Async-signal-safe. */
 void router_stop(struct router *r);

@@ -210,7 +210,7 @@ void ph_build_bucket_map(struct ph_ctx *c)
 	cJSON *cm, *map, *data;
 	char *text;
 
-	ph_child_name(c->name, "buckets", name, sizeof(name));
+	ph_name(c, "buckets", name, sizeof(name));
 	cm = ph_object(c, "v1", "ConfigMap", name, "posthog", "buckets", -1);
 	map = map_document(c);
 	text = PH_NN(cJSON_Print(map));

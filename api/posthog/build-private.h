@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "posthog.h"
+#include "pkg/buf/buf.h"
 #include "pkg/util/util.h"
 
 /* The CRD's spec schema as JSON (crd_schema.c, generated). */
@@ -65,7 +66,17 @@ struct ph_ctx {
 	const char *uid;  /* NULL when absent: no ownerReferences */
 	const char *router_image; /* the operator's image; NULL = default */
 	cJSON *entries;
+	int err; /* the first failure of a builder (ph_take_text), or 0 */
 };
+
+/* The text of b, which the caller built with buf_put*: b's storage, or
+ * when a put failed (the text would pass b's cap) "" with the failure
+ * kept in c->err, which ph_build_with returns. Caller frees. */
+char *ph_take_text(struct ph_ctx *c, struct buf *b);
+
+/* ph_child_name(c->name, suffix) into out for the builders: a failure (a
+ * name longer than outsz) is kept in c->err and leaves out "". */
+void ph_name(struct ph_ctx *c, const char *suffix, char *out, size_t outsz);
 
 /* Appends {"stage", "bucket" (when bucket >= 0), "object": obj} (takes
  * obj). */

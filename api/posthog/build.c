@@ -50,6 +50,10 @@ int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
 	ph_build_plugin_server(&c);
 	ph_build_router(&c);
 	cJSON_Delete(c.spec);
+	if (c.err) {
+		cJSON_Delete(c.entries);
+		return c.err;
+	}
 	*entries = c.entries;
 	return 0;
 }

@@ -20,18 +20,18 @@ static void xml_text(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': buf_append_str(b, "&lt;"); break;
-		case '>': buf_append_str(b, "&gt;"); break;
-		case '&': buf_append_str(b, "&amp;"); break;
-		case '"': buf_append_str(b, "&quot;"); break;
-		default: buf_append(b, s, 1);
+		case '<': buf_puts(b, "&lt;"); break;
+		case '>': buf_puts(b, "&gt;"); break;
+		case '&': buf_puts(b, "&amp;"); break;
+		case '"': buf_puts(b, "&quot;"); break;
+		default: buf_put(b, s, 1);
 		}
 	}
 }
 
 static void replica_xml(const struct ph_ctx *c, struct buf *b, int64_t s, int64_t r)
 {
-	buf_printf(b, "        <replica><host>%s-clickhouse-%lld-%lld.%s-clickhouse-%lld</host>"
+	buf_putf(b, "        <replica><host>%s-clickhouse-%lld-%lld.%s-clickhouse-%lld</host>"
 		   "<port>%d</port><user>%s</user>"
 		   "<password from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/></replica>\n",
 		   c->name, (long long)s, (long long)r, c->name, (long long)s,
@@ -48,20 +48,20 @@ static void cluster_xml(const struct ph_ctx *c, struct buf *b, const char *name,
 	int64_t s, r;
 	const char *shard_open = "      <shard>\n        <internal_replication>true</internal_replication>\n";
 
-	buf_printf(b, "    <%s>\n", name);
+	buf_putf(b, "    <%s>\n", name);
 	if (layout == PH_CH_SINGLE_SHARD)
-		buf_append_str(b, shard_open);
+		buf_puts(b, shard_open);
 	for (s = 0; s < shards; s++) {
 		if (layout != PH_CH_SINGLE_SHARD)
-			buf_append_str(b, shard_open);
+			buf_puts(b, shard_open);
 		for (r = 0; r < (layout == PH_CH_PRIMARY ? 1 : reps); r++)
 			replica_xml(c, b, s, r);
 		if (layout != PH_CH_SINGLE_SHARD)
-			buf_append_str(b, "      </shard>\n");
+			buf_puts(b, "      </shard>\n");
 	}
 	if (layout == PH_CH_SINGLE_SHARD)
-		buf_append_str(b, "      </shard>\n");
-	buf_printf(b, "    </%s>\n", name);
+		buf_puts(b, "      </shard>\n");
+	buf_putf(b, "    </%s>\n", name);
 }
 
 static void remote_servers(const struct ph_ctx *c, const struct ph_version *row,
@@ -70,12 +70,12 @@ static void remote_servers(const struct ph_ctx *c, const struct ph_version *row,
 	const char *main = util_json_get_str(c->spec, "clickhouse.cluster", "posthog");
 	const struct ph_ch_cluster *cl;
 
-	buf_append_str(b, "  <remote_servers>\n");
+	buf_puts(b, "  <remote_servers>\n");
 	cluster_xml(c, b, main, PH_CH_ALL);
 	for (cl = row->clickhouse_clusters; cl && cl->name; cl++)
 		if (strcmp(cl->name, main))
 			cluster_xml(c, b, cl->name, cl->layout);
-	buf_append_str(b, "  </remote_servers>\n");
+	buf_puts(b, "  </remote_servers>\n");
 }
 
 /* The Kafka named collections of the version, pointing at the PostHog's
@@ -91,13 +91,13 @@ static void named_collections(const struct ph_ctx *c, const struct ph_version *r
 		return;
 	if (ph_kafka_bootstrap(c->name, c->ns, c->spec, boot, sizeof(boot)) != 0)
 		boot[0] = '\0';
-	buf_append_str(b, "  <named_collections>\n");
+	buf_puts(b, "  <named_collections>\n");
 	for (; *n; n++) {
-		buf_printf(b, "    <%s>\n      <kafka_broker_list>", *n);
+		buf_putf(b, "    <%s>\n      <kafka_broker_list>", *n);
 		xml_text(b, boot);
-		buf_printf(b, "</kafka_broker_list>\n    </%s>\n", *n);
+		buf_putf(b, "</kafka_broker_list>\n    </%s>\n", *n);
 	}
-	buf_append_str(b, "  </named_collections>\n");
+	buf_puts(b, "  </named_collections>\n");
 }
 
 static void zookeeper(const struct ph_ctx *c, struct buf *b)
@@ -106,17 +106,17 @@ static void zookeeper(const struct ph_ctx *c, struct buf *b)
 	const cJSON *s;
 	const char *root = util_json_get_str(c->spec, "zookeeper.external.root", NULL);
 
-	buf_append_str(b, "  <zookeeper>\n");
+	buf_puts(b, "  <zookeeper>\n");
 	cJSON_ArrayForEach(s, servers) {
 		const char *colon = strrchr(s->valuestring, ':');
 		int hl = colon ? (int)(colon - s->valuestring) : (int)strlen(s->valuestring);
 
-		buf_printf(b, "    <node><host>%.*s</host><port>%s</port></node>\n",
+		buf_putf(b, "    <node><host>%.*s</host><port>%s</port></node>\n",
 			   hl, s->valuestring, colon ? colon + 1 : "2181");
 	}
 	if (root)
-		buf_printf(b, "    <root>%s</root>\n", root);
-	buf_append_str(b, "  </zookeeper>\n");
+		buf_putf(b, "    <root>%s</root>\n", root);
+	buf_puts(b, "  </zookeeper>\n");
 	cJSON_Delete(servers);
 }
 
@@ -129,19 +129,19 @@ static void kafka_client(const struct ph_ctx *c, struct buf *b)
 
 	if (!tls && !sasl)
 		return;
-	buf_printf(b, "  <kafka>\n    <security_protocol>%s</security_protocol>\n",
+	buf_putf(b, "  <kafka>\n    <security_protocol>%s</security_protocol>\n",
 		   sasl ? (tls ? "sasl_ssl" : "sasl_plaintext") : "ssl");
 	if (sasl)
-		buf_printf(b, "    <sasl_mechanism>%s</sasl_mechanism>\n"
+		buf_putf(b, "    <sasl_mechanism>%s</sasl_mechanism>\n"
 			   "    <sasl_username from_env=\"KAFKA_SASL_USERNAME\"/>\n"
 			   "    <sasl_password from_env=\"KAFKA_SASL_PASSWORD\"/>\n",
 			   util_json_get_str(sasl, "mechanism", "PLAIN"));
 	if (util_json_get(c->spec, "kafka.external.tls.caSecret"))
-		buf_append_str(b, "    <ssl_ca_location>/etc/kafka-ca/ca.crt</ssl_ca_location>\n");
-	buf_append_str(b, "  </kafka>\n");
+		buf_puts(b, "    <ssl_ca_location>/etc/kafka-ca/ca.crt</ssl_ca_location>\n");
+	buf_puts(b, "  </kafka>\n");
 }
 
-static char *server_config(const struct ph_ctx *c)
+static char *server_config(struct ph_ctx *c)
 {
 	const struct ph_version *row =
 		ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL));
@@ -149,40 +149,40 @@ static char *server_config(const struct ph_ctx *c)
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
-	buf_printf(&b, "<clickhouse>\n  <listen_host>0.0.0.0</listen_host>\n"
+	buf_putf(&b, "<clickhouse>\n  <listen_host>0.0.0.0</listen_host>\n"
 		   "  <macros>\n    <cluster>%s</cluster>\n"
 		   "    <shard from_env=\"CLICKHOUSE_SHARD\"/>\n"
 		   "    <replica from_env=\"HOSTNAME\"/>\n",
 		   util_json_get_str(c->spec, "clickhouse.cluster", "posthog"));
 	for (m = row->macros; m && m[0] && m[1]; m += 2)
-		buf_printf(&b, "    <%s>%s</%s>\n", m[0], m[1], m[0]);
-	buf_append_str(&b, "  </macros>\n");
+		buf_putf(&b, "    <%s>%s</%s>\n", m[0], m[1], m[0]);
+	buf_puts(&b, "  </macros>\n");
 	remote_servers(c, row, &b);
 	named_collections(c, row, &b);
 	zookeeper(c, &b);
 	kafka_client(c, &b);
-	buf_append_str(&b, "  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n"
+	buf_puts(&b, "  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n"
 		       "  <format_schema_path>/var/lib/clickhouse/format_schemas/</format_schema_path>\n"
 		       "</clickhouse>\n");
-	return buf_take(&b);
+	return ph_take_text(c, &b);
 }
 
-static char *users_config(const struct ph_ctx *c)
+static char *users_config(struct ph_ctx *c)
 {
 	const cJSON *e;
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
-	buf_append_str(&b, "<clickhouse>\n  <profiles>\n    <default>\n"
+	buf_puts(&b, "<clickhouse>\n  <profiles>\n    <default>\n"
 		       "      <allow_nondeterministic_mutations>1</allow_nondeterministic_mutations>\n");
 	cJSON_ArrayForEach(e, util_json_get(c->spec, "clickhouse.profile")) {
 		if (!cJSON_IsString(e))
 			continue;
-		buf_printf(&b, "      <%s>", e->string);
+		buf_putf(&b, "      <%s>", e->string);
 		xml_text(&b, e->valuestring);
-		buf_printf(&b, "</%s>\n", e->string);
+		buf_putf(&b, "</%s>\n", e->string);
 	}
-	buf_printf(&b, "    </default>\n  </profiles>\n  <users>\n    <%s>\n"
+	buf_putf(&b, "    </default>\n  </profiles>\n  <users>\n    <%s>\n"
 		   "      <password from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/>\n"
 		   "      <networks><ip>::/0</ip></networks>\n"
 		   "      <profile>default</profile>\n      <quota>default</quota>\n"
@@ -197,12 +197,12 @@ static char *users_config(const struct ph_ctx *c)
 	 * "replace" matters: a plain merge keeps the image's empty <password>
 	 * and drops our from_env attribute (hack/test.d/26-clickhouse-users). */
 	if (strcmp(util_json_get_str(c->spec, "clickhouse.user", "admin"), "default"))
-		buf_append_str(&b, "    <default>\n"
+		buf_puts(&b, "    <default>\n"
 			       "      <password replace=\"replace\" from_env=\"CLICKHOUSE_ADMIN_PASSWORD\"/>\n"
 			       "      <networks replace=\"replace\"><ip>::1</ip><ip>127.0.0.1</ip></networks>\n"
 			       "    </default>\n");
-	buf_append_str(&b, "  </users>\n</clickhouse>\n");
-	return buf_take(&b);
+	buf_puts(&b, "  </users>\n</clickhouse>\n");
+	return ph_take_text(c, &b);
 }
 
 static void add_port(cJSON *arr, const char *key, const char *name, int port)

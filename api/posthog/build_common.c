@@ -396,6 +396,30 @@ bool ph_is_external(const cJSON *spec, const char *component)
 	return cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(comp, "external"));
 }
 
+char *ph_take_text(struct ph_ctx *c, struct buf *b)
+{
+	int r = buf_error(b);
+
+	if (r == 0)
+		return buf_take(b);
+	if (!c->err)
+		c->err = r;
+	buf_free(b);
+	return util_xstrdup("");
+}
+
+void ph_name(struct ph_ctx *c, const char *suffix, char *out, size_t outsz)
+{
+	int r = ph_child_name(c->name, suffix, out, outsz);
+
+	if (r < 0) {
+		if (!c->err)
+			c->err = r;
+		if (outsz)
+			out[0] = '\0';
+	}
+}
+
 const char *ph_strerror(int err)
 {
 	switch (err) {
@@ -405,6 +429,8 @@ const char *ph_strerror(int err)
 		return "invalid PostHog resource";
 	case -ENOSPC:
 		return "name or value too long";
+	case -EMSGSIZE:
+		return "a generated configuration file would be too large";
 	default:
 		return "unknown error";
 	}

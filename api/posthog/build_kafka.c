@@ -14,7 +14,7 @@
 
 #define KAFKA_UID 1000 /* the image's appuser */
 
-static char *server_properties(const struct ph_ctx *c)
+static char *server_properties(struct ph_ctx *c)
 {
 	int64_t n = util_json_get_int(c->spec, "kafka.brokers", 3), i;
 	int64_t rf = util_json_get_int(c->spec, "kafka.topics.replicationFactor", 1);
@@ -22,17 +22,17 @@ static char *server_properties(const struct ph_ctx *c)
 	struct buf b;
 
 	buf_init(&b, 1 << 16);
-	buf_printf(&b, "process.roles=broker,controller\n"
+	buf_putf(&b, "process.roles=broker,controller\n"
 		   "controller.listener.names=CONTROLLER\n"
 		   "listeners=PLAINTEXT://:%d,CONTROLLER://:%d\n"
 		   "inter.broker.listener.name=PLAINTEXT\n"
 		   "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
 		   "controller.quorum.voters=", PH_KAFKA_PORT, PH_KAFKA_CONTROLLER_PORT);
 	for (i = 0; i < n; i++)
-		buf_printf(&b, "%s%lld@%s-kafka-%lld.%s-kafka-headless:%d",
+		buf_putf(&b, "%s%lld@%s-kafka-%lld.%s-kafka-headless:%d",
 			   i ? "," : "", (long long)i, c->name, (long long)i,
 			   c->name, PH_KAFKA_CONTROLLER_PORT);
-	buf_printf(&b, "\nlog.dirs=/var/lib/kafka/data/logs\n"
+	buf_putf(&b, "\nlog.dirs=/var/lib/kafka/data/logs\n"
 		   "num.partitions=%lld\n"
 		   "default.replication.factor=%lld\n"
 		   "min.insync.replicas=%lld\n"
@@ -51,7 +51,7 @@ static char *server_properties(const struct ph_ctx *c)
 		   (long long)isr,
 		   (long long)util_json_get_int(c->spec, "kafka.retention.hours", 24),
 		   (long long)util_json_get_int(c->spec, "kafka.retention.bytes", -1));
-	return buf_take(&b);
+	return ph_take_text(c, &b);
 }
 
 static char *start_script(const struct ph_ctx *c)
@@ -149,8 +149,8 @@ void ph_build_kafka(struct ph_ctx *c)
 	char *both = util_xasprintf("%s\n%s", props, script);
 	cJSON *cm, *data;
 
-	ph_child_name(c->name, "kafka", name, sizeof(name));
-	ph_child_name(c->name, "kafka-headless", hl, sizeof(hl));
+	ph_name(c, "kafka", name, sizeof(name));
+	ph_name(c, "kafka-headless", hl, sizeof(hl));
 	snprintf(hash, sizeof(hash), "%016llx",
 		 (unsigned long long)util_fnv1a64(both, strlen(both)));
 	free(both);

@@ -13,13 +13,13 @@
 
 #define ZK_UID 1000 /* the image's zookeeper user */
 
-static char *zoo_cfg(const struct ph_ctx *c)
+static char *zoo_cfg(struct ph_ctx *c)
 {
 	int64_t n = util_json_get_int(c->spec, "zookeeper.replicas", 3), i;
 	struct buf b;
 
 	buf_init(&b, 1 << 16);
-	buf_printf(&b,
+	buf_putf(&b,
 		   "tickTime=2000\ninitLimit=10\nsyncLimit=5\n"
 		   "dataDir=/data\ndataLogDir=/data/log\nclientPort=%d\n"
 		   "maxClientCnxns=0\nadmin.enableServer=false\n"
@@ -31,9 +31,9 @@ static char *zoo_cfg(const struct ph_ctx *c)
 		   (long long)util_json_get_int(c->spec, "zookeeper.autopurge.purgeInterval", 1));
 	/* Peers by their stable pod DNS names under the headless Service. */
 	for (i = 0; i < n; i++)
-		buf_printf(&b, "server.%lld=%s-zookeeper-%lld.%s-zookeeper-headless:2888:3888\n",
+		buf_putf(&b, "server.%lld=%s-zookeeper-%lld.%s-zookeeper-headless:2888:3888\n",
 			   (long long)(i + 1), c->name, (long long)i, c->name);
-	return buf_take(&b);
+	return ph_take_text(c, &b);
 }
 
 static cJSON *service(const struct ph_ctx *c, const char *name, bool headless)
@@ -114,8 +114,8 @@ void ph_build_zookeeper(struct ph_ctx *c)
 	char *cfg = zoo_cfg(c);
 	cJSON *cm;
 
-	ph_child_name(c->name, "zookeeper", name, sizeof(name));
-	ph_child_name(c->name, "zookeeper-headless", hl, sizeof(hl));
+	ph_name(c, "zookeeper", name, sizeof(name));
+	ph_name(c, "zookeeper-headless", hl, sizeof(hl));
 	snprintf(hash, sizeof(hash), "%016llx",
 		 (unsigned long long)util_fnv1a64(cfg, strlen(cfg)));
 	cm = ph_object(c, "v1", "ConfigMap", name, "zookeeper", "zookeeper", -1);

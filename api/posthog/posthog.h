@@ -67,7 +67,8 @@
  * it matters. Returns 0, or -EINVAL when posthog has no object .spec.
  * Caller frees *spec_out.
  */
-int ph_normalize(const cJSON *posthog, cJSON **spec_out);
+int ph_normalize(const cJSON *posthog, cJSON **spec_out)
+	__attribute__((warn_unused_result));
 
 /*
  * Checks posthog against the CRD schema (types, enums, bounds, patterns,
@@ -79,7 +80,7 @@ int ph_normalize(const cJSON *posthog, cJSON **spec_out);
  * {"field": "spec.zookeeper.replicas", "message": "must be odd (got 2)"},
  * in document order. Caller frees *problems.
  */
-int ph_validate(const cJSON *posthog, cJSON **problems);
+int ph_validate(const cJSON *posthog, cJSON **problems) __attribute__((warn_unused_result));
 
 /*
  * Builds the desired children of posthog, in apply order: a new JSON array
@@ -93,7 +94,7 @@ int ph_validate(const cJSON *posthog, cJSON **problems);
  * PostHog has one. Returns 0, or -EINVAL when posthog fails ph_validate.
  * Caller frees *entries.
  */
-int ph_build(const cJSON *posthog, cJSON **entries);
+int ph_build(const cJSON *posthog, cJSON **entries) __attribute__((warn_unused_result));
 
 /* The router's image when the operator was given none: its own release. */
 #define PH_ROUTER_DEFAULT_IMAGE "ghcr.io/posthog-operator/posthog-operator:" PHO_VERSION
@@ -107,7 +108,7 @@ struct ph_build_options {
 
 /* ph_build with options (NULL = defaults). */
 int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
-		  cJSON **entries);
+		  cJSON **entries) __attribute__((warn_unused_result));
 
 /* The stage names, in order, and how many there are. */
 #define PH_STAGE_COUNT 8
@@ -122,7 +123,7 @@ extern const char *const ph_stages[PH_STAGE_COUNT];
  * the algorithm for implementations in other languages.
  */
 int ph_bucket_for_team(int64_t team_id, unsigned buckets, const cJSON *pins,
-		       unsigned *bucket_out);
+		       unsigned *bucket_out) __attribute__((warn_unused_result));
 /* SplitMix64's finalizer applied to (uint64_t)team_id. */
 uint64_t ph_team_hash(int64_t team_id);
 /* Lamping & Veach's jump consistent hash; buckets >= 1. */
@@ -134,7 +135,8 @@ unsigned ph_jump_hash(uint64_t key, unsigned buckets);
  * algorithm and its parameters, bucket count, pins, per-bucket topics.
  * posthog must be valid. Returns 0 or -EINVAL. Caller frees *map_out.
  */
-int ph_bucket_map(const cJSON *posthog, cJSON **map_out);
+int ph_bucket_map(const cJSON *posthog, cJSON **map_out)
+	__attribute__((warn_unused_result));
 
 /*
  * The names of one bucket's pieces. Topics and groups include
@@ -161,7 +163,7 @@ struct ph_bucket_names {
  * Returns 0, or -EINVAL (bucket >= count, name too long). Copies.
  */
 int ph_bucket_names(const char *name, const cJSON *spec, unsigned bucket,
-		    struct ph_bucket_names *out);
+		    struct ph_bucket_names *out) __attribute__((warn_unused_result));
 
 /*
  * How the reconciler reaches one ClickHouse replica over HTTP. Managed
@@ -185,7 +187,7 @@ struct ph_clickhouse_endpoint {
  * namespace may be NULL. Copies. */
 int ph_clickhouse_endpoint(const char *name, const char *namespace,
 			   const cJSON *spec, unsigned shard, unsigned replica,
-			   struct ph_clickhouse_endpoint *out);
+			   struct ph_clickhouse_endpoint *out) __attribute__((warn_unused_result));
 
 /*
  * The ClickHouse admin credentials: the user name, and the Secret and key
@@ -194,7 +196,7 @@ int ph_clickhouse_endpoint(const char *name, const char *namespace,
  */
 int ph_clickhouse_credentials(const cJSON *spec, const char **user,
 			      const char **secret_name,
-			      const char **password_key);
+			      const char **password_key) __attribute__((warn_unused_result));
 
 /*
  * The Kafka bootstrap list ("host:port,host:port") that clients use: the
@@ -204,7 +206,7 @@ int ph_clickhouse_credentials(const cJSON *spec, const char **user,
  * -ENOSPC when it does not fit outsz.
  */
 int ph_kafka_bootstrap(const char *name, const char *namespace,
-		       const cJSON *spec, char *out, size_t outsz);
+		       const cJSON *spec, char *out, size_t outsz) __attribute__((warn_unused_result));
 
 /* True when spec (normalized) has spec.<component>.external set;
  * component is "zookeeper", "kafka" or "clickhouse". */
@@ -221,7 +223,7 @@ bool ph_is_external(const cJSON *spec, const char *component);
  *   <ph>-clickhouse-<s>-<r> (replica Service), <ph>-buckets (ConfigMap).
  */
 int ph_child_name(const char *name, const char *suffix, char *out,
-		  size_t outsz);
+		  size_t outsz) __attribute__((warn_unused_result));
 
 /*
  * The version matrix (versions.c; docs/versions.md cites the upstream file
@@ -292,13 +294,14 @@ const struct ph_version *ph_version_at(size_t i);
  * camelCase (what `posthog-operator versions` prints). Caller frees. */
 cJSON *ph_version_matrix_json(void);
 /* "v1, v2, ..." of every row into out. Returns 0 or -ENOSPC. */
-int ph_version_list(char *out, size_t outsz);
+int ph_version_list(char *out, size_t outsz) __attribute__((warn_unused_result));
 /*
  * Compares dotted numeric versions ("22.8.20.11" vs "22.9"), missing
  * components counting as 0. Sets *cmp to <0, 0, >0. Returns 0, or -EINVAL
  * when either is not digits and dots (a tag such as "latest").
  */
-int ph_version_cmp(const char *a, const char *b, int *cmp);
+int ph_version_cmp(const char *a, const char *b, int *cmp)
+	__attribute__((warn_unused_result));
 
 /*
  * The migrate Job's name for a version: "<name>-migrate-<version>", the
@@ -308,7 +311,7 @@ int ph_version_cmp(const char *a, const char *b, int *cmp);
  * -EINVAL (no name or version) or -ENOSPC.
  */
 int ph_migrate_job_name(const char *name, const char *version, char *out,
-			size_t outsz);
+			size_t outsz) __attribute__((warn_unused_result));
 
 /* One message per errno this module returns. */
 const char *ph_strerror(int err);

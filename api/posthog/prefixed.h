@@ -54,6 +54,7 @@ struct ph_prefixed_names {
  */
 int ph_prefixed_bucket(const struct ph_prefixed_pair *p, const struct ph_bucket_names *nm,
 		       unsigned index, const char *database, const char *brokers,
-		       struct ph_prefixed_names *out, struct ph_schema_bucket *b);
+		       struct ph_prefixed_names *out, struct ph_schema_bucket *b)
+	__attribute__((warn_unused_result));
 
 #endif

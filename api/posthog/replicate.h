@@ -54,7 +54,7 @@ struct ph_table_def {
 
 /* The dependency rank of an engine (0..5, as above). Unknown engines are
  * storage (0). */
-int ph_replicate_rank(const char *engine);
+int ph_replicate_rank(const char *engine) __attribute__((warn_unused_result));
 
 /*
  * The query that lists the tables of database: "SELECT name, engine,
@@ -62,7 +62,8 @@ int ph_replicate_rank(const char *engine);
  * is_temporary = 0 ORDER BY name". Appends to out. Returns 0, -EINVAL or
  * -EMSGSIZE.
  */
-int ph_replicate_query(const char *database, struct buf *out);
+int ph_replicate_query(const char *database, struct buf *out)
+	__attribute__((warn_unused_result));
 
 /*
  * What to run on a replica that has the tables named in have[0..nhave) so
@@ -85,7 +86,8 @@ int ph_replicate_query(const char *database, struct buf *out);
 int ph_replicate_plan(const char *database, const struct ph_table_def *src,
 		      size_t nsrc, const char *const *have, size_t nhave,
 		      const char *const *owned, size_t nowned,
-		      struct ph_schema_stmts *out, char *err, size_t errlen);
+		      struct ph_schema_stmts *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* The I/O that reads a replica and runs the plan is the controller's:
  * controllers/posthog/replicate_io.h. */

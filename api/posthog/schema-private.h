@@ -90,7 +90,8 @@ bool ph_ddl_is_ident(const struct toks *t, size_t i);
 bool ph_ddl_ident_eq(const struct toks *t, size_t i, const char *name);
 
 /* Appends the content of a quoted token without its quotes and escapes,
- * or a word as it is, to out. */
+ * or a word as it is, to out with buf_put (a failure stays in out->err;
+ * a cap of PH_SCHEMA_MAX_DDL always holds a token of a definition). */
 void ph_ddl_unquote(const struct toks *t, size_t i, struct buf *out);
 
 /* The matching closing bracket of the opening one at i, or NONE. */

@@ -63,7 +63,7 @@ void ph_schema_stmts_free(struct ph_schema_stmts *s);
  * ORDER BY name". Appends to out. Returns 0, -EINVAL (n == 0) or -EMSGSIZE.
  */
 int ph_schema_tables_query(const char *database, const char *const *names,
-			   size_t n, struct buf *out);
+			   size_t n, struct buf *out) __attribute__((warn_unused_result));
 
 /*
  * Derives bucket b's two CREATE statements from the base definitions
@@ -77,7 +77,7 @@ int ph_schema_tables_query(const char *database, const char *const *names,
  */
 int ph_schema_derive(const char *base_kafka, const char *base_mv,
 		     const struct ph_schema_bucket *b, char **kafka_out,
-		     char **mv_out, char *err, size_t errlen);
+		     char **mv_out, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * The fingerprint of a Kafka table and the view reading it: a hash of the
@@ -90,7 +90,7 @@ int ph_schema_derive(const char *base_kafka, const char *base_mv,
  */
 int ph_schema_fingerprint(const char *kafka_ddl, const char *mv_ddl,
 			  char out[PH_SCHEMA_FP_LEN + 1], char *err,
-			  size_t errlen);
+			  size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * What to run to bring bucket b in line with the base. cur_kafka and
@@ -110,7 +110,8 @@ int ph_schema_fingerprint(const char *kafka_ddl, const char *mv_ddl,
 int ph_schema_plan(const char *base_kafka, const char *base_mv,
 		   const char *cur_kafka, const char *cur_mv,
 		   const struct ph_schema_bucket *b,
-		   struct ph_schema_stmts *out, char *err, size_t errlen);
+		   struct ph_schema_stmts *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /*
  * The statements that remove bucket b: DROP TABLE IF EXISTS of the view,
@@ -118,7 +119,7 @@ int ph_schema_plan(const char *base_kafka, const char *base_mv,
  * DROP VIEW). Appends to out. Returns 0 or -EINVAL.
  */
 int ph_schema_drop(const struct ph_schema_bucket *b,
-		   struct ph_schema_stmts *out);
+		   struct ph_schema_stmts *out) __attribute__((warn_unused_result));
 
 /* ---- ownership of a database's bucket tables (owner.c) ---------------- */
 
@@ -132,21 +133,23 @@ enum { PH_OWNER_NONE, PH_OWNER_US, PH_OWNER_OTHER };
 /* The query (FORMAT JSON rows: name, default_expression) that reads the
  * claim of database. Appends to out; returns 0, -EINVAL or -EMSGSIZE (out
  * unchanged). */
-int ph_schema_owner_query(const char *database, struct buf *out);
+int ph_schema_owner_query(const char *database, struct buf *out)
+	__attribute__((warn_unused_result));
 
 /* CREATE TABLE (no IF NOT EXISTS: a claim fails if one exists) of the
  * claim for PostHog ns/name. Appends to out; returns as above. */
 int ph_schema_owner_create(const char *database, const char *ns, const char *name,
-			   struct buf *out);
+			   struct buf *out) __attribute__((warn_unused_result));
 
 /* DROP TABLE IF EXISTS of the claim. Appends to out; returns as above. */
-int ph_schema_owner_drop(const char *database, struct buf *out);
+int ph_schema_owner_drop(const char *database, struct buf *out)
+	__attribute__((warn_unused_result));
 
 /* Judges the rows of ph_schema_owner_query: PH_OWNER_NONE (no claim),
  * PH_OWNER_US (ns/name's), or PH_OWNER_OTHER with the owner, as the server
  * reports it, in other ("'ns'/'name'"). A claim that cannot be read counts
  * as another's. */
 int ph_schema_owner_match(const cJSON *rows, const char *ns, const char *name,
-			  char *other, size_t othersz);
+			  char *other, size_t othersz) __attribute__((warn_unused_result));
 
 #endif

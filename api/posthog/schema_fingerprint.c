@@ -26,7 +26,9 @@ static void hash_tok(uint64_t *h, const struct toks *t, size_t i)
 	if (t->v[i].type == T_QIDENT)
 		ph_ddl_unquote(t, i, &b);
 	else
-		buf_append(&b, t->src + t->v[i].off, t->v[i].len);
+		buf_put(&b, t->src + t->v[i].off, t->v[i].len);
+	/* No error to check: a token is a part of a definition, which is at
+	 * most PH_SCHEMA_MAX_DDL, b's cap. */
 	*h = util_fnv1a64_add(*h, &type, 1);
 	*h = util_fnv1a64_add(*h, b.data ? b.data : "", b.len);
 	*h = util_fnv1a64_add(*h, "", 1);

@@ -177,7 +177,7 @@ void ph_ddl_unquote(const struct toks *t, size_t i, struct buf *out)
 	char c;
 
 	if (t->v[i].type == T_WORD || t->v[i].type == T_PUNCT) {
-		buf_append(out, s, n);
+		buf_put(out, s, n);
 		return;
 	}
 	for (k = 1; k + 1 < n; k++) {
@@ -188,7 +188,7 @@ void ph_ddl_unquote(const struct toks *t, size_t i, struct buf *out)
 		} else if (c == s[0] && k + 2 < n && s[k + 1] == s[0]) {
 			k++;
 		}
-		buf_append(out, &c, 1);
+		buf_put(out, &c, 1);
 	}
 }
 

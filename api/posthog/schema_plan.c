@@ -30,10 +30,10 @@ static int conn_of(const char *ddl, struct buf *out)
 	for (c = 0; c < C_MAX; c++) {
 		for (i = k.val[c][0]; i != NONE && i < k.val[c][1]; i++)
 			ph_ddl_unquote(&k.t, i, out);
-		buf_append(out, "\n", 1);
+		buf_put(out, "\n", 1);
 	}
 	ph_ddl_kafka_def_free(&k);
-	return 0;
+	return buf_error(out);
 }
 
 static void stmts_add(struct ph_schema_stmts *s, char *sql)
@@ -44,15 +44,22 @@ static void stmts_add(struct ph_schema_stmts *s, char *sql)
 	s->sql[s->n++] = sql;
 }
 
-static void stmts_add_drop(struct ph_schema_stmts *s, const char *db,
-			   const char *name)
+/* Adds DROP TABLE IF EXISTS db.name. Returns 0 or -EMSGSIZE (s unchanged). */
+static int stmts_add_drop(struct ph_schema_stmts *s, const char *db,
+			  const char *name)
 {
 	struct buf b;
+	int r;
 
 	buf_init(&b, PH_SCHEMA_MAX_DDL);
-	buf_append_str(&b, "DROP TABLE IF EXISTS ");
-	ph_ddl_put_qname(&b, db, name);
+	buf_puts(&b, "DROP TABLE IF EXISTS ");
+	r = buf_error(&b) ?: ph_ddl_put_qname(&b, db, name);
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
 	stmts_add(s, buf_take(&b));
+	return 0;
 }
 
 void ph_schema_stmts_free(struct ph_schema_stmts *s)
@@ -72,9 +79,8 @@ int ph_schema_drop(const struct ph_schema_bucket *b, struct ph_schema_stmts *out
 {
 	if (!b || !b->database || !b->mv || !b->kafka_table || !out)
 		return -EINVAL;
-	stmts_add_drop(out, b->database, b->mv);
-	stmts_add_drop(out, b->database, b->kafka_table);
-	return 0;
+	return stmts_add_drop(out, b->database, b->mv) ?:
+	       stmts_add_drop(out, b->database, b->kafka_table);
 }
 
 /* Whether the bucket's Kafka table is the wanted one: same fingerprint
@@ -119,17 +125,18 @@ int ph_schema_plan(const char *base_kafka, const char *base_mv,
 			mv = NULL;
 		}
 	} else {
-		if (cur_kafka || cur_mv) {
-			stmts_add_drop(out, b->database, b->mv);
-			stmts_add_drop(out, b->database, b->kafka_table);
+		if (cur_kafka || cur_mv)
+			r = stmts_add_drop(out, b->database, b->mv) ?:
+			    stmts_add_drop(out, b->database, b->kafka_table);
+		if (r == 0) {
+			stmts_add(out, kafka);
+			stmts_add(out, mv);
+			kafka = mv = NULL;
 		}
-		stmts_add(out, kafka);
-		stmts_add(out, mv);
-		kafka = mv = NULL;
 	}
 	free(kafka);
 	free(mv);
-	return 0;
+	return r;
 }
 
 int ph_schema_tables_query(const char *database, const char *const *names,

@@ -73,7 +73,7 @@ struct bk_result {
  * (the store's or the server's message) in err.
  */
 int bk_backup(const struct bk_target *t, const char *name,
-	      struct bk_result *res, char *err, size_t errlen);
+	      struct bk_result *res, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Options of a restore. */
 struct bk_restore_opts {
@@ -93,7 +93,7 @@ struct bk_restore_opts {
  */
 int bk_restore(const struct bk_target *t, const char *name,
 	       const struct bk_restore_opts *o, struct bk_result *res,
-	       char *err, size_t errlen);
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Deletes the shard's backups whose manifest's finishedAt is older than
@@ -103,17 +103,18 @@ int bk_restore(const struct bk_target *t, const char *name,
  */
 int bk_retain(const struct bk_target *t, int64_t now, int64_t max_age_s,
 	      unsigned keep_min, struct bk_result *res, char *err,
-	      size_t errlen);
+	      size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Lists the shard's complete backups into *out: an array of
  * {"name", "startedAt", "finishedAt", "bytes", "parts"} sorted by
  * finishedAt (caller frees).
  */
-int bk_list(const struct bk_target *t, cJSON **out, char *err, size_t errlen);
+int bk_list(const struct bk_target *t, cJSON **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Parses "30d", "12h", "90m", "45s" into seconds. Returns 0 or -EINVAL. */
-int bk_parse_duration(const char *s, int64_t *out);
+int bk_parse_duration(const char *s, int64_t *out) __attribute__((warn_unused_result));
 
 /* A static description of a negative errno returned by this module. */
 const char *bk_strerror(int err);

@@ -263,7 +263,8 @@ static int reconcile(void *userdata, const char *key, struct reconcile_result *r
 	if ((r = run_init(p, key, &run)) < 0)
 		goto out;
 	meta = cJSON_GetObjectItemCaseSensitive(run.ph, "metadata");
-	ph_normalize(run.ph, &run.spec);
+	if (ph_normalize(run.ph, &run.spec) < 0)
+		run.spec = NULL; /* invalid: phc_reconcile_posthog reports why */
 	if (cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp")) {
 		r = finalize(&run);
 		goto out;

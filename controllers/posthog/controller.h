@@ -38,7 +38,7 @@ struct posthog_controller;
 int posthog_controller_register(struct manager *m, struct kube_client *c,
 				struct log *log,
 				const struct posthog_controller_options *opts,
-				struct posthog_controller **out);
+				struct posthog_controller **out) __attribute__((warn_unused_result));
 void posthog_controller_free(struct posthog_controller *pc);
 
 #endif

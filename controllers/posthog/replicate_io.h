@@ -13,7 +13,7 @@
 
 /* Runs ph_replicate_query on c; *rows gets the rows (caller frees). */
 int ph_replicate_read(struct ch_client *c, const char *database, cJSON **rows,
-		      char *err, size_t errlen);
+		      char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Creates on dst every table of src_rows (ph_replicate_read's rows of the
@@ -25,6 +25,6 @@ int ph_replicate_read(struct ch_client *c, const char *database, cJSON **rows,
 int ph_replicate_copy(struct ch_client *dst, const char *database,
 		      const cJSON *src_rows, const char *const *owned,
 		      size_t nowned, unsigned *created, char *err,
-		      size_t errlen);
+		      size_t errlen) __attribute__((warn_unused_result));
 
 #endif

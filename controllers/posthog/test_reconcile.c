@@ -53,7 +53,7 @@ static double errors(struct env *e)
 	const char *l[] = {"controller", "posthog", NULL};
 	double v = 0;
 
-	metrics_get(e->metrics, "controller_runtime_reconcile_errors_total", l, &v);
+	ck_assert_int_eq(metrics_get(e->metrics, "controller_runtime_reconcile_errors_total", l, &v), 0);
 	return v;
 }
 
@@ -69,7 +69,7 @@ static void setup(struct env *e)
 	yaml = fakeapi_kubeconfig(e->api);
 	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
 	free(yaml);
-	metrics_new(&e->metrics);
+	ck_assert_int_eq(metrics_new(&e->metrics), 0);
 	ck_assert_int_eq(kube_client_new(cfg, &co, &e->client), 0);
 	struct manager_options mo = {.client = e->client, .metrics = e->metrics,
 				     .metrics_addr = "0", .health_addr = "0"};

@@ -101,13 +101,12 @@ int main(int argc, char **argv)
 	}
 	op_block_signals();
 	struct testctl t = { .record_fd = -1 };
-	log_new(STDERR_FILENO, f.log_level, f.log_format, &t.log);
+	struct metrics *metrics;
+	if (op_observe(&f, &t.log, &metrics) < 0)
+		return 1;
 	const char *path = getenv("RUNTIME_TEST_RECORD");
 	if (path)
 		t.record_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	struct metrics *metrics;
-	metrics_new(&metrics);
-	metrics_add_process_collector(metrics);
 	int status = 1;
 	if (op_connect(&f, t.log, metrics, &t.client) < 0)
 		goto out;

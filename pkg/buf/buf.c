@@ -11,6 +11,7 @@ void buf_init(struct buf *b, size_t cap)
 	b->len = 0;
 	b->alloc = 0;
 	b->cap = cap;
+	b->err = 0;
 }
 
 void buf_free(struct buf *b)
@@ -22,6 +23,7 @@ void buf_free(struct buf *b)
 void buf_reset(struct buf *b)
 {
 	b->len = 0;
+	b->err = 0;
 	if (b->data)
 		b->data[0] = '\0';
 }
@@ -96,10 +98,39 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+void buf_put(struct buf *b, const void *data, size_t len)
+{
+	if (!b->err)
+		b->err = buf_append(b, data, len);
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+void buf_putf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	b->err = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+int buf_error(const struct buf *b)
+{
+	return b->err;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {
-		buf_reset(b);
+		b->len = 0; /* not buf_reset(): b->err stays */
+		if (b->data)
+			b->data[0] = '\0';
 		return;
 	}
 	memmove(b->data, b->data + n, b->len - n);

@@ -18,6 +18,7 @@ struct buf {
 	size_t len;   /* bytes used, excluding the NUL */
 	size_t alloc; /* bytes allocated */
 	size_t cap;   /* most bytes len may reach */
+	int err;      /* the first failure of a buf_put* (see below), or 0 */
 };
 
 void buf_init(struct buf *b, size_t cap);
@@ -27,12 +28,29 @@ void buf_reset(struct buf *b);
 
 /* Returns 0, or -EMSGSIZE when the result would exceed the cap (then b is
  * unchanged). */
-int buf_append(struct buf *b, const void *data, size_t len);
-int buf_append_str(struct buf *b, const char *s);
+int buf_append(struct buf *b, const void *data, size_t len)
+	__attribute__((warn_unused_result));
+int buf_append_str(struct buf *b, const char *s) __attribute__((warn_unused_result));
 int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)))
+	__attribute__((warn_unused_result));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+	__attribute__((format(printf, 2, 0)))
+	__attribute__((warn_unused_result));
+
+/*
+ * Writers for text built in many steps and checked once, like stdio and
+ * ferror(): the first failure (-EMSGSIZE, -EINVAL for a bad format) is
+ * kept in b->err and every later put is skipped, so that the text never
+ * has a gap. buf_error() says whether all of them succeeded; buf_reset()
+ * and buf_free() clear it. Use these, or check each buf_append* result.
+ */
+void buf_put(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_putf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* 0, or the first failure of a buf_put* since buf_init or buf_reset. */
+int buf_error(const struct buf *b) __attribute__((warn_unused_result));
 
 /* Removes the first n bytes (all if n >= len). */
 void buf_consume(struct buf *b, size_t n);

@@ -59,6 +59,39 @@ START_TEST(test_printf_consume_take)
 }
 END_TEST
 
+/* Puts under a cap: the error each sequence leaves and the text kept. */
+static const struct {
+	size_t cap;
+	const char *puts[4];
+	int err;
+	const char *text;
+} put_cases[] = {
+	{16, {"abc", "def", NULL}, 0, "abcdef"},
+	{4, {"abc", "def", "g", NULL}, -EMSGSIZE, "abc"}, /* "g" would fit: skipped */
+	{4, {"abcdef", "x", NULL}, -EMSGSIZE, ""},
+	{8, {"", NULL}, 0, ""},
+};
+
+START_TEST(test_put_sticky)
+{
+	struct buf b;
+
+	buf_init(&b, put_cases[_i].cap);
+	for (int k = 0; put_cases[_i].puts[k]; k++)
+		buf_puts(&b, put_cases[_i].puts[k]);
+	ck_assert_int_eq(buf_error(&b), put_cases[_i].err);
+	ck_assert_str_eq(buf_str(&b), put_cases[_i].text);
+	buf_putf(&b, "%d", 7);
+	ck_assert_int_eq(buf_error(&b), put_cases[_i].err);
+	buf_reset(&b);
+	ck_assert_int_eq(buf_error(&b), 0);
+	buf_putf(&b, "%d", 7);
+	buf_put(&b, "8", 1);
+	ck_assert_str_eq(buf_str(&b), "78");
+	buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -68,6 +101,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_cap, 0, sizeof(cap_cases) / sizeof(*cap_cases));
 	tcase_add_test(tc, test_printf_consume_take);
+	tcase_add_loop_test(tc, test_put_sticky, 0, sizeof(put_cases) / sizeof(*put_cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

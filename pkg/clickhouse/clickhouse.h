@@ -62,16 +62,18 @@ struct ch_options {
  * neither of url and transport, or when the user or password holds a
  * control character (they go into HTTP headers, where CR or LF would start
  * a new header or request). */
-int ch_new(const struct ch_options *opts, struct ch_client **out);
+int ch_new(const struct ch_options *opts, struct ch_client **out)
+	__attribute__((warn_unused_result));
 void ch_free(struct ch_client *c);
 
 /* Runs a statement that returns no rows (DDL, INSERT ... VALUES). */
-int ch_exec(struct ch_client *c, const char *sql, char *err, size_t errlen);
+int ch_exec(struct ch_client *c, const char *sql, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Runs a query with FORMAT JSON and returns its "data" array of row
  * objects (caller frees). */
 int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
-	     size_t errlen);
+	     size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Additions to the first version of this header:
@@ -90,7 +92,8 @@ int ch_query(struct ch_client *c, const char *sql, cJSON **rows, char *err,
  * CONNECT-PORT are not both empty. Returns 0, or -EINVAL with the reason
  * in err.
  */
-int ch_connect_to_check(const char *spec, char *err, size_t errlen);
+int ch_connect_to_check(const char *spec, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /*
  * Makes a credential read from a Secret fit for a header, in place: one
@@ -100,7 +103,8 @@ int ch_connect_to_check(const char *spec, char *err, size_t errlen);
  * Returns 0 with *len updated, or -EINVAL with the offset of the first
  * refused byte in *bad_at (may be NULL).
  */
-int ch_credential_clean(char *value, size_t *len, size_t *bad_at);
+int ch_credential_clean(char *value, size_t *len, size_t *bad_at)
+	__attribute__((warn_unused_result));
 
 /* The ClickHouse error code of an err text that ch_exec or ch_query left
  * ("Code: 81, e.displayText() = ..." gives 81), or -1 when it holds none.
@@ -108,7 +112,7 @@ int ch_credential_clean(char *value, size_t *len, size_t *bad_at);
  * test (ClickHouse src/Common/ErrorCodes.cpp). */
 #define CH_TABLE_ALREADY_EXISTS 57
 #define CH_UNKNOWN_DATABASE 81
-int ch_exception_code(const char *err);
+int ch_exception_code(const char *err) __attribute__((warn_unused_result));
 
 /* A static description of a negative errno returned by this module. */
 const char *ch_strerror(int err);

@@ -30,7 +30,7 @@ struct recorder_options {
 
 /* The client is borrowed. Starts the writer thread. */
 int recorder_new(struct kube_client *c, const struct recorder_options *opts,
-		 struct recorder **out);
+		 struct recorder **out) __attribute__((warn_unused_result));
 /* Flushes what is queued (bounded wait), then stops. */
 void recorder_free(struct recorder *r);
 

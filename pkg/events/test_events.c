@@ -41,11 +41,11 @@ START_TEST(test_create_aggregate_and_limit)
 	fakeapi_start(&api);
 	char *yaml = fakeapi_kubeconfig(api);
 	struct kube_config *cfg;
-	kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg);
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
 	free(yaml);
 	struct kube_client_options co = { .qps = -1 };
 	struct kube_client *c;
-	kube_client_new(cfg, &co, &c);
+	ck_assert_int_eq(kube_client_new(cfg, &co, &c), 0);
 	struct recorder *r;
 	struct recorder_options ro = { .controller = "posthog.com/operator",
 				       .instance = "pod-1" };
@@ -88,10 +88,10 @@ START_TEST(test_never_blocks)
 	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
 	struct kube_client_options co = { .qps = -1, .retry_budget_ms = 100 };
 	struct kube_client *c;
-	kube_client_new(cfg, &co, &c);
+	ck_assert_int_eq(kube_client_new(cfg, &co, &c), 0);
 	struct recorder *r;
 	struct recorder_options ro = { .queue_size = 4 };
-	recorder_new(c, &ro, &r);
+	ck_assert_int_eq(recorder_new(c, &ro, &r), 0);
 	cJSON *a = object("a");
 	for (int i = 0; i < 50; i++)
 		recorder_event(r, a, "Normal", "R", "A", "n %d", i);

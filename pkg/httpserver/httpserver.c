@@ -106,12 +106,20 @@ static int on_http(struct lws *wsi, struct session *ss, const char *path)
 	const struct httpserver_route *r = get ? route_for(s, path) : NULL;
 	if (!get) {
 		status = 405;
-		buf_append_str(&ss->body, "method not allowed\n");
+		buf_puts(&ss->body, "method not allowed\n");
 	} else if (!r) {
 		status = 404;
-		buf_append_str(&ss->body, "404 page not found\n");
+		buf_puts(&ss->body, "404 page not found\n");
 	} else {
 		status = r->fn(r->userdata, &ss->body, &ctype);
+	}
+	if (buf_error(&ss->body)) {
+		/* A handler's buf_put* went past MAX_BODY: a cut body would be
+		 * misread, so the client gets an error instead. */
+		buf_reset(&ss->body);
+		buf_puts(&ss->body, "response too large\n");
+		status = 500;
+		ctype = "text/plain; charset=utf-8";
 	}
 	if (ss->head_only)
 		buf_reset(&ss->body);

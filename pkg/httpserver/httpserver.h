@@ -37,12 +37,13 @@ struct httpserver_options {
 
 /* Parses addr into host (NULL for all interfaces; caller frees) and port.
  * Returns 0 or -EINVAL. */
-int httpserver_parse_addr(const char *addr, char **host, int *port);
+int httpserver_parse_addr(const char *addr, char **host, int *port)
+	__attribute__((warn_unused_result));
 
 /* Binds the socket and starts the service thread. Returns 0, -EINVAL for a
  * bad address, or -EADDRINUSE when it cannot listen. */
 int httpserver_start(const struct httpserver_options *opts,
-		     struct httpserver **out);
+		     struct httpserver **out) __attribute__((warn_unused_result));
 /* The port listened on. */
 int httpserver_port(const struct httpserver *s);
 /* Stops the thread and closes the socket. Accepts NULL. */

@@ -45,21 +45,20 @@ static int hello(void *ud, struct buf *body, const char **ctype)
 {
 	(*(int *)ud)++;
 	*ctype = "text/plain; version=0.0.4";
-	buf_append_str(body, "hello\n");
+	buf_puts(body, "hello\n");
 	return 200;
 }
 
 static int big(void *ud, struct buf *body, const char **ctype)
 {
 	for (int i = 0; i < 100000; i++)
-		buf_printf(body, "line %06d\n", i);
+		buf_putf(body, "line %06d\n", i);
 	return 503;
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *ud)
 {
-	buf_append(ud, p, sz * n);
-	return sz * n;
+	return buf_append(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
 static long fetch(int port, const char *path, bool head, struct buf *out)

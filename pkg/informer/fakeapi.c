@@ -829,13 +829,15 @@ char *fakeapi_kubeconfig(const struct fakeapi *f)
 {
 	struct buf b;
 	buf_init(&b, 4096);
-	buf_printf(&b,
+	buf_putf(&b,
 		   "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
 		   "clusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:%d\n"
 		   "users:\n- name: fake\n  user:\n    token: fake-token\n"
 		   "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n"
 		   "    namespace: default\n",
 		   f->port);
+	if (buf_error(&b)) /* a fixed text of ~300 bytes in 4 KiB */
+		abort();
 	return buf_take(&b);
 }
 

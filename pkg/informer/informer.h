@@ -46,17 +46,17 @@ struct informer_options {
 
 /* The client is borrowed and must outlive the informer. */
 int informer_new(struct kube_client *c, const struct informer_options *opts,
-		 struct informer **out);
+		 struct informer **out) __attribute__((warn_unused_result));
 /* Stops it first if running. */
 void informer_free(struct informer *inf);
 
 /* Add handlers before informer_start(). Up to 8 sets. Returns 0 or
  * -ENOSPC. */
 int informer_add_handlers(struct informer *inf,
-			  const struct informer_handlers *h);
+			  const struct informer_handlers *h) __attribute__((warn_unused_result));
 
 /* Starts the list-watch thread. */
-int informer_start(struct informer *inf);
+int informer_start(struct informer *inf) __attribute__((warn_unused_result));
 /* Cancels the watch and joins the thread. */
 void informer_stop(struct informer *inf);
 

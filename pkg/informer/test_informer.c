@@ -143,7 +143,7 @@ static void setup(struct fixture *fx, const char *ns, const char *selector)
 	struct kube_client_options co = { .qps = -1 };
 	ck_assert_int_eq(kube_client_new(cfg, &co, &fx->client), 0);
 	if (getenv("TEST_LOG"))
-		log_new(2, LOG_DEBUG, LOG_FORMAT_TEXT, &fx->log);
+		ck_assert_int_eq(log_new(2, LOG_DEBUG, LOG_FORMAT_TEXT, &fx->log), 0);
 	struct informer_options io = { .resource = configmaps, .namespace = ns,
 				       .label_selector = selector, .log = fx->log };
 	ck_assert_int_eq(informer_new(fx->client, &io, &fx->inf), 0);
@@ -207,7 +207,7 @@ START_TEST(test_owner_index_and_selector)
 	cm(fx.api, "ns", "c3", "1", "uid-2", "mine");
 	cm(fx.api, "ns", "other", "1", "uid-1", "theirs");
 	cm(fx.api, "elsewhere", "c4", "1", "uid-1", "mine");
-	informer_start(fx.inf);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(informer_has_synced(fx.inf));
 	ck_assert_uint_eq(informer_count(fx.inf), 3);
 	cJSON *l = informer_list_by_owner(fx.inf, "uid-1");
@@ -238,7 +238,7 @@ START_TEST(test_relist_on_gone)
 	cm(fx.api, "a", "keep", "1", NULL, NULL);
 	cm(fx.api, "a", "change", "1", NULL, NULL);
 	cm(fx.api, "a", "vanish", "1", NULL, NULL);
-	informer_start(fx.inf);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(informer_has_synced(fx.inf));
 	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
 	/* While the watch is down, history is compacted and objects change:
@@ -271,7 +271,7 @@ START_TEST(test_reconnect_resumes)
 {
 	struct fixture fx;
 	setup(&fx, NULL, NULL);
-	informer_start(fx.inf);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(informer_has_synced(fx.inf));
 	char name[32], want[64];
 	for (int round = 0; round < 5; round++) {
@@ -299,7 +299,7 @@ START_TEST(test_list_failure_retries_and_resync)
 	setup(&fx, NULL, NULL);
 	cm(fx.api, "a", "x", "1", NULL, NULL);
 	fakeapi_fail_next(fx.api, 3, 500);
-	informer_start(fx.inf);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(informer_has_synced(fx.inf));
 	ck_assert(seen(&fx.rec, "add x 1"));
 	informer_resync(fx.inf);
@@ -316,16 +316,16 @@ START_TEST(test_periodic_resync)
 	fakeapi_start(&fx.api);
 	char *yaml = fakeapi_kubeconfig(fx.api);
 	struct kube_config *cfg;
-	kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg);
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
 	free(yaml);
 	struct kube_client_options co = { .qps = -1 };
-	kube_client_new(cfg, &co, &fx.client);
+	ck_assert_int_eq(kube_client_new(cfg, &co, &fx.client), 0);
 	struct informer_options io = { .resource = configmaps, .resync_ms = 100 };
-	informer_new(fx.client, &io, &fx.inf);
+	ck_assert_int_eq(informer_new(fx.client, &io, &fx.inf), 0);
 	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
-	informer_add_handlers(fx.inf, &h);
+	ck_assert_int_eq(informer_add_handlers(fx.inf, &h), 0);
 	cm(fx.api, "a", "x", "1", NULL, NULL);
-	informer_start(fx.inf);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(count_prefix(&fx.rec, "update x 1->1") >= 2);
 	teardown(&fx);
 }
@@ -335,7 +335,7 @@ START_TEST(test_handler_limit)
 {
 	struct informer *inf;
 	struct informer_options io = { .resource = configmaps };
-	informer_new(NULL, &io, &inf);
+	ck_assert_int_eq(informer_new(NULL, &io, &inf), 0);
 	struct informer_handlers h = { 0 };
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(informer_add_handlers(inf, &h), 0);

@@ -25,11 +25,11 @@
  * -EINVAL and writes "line L, column C: problem" to err; *out is untouched.
  */
 int jy_parse_stream(const char *text, size_t len, cJSON **out, char *err,
-		    size_t errlen);
+		    size_t errlen) __attribute__((warn_unused_result));
 
 /* Parses exactly one document (an empty input gives JSON null). */
 int jy_parse(const char *text, size_t len, cJSON **out, char *err,
-	     size_t errlen);
+	     size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Appends doc as one YAML document (starting with "---" when
@@ -37,6 +37,7 @@ int jy_parse(const char *text, size_t len, cJSON **out, char *err,
  * quoted; multi-line strings use the literal block style. Returns 0 or
  * -EMSGSIZE when out's cap is reached.
  */
-int jy_emit(const cJSON *doc, int with_separator, struct buf *out);
+int jy_emit(const cJSON *doc, int with_separator, struct buf *out)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -54,7 +54,7 @@ void kafka_msg_release(struct kafka_msg *m);
  * NULL). Returns 0 or -ENOENT past the last one. */
 size_t kafka_msg_header_count(const struct kafka_msg *m);
 int kafka_msg_header(const struct kafka_msg *m, size_t i, const char **name,
-		     const void **value, size_t *len);
+		     const void **value, size_t *len) __attribute__((warn_unused_result));
 
 /*
  * Partition assignment changes, delivered on the consumer's thread from
@@ -84,7 +84,7 @@ struct kafka_consumer_options {
  * -EINVAL for a bad option or configuration value (logged), -ENOMEM.
  */
 int kafka_consumer_new(const struct kafka_consumer_options *o,
-		       struct kafka_consumer **out);
+		       struct kafka_consumer **out) __attribute__((warn_unused_result));
 
 /* Commits the stored offsets (synchronously), leaves the group and frees.
  * Accepts NULL. */
@@ -98,24 +98,25 @@ void kafka_consumer_close(struct kafka_consumer *c);
  * -EAGAIN).
  */
 int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms,
-			struct kafka_msg *m);
+			struct kafka_msg *m) __attribute__((warn_unused_result));
 
 /* Marks every message of partition before next_offset as done: the next
  * commit (every auto.commit.interval.ms, on revoke, on close) commits it. */
 int kafka_consumer_store(struct kafka_consumer *c, int32_t partition,
-			 int64_t next_offset);
+			 int64_t next_offset) __attribute__((warn_unused_result));
 
 /* Commits the stored offsets now, synchronously. -ENOENT when nothing was
  * stored since the last commit (not an error for callers). */
-int kafka_consumer_commit(struct kafka_consumer *c);
+int kafka_consumer_commit(struct kafka_consumer *c) __attribute__((warn_unused_result));
 
 /* Pauses or resumes fetching from every assigned partition. */
-int kafka_consumer_pause(struct kafka_consumer *c, bool pause);
+int kafka_consumer_pause(struct kafka_consumer *c, bool pause)
+	__attribute__((warn_unused_result));
 
 /* The consumer's lag on one assigned partition: the high watermark (as last
  * seen by fetches, no broker round trip) minus the position. */
 int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
-		       int64_t *lag);
+		       int64_t *lag) __attribute__((warn_unused_result));
 
 /*
  * The offsets committed by another consumer group on every partition of
@@ -127,7 +128,7 @@ int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
 int kafka_group_committed(const char *bootstrap, kafka_conf conf,
 			  const char *group, const char *topic,
 			  int64_t *offsets, size_t *n, int timeout_ms,
-			  struct log *log);
+			  struct log *log) __attribute__((warn_unused_result));
 
 /*
  * Called for each produced message once the broker acknowledged it (err 0,
@@ -154,7 +155,7 @@ struct kafka_producer_options {
  * Returns 0, -EINVAL (logged), -ENOMEM.
  */
 int kafka_producer_new(const struct kafka_producer_options *o,
-		       struct kafka_producer **out);
+		       struct kafka_producer **out) __attribute__((warn_unused_result));
 
 /* Waits for every queued message (up to timeout_ms) and frees. Accepts
  * NULL. Messages still queued then are reported failed (-ECANCELED). */
@@ -170,18 +171,21 @@ void kafka_producer_close(struct kafka_producer *p, int timeout_ms);
 int kafka_produce(struct kafka_producer *p, const char *topic,
 		  const void *key, size_t key_len, const void *value,
 		  size_t len, const struct kafka_msg *src,
-		  int64_t timestamp_ms, void *msg_opaque);
+		  int64_t timestamp_ms, void *msg_opaque) __attribute__((warn_unused_result));
 
 /* Serves delivery callbacks, waiting up to timeout_ms for one. Returns the
  * number served, or -EIO after a fatal producer error (logged). */
-int kafka_producer_poll(struct kafka_producer *p, int timeout_ms);
+int kafka_producer_poll(struct kafka_producer *p, int timeout_ms)
+	__attribute__((warn_unused_result));
 
 /* Waits until every queued message is delivered or failed. Returns 0 or
  * -ETIMEDOUT. */
-int kafka_producer_flush(struct kafka_producer *p, int timeout_ms);
+int kafka_producer_flush(struct kafka_producer *p, int timeout_ms)
+	__attribute__((warn_unused_result));
 
 /* Messages queued and not yet delivered. */
-int kafka_producer_outstanding(struct kafka_producer *p);
+int kafka_producer_outstanding(struct kafka_producer *p)
+	__attribute__((warn_unused_result));
 
 /*
  * The high watermarks (next offset to be written) of every partition of
@@ -189,7 +193,7 @@ int kafka_producer_outstanding(struct kafka_producer *p);
  * kafka_group_committed(). Returns 0, -ENOENT, -ENOSPC, -ETIMEDOUT.
  */
 int kafka_producer_watermarks(struct kafka_producer *p, const char *topic,
-			      int64_t *high, size_t *n, int timeout_ms);
+			      int64_t *high, size_t *n, int timeout_ms) __attribute__((warn_unused_result));
 
 /* A static description of a negative errno returned here. */
 const char *kafka_strerror(int err);

@@ -63,7 +63,7 @@ struct kube_status {
 };
 
 /* Maps an HTTP status code and Status.reason to the errno above. */
-int kube_errno_from_http(int code, const char *reason);
+int kube_errno_from_http(int code, const char *reason) __attribute__((warn_unused_result));
 
 /* ---- time ------------------------------------------------------------- */
 
@@ -73,7 +73,7 @@ int kube_errno_from_http(int code, const char *reason);
 void kube_time_now(char out[KUBE_TIME_LEN]);
 /* Parses a metav1.Time such as "2024-01-02T03:04:05Z" (fractional
  * seconds and offsets accepted) into *out. Returns 0 or -EINVAL. */
-int kube_parse_rfc3339(const char *s, time_t *out);
+int kube_parse_rfc3339(const char *s, time_t *out) __attribute__((warn_unused_result));
 /* The current UTC time as a metav1.MicroTime, "2026-11-22T00:00:00.000000Z". */
 void kube_micro_time_now(char out[KUBE_TIME_LEN]);
 
@@ -101,10 +101,10 @@ struct kube_config_options {
  * one (the reason is logged, naming the file and the field).
  */
 int kube_config_load(const struct kube_config_options *opts,
-		     struct kube_config **out);
+		     struct kube_config **out) __attribute__((warn_unused_result));
 /* Builds a configuration from one kubeconfig document held in memory. */
 int kube_config_from_yaml(const char *yaml, size_t len, const char *context,
-			  struct log *log, struct kube_config **out);
+			  struct log *log, struct kube_config **out) __attribute__((warn_unused_result));
 void kube_config_free(struct kube_config *cfg);
 
 /* The server URL, e.g. "https://127.0.0.1:6443". Borrowed. */
@@ -136,7 +136,7 @@ struct kube_client_options {
 /* Takes ownership of cfg, also on failure. */
 int kube_client_new(struct kube_config *cfg,
 		    const struct kube_client_options *opts,
-		    struct kube_client **out);
+		    struct kube_client **out) __attribute__((warn_unused_result));
 void kube_client_free(struct kube_client *c);
 
 const struct kube_config *kube_client_config(const struct kube_client *c);
@@ -160,7 +160,7 @@ struct kube_resource {
  */
 int kube_resolve(struct kube_client *c, const char *api_version,
 		 const char *kind, struct kube_resource *out,
-		 struct kube_status *st);
+		 struct kube_status *st) __attribute__((warn_unused_result));
 
 /* Drops the discovery cache. */
 void kube_discovery_invalidate(struct kube_client *c);
@@ -172,7 +172,7 @@ void kube_discovery_invalidate(struct kube_client *c);
 
 int kube_get(struct kube_client *c, const struct kube_resource *r,
 	     const char *ns, const char *name, cJSON **out,
-	     struct kube_status *st);
+	     struct kube_status *st) __attribute__((warn_unused_result));
 
 struct kube_list_options {
 	const char *label_selector;
@@ -193,18 +193,19 @@ struct kube_list_options {
  */
 int kube_list(struct kube_client *c, const struct kube_resource *r,
 	      const char *ns, const struct kube_list_options *opts,
-	      cJSON **out, struct kube_status *st);
+	      cJSON **out, struct kube_status *st) __attribute__((warn_unused_result));
 
 /* POST. obj is borrowed. */
 int kube_create(struct kube_client *c, const struct kube_resource *r,
 		const char *ns, const cJSON *obj, cJSON **out,
-		struct kube_status *st);
+		struct kube_status *st) __attribute__((warn_unused_result));
 
 /* PUT of the whole object (which must carry metadata.resourceVersion) or of
  * the given subresource ("status", "scale"; NULL for the main resource). */
 int kube_update(struct kube_client *c, const struct kube_resource *r,
 		const char *ns, const char *name, const char *subresource,
-		const cJSON *obj, cJSON **out, struct kube_status *st);
+		const cJSON *obj, cJSON **out, struct kube_status *st)
+	__attribute__((warn_unused_result));
 
 struct kube_apply_options {
 	const char *field_manager; /* required */
@@ -217,12 +218,13 @@ struct kube_apply_options {
 int kube_apply(struct kube_client *c, const struct kube_resource *r,
 	       const char *ns, const char *name, const cJSON *obj,
 	       const struct kube_apply_options *opts, cJSON **out,
-	       struct kube_status *st);
+	       struct kube_status *st) __attribute__((warn_unused_result));
 
 /* JSON merge patch (application/merge-patch+json). */
 int kube_merge_patch(struct kube_client *c, const struct kube_resource *r,
 		     const char *ns, const char *name, const char *subresource,
-		     const cJSON *patch, cJSON **out, struct kube_status *st);
+		     const cJSON *patch, cJSON **out, struct kube_status *st)
+	__attribute__((warn_unused_result));
 
 struct kube_delete_options {
 	const char *propagation_policy; /* "Background", "Foreground", "Orphan" */
@@ -234,7 +236,7 @@ struct kube_delete_options {
 int kube_delete(struct kube_client *c, const struct kube_resource *r,
 		const char *ns, const char *name,
 		const struct kube_delete_options *opts,
-		struct kube_status *st);
+		struct kube_status *st) __attribute__((warn_unused_result));
 
 /*
  * A raw request to any path (e.g. a service proxy), with the client's
@@ -245,7 +247,7 @@ int kube_delete(struct kube_client *c, const struct kube_resource *r,
  */
 int kube_raw(struct kube_client *c, const char *method, const char *path,
 	     const char *const *headers, const void *body, size_t body_len,
-	     struct buf *out, int *http_code);
+	     struct buf *out, int *http_code) __attribute__((warn_unused_result));
 
 /* ---- watch ------------------------------------------------------------ */
 
@@ -276,7 +278,8 @@ struct kube_watch;
 
 int kube_watch_new(struct kube_client *c, const struct kube_resource *r,
 		   const char *ns, const struct kube_watch_options *opts,
-		   kube_watch_cb cb, void *userdata, struct kube_watch **out);
+		   kube_watch_cb cb, void *userdata, struct kube_watch **out)
+	__attribute__((warn_unused_result));
 
 /*
  * Streams events to the callback until the server ends the stream. Returns
@@ -286,7 +289,7 @@ int kube_watch_new(struct kube_client *c, const struct kube_resource *r,
  * return, or another negative errno. May be called again to resume; once
  * cancelled, a watch stays cancelled.
  */
-int kube_watch_run(struct kube_watch *w);
+int kube_watch_run(struct kube_watch *w) __attribute__((warn_unused_result));
 
 /* Thread-safe; makes a running kube_watch_run() return -ECANCELED soon. */
 void kube_watch_cancel(struct kube_watch *w);
@@ -298,7 +301,8 @@ const char *kube_watch_resource_version(const struct kube_watch *w);
 /* Sets the resume point of the next kube_watch_run(), e.g. the
  * resourceVersion of a relist after KUBE_EGONE. Copies rv; NULL = now.
  * Returns 0 or -EINVAL for an overlong value. Not while running. */
-int kube_watch_set_resource_version(struct kube_watch *w, const char *rv);
+int kube_watch_set_resource_version(struct kube_watch *w, const char *rv)
+	__attribute__((warn_unused_result));
 
 void kube_watch_free(struct kube_watch *w);
 

@@ -42,12 +42,12 @@ struct leader_options {
 /* The client is borrowed. Returns 0 or -EINVAL (renew_deadline must exceed
  * 1.2 x retry_period and be below lease_duration, as client-go checks). */
 int leader_new(struct kube_client *c, const struct leader_options *opts,
-	       struct leader **out);
+	       struct leader **out) __attribute__((warn_unused_result));
 /* Stops (releasing the Lease if held) first. Accepts NULL. */
 void leader_free(struct leader *l);
 
 /* Starts the election thread. */
-int leader_start(struct leader *l);
+int leader_start(struct leader *l) __attribute__((warn_unused_result));
 /* Stops the election thread; with release and leadership held, hands the
  * Lease back. Idempotent. */
 void leader_stop(struct leader *l, bool release);

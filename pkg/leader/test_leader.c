@@ -35,7 +35,7 @@ static void setup(struct fixture *fx)
 	struct kube_client_options co = { .qps = -1, .retry_budget_ms = 300,
 					  .timeout_ms = 2000 };
 	ck_assert_int_eq(kube_client_new(cfg, &co, &fx->client), 0);
-	metrics_new(&fx->metrics);
+	ck_assert_int_eq(metrics_new(&fx->metrics), 0);
 }
 
 static void teardown(struct fixture *fx)
@@ -101,7 +101,7 @@ static double master_status(struct fixture *fx)
 {
 	const char *l[] = { "name", "lock", NULL };
 	double v = -1;
-	metrics_get(fx->metrics, "leader_election_master_status", l, &v);
+	ck_assert_int_eq(metrics_get(fx->metrics, "leader_election_master_status", l, &v), 0);
 	return v;
 }
 

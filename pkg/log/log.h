@@ -53,13 +53,14 @@ struct log_fields {
  * -EINVAL for a bad level or format.
  */
 int log_new(int fd, enum log_level min_level, enum log_format format,
-	    struct log **out);
+	    struct log **out) __attribute__((warn_unused_result));
 void log_free(struct log *lg);
 
 /* "debug", "info", "warn"/"warning", "error". Returns 0 or -EINVAL. */
-int log_parse_level(const char *s, enum log_level *out);
+int log_parse_level(const char *s, enum log_level *out) __attribute__((warn_unused_result));
 /* "json" or "text". Returns 0 or -EINVAL. */
-int log_parse_format(const char *s, enum log_format *out);
+int log_parse_format(const char *s, enum log_format *out)
+	__attribute__((warn_unused_result));
 
 bool log_enabled(const struct log *lg, enum log_level level);
 

@@ -58,7 +58,12 @@ int manager_add_controller(struct manager *m,
 		ctl->workers = CONTROLLER_MAX_WORKERS;
 	struct wq_options wo = { .name = ctl->name, .metrics = m->opts.metrics,
 				 .max_delay_ms = opts->max_backoff_ms };
-	wq_new(&wo, &ctl->queue);
+	int rc = wq_new(&wo, &ctl->queue);
+	if (rc < 0) {
+		free(ctl->name);
+		free(ctl);
+		return rc;
+	}
 	struct metrics *mx = m->opts.metrics;
 	const char *lc[] = { "controller", ctl->name, NULL };
 	/* Every series exists from the start, at zero, as controller-runtime

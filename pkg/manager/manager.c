@@ -80,19 +80,29 @@ int manager_new(const struct manager_options *opts, struct manager **out)
 	m->opts.leader_election_id = m->le_id;
 	if (!m->opts.shutdown_timeout_ms)
 		m->opts.shutdown_timeout_ms = 30000;
+	m->stop_pipe[0] = m->stop_pipe[1] = -1;
+	int rc = 0;
+	const char *what = "metrics registry";
 	if (!m->opts.metrics) {
-		metrics_new(&m->own_metrics);
+		rc = metrics_new(&m->own_metrics);
 		m->opts.metrics = m->own_metrics;
 	}
-	if (pipe2(m->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		int rc = -errno;
-		free(m->identity);
-		free(m);
+	if (rc == 0) {
+		what = "stop pipe";
+		if (pipe2(m->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+			rc = -errno;
+	}
+	if (rc == 0) {
+		struct recorder_options ro = { .controller = "posthog.com/operator",
+					       .instance = m->identity, .log = opts->log };
+		what = "event recorder";
+		rc = recorder_new(opts->client, &ro, &m->recorder);
+	}
+	if (rc < 0) {
+		log_error(opts->log, "manager: cannot create the %s: %s", what, strerror(-rc));
+		manager_free(m);
 		return rc;
 	}
-	struct recorder_options ro = { .controller = "posthog.com/operator",
-				       .instance = m->identity, .log = opts->log };
-	recorder_new(opts->client, &ro, &m->recorder);
 	*out = m;
 	return 0;
 }
@@ -110,8 +120,10 @@ void manager_free(struct manager *m)
 	leader_free(m->leader);
 	recorder_free(m->recorder);
 	metrics_free(m->own_metrics);
-	close(m->stop_pipe[0]);
-	close(m->stop_pipe[1]);
+	if (m->stop_pipe[0] >= 0)
+		close(m->stop_pipe[0]);
+	if (m->stop_pipe[1] >= 0)
+		close(m->stop_pipe[1]);
 	free(m->identity);
 	free(m->metrics_addr);
 	free(m->health_addr);
@@ -215,7 +227,7 @@ static int serve_metrics(void *ud, struct buf *body, const char **ctype)
 
 static int serve_healthz(void *ud, struct buf *body, const char **ctype)
 {
-	buf_append_str(body, "ok");
+	buf_puts(body, "ok");
 	return 200;
 }
 
@@ -223,10 +235,10 @@ static int serve_readyz(void *ud, struct buf *body, const char **ctype)
 {
 	struct manager *m = ud;
 	if (manager_ready(m)) {
-		buf_append_str(body, "ok");
+		buf_puts(body, "ok");
 		return 200;
 	}
-	buf_append_str(body, "informers not synced");
+	buf_puts(body, "informers not synced");
 	return 503;
 }
 
@@ -279,9 +291,10 @@ static int start_leader(struct manager *m)
 		.metrics = m->opts.metrics, .log = m->opts.log,
 	};
 	int rc = leader_new(m->opts.client, &lo, &m->leader);
+	if (rc == 0)
+		rc = leader_start(m->leader);
 	if (rc < 0)
 		return rc;
-	leader_start(m->leader);
 	log_info(m->opts.log, "leader election: %s waiting for Lease %s/%s",
 		 m->identity, m->le_ns, m->le_id);
 	while (!leader_is_leader(m->leader))
@@ -303,9 +316,10 @@ int manager_run(struct manager *m)
 	int rc = start_http(m);
 	if (rc < 0)
 		goto out;
-	for (size_t i = 0; i < m->ninformers; i++)
-		informer_start(m->informers[i]);
-	rc = wait_for_sync(m);
+	for (size_t i = 0; rc == 0 && i < m->ninformers; i++)
+		rc = informer_start(m->informers[i]);
+	if (rc == 0)
+		rc = wait_for_sync(m);
 	if (rc == 0 && m->opts.leader_elect)
 		rc = start_leader(m);
 	if (rc == 0) {

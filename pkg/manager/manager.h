@@ -53,13 +53,14 @@ struct manager_options {
 	void *on_leader_lost_userdata;
 };
 
-int manager_new(const struct manager_options *opts, struct manager **out);
+int manager_new(const struct manager_options *opts, struct manager **out)
+	__attribute__((warn_unused_result));
 void manager_free(struct manager *m);
 
 /* Creates an informer owned by the manager (started by manager_run). */
 int manager_add_informer(struct manager *m,
 			 const struct informer_options *opts,
-			 struct informer **out);
+			 struct informer **out) __attribute__((warn_unused_result));
 
 struct recorder *manager_recorder(struct manager *m);
 struct metrics *manager_metrics(struct manager *m);
@@ -91,7 +92,7 @@ struct controller_options {
 
 int manager_add_controller(struct manager *m,
 			   const struct controller_options *opts,
-			   struct controller **out);
+			   struct controller **out) __attribute__((warn_unused_result));
 
 /* How an informer's events map to the controller's keys. */
 enum controller_map {
@@ -102,7 +103,7 @@ enum controller_map {
 /* Enqueues keys for the informer's events. owner_kind is used with
  * CONTROLLER_MAP_OWNER (e.g. "PostHog"), NULL otherwise. */
 int controller_watch(struct controller *ctl, struct informer *inf,
-		     enum controller_map map, const char *owner_kind);
+		     enum controller_map map, const char *owner_kind) __attribute__((warn_unused_result));
 
 void controller_enqueue(struct controller *ctl, const char *key);
 void controller_enqueue_after(struct controller *ctl, const char *key,
@@ -124,7 +125,7 @@ int manager_health_port(struct manager *m);
 
 /* Blocks; see above. Returns 0 after manager_stop(), -ENOLCK when the
  * Lease was lost, or a negative errno for a start-up failure. */
-int manager_run(struct manager *m);
+int manager_run(struct manager *m) __attribute__((warn_unused_result));
 /* Thread-safe; async-signal-safe (it only writes to a pipe). */
 void manager_stop(struct manager *m);
 

@@ -98,7 +98,7 @@ static double metric(struct env *e, const char *name, const char *result)
 	const char *l[] = { "controller", "cm", "result", result, NULL };
 	const char *l1[] = { "controller", "cm", NULL };
 	double v = -1;
-	metrics_get(e->metrics, name, result ? l : l1, &v);
+	ck_assert_int_eq(metrics_get(e->metrics, name, result ? l : l1, &v), 0);
 	return v;
 }
 
@@ -115,13 +115,13 @@ static void setup_backoff(struct env *e, bool leader, uint64_t max_backoff_ms)
 	fakeapi_start(&e->api);
 	char *yaml = fakeapi_kubeconfig(e->api);
 	struct kube_config *cfg;
-	kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg);
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
 	free(yaml);
-	metrics_new(&e->metrics);
+	ck_assert_int_eq(metrics_new(&e->metrics), 0);
 	struct kube_client_options co = { .qps = -1, .retry_budget_ms = 200, .timeout_ms = 2000,
 					  .on_request = manager_rest_client_metrics,
 					  .on_request_userdata = e->metrics };
-	kube_client_new(cfg, &co, &e->client);
+	ck_assert_int_eq(kube_client_new(cfg, &co, &e->client), 0);
 	struct manager_options mo = {
 		.client = e->client, .metrics = e->metrics,
 		.metrics_addr = "127.0.0.1:0", .health_addr = "127.0.0.1:0",

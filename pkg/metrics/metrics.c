@@ -114,13 +114,13 @@ static void escape_into(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
-			buf_append_str(b, "\\\\");
+			buf_puts(b, "\\\\");
 		else if (*s == '"')
-			buf_append_str(b, "\\\"");
+			buf_puts(b, "\\\"");
 		else if (*s == '\n')
-			buf_append_str(b, "\\n");
+			buf_puts(b, "\\n");
 		else
-			buf_append(b, s, 1);
+			buf_put(b, s, 1);
 	}
 }
 
@@ -129,9 +129,13 @@ static char *render_labels(const char *const *labels)
 	struct buf b;
 	buf_init(&b, 1 << 16);
 	for (size_t i = 0; labels && labels[i] && labels[i + 1]; i += 2) {
-		buf_printf(&b, "%s%s=\"", i ? "," : "", labels[i]);
+		buf_putf(&b, "%s%s=\"", i ? "," : "", labels[i]);
 		escape_into(&b, labels[i + 1]);
-		buf_append_str(&b, "\"");
+		buf_puts(&b, "\"");
+	}
+	if (buf_error(&b)) { /* labels past 64 KiB: no series for them */
+		buf_free(&b);
+		return NULL;
 	}
 	return buf_take(&b);
 }
@@ -179,7 +183,11 @@ static struct series *get_series(struct metrics *m, struct family *f,
 				 const char *const *labels)
 {
 	char *rendered = render_labels(labels);
-	struct series *s = find_series(f, rendered);
+	struct series *s = rendered ? find_series(f, rendered) : NULL;
+	if (!rendered) {
+		m->dropped += 1;
+		return NULL;
+	}
 	if (s) {
 		free(rendered);
 		return s;
@@ -278,7 +286,7 @@ int metrics_get(struct metrics *m, const char *name,
 	struct family *f = find_family(m, name);
 	if (f) {
 		char *rendered = render_labels(labels);
-		struct series *s = find_series(f, rendered);
+		struct series *s = rendered ? find_series(f, rendered) : NULL;
 		free(rendered);
 		if (s) {
 			*out = f->type == M_HISTOGRAM ? (double)s->count
@@ -348,7 +356,7 @@ static void render_sample(struct buf *out, const char *name,
 	char num[64];
 	metrics_format_value(v, num, sizeof(num));
 	bool any = labels[0] || extra;
-	buf_printf(out, "%s%s%s%s%s%s%s %s\n", name, suffix, any ? "{" : "",
+	buf_putf(out, "%s%s%s%s%s%s%s %s\n", name, suffix, any ? "{" : "",
 		   labels, labels[0] && extra ? "," : "", extra ? extra : "",
 		   any ? "}" : "", num);
 }
@@ -393,16 +401,16 @@ static const char *type_name(enum metric_type t)
 static void render_family(struct buf *out, struct family *f)
 {
 	/* HELP text escapes backslash and newline only. */
-	buf_printf(out, "# HELP %s ", f->name);
+	buf_putf(out, "# HELP %s ", f->name);
 	for (const char *p = f->help; *p; p++) {
 		if (*p == '\\')
-			buf_append_str(out, "\\\\");
+			buf_puts(out, "\\\\");
 		else if (*p == '\n')
-			buf_append_str(out, "\\n");
+			buf_puts(out, "\\n");
 		else
-			buf_append(out, p, 1);
+			buf_put(out, p, 1);
 	}
-	buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+	buf_putf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
 	struct series **arr = util_xcalloc(1, f->nseries * sizeof(*arr));
 	size_t n = 0;
 	for (struct series *s = f->series; s; s = s->next)
@@ -447,7 +455,7 @@ int metrics_render(struct metrics *m, struct buf *out)
 		render_family(&tmp, arr[i]);
 	free(arr);
 	pthread_mutex_unlock(&m->lock);
-	int rc = buf_append(out, tmp.data ? tmp.data : "", tmp.len);
+	int rc = buf_error(&tmp) ?: buf_append(out, tmp.data ? tmp.data : "", tmp.len);
 	buf_free(&tmp);
 	return rc;
 }

@@ -23,7 +23,7 @@ struct metrics;
  * grow memory without bound. */
 #define METRICS_MAX_SERIES 10000
 
-int metrics_new(struct metrics **out);
+int metrics_new(struct metrics **out) __attribute__((warn_unused_result));
 void metrics_free(struct metrics *m);
 
 int metrics_counter_add(struct metrics *m, const char *name, const char *help,
@@ -40,11 +40,11 @@ int metrics_histogram_observe(struct metrics *m, const char *name,
 /* Reads back one series' value (counters and gauges), for tests and for
  * code that derives status from metrics. Returns 0 or -ENOENT. */
 int metrics_get(struct metrics *m, const char *name,
-		const char *const *labels, double *out);
+		const char *const *labels, double *out) __attribute__((warn_unused_result));
 
 typedef void (*metrics_collect_fn)(void *userdata, struct metrics *m);
 int metrics_add_collector(struct metrics *m, metrics_collect_fn fn,
-			  void *userdata);
+			  void *userdata) __attribute__((warn_unused_result));
 
 /* Unregisters a collector added with the same fn and userdata (call it
  * before freeing what userdata points to). Returns 0 or -ENOENT. */
@@ -52,11 +52,11 @@ int metrics_remove_collector(struct metrics *m, metrics_collect_fn fn,
 			     void *userdata);
 
 /* Appends the exposition text to out, families sorted by name. */
-int metrics_render(struct metrics *m, struct buf *out);
+int metrics_render(struct metrics *m, struct buf *out) __attribute__((warn_unused_result));
 
 /* Adds the process_* collector: process_resident_memory_bytes,
  * process_cpu_seconds_total, process_open_fds, process_max_fds,
  * process_start_time_seconds, process_virtual_memory_bytes. */
-int metrics_add_process_collector(struct metrics *m);
+int metrics_add_process_collector(struct metrics *m) __attribute__((warn_unused_result));
 
 #endif

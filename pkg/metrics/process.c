@@ -98,8 +98,9 @@ static void collect(void *userdata, struct metrics *m)
 				  "Virtual memory size in bytes.", NULL, vsize);
 		metrics_gauge_set(m, "process_resident_memory_bytes",
 				  "Resident memory size in bytes.", NULL, rss);
-		double prev = 0;
-		metrics_get(m, "process_cpu_seconds_total", NULL, &prev);
+		double prev;
+		if (metrics_get(m, "process_cpu_seconds_total", NULL, &prev) < 0)
+			prev = 0; /* the first sample */
 		if (cpu > prev)
 			metrics_counter_add(m, "process_cpu_seconds_total", "",
 					    NULL, cpu - prev);

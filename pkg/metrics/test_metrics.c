@@ -68,7 +68,7 @@ END_TEST
 START_TEST(test_histogram)
 {
 	struct metrics *m;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	const double b[] = { 0.1, 1 };
 	const char *l[] = { "name", "q", NULL };
 	metrics_histogram_observe(m, "h_seconds", "H.", l, b, 2, 0.05);
@@ -93,7 +93,7 @@ END_TEST
 START_TEST(test_escaping_and_order)
 {
 	struct metrics *m;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	const char *lb[] = { "k", "b\"q\\\n", NULL };
 	const char *la[] = { "k", "a", NULL };
 	metrics_gauge_set(m, "g", "line1\nline2 \\", lb, 1);
@@ -113,7 +113,7 @@ END_TEST
 START_TEST(test_series_cap)
 {
 	struct metrics *m;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	char val[32];
 	for (int i = 0; i < METRICS_MAX_SERIES + 5; i++) {
 		snprintf(val, sizeof(val), "%d", i);
@@ -137,7 +137,7 @@ START_TEST(test_collectors)
 {
 	struct metrics *m;
 	int calls = 0;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	ck_assert_int_eq(metrics_add_collector(m, collect, &calls), 0);
 	ck_assert_int_eq(metrics_add_process_collector(m), 0);
 	char *text = render(m);

@@ -25,7 +25,7 @@ struct pg;
  * the reason is logged without the password).
  */
 int pg_connect(const char *conninfo, int connect_timeout_s, struct log *log,
-	       struct pg **out);
+	       struct pg **out) __attribute__((warn_unused_result));
 /* Closes and frees. Accepts NULL. */
 void pg_close(struct pg *p);
 
@@ -46,7 +46,7 @@ typedef int (*pg_row_fn)(void *userdata, int ncols, const char *const *vals);
  * PG_MAX_COLS columns), -ECONNRESET (connection lost and not regained).
  */
 int pg_query(struct pg *p, const char *sql, const char *const *params,
-	     int nparams, pg_row_fn fn, void *userdata);
+	     int nparams, pg_row_fn fn, void *userdata) __attribute__((warn_unused_result));
 
 /* A static description of a negative errno returned here. */
 const char *pg_strerror(int err);

@@ -54,43 +54,45 @@ struct s3_stats {
 
 /* Copies what it needs from opts. Returns 0, -EINVAL (a field missing,
  * named in the log) or -ENOMEM. */
-int s3_new(const struct s3_options *opts, struct s3_client **out);
+int s3_new(const struct s3_options *opts, struct s3_client **out)
+	__attribute__((warn_unused_result));
 void s3_free(struct s3_client *c);
 
 /* Stores len bytes of data under key. */
 int s3_put(struct s3_client *c, const char *key, const void *data, size_t len,
-	   char *err, size_t errlen);
+	   char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Streams the file at path to key. sha256_hex is the file's SHA-256 in
  * lowercase hex (64 characters) or NULL, then it is computed first. */
 int s3_put_file(struct s3_client *c, const char *key, const char *path,
-		const char *sha256_hex, char *err, size_t errlen);
+		const char *sha256_hex, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Appends the object's bytes to out (capped by out's cap). */
 int s3_get(struct s3_client *c, const char *key, struct buf *out, char *err,
-	   size_t errlen);
+	   size_t errlen) __attribute__((warn_unused_result));
 
 /* Writes the object to a new file at path (mode 0640), replacing one that
  * is there; a partial file is removed on failure. */
 int s3_get_file(struct s3_client *c, const char *key, const char *path,
-		char *err, size_t errlen);
+		char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Lists every key under prefix (all pages of ListObjectsV2) into *out, an
  * array of {"key": "...", "size": n} (caller frees), in the store's order. */
 int s3_list(struct s3_client *c, const char *prefix, cJSON **out, char *err,
-	    size_t errlen);
+	    size_t errlen) __attribute__((warn_unused_result));
 
 /* Deletes key; deleting a missing key is not an error (S3 answers 204). */
-int s3_delete(struct s3_client *c, const char *key, char *err, size_t errlen);
+int s3_delete(struct s3_client *c, const char *key, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 void s3_get_stats(const struct s3_client *c, struct s3_stats *out);
 
 /* The SHA-256 of the file at path as 64 lowercase hex digits into
  * hex[65]. Returns 0 or a negative errno. */
-int s3_sha256_file(const char *path, char hex[65]);
+int s3_sha256_file(const char *path, char hex[65]) __attribute__((warn_unused_result));
 
 /* Maps an HTTP status to 0 or a negative errno (see above). */
-int s3_status_errno(int http_code);
+int s3_status_errno(int http_code) __attribute__((warn_unused_result));
 
 /* A static description of a negative errno returned by this module. */
 const char *s3_strerror(int err);

@@ -29,7 +29,7 @@ static void expect_get(struct wq *q, const char *want)
 START_TEST(test_dedup)
 {
 	struct metrics *m;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	struct wq *q = new_queue(m);
 	wq_add(q, "a");
 	wq_add(q, "a");
@@ -135,7 +135,7 @@ START_TEST(test_backoff_growth)
 	struct wq *q;
 	struct wq_options o = { .name = "b", .base_delay_ms = backoffs[_i].base,
 				.max_delay_ms = backoffs[_i].max };
-	wq_new(&o, &q);
+	ck_assert_int_eq(wq_new(&o, &q), 0);
 	/* Counting failures with wq_add_rate_limited would put the key on the
 	 * heap each time; that is fine, it stays there deduplicated. */
 	for (unsigned n = 0; n < backoffs[_i].failures; n++)
@@ -153,7 +153,7 @@ END_TEST
 START_TEST(test_rate_limited_requeue)
 {
 	struct metrics *m;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	struct wq *q = new_queue(m);
 	wq_add(q, "a");
 	for (int i = 0; i < 3; i++) {
@@ -246,14 +246,14 @@ END_TEST
 START_TEST(test_unfinished_metrics)
 {
 	struct metrics *m;
-	metrics_new(&m);
+	ck_assert_int_eq(metrics_new(&m), 0);
 	struct wq *q = new_queue(m);
 	wq_add(q, "a");
 	wq_add(q, "b");
 	expect_get(q, "a");
 	struct buf b;
 	buf_init(&b, 1 << 20);
-	metrics_render(m, &b);
+	ck_assert_int_eq(metrics_render(m, &b), 0);
 	ck_assert_ptr_nonnull(strstr(buf_str(&b), "\nworkqueue_depth{name=\"test\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(buf_str(&b), "workqueue_longest_running_processor_seconds{name=\"test\"} "));
 	ck_assert_ptr_nonnull(strstr(buf_str(&b), "workqueue_unfinished_work_seconds{name=\"test\"} "));
@@ -262,7 +262,7 @@ START_TEST(test_unfinished_metrics)
 	wq_free(q);
 	/* the collector is gone with the queue */
 	buf_init(&b, 1 << 20);
-	metrics_render(m, &b);
+	ck_assert_int_eq(metrics_render(m, &b), 0);
 	buf_free(&b);
 	metrics_free(m);
 }

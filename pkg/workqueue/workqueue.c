@@ -273,7 +273,12 @@ int wq_new(const struct wq_options *opts, struct wq **out)
 		metrics_counter_add(q->opts.metrics, "workqueue_retries_total",
 				    "Total number of retries handled by workqueue", l, 0);
 		gauge_depth(q);
-		metrics_add_collector(q->opts.metrics, collect, q);
+		int r = metrics_add_collector(q->opts.metrics, collect, q);
+		if (r < 0) {
+			q->opts.metrics = NULL; /* nothing to remove in wq_free */
+			wq_free(q);
+			return r;
+		}
 	}
 	*out = q;
 	return 0;

@@ -27,12 +27,15 @@ struct wq_options {
 	struct metrics *metrics; /* borrowed, may be NULL */
 };
 
-int wq_new(const struct wq_options *opts, struct wq **out);
+int wq_new(const struct wq_options *opts, struct wq **out)
+	__attribute__((warn_unused_result));
 /* Call after shutdown and after every worker has returned. */
 void wq_free(struct wq *q);
 
 /* Each returns 0, or -ESHUTDOWN once the queue is shutting down. The key is
- * copied. */
+ * copied. Callers may ignore the result (these three carry no
+ * warn_unused_result): a key added while the queue shuts down is meant to
+ * be dropped. */
 int wq_add(struct wq *q, const char *key);
 int wq_add_after(struct wq *q, const char *key, uint64_t delay_ms);
 /* Adds after the key's next backoff delay and counts a failure. */
@@ -49,7 +52,7 @@ uint64_t wq_next_backoff_ms(struct wq *q, const char *key);
  * and marks it processing. Returns 0, or -ESHUTDOWN when the queue is shut
  * down and empty.
  */
-int wq_get(struct wq *q, char **key_out);
+int wq_get(struct wq *q, char **key_out) __attribute__((warn_unused_result));
 /* Ends processing of key; requeues it if it was added meanwhile. */
 void wq_done(struct wq *q, const char *key);
 
