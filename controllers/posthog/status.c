@@ -186,6 +186,39 @@ static void record_events(struct phc_run *run, const cJSON *old)
 			       "Scale", "buckets %d -> %u", old_b, run->buckets);
 }
 
+/* The components with a readiness condition: metric label, condition. */
+static const char *const component_conds[][2] = {
+	{"zookeeper", "ZooKeeperReady"}, {"kafka", "KafkaReady"},
+	{"clickhouse", "ClickHouseReady"}, {"pluginServer", "PluginServersReady"},
+};
+
+/* A bucket's plugin-server replicas as status.buckets[] counts them
+ * (reconcile.c count_deployment: spec.replicas and availableReplicas of the
+ * ingestion and async Deployments). */
+static void record_bucket_replicas(struct phc_run *run, unsigned b, const char *bs)
+{
+	static const char *const roles[] = {"ingestion", "async"};
+	const cJSON *e, *bucket = NULL;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run->status, "buckets"))
+		if (util_json_num(e, "bucket", -1) == (double)b)
+			bucket = e;
+	for (size_t i = 0; bucket && i < 2; i++) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(bucket, roles[i]);
+		const char *l[] = {"namespace", run->ns, "name", run->name, "bucket", bs,
+				   "role", roles[i], NULL};
+
+		if (!cJSON_IsObject(d))
+			continue;
+		metrics_gauge_set(run->p->metrics, "posthog_plugin_server_replicas",
+				  "Desired plugin-server replicas of a bucket's Deployment, by role.",
+				  l, util_json_num(d, "replicas", 0));
+		metrics_gauge_set(run->p->metrics, "posthog_plugin_server_available_replicas",
+				  "Available plugin-server replicas of a bucket's Deployment, by role.",
+				  l, util_json_num(d, "readyReplicas", 0));
+	}
+}
+
 static void record_metrics(struct phc_run *run)
 {
 	const char *labels[] = {"namespace", run->ns, "name", run->name, NULL};
@@ -193,6 +226,15 @@ static void record_metrics(struct phc_run *run)
 	metrics_gauge_set(run->p->metrics, "posthog_ready",
 			  "1 when the PostHog's Ready condition is True.", labels,
 			  cond_true(run->conds, "Ready"));
+	for (size_t i = 0; i < sizeof(component_conds) / sizeof(component_conds[0]); i++) {
+		const char *cl[] = {"namespace", run->ns, "name", run->name,
+				    "component", component_conds[i][0], NULL};
+
+		metrics_gauge_set(run->p->metrics, "posthog_component_ready",
+				  "1 when the component's condition (ZooKeeperReady, KafkaReady, "
+				  "ClickHouseReady, PluginServersReady) is True.", cl,
+				  cond_true(run->conds, component_conds[i][1]));
+	}
 	for (unsigned b = 0; run->bucket_ready && b < run->buckets; b++) {
 		char bs[16];
 		const char *bl[] = {"namespace", run->ns, "name", run->name, "bucket", bs, NULL};
@@ -201,6 +243,7 @@ static void record_metrics(struct phc_run *run)
 		metrics_gauge_set(run->p->metrics, "posthog_bucket_ready",
 				  "1 when the bucket's plugin-servers are available.", bl,
 				  run->bucket_ready[b]);
+		record_bucket_replicas(run, b, bs);
 	}
 }
 
