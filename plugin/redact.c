@@ -173,17 +173,24 @@ int kp_redactor_learn(struct kp_redactor *r, const cJSON *secret, unsigned *shor
 
 static void redact_map(cJSON *map)
 {
-	cJSON *v, *next;
+	cJSON *v;
 
-	for (v = map ? map->child : NULL; v; v = next) {
+	cJSON_ArrayForEach(v, map) {
 		char text[48];
 		size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
 
-		next = v->next;
 		if (!strcmp(map->string ? map->string : "", "data"))
 			n = n / 4 * 3; /* about the decoded size */
 		snprintf(text, sizeof(text), "<redacted %zu bytes>", n);
-		cJSON_ReplaceItemViaPointer(map, v, cJSON_CreateString(text));
+		if (cJSON_IsString(v)) {
+			cJSON_SetValuestring(v, text);
+		} else { /* not a Secret's shape: keep the key, drop the value */
+			cJSON_free(v->valuestring);
+			v->valuestring = NULL;
+			cJSON_Delete(v->child);
+			v->child = NULL;
+			v->type = cJSON_NULL;
+		}
 	}
 }
 
