@@ -20,9 +20,10 @@ COPY . .
 # Unit tests (Check) are not built here: hack/test runs them. werror is off
 # for this -O3 build only (see hack/build-release); hack/test keeps it on.
 RUN meson setup --buildtype=release -Dtests=disabled -Dwerror=false build-release \
- && ninja -C build-release operator/posthog-operator \
- && strip --strip-unneeded build-release/operator/posthog-operator \
- && build-release/operator/posthog-operator --version
+ && ninja -C build-release operator/posthog-operator plugin/kubectl-posthog \
+ && strip --strip-unneeded build-release/operator/posthog-operator build-release/plugin/kubectl-posthog \
+ && build-release/operator/posthog-operator --version \
+ && build-release/plugin/kubectl-posthog version
 
 FROM debian:12-slim
 # Exactly the runtime libraries the binary links (ldd): curl, cJSON, libyaml,
@@ -33,6 +34,11 @@ RUN apt-get update \
       libcurl4 libcjson1 libyaml-0-2 libssl3 libwebsockets17 librdkafka1 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* /usr/share/doc/* /usr/share/man/*
 COPY --from=build /src/build-release/operator/posthog-operator /usr/local/bin/posthog-operator
+# The kubectl plugin (docs/kubectl-plugin.md) travels in the image too, so
+# that `docker cp` or an init container can take it where no release
+# download is possible; it links nothing the operator does not (plus zlib,
+# which debian:12-slim has).
+COPY --from=build /src/build-release/plugin/kubectl-posthog /usr/local/bin/kubectl-posthog
 # 65532 is the conventional "nonroot" uid/gid; the chart runs it with a
 # read-only root filesystem.
 USER 65532:65532

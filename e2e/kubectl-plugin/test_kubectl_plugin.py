@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -319,6 +320,36 @@ class KubectlPluginE2E(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
         self.assertTrue(re.search(r"\d+ metric references", p.stdout))
+
+    def test_11_krew_package(self):
+        out = os.path.join(WORK, "krew")
+        p = subprocess.run([os.path.join(TOP, "hack", "krew-package"), BIN, out],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        import yaml
+        with open(os.path.join(out, "posthog.yaml")) as f:
+            m = yaml.safe_load(f)
+        plat = m["spec"]["platforms"][0]
+        with tarfile.open(os.path.join(out, "kubectl-posthog_linux_amd64.tar.gz")) as t:
+            t.extract(plat["bin"], os.path.join(out, "x"))
+        installed = os.path.join(out, "x")
+        env = dict(os.environ, PATH=installed + ":" + os.environ["PATH"])
+        v = kubectl("posthog", "version", env=env).stdout
+        self.assertEqual(v.strip(), "kubectl-posthog " + m["spec"]["version"][1:])
+        st = json.loads(kubectl("posthog", "status", PH, "-n", NS, "-o", "json", env=env).stdout)
+        self.assertEqual(st["phase"], "Ready")
+
+    def test_12_valgrind_clean(self):
+        if not shutil.which("valgrind"):
+            self.skipTest("valgrind is not installed")
+        out = os.path.join(WORK, "vg-report.tar.gz")
+        for args in (["status", PH], ["status", PH, "-o", "json"], ["buckets", PH, "--count", "3"],
+                     ["upgrade", PH, "--to", "no-such", "--dry-run"], ["backups", PH],
+                     ["report", PH, "-f", out], ["status", "--bogus"]):
+            p = subprocess.run(["valgrind", "--error-exitcode=99", "--leak-check=full",
+                                "--errors-for-leak-kinds=definite", "--quiet", BIN, *args, "-n", NS],
+                               capture_output=True, text=True, timeout=300)
+            self.assertNotEqual(p.returncode, 99, "%s: %s" % (args, p.stderr[-3000:]))
 
 
 if __name__ == "__main__":
