@@ -120,12 +120,14 @@ cJSON *kp_status_doc(const cJSON *ph, const cJSON *events_list,
 	cJSON_AddItemToObject(doc, "buckets", buckets);
 	kp_copy_or_null(doc, "upgrade", ph, "status.upgrade");
 	kp_copy_or_null(doc, "reshard", ph, "status.reshard");
-	if (backups_list)
-		cJSON_AddItemToObject(doc, "backups",
-				      cJSON_DetachItemFromObject(kp_backups_doc(backups_list,
-						kp_str(ph, "metadata.name")), "backups"));
-	else
+	if (backups_list) {
+		cJSON *bd = kp_backups_doc(backups_list, kp_str(ph, "metadata.name"));
+
+		cJSON_AddItemToObject(doc, "backups", cJSON_DetachItemFromObject(bd, "backups"));
+		cJSON_Delete(bd);
+	} else {
 		cJSON_AddNullToObject(doc, "backups");
+	}
 	cJSON_AddItemToObject(doc, "events", events_doc(events_list, events));
 	return doc;
 }

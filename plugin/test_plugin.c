@@ -211,6 +211,17 @@ START_TEST(test_status_doc)
 	if (status_cases[_i].events)
 		events = cJSON_Parse(status_cases[_i].events);
 	doc = kp_status_doc(ph, events, NULL, status_cases[_i].nevents);
+	{
+		cJSON *bl = cJSON_Parse("{\"items\":[{\"metadata\":{\"name\":\"b\"},"
+					"\"spec\":{\"posthog\":{\"name\":\"ph\"}}},"
+					"{\"metadata\":{\"name\":\"o\"},\"spec\":{\"posthog\":{\"name\":\"x\"}}}]}");
+		cJSON *with = kp_status_doc(ph, events, bl, status_cases[_i].nevents);
+
+		ck_assert_int_eq(cJSON_GetArraySize(kp_get(with, "backups")), 1);
+		ck_assert_str_eq(kp_str(cJSON_GetArrayItem(kp_get(with, "backups"), 0), "name"), "b");
+		cJSON_Delete(with);
+		cJSON_Delete(bl);
+	}
 	want = cJSON_Parse(status_cases[_i].want_upgrade);
 	ck_assert(cJSON_Compare(kp_get(doc, "upgrade"), want, 1));
 	cJSON_Delete(want);
