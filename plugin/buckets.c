@@ -24,7 +24,7 @@ static bool is_pinned(const cJSON *pins, int64_t team, unsigned count)
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "teamId");
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(p, "bucket");
 
-		if (cJSON_IsNumber(t) && (int64_t)t->valuedouble == team && cJSON_IsNumber(b) &&
+		if (cJSON_IsNumber(t) && kp_num(t) == team && cJSON_IsNumber(b) &&
 		    b->valuedouble >= 0 && (unsigned)b->valuedouble < count)
 			return true;
 	}
@@ -121,7 +121,7 @@ int kp_buckets_doc(const cJSON *ph, const struct kp_buckets_options *o,
 		cJSON_Delete(spec);
 		return -EINVAL;
 	}
-	count = (unsigned)cJSON_GetNumberValue(kp_get(map, "buckets"));
+	count = (unsigned)kp_num(kp_get(map, "buckets"));
 	if (count < 1 || count > PH_MAX_BUCKETS) {
 		snprintf(err, errlen, "spec.buckets.count: %u is outside 1..%u", count, PH_MAX_BUCKETS);
 		cJSON_Delete(spec);
@@ -153,7 +153,7 @@ int kp_buckets_text(const cJSON *doc, bool color, struct buf *out)
 	kp_scalar(kp_get(doc, "teamsFirst"), a, sizeof(a));
 	kp_scalar(kp_get(doc, "teamsLast"), b, sizeof(b));
 	r = buf_printf(out, "PostHog %s: %d buckets, %s (teams %s-%s counted)\n", kp_str(doc, "name"),
-		       (int)cJSON_GetNumberValue(kp_get(doc, "buckets")),
+		       (int)kp_num(kp_get(doc, "buckets")),
 		       kp_str(doc, "map.algorithm") ? kp_str(doc, "map.algorithm") : "JumpHash", a, b);
 	r = r ? r : buf_printf(out, "  %-6s %-6s %-8s %s\n", "BUCKET", "READY", "TEAMS", "INGESTION TOPIC");
 	cJSON_ArrayForEach(v, kp_get(doc, "teamsPerBucket")) {
@@ -180,10 +180,10 @@ int kp_buckets_text(const cJSON *doc, bool color, struct buf *out)
 	if (!prev)
 		return r;
 	r = r ? r : buf_printf(out, "\nPreview: %d -> %d buckets: %d of %d teams move (%.1f%%)\n",
-			       (int)cJSON_GetNumberValue(kp_get(prev, "from")),
-			       (int)cJSON_GetNumberValue(kp_get(prev, "to")),
-			       (int)cJSON_GetNumberValue(kp_get(prev, "moved")),
-			       (int)cJSON_GetNumberValue(kp_get(prev, "teams")),
+			       (int)kp_num(kp_get(prev, "from")),
+			       (int)kp_num(kp_get(prev, "to")),
+			       (int)kp_num(kp_get(prev, "moved")),
+			       (int)kp_num(kp_get(prev, "teams")),
 			       100.0 * cJSON_GetNumberValue(kp_get(prev, "share")));
 	i = 0;
 	cJSON_ArrayForEach(m, kp_get(prev, "movedTeams")) {
@@ -192,9 +192,9 @@ int kp_buckets_text(const cJSON *doc, bool color, struct buf *out)
 			break;
 		}
 		r = r ? r : buf_printf(out, "  team %d: bucket %d -> %d\n",
-				       (int)cJSON_GetNumberValue(kp_get(m, "team")),
-				       (int)cJSON_GetNumberValue(kp_get(m, "from")),
-				       (int)cJSON_GetNumberValue(kp_get(m, "to")));
+				       (int)kp_num(kp_get(m, "team")),
+				       (int)kp_num(kp_get(m, "from")),
+				       (int)kp_num(kp_get(m, "to")));
 	}
 	return r;
 }

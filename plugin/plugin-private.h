@@ -19,6 +19,9 @@ const char *kp_state_color(const char *state);
 void kp_scalar(const cJSON *v, char *out, size_t outlen);
 /* Appends "  key: value" lines for every scalar field of obj. */
 int kp_fields_text(const cJSON *obj, const char *indent, struct buf *out);
+/* A number as a long long: 0 for a missing, non-number or out-of-range
+ * value (a cast of NaN or of a huge double is undefined). */
+long long kp_num(const cJSON *v);
 /* A new object with the item at path copied (null when absent). */
 void kp_copy_or_null(cJSON *into, const char *key, const cJSON *from, const char *path);
 

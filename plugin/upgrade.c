@@ -79,7 +79,7 @@ static int entry_steps(cJSON *steps, int n, const char *stage, const cJSON *e,
 	const cJSON *obj = kp_get(e, "object"), *cur = counterpart(now_entries, e);
 	const char *kind = kp_str(obj, "kind"), *to = image_of(obj);
 	const char *from = cur ? image_of(kp_get(cur, "object")) : "";
-	int replicas = (int)cJSON_GetNumberValue(kp_get(obj, "spec.replicas"));
+	int replicas = (int)kp_num(kp_get(obj, "spec.replicas"));
 	char pod[320];
 
 	if (!kind)
@@ -188,7 +188,7 @@ int kp_upgrade_text(const cJSON *plan, bool color, struct buf *out)
 	cJSON_ArrayForEach(s, kp_get(plan, "steps")) {
 		bool ch = cJSON_IsTrue(kp_get(s, "changes"));
 
-		r = r ? r : buf_printf(out, "  %3d. %-14s %-40s %s: ", (int)cJSON_GetNumberValue(kp_get(s, "step")),
+		r = r ? r : buf_printf(out, "  %3d. %-14s %-40s %s: ", (int)kp_num(kp_get(s, "step")),
 				       kp_str(s, "component"), kp_str(s, "target"), kp_str(s, "action"));
 		if (ch)
 			r = r ? r : buf_printf(out, "%s -> ", kp_str(s, "imageFrom"));

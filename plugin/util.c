@@ -75,3 +75,10 @@ void kp_copy_or_null(cJSON *into, const char *key, const cJSON *from, const char
 
 	cJSON_AddItemToObject(into, key, v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
 }
+
+long long kp_num(const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -9e15 && v->valuedouble < 9e15))
+		return 0;
+	return (long long)v->valuedouble;
+}

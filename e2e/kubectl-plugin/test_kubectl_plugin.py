@@ -312,14 +312,45 @@ class KubectlPluginE2E(unittest.TestCase):
         path = os.path.join(WORK, "dashboard.json")
         with open(path, "w") as f:
             f.write(next(iter(cm["data"].values())))
-        urls = [os.environ["OPERATOR_METRICS_URL"]]
-        if os.environ.get("ROUTER_METRICS_URL"):
-            urls.append(os.environ["ROUTER_METRICS_URL"])
-        p = subprocess.run([os.environ.get("PYTHON", "python3"),
-                            os.path.join(TOP, "hack", "check-dashboard.py"), "metrics", path, *urls],
-                           capture_output=True, text=True)
-        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        router, log = self.start_router()
+        try:
+            port = wait_for("the router's metrics port", lambda: re.search(
+                r"/metrics on port (\d+)", open(log).read()), timeout=60).group(1)
+            urls = [os.environ["OPERATOR_METRICS_URL"], "http://127.0.0.1:%s/metrics" % port]
+            check = [os.environ.get("PYTHON", "python3"),
+                     os.path.join(TOP, "hack", "check-dashboard.py"), "metrics", path, *urls]
+            # The router's gauges appear once it has a map, a token table and
+            # its partitions; the check is retried until then.
+            p = wait_for("every dashboard metric on /metrics", lambda: (lambda r: r if
+                         r.returncode == 0 else None)(subprocess.run(check, capture_output=True,
+                                                                     text=True)), timeout=90)
+        except AssertionError:
+            p = subprocess.run(check, capture_output=True, text=True)
+            raise AssertionError(p.stderr + "\nrouter log:\n" + open(log).read()[-3000:])
+        finally:
+            router.terminate()
+            router.wait(timeout=30)
         self.assertTrue(re.search(r"\d+ metric references", p.stdout))
+
+    def start_router(self):
+        """The bucket router (posthog-operator route) on the operator's own
+        bucket map (the <ph>-buckets ConfigMap), the local broker and
+        PostgreSQL."""
+        cm = get("configmap", PH + "-buckets")
+        mp = os.path.join(WORK, "buckets.json")
+        with open(mp, "w") as f:
+            f.write(cm["data"]["buckets.json"])
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                        "CREATE TABLE IF NOT EXISTS posthog_team (id integer PRIMARY KEY, "
+                        "api_token varchar(200) UNIQUE NOT NULL, name varchar(200))"],
+                       check=True, capture_output=True)
+        log = os.path.join(WORK, "router.log")
+        proc = subprocess.Popen(
+            [os.environ["ROUTER_BIN"], "route", "--kafka-bootstrap-servers",
+             os.environ["KAFKA_BOOTSTRAP"], "--bucket-map", mp,
+             "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "0",
+             "--log-format", "text"], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        return proc, log
 
     def test_11_krew_package(self):
         out = os.path.join(WORK, "krew")
