@@ -301,7 +301,11 @@ static int kp_connect(struct kp_ctx *x)
 	co.log = x->log;
 	cl.log = x->log;
 	if ((r = kube_config_load(&co, &cfg))) {
-		if (r == -ENOENT)
+		if (r == -ENOENT && (x->a.kubeconfig || getenv("KUBECONFIG")))
+			fprintf(stderr, "kubectl-posthog: %s %s: no such kubeconfig\n",
+				x->a.kubeconfig ? "--kubeconfig" : "$KUBECONFIG",
+				x->a.kubeconfig ? x->a.kubeconfig : getenv("KUBECONFIG"));
+		else if (r == -ENOENT)
 			fprintf(stderr, "kubectl-posthog: no kubeconfig found: set --kubeconfig or $KUBECONFIG\n");
 		else
 			fprintf(stderr, "kubectl-posthog: the kubeconfig%s%s is invalid (see above)\n",
