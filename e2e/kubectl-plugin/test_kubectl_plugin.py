@@ -55,6 +55,11 @@ def get(kind, name):
     return json.loads(kubectl("-n", NS, "get", kind, name, "-o", "json").stdout)
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def wait_for(what, fn, timeout=180):
     deadline = time.time() + timeout
     last = None
@@ -316,7 +321,7 @@ class KubectlPluginE2E(unittest.TestCase):
         router, log = self.start_router()
         try:
             port = wait_for("the router's metrics port", lambda: re.search(
-                r"/metrics on port (\d+)", open(log).read()), timeout=60).group(1)
+                r"/metrics on port (\d+)", read(log)), timeout=60).group(1)
             urls = [os.environ["OPERATOR_METRICS_URL"], "http://127.0.0.1:%s/metrics" % port]
             check = [os.environ.get("PYTHON", "python3"),
                      os.path.join(TOP, "hack", "check-dashboard.py"), "metrics", path, *urls]
@@ -327,7 +332,7 @@ class KubectlPluginE2E(unittest.TestCase):
                                                                      text=True)), timeout=90)
         except AssertionError:
             p = subprocess.run(check, capture_output=True, text=True)
-            raise AssertionError(p.stderr + "\nrouter log:\n" + open(log).read()[-3000:])
+            raise AssertionError(p.stderr + "\nrouter log:\n" + read(log)[-3000:])
         finally:
             router.terminate()
             router.wait(timeout=30)
