@@ -167,7 +167,8 @@ int kp_redactor_learn(struct kp_redactor *r, const cJSON *secret, unsigned *shor
 			rc = rc ? rc : add_json_form(r, v->valuestring, strlen(v->valuestring));
 	}
 	/* Longest first, so that a value containing another goes whole. */
-	qsort(r->v, r->n, sizeof(*r->v), by_len_desc);
+	if (r->n > 1)
+		qsort(r->v, r->n, sizeof(*r->v), by_len_desc);
 	return rc;
 }
 
