@@ -1,8 +1,10 @@
 /*
  * `upgrade NAME --to VERSION --dry-run`: the plan an upgrade runs, in the
- * order docs/versions.md documents: ZooKeeper followers, then the leader;
- * Kafka brokers; ClickHouse replicas shard by shard; PostHog's migrations;
- * then the plugin-servers bucket by bucket. The objects, their replica
+ * project's rolling order (docs/kubectl-plugin.md): ZooKeeper followers,
+ * then the leader, so that the ensemble elects a new leader once; Kafka
+ * brokers; ClickHouse replicas shard by shard; PostHog's migrations, once
+ * the servers run; then the plugin-servers bucket by bucket, so that one
+ * bucket's consumers at a time run the new code. The objects, their replica
  * counts and their images come from the operator's own builders (ph_build)
  * run on the current spec and on the spec with spec.version = VERSION, so
  * the plan names exactly what the operator would write. Which ZooKeeper
