@@ -268,6 +268,7 @@ static int add_table(const cJSON *rows, const struct rs_distributed *d,
 	const cJSON *local = find_row(rows, d->table);
 	const char *engine = local ? str_field(local, "engine") : NULL;
 	const char *sk = local ? str_field(local, "sorting_key") : NULL;
+	const char *pk = local ? str_field(local, "partition_key") : NULL;
 	struct rs_table *t;
 	struct buf staging;
 	size_t i;
@@ -289,6 +290,10 @@ static int add_table(const cJSON *rows, const struct rs_distributed *d,
 		snprintf(err, errlen, "%s: no usable sorting key", d->table);
 		return -EINVAL;
 	}
+	if (pk && strlen(pk) >= sizeof((*tables)[0].partition_key)) {
+		snprintf(err, errlen, "%s: partition key too long", d->table);
+		return -EINVAL;
+	}
 	buf_init(&staging, 64 * 1024);
 	rc = rs_staging_engine(str_field(local, "engine_full"), &staging, err, errlen);
 	if (rc) {
@@ -304,6 +309,7 @@ static int add_table(const cJSON *rows, const struct rs_distributed *d,
 	snprintf(t->name, sizeof(t->name), "%s", d->table);
 	snprintf(t->key, sizeof(t->key), "%s", d->key);
 	snprintf(t->sorting_key, sizeof(t->sorting_key), "%s", sk);
+	snprintf(t->partition_key, sizeof(t->partition_key), "%s", pk ? pk : "");
 	t->staging_engine = buf_take(&staging);
 	return 0;
 }
@@ -363,6 +369,33 @@ int rs_sql_where(const struct rs_table *t, const char *partition_id,
 		rc = ch_quote(partition_id, out);
 	if (!rc)
 		rc = buf_printf(out, " AND ((%s) %% %d) = %d", t->key, modulus, target);
+	return rc;
+}
+
+/* Whether expr holds a comma outside parentheses and quotes. */
+static bool top_level_comma(const char *expr)
+{
+	size_t pos = 0, b, e, n = 0, end = strlen(expr);
+
+	while (next_arg(expr, end, &pos, &b, &e) == 0)
+		n++;
+	return n > 1;
+}
+
+int rs_sql_delete_where(const struct rs_table *t, const char *partition,
+			int modulus, int target, struct buf *out)
+{
+	const char *pk = t->partition_key;
+	int rc = 0;
+
+	if (modulus < 1 || target < 0 || target >= modulus || !partition || !*partition)
+		return -EINVAL;
+	if (*pk && strcmp(pk, "tuple()")) {
+		rc = buf_printf(out, top_level_comma(pk) ? "tuple(%s) = %s AND " : "(%s) = %s AND ",
+				pk, partition);
+	}
+	if (!rc)
+		rc = buf_printf(out, "((%s) %% %d) = %d", t->key, modulus, target);
 	return rc;
 }
 

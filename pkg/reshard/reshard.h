@@ -104,12 +104,13 @@ struct rs_table {
 	char name[RS_MAX_NAME + 1];      /* the local table */
 	char key[1024];                  /* the Distributed table's sharding key */
 	char sorting_key[2048];          /* system.tables.sorting_key */
+	char partition_key[1024];        /* system.tables.partition_key; may be "" */
 	char *staging_engine;            /* owned; rs_staging_engine's text */
 };
 
 /*
  * The sharded tables of database among rows of system.tables (objects
- * with name, engine, engine_full, sorting_key): each MergeTree-family
+ * with name, engine, engine_full, sorting_key, partition_key): each MergeTree-family
  * table that a Distributed table of cluster with a sharding key reads.
  * Two Distributed tables over one table must agree on the key. Distributed
  * tables without a key, or of another cluster or database, are skipped.
@@ -133,6 +134,17 @@ int rs_unit_id(const char *table, const char *partition_id, int source,
  */
 int rs_sql_where(const struct rs_table *t, const char *partition_id,
 		 int modulus, int target, struct buf *out);
+/*
+ * The same rows for ALTER ... DELETE, where ClickHouse 18.16 refuses the
+ * virtual column _partition_id ("Unknown identifier: _partition_id" from
+ * the mutation): the partition key compared with system.parts.partition,
+ * the partition's value as a literal ("202608", "'x'", "(202608, 1)"):
+ *   (<partition key>) = <partition> AND ((<key>) % <modulus>) = <target>
+ * A key of several expressions is compared as a tuple(); a table without
+ * a partition key ("tuple()") needs no partition condition.
+ */
+int rs_sql_delete_where(const struct rs_table *t, const char *partition,
+			int modulus, int target, struct buf *out);
 /* sum of cityHash64 over the sorting key as text, with count(). */
 int rs_sql_checksum(const struct rs_table *t, const char *from,
 		    const char *where, struct buf *out);

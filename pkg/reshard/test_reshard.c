@@ -1,5 +1,6 @@
 /* Unit tests of the pure half of reshard.h (plan.c). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,18 @@ START_TEST(test_sql)
 	buf_reset(&b);
 	ck_assert_int_eq(rs_sql_where(&t, "1", 3, 3, &b), -EINVAL);
 	ck_assert_int_eq(rs_sql_where(&t, "1", 0, 0, &b), -EINVAL);
+	ck_assert_int_eq(rs_sql_delete_where(&t, "202001", 3, 1, &b), 0);
+	ck_assert_str_eq(buf_str(&b), "((sipHash64(distinct_id)) % 3) = 1");
+	buf_reset(&b);
+	snprintf(t.partition_key, sizeof(t.partition_key), "toYYYYMM(timestamp)");
+	ck_assert_int_eq(rs_sql_delete_where(&t, "202001", 3, 1, &b), 0);
+	ck_assert_str_eq(buf_str(&b), "(toYYYYMM(timestamp)) = 202001 AND ((sipHash64(distinct_id)) % 3) = 1");
+	buf_reset(&b);
+	snprintf(t.partition_key, sizeof(t.partition_key), "toYYYYMM(timestamp), concat(a, ',')");
+	ck_assert_int_eq(rs_sql_delete_where(&t, "(202001, 'x,')", 2, 0, &b), 0);
+	ck_assert_str_eq(buf_str(&b), "tuple(toYYYYMM(timestamp), concat(a, ',')) = (202001, 'x,') AND ((sipHash64(distinct_id)) % 2) = 0");
+	buf_reset(&b);
+	ck_assert_int_eq(rs_sql_delete_where(&t, "", 2, 0, &b), -EINVAL);
 	ck_assert_int_eq(rs_sql_checksum(&t, "x", "1", &b), 0);
 	ck_assert_str_eq(buf_str(&b), "SELECT count() AS n, toString(sum(cityHash64(toString(tuple(team_id, event))))) AS sum FROM x WHERE 1");
 	buf_reset(&b);
