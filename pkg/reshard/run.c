@@ -492,10 +492,12 @@ static int delete_wait(struct run *r, cJSON *u, const char *table)
 	return -EAGAIN;
 }
 
+static int unit_done(struct run *r, cJSON *u);
+
 static int step_delete(struct run *r, cJSON *u)
 {
 	int source = uint_of(u, "source");
-	double copied = num_field(u, "rows"), before = num_field(u, "moved");
+	double copied = num_field(u, "rows");
 	struct buf tbl, del;
 	char n[32], sum[32];
 	int rc;
@@ -531,13 +533,88 @@ static int step_delete(struct run *r, cJSON *u)
 		if (!rc)
 			rc = delete_wait(r, u, buf_str(&tbl));
 	}
-	if (!rc) {
-		/* The order units finish in, for the docs' "removed shards
-		 * first" and its test. */
-		set_num(r->doc, "seq", (num_field(r->doc, "seq") > 0 ? num_field(r->doc, "seq") : 0) + 1);
-		set_num(u, "doneSeq", num_field(r->doc, "seq"));
-		set_num(u, "moved", (before > 0 ? before : 0) + (copied > 0 ? copied : 0));
-		rc = set_state(r, u, RS_DONE);
+	if (!rc)
+		rc = unit_done(r, u);
+	buf_free(&tbl);
+	buf_free(&del);
+	return rc;
+}
+
+/* Marks a unit done: its rows are on the target only. */
+static int unit_done(struct run *r, cJSON *u)
+{
+	double copied = num_field(u, "rows"), before = num_field(u, "moved");
+
+	/* The order units finish in, for the docs' "removed shards first"
+	 * and its test. */
+	set_num(r->doc, "seq", (num_field(r->doc, "seq") > 0 ? num_field(r->doc, "seq") : 0) + 1);
+	set_num(u, "doneSeq", num_field(r->doc, "seq"));
+	set_num(u, "moved", (before > 0 ? before : 0) + (copied > 0 ? copied : 0));
+	return set_state(r, u, RS_DONE);
+}
+
+/*
+ * Deletes the rows of every attached unit of one (table, source) with one
+ * mutation: ClickHouse 18.16 rewrites every part a mutation touches, so
+ * one per unit would rewrite the table once per unit. Each unit is
+ * checked first, as step_delete does.
+ */
+static int group_delete(struct run *r, cJSON **units, size_t n)
+{
+	struct buf tbl, del;
+	size_t i, ndel = 0;
+	int rc, source = uint_of(units[0], "source");
+
+	buf_init(&tbl, SQL_CAP);
+	buf_init(&del, SQL_CAP);
+	rc = table_name(r, ustr(units[0], "table"), &tbl);
+	if (!rc)
+		rc = buf_printf(&del, "ALTER TABLE %s DELETE WHERE ", buf_str(&tbl));
+	for (i = 0; !rc && i < n; i++) {
+		cJSON *u = units[i];
+		double copied = num_field(u, "rows");
+		char cnt[32], sum[32];
+
+		if (ustate(u) < RS_ATTACHED || ustate(u) == RS_DONE)
+			continue;
+		rc = checksum(r, u, source, buf_str(&tbl), cnt, sum);
+		if (!rc && !strcmp(cnt, "0")) {
+			rc = unit_done(r, u);
+			units[i] = NULL;
+			continue;
+		}
+		if (!rc && ustate(u) != RS_DELETING &&
+		    (strcmp(sum, ustr(u, "checksum")) || to_ull(cnt) != (unsigned long long)copied)) {
+			snprintf(r->err, r->errlen,
+				 "%s: shard %d now holds %s rows (sum %s) under this unit, %.0f were copied (sum %s); rows arrived after the copy: not deleting",
+				 ustr(u, "id"), source, cnt, sum, copied, ustr(u, "checksum"));
+			rc = -EPROTO;
+		}
+		if (!rc)
+			rc = buf_append_str(&del, ndel ? " OR (" : "(");
+		if (!rc)
+			rc = rs_sql_delete_where(table_of(r, u), ustr(u, "partition"),
+						 uint_of(u, "modulus"), uint_of(u, "target"), &del);
+		if (!rc)
+			rc = buf_append_str(&del, ")");
+		if (!rc) {
+			set_str(u, "state", rs_state_name(RS_DELETING));
+			ndel++;
+		}
+	}
+	if (!rc && ndel)
+		rc = save(r);
+	if (!rc && ndel) {
+		log_info(r->o->log, "reshard: shard %d: deleting the rows of %zu units of %s", source, ndel,
+			 ustr(units[0], "table"));
+		rc = exec_on(r, source, buf_str(&del));
+	}
+	for (i = 0; !rc && ndel && i < n; i++) {
+		if (!units[i] || ustate(units[i]) != RS_DELETING)
+			continue;
+		rc = delete_wait(r, units[i], buf_str(&tbl));
+		if (!rc)
+			rc = unit_done(r, units[i]);
 	}
 	buf_free(&tbl);
 	buf_free(&del);
@@ -724,8 +801,15 @@ static int unit_cmp(const void *a, const void *b, void *m)
 	int modulus = *(const int *)m;
 	bool xr = uint_of(x, "source") >= modulus, yr = uint_of(y, "source") >= modulus;
 
+	int c;
+
 	if (xr != yr)
 		return xr ? -1 : 1;
+	c = strcmp(ustr(x, "table"), ustr(y, "table"));
+	if (c)
+		return c;
+	if (uint_of(x, "source") != uint_of(y, "source"))
+		return uint_of(x, "source") < uint_of(y, "source") ? -1 : 1;
 	return strcmp(ustr(x, "id"), ustr(y, "id"));
 }
 
@@ -755,8 +839,30 @@ static int round_run(struct run *r, double *found)
 	}
 	if (n)
 		qsort_r(todo, n, sizeof(*todo), unit_cmp, (void *)&r->o->modulus);
-	for (i = 0; !rc && i < n; i++)
-		rc = unit_run(r, todo[i]);
+	/* Copy and attach every unit of a (table, source), then delete
+	 * their rows from the source with one mutation. */
+	for (i = 0; !rc && i < n;) {
+		size_t j = i, k;
+
+		while (j < n && j - i < 500 && uint_of(todo[j], "source") == uint_of(todo[i], "source") &&
+		       !strcmp(ustr(todo[j], "table"), ustr(todo[i], "table")))
+			j++;
+		for (k = i; !rc && k < j; k++) {
+			enum rs_state st = ustate(todo[k]);
+
+			if (st <= RS_COPIED) {
+				rc = step_copy(r, todo[k]);
+				if (!rc)
+					crash_point("verified");
+				st = RS_VERIFIED;
+			}
+			if (!rc && st <= RS_ATTACHING)
+				rc = step_attach(r, todo[k], st == RS_ATTACHING);
+		}
+		if (!rc)
+			rc = group_delete(r, todo + i, j - i);
+		i = j;
+	}
 	free(todo);
 	return rc;
 }
