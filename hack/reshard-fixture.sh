@@ -26,10 +26,10 @@ PY
 
 fx_url() { (source "$dir/ch$1/env"; echo "$CLICKHOUSE_URL"); }
 fx_addr() { (source "$dir/ch$1/env"; echo "127.0.0.1:$CLICKHOUSE_TCP_PORT"); }
-q() { # server sql [curl args...]
-  local s=$1 sql=$2; shift 2
+q() { # server sql; Q_PARAMS: settings as a URL query (a=1&b=2)
+  local s=$1 sql=$2
   curl -fsS -H "X-ClickHouse-User: admin" -H "X-ClickHouse-Key: $fx_password" \
-    --data-binary "$sql" "$@" "${fx_urls[$s]}/" || { echo "query on server $s failed: $sql" >&2; return 1; }
+    --data-binary "$sql" "${fx_urls[$s]}/${Q_PARAMS:+?$Q_PARAMS}" || { echo "query on server $s failed: $sql" >&2; return 1; }
 }
 
 # Writes config.d/shards.xml of every server: the cluster lists the first
