@@ -23,7 +23,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "../pkg/reshard/reshard.h"
+#include "pkg/reshard/reshard.h"
+#include "pkg/util/util.h"
 #include "commands.h"
 
 struct reshard_flags {
@@ -83,9 +84,7 @@ static int add_shard(struct reshard_flags *f, const char *v)
 		fprintf(stderr, "reshard: --shard: at most %d shards\n", RS_MAX_SHARDS);
 		return -EINVAL;
 	}
-	url = strndup(v, (size_t)(comma - v));
-	if (!url)
-		abort();
+	url = util_xstrndup(v, (size_t)(comma - v));
 	f->owned[f->nshards] = url;
 	f->shards[f->nshards].url = url;
 	f->shards[f->nshards].addr = comma + 1;
@@ -176,16 +175,12 @@ int cmd_reshard(int argc, char **argv)
 	o.log = log;
 	rs_file_store(f.progress, &o.store);
 	rc = rs_run(&o, err, sizeof(err));
-	out = cJSON_CreateObject();
-	if (!out)
-		abort();
+	out = util_nn(cJSON_CreateObject());
 	cJSON_AddStringToObject(out, "phase", rc == 0 ? "Done" : rc == -EAGAIN ? "Paused" : "Failed");
 	cJSON_AddStringToObject(out, "progress", f.progress);
 	if (rc)
 		cJSON_AddStringToObject(out, "message", err);
-	text = cJSON_PrintUnformatted(out);
-	if (!text)
-		abort();
+	text = util_nn(cJSON_PrintUnformatted(out));
 	printf("%s\n", text);
 	free(text);
 	cJSON_Delete(out);

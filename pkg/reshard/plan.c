@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../clickhouse/clickhouse.h"
+#include "pkg/clickhouse/quote.h"
+#include "pkg/util/util.h"
 #include "reshard.h"
 
 static const char *const state_names[] = {
@@ -300,9 +301,7 @@ static int add_table(const cJSON *rows, const struct rs_distributed *d,
 		buf_free(&staging);
 		return rc;
 	}
-	t = realloc(*tables, (*n + 1) * sizeof(**tables));
-	if (!t)
-		abort();
+	t = util_xrealloc(*tables, (*n + 1) * sizeof(**tables));
 	*tables = t;
 	t = &t[(*n)++];
 	memset(t, 0, sizeof(*t));

@@ -45,8 +45,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../buf/buf.h"
-#include "../log/log.h"
+#include "pkg/buf/buf.h"
+#include "pkg/log/log.h"
 
 struct ch_client;
 

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../clickhouse/clickhouse.h"
+#include "pkg/clickhouse/clickhouse.h"
+#include "pkg/util/util.h"
 #include "reshard.h"
 
 #define MAX_ROUNDS 5
@@ -713,9 +714,7 @@ static int unit_put(struct run *r, const char *table, const char *partition,
 	}
 	u = unit_find(r, buf_str(&id));
 	if (!u) {
-		u = cJSON_CreateObject();
-		if (!u)
-			abort();
+		u = util_nn(cJSON_CreateObject());
 		cJSON_AddStringToObject(u, "id", buf_str(&id));
 		cJSON_AddStringToObject(u, "table", table);
 		cJSON_AddStringToObject(u, "partition", partition);
@@ -832,9 +831,7 @@ static int round_run(struct run *r, double *found)
 	cJSON_ArrayForEach(u, r->units) {
 		if (ustate(u) == RS_DONE)
 			continue;
-		todo = realloc(todo, (n + 1) * sizeof(*todo));
-		if (!todo)
-			abort();
+		todo = util_xrealloc(todo, (n + 1) * sizeof(*todo));
 		todo[n++] = u;
 	}
 	if (n)
@@ -960,10 +957,8 @@ static int doc_open(struct run *r)
 	r->units = cJSON_GetObjectItemCaseSensitive(r->doc, "units");
 	if (!cJSON_IsArray(r->units)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(r->doc, "units");
-		r->units = cJSON_AddArrayToObject(r->doc, "units");
+		r->units = util_nn(cJSON_AddArrayToObject(r->doc, "units"));
 	}
-	if (!r->units)
-		abort();
 	set_num(r->doc, "modulus", r->o->modulus);
 	set_str(r->doc, "phase", "Running");
 	set_str(r->doc, "message", "");

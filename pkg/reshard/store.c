@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pkg/util/util.h"
 #include "reshard.h"
 
 #define STORE_CAP (64u * 1024u * 1024u)
@@ -71,11 +72,9 @@ static int file_save(void *userdata, const cJSON *doc, char *err, size_t errlen)
 {
 	const char *path = userdata;
 	char tmp[4096], dir[4096];
-	char *text = cJSON_Print(doc);
+	char *text = util_nn(cJSON_Print(doc));
 	int fd, rc = 0;
 
-	if (!text)
-		abort();
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
 		free(text);
 		snprintf(err, errlen, "progress path too long");
