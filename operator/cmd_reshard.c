@@ -160,8 +160,13 @@ int cmd_reshard(int argc, char **argv)
 			free(f.owned[i]);
 		return 2;
 	}
+	if (log_new(2, LOG_INFO, LOG_FORMAT_TEXT, &log)) {
+		fprintf(stderr, "reshard: cannot create the logger\n");
+		for (i = 0; i < f.nshards; i++)
+			free(f.owned[i]);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	log_new(2, LOG_INFO, LOG_FORMAT_TEXT, &log);
 	o.shards = f.shards;
 	o.nshards = f.nshards;
 	o.modulus = f.modulus;
