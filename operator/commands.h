@@ -19,4 +19,8 @@ int cmd_route(int argc, char **argv);
  * (see cmd_backup_agent.c). */
 int cmd_backup_agent(int argc, char **argv);
 
+/* Moves ClickHouse rows to the shards a new shard count gives them
+ * (see cmd_reshard.c). */
+int cmd_reshard(int argc, char **argv);
+
 #endif

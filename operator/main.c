@@ -35,12 +35,14 @@ int main(int argc, char **argv)
 		return cmd_render(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "backup-agent"))
 		return cmd_backup_agent(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "reshard"))
+		return cmd_reshard(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "route"))
 		return cmd_route(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1][0] != '-') {
-		fprintf(stderr, "posthog-operator: unknown command \"%s\": want run, render, route, backup-agent, version or versions (see --help)\n",
+		fprintf(stderr, "posthog-operator: unknown command \"%s\": want run, render, route, backup-agent, reshard, version or versions (see --help)\n",
 			argv[1]);
 		return 2;
 	}

@@ -1,0 +1,130 @@
+# Sourced by hack/test.d/28-reshard and hack/bench-reshard: Debian's
+# ZooKeeper and three Debian ClickHouse 18.16 servers (hack/clickhouse) on
+# free loopback ports under $dir, the cluster "posthog" listing the first
+# N of them (topology N), and the PostHog events tables of
+# hack/clickhouse-base-schema.sql with sharded_events made Replicated as
+# PostHog's own is (ReplicatedReplacingMergeTree on
+# /clickhouse/tables/{shard}/posthog.events, posthog/models/event/sql.py).
+#
+# Needs: top, dir. Defines: fx_up, fx_down, fx_topology N, q S SQL,
+# fx_url S, fx_addr S. Servers are 0, 1, 2.
+zk_jar=/usr/share/java/zookeeper.jar
+fx_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+fx_zk_pid=""
+
+fx_free_ports() { # n
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+PY
+}
+
+fx_url() { (source "$dir/ch$1/env"; echo "$CLICKHOUSE_URL"); }
+fx_addr() { (source "$dir/ch$1/env"; echo "127.0.0.1:$CLICKHOUSE_TCP_PORT"); }
+q() { # server sql; Q_PARAMS: settings as a URL query (a=1&b=2)
+  local s=$1 sql=$2
+  curl -fsS -H "X-ClickHouse-User: admin" -H "X-ClickHouse-Key: $fx_password" \
+    --data-binary "$sql" "${fx_urls[$s]}/${Q_PARAMS:+?$Q_PARAMS}" || { echo "query on server $s failed: $sql" >&2; return 1; }
+}
+
+# Writes config.d/shards.xml of every server: the cluster lists the first
+# N servers. ClickHouse reloads it by itself; this waits until every server
+# reports N shards.
+fx_topology() { # N
+  local n=$1 s i shards="" tcp
+  for ((i = 0; i < n; i++)); do
+    tcp=$(source "$dir/ch$i/env"; echo "$CLICKHOUSE_TCP_PORT")
+    shards+="<shard><replica><host>127.0.0.1</host><port>$tcp</port><user>admin</user><password>$fx_password</password></replica></shard>"
+  done
+  for s in 0 1 2; do
+    mkdir -p "$dir/ch$s/config.d"
+    cat >"$dir/ch$s/config.d/shards.xml.tmp" <<XML
+<?xml version="1.0"?>
+<yandex>
+    <zookeeper><node><host>127.0.0.1</host><port>$fx_zk</port></node>
+        <session_timeout_ms>30000</session_timeout_ms></zookeeper>
+    <macros replace="replace"><cluster>posthog</cluster><shard>$((s + 1))</shard><replica>replica-$s</replica></macros>
+    <remote_servers replace="replace"><posthog>$shards</posthog></remote_servers>
+</yandex>
+XML
+    mv "$dir/ch$s/config.d/shards.xml.tmp" "$dir/ch$s/config.d/shards.xml"
+  done
+  [ -z "${fx_urls[0]:-}" ] && return 0
+  for i in $(seq 1 150); do
+    local ok=1
+    for s in 0 1 2; do
+      [ "$(q "$s" "SELECT count(DISTINCT shard_num) FROM system.clusters WHERE cluster = 'posthog'")" = "$n" ] || ok=""
+    done
+    [ -n "$ok" ] && return 0
+    sleep 0.2
+  done
+  echo "fixture: the servers did not load topology $n" >&2
+  return 1
+}
+
+fx_up() {
+  local ports zk_ok s
+  read -r fx_zk p0 p1 p2 p3 p4 p5 p6 p7 p8 < <(fx_free_ports 10)
+  mkdir -p "$dir/zk/data"
+  cat >"$dir/zk/zoo.cfg" <<EOF2
+tickTime=2000
+dataDir=$dir/zk/data
+clientPort=$fx_zk
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+EOF2
+  java -Xmx256m -cp "/etc/zookeeper/conf:$zk_jar" org.apache.zookeeper.server.ZooKeeperServerMain \
+    "$dir/zk/zoo.cfg" >"$dir/zk/log" 2>&1 </dev/null &
+  fx_zk_pid=$!
+  zk_ok=""
+  for _ in $(seq 1 150); do
+    if [ "$(timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$fx_zk; printf ruok >&3; cat <&3" 2>/dev/null)" = imok ]; then
+      zk_ok=1; break
+    fi
+    sleep 0.2
+  done
+  [ -n "$zk_ok" ] || { tail -n 20 "$dir/zk/log" >&2; echo "fixture: ZooKeeper did not start" >&2; return 1; }
+  ports=("$p0 $p1 $p2" "$p3 $p4 $p5" "$p6 $p7 $p8")
+  fx_urls=()
+  # The env files first (ports), then the config, then the servers.
+  for s in 0 1 2; do
+    read -r http tcp is <<<"${ports[$s]}"
+    mkdir -p "$dir/ch$s"
+    printf 'CLICKHOUSE_URL=http://127.0.0.1:%s\nCLICKHOUSE_TCP_PORT=%s\n' "$http" "$tcp" >"$dir/ch$s/env"
+  done
+  fx_topology 2
+  for s in 0 1 2; do
+    read -r http tcp is <<<"${ports[$s]}"
+    "$top/hack/clickhouse" up --dir "$dir/ch$s" --port "$http" --tcp-port "$tcp" --interserver-port "$is" \
+      --password "$fx_password" >/dev/null 2>"$dir/up$s.log" ||
+      { cat "$dir/up$s.log" >&2; echo "fixture: server $s did not start" >&2; return 1; }
+    fx_urls[$s]=$(fx_url "$s")
+  done
+  # The schema: PostHog's events tables as hack/clickhouse-base-schema.sql
+  # has them (up to the Kafka table), sharded_events Replicated.
+  sed -n '/^CREATE DATABASE/,/^CREATE TABLE IF NOT EXISTS posthog.kafka_events_json/p' \
+    "$top/hack/clickhouse-base-schema.sql" | grep -v 'kafka_events_json' |
+    sed "s|ENGINE = ReplacingMergeTree(_timestamp)|ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/posthog.events', '{replica}', _timestamp)|" \
+      >"$dir/schema.sql"
+  grep -q ReplicatedReplacingMergeTree "$dir/schema.sql" || { echo "fixture: schema rewrite failed" >&2; return 1; }
+  for s in 0 1 2; do
+    "$top/hack/clickhouse" sql --dir "$dir/ch$s" "$dir/schema.sql" >/dev/null || return 1
+  done
+}
+
+fx_down() {
+  local s
+  for s in 0 1 2; do
+    "$top/hack/clickhouse" down --dir "$dir/ch$s" >/dev/null 2>&1
+  done
+  if [ -n "$fx_zk_pid" ]; then
+    kill "$fx_zk_pid" 2>/dev/null
+    wait "$fx_zk_pid" 2>/dev/null
+  fi
+}

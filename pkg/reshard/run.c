@@ -1,0 +1,1033 @@
+/*
+ * The I/O half of reshard.h: runs the move units against the shards and
+ * records every state change in the caller's store before going on, so
+ * that a rerun after a kill starts from what is really on the servers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pkg/clickhouse/clickhouse.h"
+#include "pkg/util/util.h"
+#include "reshard.h"
+
+#define MAX_ROUNDS 5
+#define MAX_COPY_TRIES 3
+#define SQL_CAP (256 * 1024)
+
+struct run {
+	const struct rs_options *o;
+	struct ch_client *ch[RS_MAX_SHARDS];
+	struct rs_table *tables;
+	size_t ntables;
+	cJSON *doc;
+	cJSON *units; /* borrowed from doc */
+	struct timespec started;
+	unsigned long long copied_rows; /* this process, for the throttle */
+	char *err;
+	size_t errlen;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The test hook: SIGKILL at the named point (reshard.h). */
+static void crash_point(const char *name)
+{
+	const char *at = getenv("POSTHOG_RESHARD_CRASH_AT");
+
+	if (at && !strcmp(at, name)) {
+		fprintf(stderr, "reshard: POSTHOG_RESHARD_CRASH_AT=%s: killing myself\n", name);
+		fflush(stderr);
+		raise(SIGKILL);
+	}
+}
+
+static int save(struct run *r)
+{
+	return r->o->store.save(r->o->store.userdata, r->doc, r->err, r->errlen);
+}
+
+static int exec_on(struct run *r, int shard, const char *sql)
+{
+	char why[1024];
+	int rc = ch_exec(r->ch[shard], sql, why, sizeof(why));
+
+	if (rc) {
+		snprintf(r->err, r->errlen, "shard %d: %s", shard, why);
+		log_error(r->o->log, "reshard: shard %d: %s", shard, why);
+		return rc == -EIO || rc == -EACCES ? -EIO : -EAGAIN;
+	}
+	return 0;
+}
+
+static int query_on(struct run *r, int shard, const char *sql, cJSON **rows)
+{
+	char why[1024];
+	int rc = ch_query(r->ch[shard], sql, rows, why, sizeof(why));
+
+	if (rc) {
+		snprintf(r->err, r->errlen, "shard %d: %s", shard, why);
+		log_error(r->o->log, "reshard: shard %d: %s", shard, why);
+		return rc == -EIO || rc == -EACCES ? -EIO : -EAGAIN;
+	}
+	return 0;
+}
+
+/* The first row's field as text (numbers come as strings or numbers). */
+static int row_field(const cJSON *rows, const char *name, char *out, size_t outlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rows, 0), name);
+
+	if (cJSON_IsString(v))
+		snprintf(out, outlen, "%s", v->valuestring);
+	else if (cJSON_IsNumber(v))
+		snprintf(out, outlen, "%.0f", v->valuedouble);
+	else
+		return -EBADMSG;
+	return 0;
+}
+
+static unsigned long long to_ull(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	return *end ? 0 : v;
+}
+
+/* A field that FORMAT JSON gives as a number or (UInt64) a string. */
+static double num_field(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	if (cJSON_IsString(v) && v->valuestring[0])
+		return (double)to_ull(v->valuestring);
+	return -1;
+}
+
+static int uint_field(const cJSON *o, const char *name)
+{
+	double d = num_field(o, name);
+
+	return d < 0 || d > RS_MAX_SHARDS ? -1 : (int)d;
+}
+
+/* ---- the progress document ---------------------------------------------- */
+
+static const char *ustr(const cJSON *u, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(u, name);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int uint_of(const cJSON *u, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(u, name);
+
+	return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+static enum rs_state ustate(const cJSON *u)
+{
+	enum rs_state s = RS_PENDING;
+
+	rs_state_parse(ustr(u, "state"), &s);
+	return s;
+}
+
+static void set_str(cJSON *o, const char *name, const char *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, name))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, name, cJSON_CreateString(v));
+	else
+		cJSON_AddStringToObject(o, name, v);
+}
+
+static void set_num(cJSON *o, const char *name, double v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, name))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, name, cJSON_CreateNumber(v));
+	else
+		cJSON_AddNumberToObject(o, name, v);
+}
+
+static int set_state(struct run *r, cJSON *u, enum rs_state s)
+{
+	set_str(u, "state", rs_state_name(s));
+	log_info(r->o->log, "reshard: %s %s", ustr(u, "id"), rs_state_name(s));
+	return save(r);
+}
+
+static const struct rs_table *table_of(struct run *r, const cJSON *u)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntables; i++)
+		if (!strcmp(r->tables[i].name, ustr(u, "table")))
+			return &r->tables[i];
+	return NULL;
+}
+
+/* ---- names and statements ------------------------------------------------ */
+
+static int staging_name(struct run *r, const cJSON *u, struct buf *out)
+{
+	struct buf db;
+	char name[RS_MAX_NAME + 32];
+	int rc;
+
+	buf_init(&db, 1024);
+	snprintf(name, sizeof(name), "%s_from_%d", ustr(u, "table"), uint_of(u, "source"));
+	rc = buf_printf(&db, "%s_reshard", r->o->database);
+	if (!rc)
+		rc = ch_quote_ident(buf_str(&db), out);
+	if (!rc)
+		rc = buf_append_str(out, ".");
+	if (!rc)
+		rc = ch_quote_ident(name, out);
+	buf_free(&db);
+	return rc;
+}
+
+static int table_name(struct run *r, const char *table, struct buf *out)
+{
+	int rc = ch_quote_ident(r->o->database, out);
+
+	if (!rc)
+		rc = buf_append_str(out, ".");
+	if (!rc)
+		rc = ch_quote_ident(table, out);
+	return rc;
+}
+
+static int unit_where(struct run *r, const cJSON *u, struct buf *out)
+{
+	const struct rs_table *t = table_of(r, u);
+
+	if (!t) {
+		snprintf(r->err, r->errlen, "%s: table %s is no longer sharded", ustr(u, "id"), ustr(u, "table"));
+		return -EPROTO;
+	}
+	return rs_sql_where(t, ustr(u, "partitionId"), uint_of(u, "modulus"), uint_of(u, "target"), out);
+}
+
+/* count and checksum of the unit's rows in from (on shard), as text. */
+static int checksum(struct run *r, const cJSON *u, int shard, const char *from,
+		    char *n, char *sum)
+{
+	struct buf where, sql;
+	cJSON *rows = NULL;
+	int rc;
+
+	buf_init(&where, SQL_CAP);
+	buf_init(&sql, SQL_CAP);
+	rc = unit_where(r, u, &where);
+	if (!rc)
+		rc = rs_sql_checksum(table_of(r, u), from, buf_str(&where), &sql);
+	if (!rc)
+		rc = query_on(r, shard, buf_str(&sql), &rows);
+	if (!rc && (row_field(rows, "n", n, 32) || row_field(rows, "sum", sum, 32))) {
+		snprintf(r->err, r->errlen, "shard %d: unexpected checksum answer", shard);
+		rc = -EIO;
+	}
+	cJSON_Delete(rows);
+	buf_free(&where);
+	buf_free(&sql);
+	return rc;
+}
+
+/* ---- the steps ------------------------------------------------------------ */
+
+/* Stops a copy that a killed predecessor left running, drops and creates
+ * the staging table. */
+static int staging_fresh(struct run *r, const cJSON *u, const char *staging)
+{
+	const struct rs_table *t = table_of(r, u);
+	int target = uint_of(u, "target");
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql, SQL_CAP);
+	{
+		char db[RS_MAX_NAME + 16];
+
+		snprintf(db, sizeof(db), "%s_reshard", r->o->database);
+		rc = buf_append_str(&sql, "CREATE DATABASE IF NOT EXISTS ");
+		if (!rc)
+			rc = ch_quote_ident(db, &sql);
+	}
+	if (!rc)
+		rc = exec_on(r, target, buf_str(&sql));
+	buf_reset(&sql);
+	if (!rc) {
+		struct buf pat;
+
+		buf_init(&pat, 4096);
+		rc = buf_printf(&pat, "INSERT INTO %s%%", staging);
+		if (!rc)
+			rc = buf_append_str(&sql, "KILL QUERY WHERE query LIKE ");
+		if (!rc)
+			rc = ch_quote(buf_str(&pat), &sql);
+		if (!rc)
+			rc = buf_append_str(&sql, " SYNC");
+		buf_free(&pat);
+	}
+	if (!rc)
+		rc = exec_on(r, target, buf_str(&sql));
+	buf_reset(&sql);
+	if (!rc)
+		rc = buf_printf(&sql, "DROP TABLE IF EXISTS %s", staging);
+	if (!rc)
+		rc = exec_on(r, target, buf_str(&sql));
+	buf_reset(&sql);
+	if (!rc)
+		rc = buf_printf(&sql, "CREATE TABLE %s AS ", staging);
+	if (!rc)
+		rc = table_name(r, t->name, &sql);
+	if (!rc)
+		rc = buf_printf(&sql, " ENGINE = %s", t->staging_engine);
+	if (!rc)
+		rc = exec_on(r, target, buf_str(&sql));
+	buf_free(&sql);
+	return rc;
+}
+
+static void throttle(struct run *r, unsigned long long rows)
+{
+	double want, spent;
+
+	r->copied_rows += rows;
+	if (!r->o->max_rows_per_second)
+		return;
+	want = (double)r->copied_rows / (double)r->o->max_rows_per_second;
+	spent = now_s() - ((double)r->started.tv_sec + (double)r->started.tv_nsec / 1e9);
+	if (want > spent) {
+		struct timespec ts = { .tv_sec = (time_t)(want - spent) };
+
+		ts.tv_nsec = (long)((want - spent - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int step_copy(struct run *r, cJSON *u)
+{
+	const char *user = r->o->user ? r->o->user : "default";
+	int source = uint_of(u, "source"), target = uint_of(u, "target");
+	struct buf staging, sql, where;
+	char n[32], sum[32], n2[32], sum2[32];
+	int rc, tries;
+
+	buf_init(&staging, 4096);
+	buf_init(&sql, SQL_CAP);
+	buf_init(&where, SQL_CAP);
+	rc = staging_name(r, u, &staging);
+	if (!rc)
+		rc = unit_where(r, u, &where);
+	for (tries = 0; !rc && tries < MAX_COPY_TRIES; tries++) {
+		rc = set_state(r, u, RS_COPYING);
+		if (!rc)
+			rc = staging_fresh(r, u, buf_str(&staging));
+		buf_reset(&sql);
+		if (!rc)
+			rc = buf_printf(&sql, "INSERT INTO %s SELECT * FROM remote(", buf_str(&staging));
+		if (!rc)
+			rc = ch_quote(r->o->shards[source].addr, &sql);
+		if (!rc)
+			rc = buf_append_str(&sql, ", ");
+		if (!rc)
+			rc = ch_quote(r->o->database, &sql);
+		if (!rc)
+			rc = buf_append_str(&sql, ", ");
+		if (!rc)
+			rc = ch_quote(ustr(u, "table"), &sql);
+		if (!rc)
+			rc = buf_append_str(&sql, ", ");
+		if (!rc)
+			rc = ch_quote(user, &sql);
+		if (!rc)
+			rc = buf_append_str(&sql, ", ");
+		if (!rc)
+			rc = ch_quote(r->o->password ? r->o->password : "", &sql);
+		if (!rc)
+			rc = buf_printf(&sql, ") WHERE %s", buf_str(&where));
+		if (!rc && r->o->max_bytes_per_second)
+			rc = buf_printf(&sql, " SETTINGS max_network_bandwidth = %llu",
+					r->o->max_bytes_per_second);
+		if (!rc)
+			rc = exec_on(r, target, buf_str(&sql));
+		if (!rc)
+			rc = set_state(r, u, RS_COPIED);
+		buf_reset(&sql);
+		if (!rc)
+			rc = table_name(r, ustr(u, "table"), &sql);
+		if (!rc)
+			rc = checksum(r, u, source, buf_str(&sql), n, sum);
+		if (!rc)
+			rc = checksum(r, u, target, buf_str(&staging), n2, sum2);
+		if (rc)
+			break;
+		if (!strcmp(n, n2) && !strcmp(sum, sum2)) {
+			set_num(u, "rows", (double)to_ull(n));
+			set_str(u, "checksum", sum);
+			rc = set_state(r, u, RS_VERIFIED);
+			if (!rc)
+				throttle(r, to_ull(n));
+			goto out;
+		}
+		log_error(r->o->log, "reshard: %s: source %s rows (sum %s), staging %s rows (sum %s); copying again",
+			  ustr(u, "id"), n, sum, n2, sum2);
+	}
+	if (!rc) {
+		snprintf(r->err, r->errlen, "%s: the copy never matched the source after %d tries",
+			 ustr(u, "id"), MAX_COPY_TRIES);
+		rc = -EPROTO;
+	}
+out:
+	buf_free(&staging);
+	buf_free(&sql);
+	buf_free(&where);
+	return rc;
+}
+
+/* After a kill in attaching: are the staging rows in the target table? */
+static int attached_already(struct run *r, cJSON *u, const char *staging, bool *yes)
+{
+	const struct rs_table *t = table_of(r, u);
+	struct buf sql;
+	cJSON *rows = NULL;
+	char n[32], have[32];
+	int rc;
+
+	buf_init(&sql, SQL_CAP);
+	rc = buf_printf(&sql, "SELECT (SELECT count() FROM %s) AS n, count() AS have FROM ", staging);
+	if (!rc)
+		rc = table_name(r, t->name, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " WHERE _partition_id = ");
+	if (!rc)
+		rc = ch_quote(ustr(u, "partitionId"), &sql);
+	if (!rc)
+		rc = buf_printf(&sql, " AND cityHash64(toString(tuple(%s))) IN (SELECT cityHash64(toString(tuple(%s))) FROM %s)",
+				t->sorting_key, t->sorting_key, staging);
+	if (!rc)
+		rc = query_on(r, uint_of(u, "target"), buf_str(&sql), &rows);
+	if (!rc && (row_field(rows, "n", n, sizeof(n)) || row_field(rows, "have", have, sizeof(have))))
+		rc = -EIO;
+	if (!rc)
+		*yes = to_ull(have) >= to_ull(n);
+	cJSON_Delete(rows);
+	buf_free(&sql);
+	return rc;
+}
+
+static int step_attach(struct run *r, cJSON *u, bool resumed)
+{
+	struct buf staging, sql;
+	bool done = false;
+	int rc;
+
+	buf_init(&staging, 4096);
+	buf_init(&sql, SQL_CAP);
+	rc = staging_name(r, u, &staging);
+	if (!rc && resumed)
+		rc = attached_already(r, u, buf_str(&staging), &done);
+	if (!rc && !done)
+		rc = set_state(r, u, RS_ATTACHING);
+	if (!rc && !done)
+		rc = buf_printf(&sql, "ALTER TABLE ");
+	if (!rc && !done)
+		rc = table_name(r, ustr(u, "table"), &sql);
+	if (!rc && !done)
+		rc = buf_append_str(&sql, " ATTACH PARTITION ID ");
+	if (!rc && !done)
+		rc = ch_quote(ustr(u, "partitionId"), &sql);
+	if (!rc && !done)
+		rc = buf_printf(&sql, " FROM %s", buf_str(&staging));
+	if (!rc && !done)
+		rc = exec_on(r, uint_of(u, "target"), buf_str(&sql));
+	if (!rc)
+		crash_point("attached");
+	if (!rc)
+		rc = set_state(r, u, RS_ATTACHED);
+	buf_reset(&sql);
+	if (!rc)
+		rc = buf_printf(&sql, "DROP TABLE IF EXISTS %s", buf_str(&staging));
+	if (!rc)
+		rc = exec_on(r, uint_of(u, "target"), buf_str(&sql));
+	buf_free(&staging);
+	buf_free(&sql);
+	return rc;
+}
+
+/* Polls the unit's rows on the source until none is left (bounded): an
+ * ALTER ... DELETE of a Replicated table returns before the mutation
+ * shows in system.mutations, let alone runs. */
+static int delete_wait(struct run *r, cJSON *u, const char *table)
+{
+	char n[32] = "", sum[32];
+	int rc = 0, i;
+
+	for (i = 0; i < 6000; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		rc = checksum(r, u, uint_of(u, "source"), table, n, sum);
+		if (rc || !strcmp(n, "0"))
+			return rc;
+		nanosleep(&ts, NULL);
+	}
+	snprintf(r->err, r->errlen, "%s: %s rows still on shard %d 10 minutes after the delete (see system.mutations)",
+		 ustr(u, "id"), n, uint_of(u, "source"));
+	return -EAGAIN;
+}
+
+static int unit_done(struct run *r, cJSON *u);
+
+static int step_delete(struct run *r, cJSON *u)
+{
+	int source = uint_of(u, "source");
+	double copied = num_field(u, "rows");
+	struct buf tbl, del;
+	char n[32], sum[32];
+	int rc;
+
+	buf_init(&tbl, SQL_CAP);
+	buf_init(&del, SQL_CAP);
+	rc = table_name(r, ustr(u, "table"), &tbl);
+	if (!rc)
+		rc = checksum(r, u, source, buf_str(&tbl), n, sum);
+	/* Only the rows that were copied may go: anything else under this
+	 * unit's condition arrived after the copy. A resumed delete may
+	 * have removed some already (a mutation works part by part). */
+	if (!rc && strcmp(n, "0") && ustate(u) != RS_DELETING &&
+	    (strcmp(sum, ustr(u, "checksum")) || to_ull(n) != (unsigned long long)copied)) {
+		snprintf(r->err, r->errlen,
+			 "%s: shard %d now holds %s rows (sum %s) under this unit, %.0f were copied (sum %s); rows arrived after the copy: not deleting",
+			 ustr(u, "id"), source, n, sum, copied, ustr(u, "checksum"));
+		rc = -EPROTO;
+	}
+	if (!rc && strcmp(n, "0")) {
+		bool resumed = ustate(u) == RS_DELETING;
+
+		rc = set_state(r, u, RS_DELETING);
+		if (!rc && (!resumed || (to_ull(n) == (unsigned long long)copied &&
+					 !strcmp(sum, ustr(u, "checksum"))))) {
+			rc = buf_printf(&del, "ALTER TABLE %s DELETE WHERE ", buf_str(&tbl));
+			if (!rc)
+				rc = rs_sql_delete_where(table_of(r, u), ustr(u, "partition"),
+							 uint_of(u, "modulus"), uint_of(u, "target"), &del);
+			if (!rc)
+				rc = exec_on(r, source, buf_str(&del));
+		}
+		if (!rc)
+			rc = delete_wait(r, u, buf_str(&tbl));
+	}
+	if (!rc)
+		rc = unit_done(r, u);
+	buf_free(&tbl);
+	buf_free(&del);
+	return rc;
+}
+
+/* Marks a unit done: its rows are on the target only. */
+static int unit_done(struct run *r, cJSON *u)
+{
+	double copied = num_field(u, "rows"), before = num_field(u, "moved");
+
+	/* The order units finish in, for the docs' "removed shards first"
+	 * and its test. */
+	set_num(r->doc, "seq", (num_field(r->doc, "seq") > 0 ? num_field(r->doc, "seq") : 0) + 1);
+	set_num(u, "doneSeq", num_field(r->doc, "seq"));
+	set_num(u, "moved", (before > 0 ? before : 0) + (copied > 0 ? copied : 0));
+	return set_state(r, u, RS_DONE);
+}
+
+/*
+ * Deletes the rows of every attached unit of one (table, source) with one
+ * mutation: ClickHouse 18.16 rewrites every part a mutation touches, so
+ * one per unit would rewrite the table once per unit. Each unit is
+ * checked first, as step_delete does.
+ */
+static int group_delete(struct run *r, cJSON **units, size_t n)
+{
+	struct buf tbl, del;
+	size_t i, ndel = 0;
+	int rc, source = uint_of(units[0], "source");
+
+	buf_init(&tbl, SQL_CAP);
+	buf_init(&del, SQL_CAP);
+	rc = table_name(r, ustr(units[0], "table"), &tbl);
+	if (!rc)
+		rc = buf_printf(&del, "ALTER TABLE %s DELETE WHERE ", buf_str(&tbl));
+	for (i = 0; !rc && i < n; i++) {
+		cJSON *u = units[i];
+		double copied = num_field(u, "rows");
+		char cnt[32], sum[32];
+
+		if (ustate(u) < RS_ATTACHED || ustate(u) == RS_DONE)
+			continue;
+		rc = checksum(r, u, source, buf_str(&tbl), cnt, sum);
+		if (!rc && !strcmp(cnt, "0")) {
+			rc = unit_done(r, u);
+			units[i] = NULL;
+			continue;
+		}
+		if (!rc && ustate(u) != RS_DELETING &&
+		    (strcmp(sum, ustr(u, "checksum")) || to_ull(cnt) != (unsigned long long)copied)) {
+			snprintf(r->err, r->errlen,
+				 "%s: shard %d now holds %s rows (sum %s) under this unit, %.0f were copied (sum %s); rows arrived after the copy: not deleting",
+				 ustr(u, "id"), source, cnt, sum, copied, ustr(u, "checksum"));
+			rc = -EPROTO;
+		}
+		if (!rc)
+			rc = buf_append_str(&del, ndel ? " OR (" : "(");
+		if (!rc)
+			rc = rs_sql_delete_where(table_of(r, u), ustr(u, "partition"),
+						 uint_of(u, "modulus"), uint_of(u, "target"), &del);
+		if (!rc)
+			rc = buf_append_str(&del, ")");
+		if (!rc) {
+			set_str(u, "state", rs_state_name(RS_DELETING));
+			ndel++;
+		}
+	}
+	if (!rc && ndel)
+		rc = save(r);
+	if (!rc && ndel) {
+		log_info(r->o->log, "reshard: shard %d: deleting the rows of %zu units of %s", source, ndel,
+			 ustr(units[0], "table"));
+		rc = exec_on(r, source, buf_str(&del));
+	}
+	for (i = 0; !rc && ndel && i < n; i++) {
+		if (!units[i] || ustate(units[i]) != RS_DELETING)
+			continue;
+		rc = delete_wait(r, units[i], buf_str(&tbl));
+		if (!rc)
+			rc = unit_done(r, units[i]);
+	}
+	buf_free(&tbl);
+	buf_free(&del);
+	return rc;
+}
+
+/* Runs one unit from its recorded state to done. */
+static int unit_run(struct run *r, cJSON *u)
+{
+	enum rs_state s = ustate(u);
+	int rc = 0;
+
+	if (s <= RS_COPIED) {
+		rc = step_copy(r, u);
+		if (rc)
+			return rc;
+		crash_point("verified");
+		s = RS_VERIFIED;
+	}
+	if (s <= RS_ATTACHING) {
+		rc = step_attach(r, u, s == RS_ATTACHING);
+		if (rc)
+			return rc;
+	}
+	return step_delete(r, u);
+}
+
+/* The unit with this id, or NULL. */
+static cJSON *unit_find(struct run *r, const char *id)
+{
+	cJSON *u;
+
+	cJSON_ArrayForEach(u, r->units)
+		if (!strcmp(ustr(u, "id"), id))
+			return u;
+	return NULL;
+}
+
+/*
+ * Units that a previous run (perhaps under another shard count) left: a
+ * unit whose copy may be attached already is carried to the end under its
+ * own modulus, since its rows may be on both shards; any other unfinished
+ * unit is dropped with its staging table (the scan finds its rows again
+ * where they are).
+ */
+static int settle(struct run *r)
+{
+	cJSON *u, *next;
+	int rc = 0;
+
+	for (u = r->units ? r->units->child : NULL; !rc && u; u = next) {
+		enum rs_state s = ustate(u);
+
+		next = u->next;
+		if (s == RS_DONE || !table_of(r, u))
+			continue;
+		if (s >= RS_ATTACHING) {
+			rc = unit_run(r, u);
+			continue;
+		}
+		if (uint_of(u, "modulus") != r->o->modulus) {
+			struct buf staging, sql;
+
+			buf_init(&staging, 4096);
+			buf_init(&sql, SQL_CAP);
+			rc = staging_name(r, u, &staging);
+			if (!rc)
+				rc = buf_printf(&sql, "DROP TABLE IF EXISTS %s", buf_str(&staging));
+			if (!rc)
+				rc = exec_on(r, uint_of(u, "target"), buf_str(&sql));
+			buf_free(&staging);
+			buf_free(&sql);
+			if (!rc) {
+				cJSON_Delete(cJSON_DetachItemViaPointer(r->units, u));
+				rc = save(r);
+			}
+		}
+	}
+	return rc;
+}
+
+/* Adds or renews the unit for rows of (table, partition) on source that
+ * belong to target. */
+static int unit_put(struct run *r, const char *table, const char *partition,
+		    const char *pid, int source, int target, double rows)
+{
+	struct buf id;
+	cJSON *u;
+	int rc;
+
+	buf_init(&id, 4096);
+	rc = rs_unit_id(table, pid, source, target, &id);
+	if (rc) {
+		buf_free(&id);
+		return rc;
+	}
+	u = unit_find(r, buf_str(&id));
+	if (!u) {
+		u = util_nn(cJSON_CreateObject());
+		cJSON_AddStringToObject(u, "id", buf_str(&id));
+		cJSON_AddStringToObject(u, "table", table);
+		cJSON_AddStringToObject(u, "partition", partition);
+		cJSON_AddStringToObject(u, "partitionId", pid);
+		cJSON_AddNumberToObject(u, "source", source);
+		cJSON_AddNumberToObject(u, "target", target);
+		cJSON_AddItemToArray(r->units, u);
+	}
+	if (ustate(u) == RS_DONE || uint_of(u, "modulus") != r->o->modulus) {
+		set_num(u, "modulus", r->o->modulus);
+		set_str(u, "state", "pending");
+	}
+	set_num(u, "found", rows);
+	buf_free(&id);
+	return 0;
+}
+
+/* Rows of table on shard that belong elsewhere, by partition and target:
+ * adds their units. *found counts them. */
+static int scan_table(struct run *r, const struct rs_table *t, int shard,
+		      double *found)
+{
+	struct buf sql, name;
+	cJSON *parts = NULL, *p;
+	int rc;
+
+	buf_init(&sql, SQL_CAP);
+	buf_init(&name, 4096);
+	rc = table_name(r, t->name, &name);
+	if (!rc)
+		rc = buf_append_str(&sql, "SELECT partition, partition_id FROM system.parts WHERE active AND database = ");
+	if (!rc)
+		rc = ch_quote(r->o->database, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " AND table = ");
+	if (!rc)
+		rc = ch_quote(t->name, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " GROUP BY partition, partition_id ORDER BY partition_id");
+	if (!rc)
+		rc = query_on(r, shard, buf_str(&sql), &parts);
+	cJSON_ArrayForEach(p, parts) {
+		const char *pid = ustr(p, "partition_id");
+		cJSON *rows = NULL, *row;
+
+		if (rc)
+			break;
+		buf_reset(&sql);
+		rc = buf_printf(&sql, "SELECT toUInt32((%s) %% %d) AS target, count() AS n FROM %s WHERE _partition_id = ",
+				t->key, r->o->modulus, buf_str(&name));
+		if (!rc)
+			rc = ch_quote(pid, &sql);
+		if (!rc)
+			rc = buf_append_str(&sql, " GROUP BY target ORDER BY target");
+		if (!rc)
+			rc = query_on(r, shard, buf_str(&sql), &rows);
+		cJSON_ArrayForEach(row, rows) {
+			int target = uint_field(row, "target");
+			double n = num_field(row, "n");
+
+			if (rc)
+				break;
+			if (target < 0 || target >= r->o->modulus || n < 0) {
+				snprintf(r->err, r->errlen, "shard %d: unexpected scan answer", shard);
+				rc = -EIO;
+			} else if (target != shard && n > 0) {
+				rc = unit_put(r, t->name, ustr(p, "partition"), pid, shard, target, n);
+				*found += n;
+			}
+		}
+		cJSON_Delete(rows);
+	}
+	cJSON_Delete(parts);
+	buf_free(&sql);
+	buf_free(&name);
+	return rc;
+}
+
+/* Sorts the units: rows of removed shards first, then by id. */
+static int unit_cmp(const void *a, const void *b, void *m)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	int modulus = *(const int *)m;
+	bool xr = uint_of(x, "source") >= modulus, yr = uint_of(y, "source") >= modulus;
+
+	int c;
+
+	if (xr != yr)
+		return xr ? -1 : 1;
+	c = strcmp(ustr(x, "table"), ustr(y, "table"));
+	if (c)
+		return c;
+	if (uint_of(x, "source") != uint_of(y, "source"))
+		return uint_of(x, "source") < uint_of(y, "source") ? -1 : 1;
+	return strcmp(ustr(x, "id"), ustr(y, "id"));
+}
+
+static int round_run(struct run *r, double *found)
+{
+	cJSON **todo = NULL, *u;
+	size_t n = 0, i;
+	int rc = 0;
+	int s;
+
+	*found = 0;
+	for (s = 0; !rc && s < (int)r->o->nshards; s++) {
+		size_t t;
+
+		for (t = 0; !rc && t < r->ntables; t++)
+			rc = scan_table(r, &r->tables[t], s, found);
+	}
+	if (!rc)
+		rc = save(r);
+	cJSON_ArrayForEach(u, r->units) {
+		if (ustate(u) == RS_DONE)
+			continue;
+		todo = util_xrealloc(todo, (n + 1) * sizeof(*todo));
+		todo[n++] = u;
+	}
+	if (n)
+		qsort_r(todo, n, sizeof(*todo), unit_cmp, (void *)&r->o->modulus);
+	/* Copy and attach every unit of a (table, source), then delete
+	 * their rows from the source with one mutation. */
+	for (i = 0; !rc && i < n;) {
+		size_t j = i, k;
+
+		while (j < n && j - i < 500 && uint_of(todo[j], "source") == uint_of(todo[i], "source") &&
+		       !strcmp(ustr(todo[j], "table"), ustr(todo[i], "table")))
+			j++;
+		for (k = i; !rc && k < j; k++) {
+			enum rs_state st = ustate(todo[k]);
+
+			if (st <= RS_COPIED) {
+				rc = step_copy(r, todo[k]);
+				if (!rc)
+					crash_point("verified");
+				st = RS_VERIFIED;
+			}
+			if (!rc && st <= RS_ATTACHING)
+				rc = step_attach(r, todo[k], st == RS_ATTACHING);
+		}
+		if (!rc)
+			rc = group_delete(r, todo + i, j - i);
+		i = j;
+	}
+	free(todo);
+	return rc;
+}
+
+static int check_options(const struct rs_options *o, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (o->nshards < 1 || o->nshards > RS_MAX_SHARDS) {
+		snprintf(err, errlen, "--shard: name 1 to %d shards", RS_MAX_SHARDS);
+		return -EINVAL;
+	}
+	if (o->modulus < 1 || (size_t)o->modulus > o->nshards) {
+		snprintf(err, errlen, "--shards: %d is not between 1 and the %zu shards named",
+			 o->modulus, o->nshards);
+		return -EINVAL;
+	}
+	if (!o->database || !*o->database || !o->cluster || !*o->cluster ||
+	    !o->store.load || !o->store.save) {
+		snprintf(err, errlen, "a database, a cluster and a progress store are needed");
+		return -EINVAL;
+	}
+	for (i = 0; i < o->nshards; i++) {
+		if (!o->shards[i].url || !o->shards[i].addr || !*o->shards[i].addr) {
+			snprintf(err, errlen, "--shard %zu: URL and native address needed", i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Every shard's remote_servers must list modulus shards for the cluster
+ * already, so that new rows follow the new topology and no row joins a
+ * unit after its copy. */
+static int cluster_check(struct run *r)
+{
+	struct buf sql;
+	size_t i;
+	int rc;
+
+	buf_init(&sql, 4096);
+	rc = buf_append_str(&sql, "SELECT count(DISTINCT shard_num) AS n FROM system.clusters WHERE cluster = ");
+	if (!rc)
+		rc = ch_quote(r->o->cluster, &sql);
+	for (i = 0; !rc && i < r->o->nshards; i++) {
+		cJSON *rows = NULL;
+		double n;
+
+		rc = query_on(r, (int)i, buf_str(&sql), &rows);
+		n = rc ? 0 : num_field(cJSON_GetArrayItem(rows, 0), "n");
+		cJSON_Delete(rows);
+		if (!rc && (int)n != r->o->modulus) {
+			snprintf(r->err, r->errlen,
+				 "shard %zu: remote_servers lists %.0f shards for cluster %s, not %d yet; waiting",
+				 i, n, r->o->cluster, r->o->modulus);
+			rc = -EAGAIN;
+		}
+	}
+	buf_free(&sql);
+	return rc;
+}
+
+static int tables_read(struct run *r)
+{
+	struct buf sql;
+	cJSON *rows = NULL;
+	int rc;
+
+	buf_init(&sql, 4096);
+	rc = buf_append_str(&sql, "SELECT name, engine, engine_full, sorting_key, partition_key FROM system.tables WHERE database = ");
+	if (!rc)
+		rc = ch_quote(r->o->database, &sql);
+	if (!rc)
+		rc = query_on(r, 0, buf_str(&sql), &rows);
+	if (!rc)
+		rc = rs_tables_find(rows, r->o->database, r->o->cluster, &r->tables,
+				    &r->ntables, r->err, r->errlen);
+	cJSON_Delete(rows);
+	buf_free(&sql);
+	return rc;
+}
+
+static int doc_open(struct run *r)
+{
+	int rc = r->o->store.load(r->o->store.userdata, &r->doc, r->err, r->errlen);
+
+	if (rc)
+		return rc;
+	if (!r->doc)
+		r->doc = cJSON_CreateObject();
+	if (!cJSON_IsObject(r->doc)) {
+		snprintf(r->err, r->errlen, "the progress document is not a JSON object");
+		return -EINVAL;
+	}
+	r->units = cJSON_GetObjectItemCaseSensitive(r->doc, "units");
+	if (!cJSON_IsArray(r->units)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(r->doc, "units");
+		r->units = util_nn(cJSON_AddArrayToObject(r->doc, "units"));
+	}
+	set_num(r->doc, "modulus", r->o->modulus);
+	set_str(r->doc, "phase", "Running");
+	set_str(r->doc, "message", "");
+	return save(r);
+}
+
+static void doc_close(struct run *r, int rc)
+{
+	double moved = 0;
+	cJSON *u;
+	char why[1024];
+
+	if (!r->doc)
+		return;
+	cJSON_ArrayForEach(u, r->units) {
+		double m = num_field(u, "moved");
+
+		moved += m > 0 ? m : 0;
+	}
+	set_num(r->doc, "moved", moved);
+	set_str(r->doc, "phase", rc ? "Failed" : "Done");
+	set_str(r->doc, "message", rc ? r->err : "");
+	if (r->o->store.save(r->o->store.userdata, r->doc, why, sizeof(why)))
+		log_error(r->o->log, "reshard: saving the final progress: %s", why);
+}
+
+int rs_run(const struct rs_options *o, char *err, size_t errlen)
+{
+	struct run r = { .o = o, .err = err, .errlen = errlen };
+	double found = 1;
+	size_t i;
+	int rc, round;
+
+	rc = check_options(o, err, errlen);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &r.started);
+	for (i = 0; !rc && i < o->nshards; i++) {
+		struct ch_options co = {
+			.url = o->shards[i].url, .user = o->user, .password = o->password,
+			.timeout_ms = o->timeout_ms ? o->timeout_ms : 3600u * 1000u,
+			.log = o->log,
+		};
+
+		rc = ch_new(&co, &r.ch[i]);
+		if (rc)
+			snprintf(err, errlen, "shard %zu: bad ClickHouse options (%s)", i, ch_strerror(rc));
+	}
+	if (!rc)
+		rc = doc_open(&r);
+	if (!rc && !o->skip_cluster_check)
+		rc = cluster_check(&r);
+	if (!rc)
+		rc = tables_read(&r);
+	if (!rc)
+		rc = settle(&r);
+	for (round = 0; !rc && found > 0 && round < MAX_ROUNDS; round++) {
+		rc = round_run(&r, &found);
+		if (!rc)
+			log_info(o->log, "reshard: round %d moved %.0f rows", round + 1, found);
+	}
+	if (!rc && found > 0) {
+		snprintf(err, errlen, "rows keep arriving on the wrong shards after %d rounds", MAX_ROUNDS);
+		rc = -EPROTO;
+	}
+	doc_close(&r, rc);
+	cJSON_Delete(r.doc);
+	rs_tables_free(r.tables, r.ntables);
+	for (i = 0; i < o->nshards; i++)
+		ch_free(r.ch[i]);
+	return rc;
+}
