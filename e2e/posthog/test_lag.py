@@ -15,6 +15,7 @@ kcat in the bucket's consumer group (-G), as a plugin-server would.
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -183,8 +184,11 @@ class LagAutoscalingE2E(unittest.TestCase):
             return seen
 
         produce("events_plugin_ingestion_2", BACKLOG)
+        produced = time.time()
         base.wait_for("bucket 2 scaled up", lambda: sample()[2] and replicas(2) == PARTITIONS,
                       timeout=120, interval=0.5)
+        print("\n  bucket 2 ingestion: 1 -> %d replicas %.1fs after a backlog of %d"
+              % (PARTITIONS, time.time() - produced, BACKLOG), file=sys.stderr)
         st = bucket_status(2)["ingestion"]
         self.assertEqual(st["lag"]["messages"], BACKLOG)
         self.assertEqual((st["lastScale"]["from"], st["lastScale"]["to"], st["lastScale"]["lag"]),
@@ -215,6 +219,10 @@ class LagAutoscalingE2E(unittest.TestCase):
         base.wait_for("bucket 2 scaled down", lambda: sample()[2] and replicas(2) == 1,
                       timeout=WINDOW + 120, interval=0.5)
         waited = time.time() - drained
+        print("  bucket 2 ingestion: %d -> 1 replica %.1fs after the drain (window %ds); "
+              "replicas seen: bucket 0 %s, bucket 1 %s, bucket 2 %s"
+              % (PARTITIONS, waited, WINDOW, sorted(seen[0]), sorted(seen[1]), sorted(seen[2])),
+              file=sys.stderr)
         # The last read that still saw the backlog came at most one poll
         # interval before the drain, and the window counts from it.
         poll_s = float(POLL.rstrip("s"))
