@@ -65,6 +65,13 @@ static int resolve(const char *node, const char *service,
 	char host[256], port[16];
 	size_t i;
 
+	/* librdkafka hands back what a lookup returned with everything but
+	 * res NULL (rdkafka.h, rd_kafka_conf_set_resolve_cb). */
+	if (!node && !service && !hints) {
+		if (res && *res)
+			freeaddrinfo(*res);
+		return 0;
+	}
 	if (!node)
 		return getaddrinfo(node, service, hints, res);
 	for (i = 0; lr && lr->connect_to && lr->connect_to[i]; i++)
