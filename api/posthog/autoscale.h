@@ -69,7 +69,8 @@ struct ph_lag_decision {
  * of range (h and out untouched).
  */
 int ph_lag_decide(const struct ph_lag_policy *p, struct ph_lag_history *h,
-		  const struct ph_lag_input *in, struct ph_lag_decision *out);
+		  const struct ph_lag_input *in, struct ph_lag_decision *out)
+	__attribute__((warn_unused_result));
 
 /* "none", "stabilized", "rate", "min", "max", "partitions". */
 const char *ph_lag_limit_name(enum ph_lag_limit l);

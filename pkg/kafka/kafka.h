@@ -222,7 +222,7 @@ struct kafka_lag_options {
  * topic), -ETIMEDOUT or another negative errno (logged).
  */
 int kafka_group_lag(const struct kafka_lag_options *o, const char *group,
-		    const char *topic, struct kafka_lag *out);
+		    const char *topic, struct kafka_lag *out) __attribute__((warn_unused_result));
 
 /* A static description of a negative errno returned here. */
 const char *kafka_strerror(int err);
