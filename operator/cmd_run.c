@@ -50,6 +50,7 @@ int cmd_run(int argc, char **argv)
 		.connect_to = f.nconnect_to ? f.connect_to : NULL,
 		.router_image = f.router_image,
 		.resync_ms = f.sync_period_ms,
+		.lag_poll_ms = f.lag_poll_ms,
 	};
 	int rc = posthog_controller_register(m, client, log, &po, &pc);
 	if (rc < 0) {

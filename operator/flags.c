@@ -67,10 +67,12 @@ static const struct flag flags[] = {
 	  "json or text (default: json)" },
 	{ "sync-period", "POSTHOG_OPERATOR_SYNC_PERIOD", K_DURATION, OFF(sync_period_ms),
 	  "How often every PostHog is reconciled again from the cache (default: 10h)" },
+	{ "lag-poll-interval", "POSTHOG_OPERATOR_LAG_POLL_INTERVAL", K_DURATION, OFF(lag_poll_ms),
+	  "How often the consumer-group lag of a bucket autoscaled on lag is read (default: 15s)" },
 	{ "clickhouse-access", "POSTHOG_OPERATOR_CLICKHOUSE_ACCESS", K_ACCESS,
 	  OFF(clickhouse_access), "auto, dns or proxy (default: auto: dns in a cluster or with --connect-to, else proxy)" },
 	{ "connect-to", "POSTHOG_OPERATOR_CONNECT_TO", K_CONNECT, OFF(connect_to),
-	  "HOST:PORT:CONNECT-HOST:CONNECT-PORT: send ClickHouse requests for HOST:PORT there, as curl's --connect-to; repeatable, comma-separated in the variable" },
+	  "HOST:PORT:CONNECT-HOST:CONNECT-PORT: send ClickHouse requests and the lag autoscaler's Kafka connections for HOST:PORT there, as curl's --connect-to; repeatable, comma-separated in the variable" },
 	{ "router-image", "POSTHOG_OPERATOR_ROUTER_IMAGE", K_STR, OFF(router_image),
 	  "Image of the bucket router pods, normally the operator's own "
 	  "(default: ghcr.io/posthog-operator/posthog-operator:<version>)" },

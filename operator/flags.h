@@ -29,6 +29,7 @@ struct op_flags {
 	unsigned lease_duration_ms, renew_deadline_ms, retry_period_ms;
 	unsigned shutdown_timeout_ms;
 	unsigned sync_period_ms; /* informer resync; 0 = default */
+	unsigned lag_poll_ms;    /* lag autoscaler read interval; 0 = default */
 	const char *metrics_addr;
 	const char *health_addr;
 	unsigned workers;

@@ -1,6 +1,8 @@
 /*
  * Plugin-servers: per bucket an ingestion and an async Deployment, each
- * pointed at the bucket's topics, with an optional CPU HPA and a PDB.
+ * pointed at the bucket's topics, with an optional CPU HPA (or, with
+ * autoscaling.metric lag, the lag autoscaler's settings on the
+ * Deployment's entry) and a PDB.
  * Bucket overrides replace the role's replicas, resources and autoscaling
  * field by field.
  */
@@ -260,15 +262,46 @@ static cJSON *hpa(const struct ph_ctx *c, const char *name, const char *comp,
 	return o;
 }
 
+/*
+ * What the reconciler's lag autoscaler needs for one Deployment, on its
+ * entry: the consumer group and topic its pods are given (routing_env
+ * above sets the same names), and the role's policy after the bucket's
+ * overrides.
+ */
+static void lag_autoscaling(cJSON *entry, const cJSON *role, bool ingestion,
+			    const struct ph_bucket_names *n)
+{
+	cJSON *a = ph_add_obj(entry, "lagAutoscaling");
+
+	ph_add_str(a, "group", ingestion ? n->ingestion_group : n->async_group);
+	ph_add_str(a, "topic", ingestion ? n->ingestion_topic : n->events_json_topic);
+	ph_add_int(a, "minReplicas", util_json_get_int(role, "autoscaling.minReplicas", 1));
+	ph_add_int(a, "maxReplicas", util_json_get_int(role, "autoscaling.maxReplicas", 4));
+	ph_add_int(a, "targetLagPerReplica",
+		   util_json_get_int(role, "autoscaling.targetLagPerReplica", 1000));
+	ph_add_int(a, "scaleUpStabilizationSeconds",
+		   util_json_get_int(role, "autoscaling.scaleUpStabilizationSeconds", 0));
+	ph_add_int(a, "scaleDownStabilizationSeconds",
+		   util_json_get_int(role, "autoscaling.scaleDownStabilizationSeconds", 300));
+}
+
 static void build_role(struct ph_ctx *c, const char *role_name, unsigned bucket,
 		       const struct ph_bucket_names *n)
 {
 	bool ingestion = !strcmp(role_name, "ingestion");
 	const char *name = ingestion ? n->ingestion_deployment : n->async_deployment;
 	cJSON *role = effective_role(c, role_name, bucket);
+	bool scaled = util_json_get_bool(role, "autoscaling.enabled", false);
+	bool lag = scaled && !strcmp(util_json_get_str(role, "autoscaling.metric", "cpu"), "lag");
 
 	ph_emit(c, "plugin-server", (int)bucket, deployment(c, name, role_name, bucket, role, n));
-	if (util_json_get_bool(role, "autoscaling.enabled", false))
+	/* With metric lag the operator sets the replicas and no HPA exists
+	 * (one left from metric cpu is pruned), so two controllers never
+	 * fight over the count. */
+	if (lag)
+		lag_autoscaling(cJSON_GetArrayItem(c->entries, cJSON_GetArraySize(c->entries) - 1),
+				role, ingestion, n);
+	else if (scaled)
 		ph_emit(c, "plugin-server", (int)bucket, hpa(c, name, role_name, bucket, role));
 	ph_emit(c, "plugin-server", (int)bucket,
 		ph_pdb(c, name, "plugin-server", role_name, (int)bucket,

@@ -88,7 +88,11 @@ int ph_validate(const cJSON *posthog, cJSON **problems) __attribute__((warn_unus
  * where S runs "zookeeper", "kafka", "clickhouse", "topics", "buckets",
  * "migrate" (PostHog's migrate Job), "plugin-server", "router" (the
  * bucket router; empty with spec.router.enabled false; stages of external
- * components are empty). Objects carry
+ * components are empty). The entry of a plugin-server Deployment whose
+ * autoscaling.metric is lag also holds "lagAutoscaling": {group, topic
+ * (the consumer group and topic its pods use), minReplicas, maxReplicas,
+ * targetLagPerReplica, scaleUpStabilizationSeconds,
+ * scaleDownStabilizationSeconds}; that Deployment has no HPA. Objects carry
  * no status and no server-set fields; each has ownerReferences to the
  * PostHog when metadata.uid is present, and metadata.namespace when the
  * PostHog has one. Returns 0, or -EINVAL when posthog fails ph_validate.

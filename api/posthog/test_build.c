@@ -243,6 +243,94 @@ START_TEST(test_hpa_owns_replicas)
 }
 END_TEST
 
+/* RFC 7386 merge patch of patch (JSON text) into target. */
+static void merge(cJSON *target, const cJSON *patch)
+{
+	const cJSON *kv;
+
+	cJSON_ArrayForEach(kv, patch) {
+		cJSON *t = cJSON_GetObjectItemCaseSensitive(target, kv->string);
+
+		if (cJSON_IsObject(kv) && cJSON_IsObject(t)) {
+			merge(t, kv);
+			continue;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(target, kv->string);
+		if (!cJSON_IsNull(kv))
+			cJSON_AddItemToObject(target, kv->string, cJSON_Duplicate(kv, true));
+	}
+}
+
+/* autoscaling.metric lag: no HPA, no replicas on the Deployment, and the
+ * entry carries the group and topic the pods consume with the policy
+ * after the bucket's overrides. */
+static const struct {
+	const char *example, *patch, *deployment;
+	const char *group, *topic; /* NULL: not lag-scaled */
+	bool hpa;
+	int min, max, target, up, down;
+} lag_cases[] = {
+	{"examples/production.yaml",
+	 "{\"spec\":{\"buckets\":{\"overrides\":[{\"bucket\":2,\"ingestion\":{\"autoscaling\":"
+	 "{\"metric\":\"lag\",\"targetLagPerReplica\":50,\"scaleDownStabilizationSeconds\":10}}}]}}}",
+	 "posthog-plugins-ingestion-2", "events-ingestion-consumer-2", "events_plugin_ingestion_2",
+	 false, 2, 8, 50, 0, 10},
+	{"examples/production.yaml",
+	 "{\"spec\":{\"buckets\":{\"overrides\":[{\"bucket\":2,\"ingestion\":{\"autoscaling\":"
+	 "{\"metric\":\"lag\"}}}]}}}",
+	 "posthog-plugins-ingestion-1", NULL, NULL, true, 0, 0, 0, 0, 0},
+	{"examples/production.yaml",
+	 "{\"spec\":{\"pluginServer\":{\"async\":{\"autoscaling\":{\"enabled\":true,"
+	 "\"metric\":\"lag\",\"maxReplicas\":3,\"scaleUpStabilizationSeconds\":5}}}}}",
+	 "posthog-plugins-async-0", "clickhouse-plugin-server-async-onevent-0",
+	 "clickhouse_events_json_0", false, 1, 3, 1000, 5, 300},
+	{"examples/production.yaml",
+	 "{\"spec\":{\"pluginServer\":{\"ingestion\":{\"autoscaling\":{\"metric\":\"lag\","
+	 "\"enabled\":false}}}}}",
+	 "posthog-plugins-ingestion-0", NULL, NULL, false, 0, 0, 0, 0, 0},
+	{"examples/legacy-topics.yaml",
+	 "{\"spec\":{\"pluginServer\":{\"ingestion\":{\"autoscaling\":{\"enabled\":true,"
+	 "\"metric\":\"lag\"}}}}}",
+	 "legacy-plugins-ingestion-1", "b1_clickhouse-ingestion", "b1_events_plugin_ingestion",
+	 false, 1, 4, 1000, 0, 300},
+};
+
+START_TEST(test_lag_autoscaling)
+{
+	cJSON *ph = load_posthog(lag_cases[_i].example), *entries = NULL;
+	cJSON *patch = cJSON_Parse(lag_cases[_i].patch);
+	const cJSON *e, *entry = NULL, *a;
+
+	ck_assert_ptr_nonnull(patch);
+	merge(ph, patch);
+	cJSON_Delete(patch);
+	ck_assert_int_eq(ph_build(ph, &entries), 0);
+	cJSON_Delete(ph);
+	cJSON_ArrayForEach(e, entries)
+		if (!strcmp(util_json_get_str(e, "object.kind", ""), "Deployment") &&
+		    !strcmp(util_json_get_str(e, "object.metadata.name", ""), lag_cases[_i].deployment))
+			entry = e;
+	ck_assert_ptr_nonnull(entry);
+	ck_assert(!!find(entries, "HorizontalPodAutoscaler", lag_cases[_i].deployment) ==
+		  lag_cases[_i].hpa);
+	a = util_json_get(entry, "lagAutoscaling");
+	if (!lag_cases[_i].group) {
+		ck_assert_ptr_null(a);
+		cJSON_Delete(entries);
+		return;
+	}
+	ck_assert_ptr_null(util_json_get(entry, "object.spec.replicas"));
+	ck_assert_str_eq(util_json_get_str(a, "group", ""), lag_cases[_i].group);
+	ck_assert_str_eq(util_json_get_str(a, "topic", ""), lag_cases[_i].topic);
+	ck_assert_int_eq(util_json_get_int(a, "minReplicas", -1), lag_cases[_i].min);
+	ck_assert_int_eq(util_json_get_int(a, "maxReplicas", -1), lag_cases[_i].max);
+	ck_assert_int_eq(util_json_get_int(a, "targetLagPerReplica", -1), lag_cases[_i].target);
+	ck_assert_int_eq(util_json_get_int(a, "scaleUpStabilizationSeconds", -1), lag_cases[_i].up);
+	ck_assert_int_eq(util_json_get_int(a, "scaleDownStabilizationSeconds", -1), lag_cases[_i].down);
+	cJSON_Delete(entries);
+}
+END_TEST
+
 START_TEST(test_config)
 {
 	cJSON *entries = build("examples/production.yaml", NULL);
@@ -414,6 +502,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_pods, 0, n);
 	tcase_add_loop_test(tc, test_env, 0, sizeof(envs) / sizeof(envs[0]));
 	tcase_add_test(tc, test_hpa_owns_replicas);
+	tcase_add_loop_test(tc, test_lag_autoscaling, 0,
+			    (int)(sizeof(lag_cases) / sizeof(lag_cases[0])));
 	tcase_add_test(tc, test_config);
 	tcase_add_test(tc, test_topic_job_name);
 	tcase_add_test(tc, test_endpoints);

@@ -270,10 +270,18 @@ int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want)
 		const cJSON *hpa = cJSON_GetObjectItemCaseSensitive(entry, "object");
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(hpa, "spec");
 		const char *target = util_json_str(cJSON_GetObjectItemCaseSensitive(spec, "scaleTargetRef"), "name");
+		const cJSON *lag = cJSON_GetObjectItemCaseSensitive(entry, "lagAutoscaling");
 		int min = (int)util_json_num(spec, "minReplicas", 1);
 
 		if (phc_kind_of(hpa) == PHC_HPA && target && !strcmp(target, name))
 			return min < want ? min : want;
+		/* The lag autoscaler's Deployment: the same floor, its own
+		 * minReplicas. */
+		if (lag && phc_kind_of(hpa) == PHC_DEPLOYMENT &&
+		    !strcmp(util_json_get_str(hpa, "metadata.name", ""), name)) {
+			min = (int)util_json_num(lag, "minReplicas", 1);
+			return min < want ? min : want;
+		}
 	}
 	return want;
 }

@@ -28,6 +28,9 @@
 /* The manager that holds a Deployment's replicas between the operator
  * releasing them and an HPA's first scale (children.c). */
 #define PHC_HANDOVER_MANAGER "posthog-operator-handover"
+/* The manager of a Deployment's replicas under autoscaling.metric lag
+ * (lagscale.c). */
+#define PHC_AUTOSCALER_MANAGER "posthog-operator-autoscaler"
 #define PHC_FINALIZER "posthog.com/finalizer"
 #define PHC_HASH_ANNOTATION "posthog.com/desired-hash"
 #define PHC_MANAGED_SELECTOR "app.kubernetes.io/managed-by=posthog-operator"
@@ -60,6 +63,8 @@ struct phc_scope {
 
 #define PHC_MAX_SCOPES 64
 
+struct phc_lag_state;
+
 /* The controller: controller.h's opaque handle. */
 struct posthog_controller {
 	struct kube_client *client;
@@ -81,6 +86,12 @@ struct posthog_controller {
 	 * {"ns/name": {"uid", "generation", "buckets", "at" (monotonic ms)}}. */
 	pthread_mutex_t schema_lock;
 	cJSON *schema_checks;
+	/* The lag autoscaler: how often it reads a group's lag, and per
+	 * Deployment its last read and stabilization windows (lagscale.c). */
+	uint64_t lag_poll_ms;
+	pthread_mutex_t lag_lock;
+	struct phc_lag_state *lag_states;
+	size_t nlag_states;
 };
 
 /* The scope watching ns, or NULL. */
@@ -165,6 +176,28 @@ void phc_schema_forget(struct posthog_controller *p, const char *key);
  * errno. */
 int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen);
 
+/* ---- lagscale.c ----------------------------------------------------------- */
+
+/* The default interval between two lag reads of one Deployment: the HPA
+ * controller's --horizontal-pod-autoscaler-sync-period default. */
+#define PHC_LAG_POLL_MS 15000
+
+/*
+ * Runs the lag autoscaler for the Deployments of bucket whose entries in
+ * run->desired carry "lagAutoscaling": reads each consumer group's lag
+ * (at most once per p->lag_poll_ms), decides with ph_lag_decide() and
+ * applies spec.replicas as PHC_AUTOSCALER_MANAGER, with an Event and
+ * metrics; shows the lag and the last scale in bucket_status's ingestion
+ * / async objects, and asks for a requeue at the next read. A lag that
+ * cannot be read leaves the replicas, shows the error there and records
+ * a LagUnreadable Warning Event when the error is new. Returns 0, or the
+ * negative errno of a failed apply (for the worker to retry with backoff).
+ */
+int phc_lag_autoscale(struct phc_run *run, unsigned bucket, cJSON *bucket_status);
+
+/* Frees the autoscaler's state. */
+void phc_lag_free(struct posthog_controller *p);
+
 /* ---- finalize.c ---------------------------------------------------------- */
 
 /* Set to "true" on a PostHog being deleted with deletionPolicy Delete, it
@@ -227,7 +260,8 @@ int phc_prune(struct phc_run *run, struct kube_status *first);
  * manages (obj, its desired form, carries no replicas; entries holds the
  * HPA) is ready from the HPA's minReplicas on: an HPA scale-up is not a
  * loss of readiness while the floor the user asked for is available.
- * Anything else needs want.
+ * The same holds for one the lag autoscaler scales (its entry carries
+ * "lagAutoscaling"), from that minReplicas on. Anything else needs want.
  */
 int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want);
 

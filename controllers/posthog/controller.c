@@ -314,6 +314,8 @@ void posthog_controller_free(struct posthog_controller *p)
 		free(p->scopes[i].ns);
 	cJSON_Delete(p->schema_checks);
 	pthread_mutex_destroy(&p->schema_lock);
+	phc_lag_free(p);
+	pthread_mutex_destroy(&p->lag_lock);
 	free(p->router_image);
 	free(p);
 }
@@ -351,6 +353,8 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	p->client = c;
 	p->log = log;
 	pthread_mutex_init(&p->schema_lock, NULL);
+	pthread_mutex_init(&p->lag_lock, NULL);
+	p->lag_poll_ms = opts && opts->lag_poll_ms ? opts->lag_poll_ms : PHC_LAG_POLL_MS;
 	p->schema_checks = cJSON_CreateObject();
 	p->manager = m;
 	p->recorder = manager_recorder(m);

@@ -24,6 +24,10 @@ struct posthog_controller_options {
 	/* The bucket router's image (the operator's own); NULL = default. */
 	const char *router_image;
 	uint64_t resync_ms;            /* informer resync; 0 = default */
+	/* Interval between two reads of a bucket's consumer-group lag
+	 * (autoscaling.metric lag); 0 = 15 s, the HPA's sync period. The
+	 * connect_to mappings above apply to these Kafka connections too. */
+	uint64_t lag_poll_ms;
 };
 
 struct posthog_controller;

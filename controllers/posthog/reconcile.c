@@ -480,6 +480,9 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 		count_deployment(run, names.ingestion_deployment, bs, "ingestion");
 		count_deployment(run, names.async_deployment, bs, "async");
 	}
+	/* After the apply: a Deployment the operator scales on lag exists
+	 * now (or with the next reconcile, which its creation triggers). */
+	r = first_error(r, phc_lag_autoscale(run, b, bs));
 	set_bool(bs, "ready", t.all_ready);
 	set_string(bs, "message", t.all_ready ? NULL : t.message);
 	return r;

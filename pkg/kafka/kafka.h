@@ -195,6 +195,35 @@ int kafka_producer_outstanding(struct kafka_producer *p)
 int kafka_producer_watermarks(struct kafka_producer *p, const char *topic,
 			      int64_t *high, size_t *n, int timeout_ms) __attribute__((warn_unused_result));
 
+/* ---- lag.c: a consumer group's lag, for autoscaling ---------------------- */
+
+struct kafka_lag {
+	int64_t total;     /* messages the group has yet to read, summed */
+	int64_t end;       /* sum of the high watermarks */
+	size_t partitions; /* the topic's partition count */
+	size_t uncommitted; /* partitions without a committed offset */
+};
+
+struct kafka_lag_options {
+	const char *bootstrap; /* "host:port,..."; borrowed */
+	kafka_conf conf;       /* may be NULL */
+	/* "HOST:PORT:CONNECT-HOST:CONNECT-PORT" rules (curl's --connect-to;
+	 * an empty HOST or PORT matches any), NULL-terminated; may be NULL */
+	const char *const *connect_to;
+	int timeout_ms;        /* per request; <= 0: 5000 */
+	struct log *log;       /* borrowed; may be NULL */
+};
+
+/*
+ * The lag of consumer group on topic, without joining the group: per
+ * partition the high watermark minus the committed offset (minus the low
+ * watermark when the group has committed nothing there, or committed less
+ * than it). Returns 0, -EINVAL (bad option, logged), -ENOENT (unknown
+ * topic), -ETIMEDOUT or another negative errno (logged).
+ */
+int kafka_group_lag(const struct kafka_lag_options *o, const char *group,
+		    const char *topic, struct kafka_lag *out) __attribute__((warn_unused_result));
+
 /* A static description of a negative errno returned here. */
 const char *kafka_strerror(int err);
 
