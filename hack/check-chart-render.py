@@ -30,6 +30,13 @@ NEEDED = {
     ("posthog.com", "posthogs"): "get list watch update patch",
     ("posthog.com", "posthogs/status"): "get update patch",
     ("posthog.com", "posthogs/finalizers"): "update",
+    # the backup API: schedules create and prune PostHogBackups
+    ("posthog.com", "posthogbackups"): "get list watch create delete",
+    ("posthog.com", "posthogbackups/status"): "get update patch",
+    ("posthog.com", "posthogbackupschedules"): "get list watch",
+    ("posthog.com", "posthogbackupschedules/status"): "get update patch",
+    ("posthog.com", "posthogrestores"): "get list watch",
+    ("posthog.com", "posthogrestores/status"): "get update patch",
     ("apps", "statefulsets"): "get list watch create update patch delete",
     ("apps", "deployments"): "get list watch create update patch delete",
     ("", "services"): "get list watch create update patch delete",
