@@ -942,6 +942,28 @@ static void collect(void *userdata, struct metrics *m)
 		}
 		cJSON_Delete(best);
 		cJSON_Delete(all);
+		/* The interval between a schedule's slots, for the alert on a
+		 * last success older than twice the schedule. */
+		all = informer_list(p->scopes[i].objs[K_SCHEDULE], NULL);
+		cJSON_ArrayForEach(o, all) {
+			const cJSON *spec = get(o, "spec");
+			const char *ns = str(get(o, "metadata"), "namespace");
+			const char *ph = str(get(spec, "posthog"), "name");
+			char err[256];
+			struct cron cr;
+			time_t a, b;
+
+			if (!ns || !ph || cJSON_IsTrue(get(spec, "suspend")) ||
+			    cron_parse(str(spec, "schedule"), &cr, err, sizeof(err)) < 0 ||
+			    cron_next(&cr, time(NULL), &a) < 0 || cron_next(&cr, a, &b) < 0)
+				continue;
+			metrics_gauge_set(m, "posthog_backup_schedule_interval_seconds",
+					  "Seconds between two slots of the PostHogBackupSchedule.",
+					  (const char *[]){"namespace", ns, "posthog", ph, "schedule",
+							   str(get(o, "metadata"), "name"), NULL},
+					  (double)(b - a));
+		}
+		cJSON_Delete(all);
 	}
 }
 

@@ -16,6 +16,7 @@
  *   posthog_backup_last_success_timestamp_seconds{namespace,posthog}
  *   posthog_backups_total{namespace,posthog,result="completed"|"failed"}
  *   posthog_restores_total{namespace,posthog,result}
+ *   posthog_backup_schedule_interval_seconds{namespace,posthog,schedule}
  */
 #ifndef PHO_PHBACKUP_H
 #define PHO_PHBACKUP_H
