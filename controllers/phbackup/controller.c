@@ -388,10 +388,13 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 				snprintf(first_err, sizeof(first_err), "shard %u: %.900s", s, str(e, "error"));
 			continue;
 		}
-		rc = ensure_job(r, sc, &in, e, &job);
-		if (rc < 0) {
+		int jr = ensure_job(r, sc, &in, e, &job);
+
+		if (jr < 0) {
 			if (!strcmp(str(r->status, "phase"), "Failed"))
-				return rc;
+				return jr;
+			if (rc == 0)
+				rc = jr; /* retried with backoff */
 			running++;
 			continue;
 		}
