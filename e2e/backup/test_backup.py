@@ -6,15 +6,16 @@ What is real: the control plane (with CLUSTER=kube: kube-apiserver, the Job
 controller, the scheduler placing the agent's pod beside the ClickHouse pod
 that shares its volume claim), the operator, ClickHouse 18.16 and the S3
 store (versitygw, checking every signature). What is simulated: kwok runs no
-container, it only marks each Job's pod succeeded after --job-duration. The
-AgentRunner below therefore plays the container's part for backup Jobs: it
-runs the Job's own command (`posthog-operator backup-agent` with the Job's
+container; for the agent's image it only makes the pod Running
+(hack/kube-cluster --manual-image). The AgentRunner below plays the
+kubelet's part for the agent's Jobs: it runs the pod's own command (`posthog-operator backup-agent` with the Job's
 arguments), with the environment the Job declares (the store's credentials
 read from the Secret the Job names), against the local ClickHouse, whose
-data directory stands for the mounted volume claim. The operator fills the
-status from the manifests it reads from the store, never from this runner.
-Restore Jobs are not run (the engine's restore is tested in
-hack/test.d/27-backup); their status follows the Job's outcome.
+data directory stands for the mounted volume claim, and writes the exit code
+to the pod's status. The operator fills the status from the manifests it
+reads from the store, never from this runner.
+Restore Jobs run the same way: the test drops the table, the restore Job's
+agent restores it from the store, and the test compares the rows.
 """
 import base64
 import glob
@@ -138,8 +139,13 @@ def store(secret_name="s3-creds"):
 
 
 class AgentRunner(threading.Thread):
-    """Runs each backup Job's container command once, as the kubelet would:
-    a watch names each new agent Job, and a thread per Job runs it."""
+    """Plays the kubelet for the agent's pods (kwok leaves them Running:
+    hack/kube-cluster --manual-image): for each new pod of a backup Job, once
+    the scheduler placed it and it runs, it runs the container's command
+    (`posthog-operator backup-agent` with the Job's arguments) with the
+    environment the pod declares, the Secret values read from the Secrets it
+    names, then writes the pod's outcome (phase, exit code) to its status,
+    from which the Job controller completes or fails the Job."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -147,9 +153,10 @@ class AgentRunner(threading.Thread):
         self.lock = threading.Lock()
         self.proc = None
 
-    def run_job(self, name):
-        job = get("job", name)
-        ct = job["spec"]["template"]["spec"]["containers"][0]
+    def run_pod(self, name):
+        pod = wait_for("pod %s Running" % name, lambda: (lambda p: p if p and p.get(
+            "status", {}).get("phase") == "Running" else None)(get("pod", name)), timeout=60)
+        ct = pod["spec"]["containers"][0]
         env = dict(os.environ)
         secrets = {s["metadata"]["name"]: s for s in get("secrets")["items"]}
         for e in ct.get("env", []):
@@ -158,38 +165,51 @@ class AgentRunner(threading.Thread):
             else:
                 ref = e["valueFrom"]["secretKeyRef"]
                 env[e["name"]] = base64.b64decode(secrets[ref["name"]]["data"][ref["key"]]).decode()
-        # The Job's CLICKHOUSE_URL is the replica's Service; the operator's
+        # The pod's CLICKHOUSE_URL is the replica's Service; the operator's
         # --connect-to maps that name to the local server, and so does this.
         env["CLICKHOUSE_URL"] = os.environ["CLICKHOUSE_URL"]
         env["CLICKHOUSE_USER"] = os.environ["CLICKHOUSE_USER"]
         mount = ct["volumeMounts"][0]["mountPath"]
-        t0 = time.time()
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         p = subprocess.run([BIN] + ct["args"] + ["--clickhouse-path", os.environ["E2E_CLICKHOUSE_DATA"]],
                            env=env, capture_output=True, text=True, timeout=120)
+        last = (p.stdout.strip().splitlines() or [""])[-1]
+        term = {"exitCode": p.returncode if p.returncode >= 0 else 128 - p.returncode,
+                "reason": "Completed" if p.returncode == 0 else "Error",
+                "startedAt": started,
+                "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if p.returncode != 0:
+            term["message"] = last[-4000:]  # FallbackToLogsOnError
+        status = {"status": {
+            "phase": "Succeeded" if p.returncode == 0 else "Failed",
+            "containerStatuses": [{"name": ct["name"], "image": ct["image"], "imageID": "",
+                                   "ready": False, "started": False, "restartCount": 0,
+                                   "state": {"terminated": term}}]}}
+        kubectl("patch", "pod", name, "--subresource=status", "--type=merge",
+                "-p", json.dumps(status))
         return {"rc": p.returncode, "out": p.stdout, "err": p.stderr[-3000:], "mount": mount,
-                "args": ct["args"], "seconds": time.time() - t0,
-                "seen": t0 - rfc3339(job["metadata"]["creationTimestamp"])}
+                "args": ct["args"], "node": pod["spec"]["nodeName"]}
 
-    def one(self, name):
+    def one(self, name, job):
         try:
-            res = self.run_job(name)
+            res = self.run_pod(name)
         except Exception as e:  # reported by the test that waits for it
             res = {"rc": -1, "out": "", "err": "runner: %r" % e, "mount": None, "args": None}
         with self.lock:
-            self.results[name] = res
+            self.results[job] = res
 
     def run(self):
         self.proc = subprocess.Popen(
-            ["kubectl", "-n", NS, "get", "jobs", "-w", "--no-headers",
-             "-l", "app.kubernetes.io/component=backup-agent,posthog.com/backup",
-             "-o", "custom-columns=NAME:.metadata.name"],
+            ["kubectl", "-n", NS, "get", "pods", "-w", "--no-headers",
+             "-l", "app.kubernetes.io/component=backup-agent",
+             "-o", "custom-columns=NAME:.metadata.name,JOB:.metadata.labels.job-name"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         started = set()
         for line in self.proc.stdout:
-            name = line.strip()
-            if name and name not in started:
-                started.add(name)
-                threading.Thread(target=self.one, args=(name,), daemon=True).start()
+            parts = line.split()
+            if len(parts) == 2 and parts[0] not in started:
+                started.add(parts[0])
+                threading.Thread(target=self.one, args=tuple(parts), daemon=True).start()
 
     def stop(self):
         if self.proc:
@@ -260,13 +280,10 @@ class BackupE2E(unittest.TestCase):
         spec = job["spec"]["template"]["spec"]
         self.assertEqual(spec["volumes"][0]["persistentVolumeClaim"]["claimName"],
                          "data-posthog-clickhouse-0-0")
-        if CLUSTER == "kube":
-            # The real scheduler put the agent's pod on the node of the
-            # ClickHouse pod whose ReadWriteOnce claim it shares.
-            pods = get("pods", selector="job-name=now-1-s0")["items"]
-            ch = get("pod", "posthog-clickhouse-0-0")
-            self.assertTrue(pods and ch)
-            self.assertEqual(pods[0]["spec"]["nodeName"], ch["spec"]["nodeName"])
+        # The real scheduler put the agent's pod on the node of the
+        # ClickHouse pod whose ReadWriteOnce claim it shares (of 3 nodes).
+        ch = get("pod", "posthog-clickhouse-0-0")
+        self.assertEqual(run["node"], ch["spec"]["nodeName"])
         ts = wait_for("the last-success metric", lambda: metric(
             "posthog_backup_last_success_timestamp_seconds", namespace=NS, posthog="posthog"))
         self.assertEqual(ts, rfc3339(m["finishedAt"]))
@@ -367,12 +384,21 @@ class BackupE2E(unittest.TestCase):
         self.assertEqual(condition(r, "Completed")["reason"], "BackupNotFound")
         self.assertIn("has no manifest", r["status"]["error"])
         self.assertIsNone(get("job", "restore-missing-s0"))
+        # A real restore: drop the table, restore backup now-1 through the
+        # operator, compare count and checksum.
+        check = "SELECT count(), sum(cityHash64(id, v)) FROM posthog.e2e_rows"
+        before = sql(check)
+        self.assertEqual(before.split()[0], str(ROWS))
+        sql("DROP TABLE posthog.e2e_rows")
         restore("restore-1", "now-1")
         job = wait_for("the restore Job", lambda: get("job", "restore-1-s0"))
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
         self.assertEqual(args, ["backup-agent", "restore", "--name", "now-1", "--replay-kafka"])
         r = self.final("posthogrestore", "restore-1")
+        run = RUNNER.result("restore-1-s0")
+        self.assertEqual(run["rc"], 0, run["err"] + run["out"])
         self.assertEqual(r["status"]["phase"], "Completed", r["status"])
+        self.assertEqual(sql(check), before)
 
 
 if __name__ == "__main__":
