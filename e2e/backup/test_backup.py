@@ -343,9 +343,10 @@ class BackupE2E(unittest.TestCase):
             slot = rfc3339(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(
                 b["metadata"]["name"].rsplit("-", 1)[1], "%Y%m%d%H%M%S")))
             at = rfc3339(b["metadata"]["creationTimestamp"])
-            # On time: every slot's backup created within 3 s after the slot.
+            # On time: every slot's backup created within 5 s after the slot
+            # (on a loaded 2-core machine).
             self.assertGreaterEqual(at, slot)
-            self.assertLessEqual(at - slot, 3, b["metadata"])
+            self.assertLessEqual(at - slot, 5, b["metadata"])
             self.assertEqual(b["spec"]["retention"], "1h")
             slots.append(slot)
         # One backup for every slot, none skipped or doubled.
@@ -364,11 +365,15 @@ class BackupE2E(unittest.TestCase):
                       if b.get("status", {}).get("phase") == "Completed"),
                      key=lambda b: b["status"]["completedAt"])
         self.assertEqual(condition(sched, "Valid")["status"], "True")
-        ts = wait_for("the metric follows the newest backup", lambda: (lambda v: v if v and v >= rfc3339(
-            newest["status"]["completedAt"]) else None)(metric(
-                "posthog_backup_last_success_timestamp_seconds", namespace=NS, posthog="posthog")))
-        self.assertEqual(ts, max(rfc3339(b["status"]["completedAt"]) for b in get(
-            "posthogbackups")["items"] if b.get("status", {}).get("phase") == "Completed"))
+        def newest_completed():
+            return max(rfc3339(b["status"]["completedAt"]) for b in get("posthogbackups")["items"]
+                       if b.get("status", {}).get("phase") == "Completed")
+        # The metric is the newest completedAt (a backup of the suspended
+        # schedule may still finish meanwhile, hence the wait).
+        wait_for("the metric follows the newest backup", lambda: metric(
+            "posthog_backup_last_success_timestamp_seconds", namespace=NS,
+            posthog="posthog") == newest_completed())
+        self.assertGreaterEqual(newest_completed(), rfc3339(newest["status"]["completedAt"]))
         self.assertGreaterEqual(metric("posthog_backups_total", namespace=NS, posthog="posthog",
                                        result="completed"), 3)
 
