@@ -565,8 +565,12 @@ static int reconcile_run(struct phbackup *p, int kind, const char *key,
 		res->requeue_after_ms = PHB_POLL_MS;
 		goto write;
 	}
-	ph_normalize(ph, &phspec);
-	if (!phspec || ph_is_external(phspec, "clickhouse")) {
+	if (ph_normalize(ph, &phspec) < 0 || !phspec) {
+		finish(&r, "Failed", "PostHogInvalid",
+		       "the PostHog's spec is invalid (see its SpecValid condition)");
+		goto write;
+	}
+	if (ph_is_external(phspec, "clickhouse")) {
 		finish(&r, "Failed", "ExternalClickHouse",
 		       "the PostHog's ClickHouse is external (spec.clickhouse.external): the "
 		       "agent needs the replicas' data directories, so only a managed "
@@ -807,10 +811,9 @@ static int reconcile_schedule(void *u, const char *key, struct reconcile_result 
 	}
 	phb_set_condition(conds, "Valid", "True", "Valid", "the schedule and the store are valid",
 			  now_s);
-	if (str(status, "lastScheduleTime"))
-		kube_parse_rfc3339(str(status, "lastScheduleTime"), &last);
-	else
-		kube_parse_rfc3339(str(get(obj, "metadata"), "creationTimestamp"), &last);
+	if (kube_parse_rfc3339(str(status, "lastScheduleTime") ? str(status, "lastScheduleTime")
+			       : str(get(obj, "metadata"), "creationTimestamp"), &last) < 0)
+		last = now; /* an unreadable time: the next slot from now */
 	if (cJSON_IsTrue(get(spec, "suspend"))) {
 		cJSON_DeleteItemFromObjectCaseSensitive(status, "nextScheduleTime");
 		goto summarize;
@@ -1076,7 +1079,9 @@ int phbackup_register(struct manager *m, struct kube_client *c, struct log *log,
 			r = add_scope(p, *ns, opts->resync_ms);
 	if (r >= 0) {
 		p->metrics = manager_metrics(m);
-		metrics_add_collector(p->metrics, collect, p);
+		r = metrics_add_collector(p->metrics, collect, p);
+		if (r < 0)
+			log_error(log, "backup metrics: cannot add the collector: %s", strerror(-r));
 	}
 	if (r < 0) {
 		phbackup_free(p);

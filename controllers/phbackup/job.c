@@ -173,7 +173,11 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 			 in->posthog, in->shard);
 		return -EINVAL;
 	}
-	ph_clickhouse_credentials(in->ph_spec, &ch_user, &ch_secret, &ch_key);
+	if (ph_clickhouse_credentials(in->ph_spec, &ch_user, &ch_secret, &ch_key) < 0) {
+		snprintf(err, errlen, "PostHog %s: spec.clickhouse has no admin credentials",
+			 in->posthog);
+		return -EINVAL;
+	}
 	snprintf(pod, sizeof(pod), "%s", ep.pod);
 	snprintf(claim, sizeof(claim), "data-%s", ep.pod);
 	snprintf(url, sizeof(url), "%s://%s:%u", ep.secure ? "https" : "http", ep.host, ep.port);
