@@ -30,6 +30,13 @@ NEEDED = {
     ("posthog.com", "posthogs"): "get list watch update patch",
     ("posthog.com", "posthogs/status"): "get update patch",
     ("posthog.com", "posthogs/finalizers"): "update",
+    # the backup API: schedules create and prune PostHogBackups
+    ("posthog.com", "posthogbackups"): "get list watch create delete",
+    ("posthog.com", "posthogbackups/status"): "get update patch",
+    ("posthog.com", "posthogbackupschedules"): "get list watch",
+    ("posthog.com", "posthogbackupschedules/status"): "get update patch",
+    ("posthog.com", "posthogrestores"): "get list watch",
+    ("posthog.com", "posthogrestores/status"): "get update patch",
     ("apps", "statefulsets"): "get list watch create update patch delete",
     ("apps", "deployments"): "get list watch create update patch delete",
     ("", "services"): "get list watch create update patch delete",
@@ -91,7 +98,34 @@ tests:
         values: '0x30'
       - series: 'kube_deployment_spec_replicas{namespace="team-a", deployment="idle-plugins-1"}'
         values: '0x30'
+      - series: 'posthog_backup_schedule_interval_seconds{job="@JOB@", namespace="team-a", posthog="prod", schedule="s"}'
+        values: '120x30'
+      - series: 'posthog_backup_last_success_timestamp_seconds{job="@JOB@", namespace="team-a", posthog="prod"}'
+        values: '0x30'
+      - series: 'posthog_backup_schedule_interval_seconds{job="@JOB@", namespace="team-a", posthog="ok", schedule="s"}'
+        values: '3600x30'
+      - series: 'posthog_backup_last_success_timestamp_seconds{job="@JOB@", namespace="team-a", posthog="ok"}'
+        values: '0x30'
+      - series: 'posthog_backup_schedule_interval_seconds{job="@JOB@", namespace="team-b", posthog="never", schedule="s"}'
+        values: '3600x30'
     alert_rule_test:
+      - eval_time: 20m
+        alertname: PostHogBackupTooOld
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: team-a, posthog: prod}
+            exp_annotations:
+              summary: A PostHog's last backup is too old.
+              description: >-
+                PostHog team-a/prod has a PostHogBackupSchedule but no backup
+                completed within 2 schedule intervals. See `kubectl get
+                posthogbackups -n team-a` and the failed backups' conditions.
+          - exp_labels: {severity: warning, namespace: team-b, posthog: never}
+            exp_annotations:
+              summary: A PostHog's last backup is too old.
+              description: >-
+                PostHog team-b/never has a PostHogBackupSchedule but no backup
+                completed within 2 schedule intervals. See `kubectl get
+                posthogbackups -n team-b` and the failed backups' conditions.
       - eval_time: 20m
         alertname: PostHogNotReady
         exp_alerts:
@@ -368,6 +402,7 @@ def check_monitoring(case, objs, dep):
         "PostHogOperatorReconcileErrors": "rate(controller_runtime_reconcile_errors_total{" + job + "}",
         "PostHogNotReady": "posthog_ready{" + job + "}",
         "PostHogBucketNotReady": "posthog_bucket_ready{" + job + "}",
+        "PostHogBackupTooOld": "posthog_backup_last_success_timestamp_seconds{" + job + "}",
         "PostHogPluginServerUnavailable": 'kube_deployment_status_replicas_available{deployment=~".*-plugins-.*"} == 0',
     }
     for name, frag in want.items():
@@ -510,7 +545,7 @@ def main():
         ("namespaced", ["watchNamespaces={team-a,team-b}"], 2, ["team-a", "team-b"], default_res,
          "namespaced", False),
         ("monitoring", ["serviceMonitor.enabled=true", "prometheusRule.enabled=true",
-                        "rbac.serviceProxy=true"], 2, [], default_res, "cluster", True),
+                        "prometheusRule.backups.enabled=true", "rbac.serviceProxy=true"], 2, [], default_res, "cluster", True),
         ("scaled", ["replicaCount=3", "resources.requests.cpu=200m", "resources.requests.memory=128Mi",
                     "resources.limits.cpu=1", "resources.limits.memory=512Mi", "podAntiAffinity=hard"],
          3, [], {"requests": {"cpu": "200m", "memory": "128Mi"}, "limits": {"cpu": 1, "memory": "512Mi"}},

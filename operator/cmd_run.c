@@ -1,6 +1,6 @@
 /*
  * `posthog-operator run`: flags, logger, API server check, manager, the
- * PostHog controller, and the signal-driven run loop.
+ * PostHog and backup controllers, and the signal-driven run loop.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "controllers/phbackup/phbackup.h"
 #include "controllers/posthog/controller.h"
 #include "commands.h"
 #include "flags.h"
@@ -36,6 +37,7 @@ int cmd_run(int argc, char **argv)
 	struct kube_client *client = NULL;
 	struct manager *m = NULL;
 	struct posthog_controller *pc = NULL;
+	struct phbackup *bc = NULL;
 	int status = 1;
 	if (op_connect(&f, log, metrics, &client) < 0)
 		goto out;
@@ -57,6 +59,16 @@ int cmd_run(int argc, char **argv)
 		log_error(log, "cannot set up the PostHog controller: %s", strerror(-rc));
 		goto out;
 	}
+	struct phbackup_options bo = {
+		.namespaces = f.nnamespaces ? f.namespaces : NULL,
+		.image = f.router_image, /* the operator's own image */
+		.resync_ms = f.sync_period_ms,
+	};
+	rc = phbackup_register(m, client, log, &bo, &bc);
+	if (rc < 0) {
+		log_error(log, "cannot set up the backup controllers: %s", strerror(-rc));
+		goto out;
+	}
 	log_info(log, "posthog-operator %s starting as %s", PHO_VERSION, manager_identity(m));
 	status = op_serve(m, &f, log);
 out:
@@ -64,6 +76,7 @@ out:
 	 * manager_free) before freeing the controller's state. */
 	manager_free(m);
 	posthog_controller_free(pc);
+	phbackup_free(bc);
 	kube_client_free(client);
 	metrics_free(metrics);
 	log_free(log);

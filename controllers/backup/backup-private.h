@@ -57,9 +57,4 @@ int bk_kafka_read_offsets(const char *brokers, const char *group,
 int bk_kafka_commit_offsets(const char *brokers, const char *group,
 			    const cJSON *offsets, char *err, size_t errlen);
 
-/* Reads and parses the manifest of backup name (caller frees). -ENOENT
- * when the backup has none, i.e. is not complete. */
-int bk_read_manifest(const struct bk_target *t, const char *name,
-		     cJSON **out, char *err, size_t errlen);
-
 #endif

@@ -640,6 +640,8 @@ int bk_backup(const struct bk_target *t, const char *name,
 	cJSON_AddNumberToObject(m, "finishedAtUnix", (double)time(NULL));
 	cJSON_AddNumberToObject(m, "bytes", (double)res->bytes);
 	cJSON_AddNumberToObject(m, "parts", (double)res->parts);
+	cJSON_AddNumberToObject(m, "partsUploaded", (double)res->parts_uploaded);
+	cJSON_AddNumberToObject(m, "bytesUploaded", (double)res->bytes_uploaded);
 	cJSON_AddNumberToObject(m, "rows", (double)res->rows);
 	r = write_manifest(t, name, m, err, errlen);
 out:

@@ -113,6 +113,16 @@ int bk_retain(const struct bk_target *t, int64_t now, int64_t max_age_s,
 int bk_list(const struct bk_target *t, cJSON **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * Reads and parses the manifest of backup `name` of the shard (caller
+ * frees): -ENOENT (with "has no manifest" in err) when the backup is
+ * incomplete or absent, -EBADMSG when it is no manifest, or the store's
+ * error. The manifest holds "startedAt", "finishedAt", "bytes", "parts",
+ * "partsUploaded" (from this version on), "rows" and "tables".
+ */
+int bk_read_manifest(const struct bk_target *t, const char *name,
+		     cJSON **out, char *err, size_t errlen);
+
 /* Parses "30d", "12h", "90m", "45s" into seconds. Returns 0 or -EINVAL. */
 int bk_parse_duration(const char *s, int64_t *out) __attribute__((warn_unused_result));
 

@@ -9,12 +9,20 @@
 #include "backup-private.h"
 
 /* Every manifest of the shard, parsed, sorted by finishedAtUnix. */
+static int by_finished(const void *a, const void *b)
+{
+	double x = cJSON_GetNumberValue(cJSON_GetObjectItem(*(cJSON *const *)a, "finishedAtUnix"));
+	double y = cJSON_GetNumberValue(cJSON_GetObjectItem(*(cJSON *const *)b, "finishedAtUnix"));
+
+	return x < y ? -1 : x > y;
+}
+
 static int load_manifests(const struct bk_target *t, cJSON **out, char *err,
 			  size_t errlen)
 {
 	struct buf prefix, suffix;
 	cJSON *keys = NULL, *k, *all, *m;
-	int r, n, i, j;
+	int r, n, i;
 
 	buf_init(&prefix, BK_MAX_PATH);
 	buf_init(&suffix, 128);
@@ -46,18 +54,25 @@ static int load_manifests(const struct bk_target *t, cJSON **out, char *err,
 		}
 		cJSON_AddItemToArray(all, m);
 	}
-	/* Insertion sort by finishedAtUnix: there are few backups. */
+	/* Sorted by finishedAtUnix into a new array. (An insertion sort that
+	 * detached and re-inserted items lost one under cJSON 1.7.15 when a
+	 * manifest had to move before the first: LeakSanitizer caught it.) */
 	n = cJSON_GetArraySize(all);
-	for (i = 1; i < n; i++) {
-		for (j = i; j > 0; j--) {
-			cJSON *a = cJSON_GetArrayItem(all, j - 1), *b = cJSON_GetArrayItem(all, j);
+	if (n > 1) {
+		cJSON **v = calloc((size_t)n, sizeof(*v)), *sorted = cJSON_CreateArray();
 
-			if (cJSON_GetNumberValue(cJSON_GetObjectItem(a, "finishedAtUnix")) <=
-			    cJSON_GetNumberValue(cJSON_GetObjectItem(b, "finishedAtUnix")))
-				break;
-			cJSON_DetachItemViaPointer(all, b);
-			cJSON_InsertItemInArray(all, j - 1, b);
+		if (!v || !sorted)
+			abort();
+		for (i = 0; i < n; i++)
+			v[i] = cJSON_GetArrayItem(all, i);
+		qsort(v, (size_t)n, sizeof(*v), by_finished);
+		for (i = 0; i < n; i++) {
+			cJSON_DetachItemViaPointer(all, v[i]);
+			cJSON_AddItemToArray(sorted, v[i]);
 		}
+		free(v);
+		cJSON_Delete(all);
+		all = sorted;
 	}
 	*out = all;
 out:

@@ -24,6 +24,18 @@ Left out on purpose (add here if the operator starts to need them):
 - apiGroups: ["posthog.com"]
   resources: ["posthogs/finalizers"]
   verbs: ["update"]
+# The backup API (docs/backups.md): read backups, schedules and restores and
+# write their status; a schedule creates its PostHogBackups and deletes the
+# oldest beyond its backupHistoryLimit (nothing in the store).
+- apiGroups: ["posthog.com"]
+  resources: ["posthogbackups"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+- apiGroups: ["posthog.com"]
+  resources: ["posthogbackupschedules", "posthogrestores"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["posthog.com"]
+  resources: ["posthogbackups/status", "posthogbackupschedules/status", "posthogrestores/status"]
+  verbs: ["get", "update", "patch"]
 # The workloads it owns: ZooKeeper, Kafka and ClickHouse StatefulSets,
 # plugin-server Deployments, their Services and ConfigMaps. Writes are
 # server-side apply (patch); create/update/delete for first creation,
@@ -50,7 +62,7 @@ Left out on purpose (add here if the operator starts to need them):
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "list", "watch", "delete"]
-# Kafka topic Jobs.
+# Kafka topic Jobs, and the backup agent's Jobs (one per shard).
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]

@@ -1,0 +1,105 @@
+/*
+ * phbackup: the controller of the backup API (posthog.com/v1alpha1
+ * PostHogBackup, PostHogBackupSchedule, PostHogRestore; docs/backups.md).
+ *
+ * A PostHogBackup or PostHogRestore becomes one Job per ClickHouse shard,
+ * running the operator's own image as `posthog-operator backup-agent`
+ * beside the shard's first replica: the Job's pod must land on that pod's
+ * node (pod affinity) and mounts the same ReadWriteOnce volume claim, which
+ * Kubernetes allows for pods of one node. The status comes from evidence:
+ * a backup is Completed only when the operator has read every shard's
+ * manifest from the store (the agent writes it last); the Jobs' own
+ * outcome only says that the agent ran. A schedule creates PostHogBackups
+ * on its cron schedule.
+ *
+ * Metrics (on the operator's /metrics):
+ *   posthog_backup_last_success_timestamp_seconds{namespace,posthog}
+ *   posthog_backups_total{namespace,posthog,result="completed"|"failed"}
+ *   posthog_restores_total{namespace,posthog,result}
+ *   posthog_backup_schedule_interval_seconds{namespace,posthog,schedule}
+ */
+#ifndef PHO_PHBACKUP_H
+#define PHO_PHBACKUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "pkg/kube/kube.h"
+#include "pkg/log/log.h"
+#include "pkg/manager/manager.h"
+
+#define PHB_KIND_BACKUP "PostHogBackup"
+#define PHB_KIND_SCHEDULE "PostHogBackupSchedule"
+#define PHB_KIND_RESTORE "PostHogRestore"
+#define PHB_LABEL_SCHEDULE "posthog.com/backup-schedule"
+/* The ClickHouse image's own user and group (ClickHouse/ClickHouse
+ * docker/server/Dockerfile.ubuntu: groupadd --gid=101, useradd --uid=101),
+ * so that the server can read the parts a restore writes. */
+#define PHB_CLICKHOUSE_UID 101
+
+struct phbackup_options {
+	const char *const *namespaces; /* NULL-terminated; NULL = all */
+	const char *image;             /* the agent's image (the operator's own) */
+	uint64_t resync_ms;
+};
+
+struct phbackup;
+
+int phbackup_register(struct manager *m, struct kube_client *c, struct log *log,
+		      const struct phbackup_options *opts, struct phbackup **out);
+void phbackup_free(struct phbackup *p);
+
+/* ---- pure parts, for tests ---------------------------------------------- */
+
+/* What one agent Job does. */
+struct phb_job_in {
+	const char *op;         /* "backup" or "restore" */
+	const cJSON *owner;     /* the PostHogBackup or PostHogRestore */
+	const char *owner_kind;
+	const char *name;       /* the backup's name in the store */
+	const char *posthog;    /* the PostHog's name */
+	const cJSON *ph_spec;   /* the PostHog's normalized spec */
+	const cJSON *store;     /* spec.store */
+	unsigned shard;
+	const char *image;
+	const char *retention;  /* NULL: none */
+	unsigned keep_min;
+	bool replay_kafka;
+};
+
+/* The Job's name, "<owner>-s<shard>". Returns 0 or -ENOSPC. */
+int phb_job_name(const char *owner, unsigned shard, char *out, size_t outsz);
+
+/* Builds the Job (caller frees). Returns 0 or -EINVAL naming the field in
+ * err. */
+int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
+		  size_t errlen);
+
+/* Checks spec.store and the retention of a backup, restore or schedule
+ * spec. Returns 0 or -EINVAL with the field named in err. */
+int phb_validate_spec(const cJSON *spec, bool restore, char *err,
+		      size_t errlen);
+
+/*
+ * A Job's outcome: 1 succeeded, -1 failed (the Failed condition's message
+ * into msg), 0 still running.
+ */
+int phb_job_outcome(const cJSON *job, char *msg, size_t msglen);
+
+/*
+ * The name of the backup a schedule creates for the slot at t:
+ * "<schedule>-YYYYMMDDhhmmss" (UTC). Returns 0 or -ENOSPC.
+ */
+int phb_scheduled_name(const char *schedule, time_t t, char *out, size_t outsz);
+
+/*
+ * Sets condition `type` in the array conds (a metav1.Condition list),
+ * keeping lastTransitionTime when the status is unchanged.
+ */
+void phb_set_condition(cJSON *conds, const char *type, const char *status,
+		       const char *reason, const char *message, const char *now);
+
+#endif

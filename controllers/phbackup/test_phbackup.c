@@ -1,0 +1,251 @@
+/* Unit tests of phbackup's pure parts: the agent Job, spec checks, Job
+ * outcomes, schedule names and conditions. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phbackup.h"
+
+static cJSON *parse(const char *s)
+{
+	cJSON *j = cJSON_Parse(s);
+
+	ck_assert_msg(j != NULL, "bad JSON: %s", s);
+	return j;
+}
+
+/* The value at a dotted path ("spec.containers.0.name"; a number indexes
+ * an array) as a string, or NULL. */
+static const char *at(const cJSON *j, const char *path)
+{
+	static char num[64];
+	const cJSON *cur = j;
+	const char *p = path;
+
+	while (cur && *p) {
+		char tok[128];
+		size_t n = strcspn(p, ".");
+
+		ck_assert_uint_lt(n, sizeof(tok));
+		memcpy(tok, p, n);
+		tok[n] = '\0';
+		p += n + (p[n] == '.');
+		if (strspn(tok, "0123456789") == n)
+			cur = cJSON_GetArrayItem(cur, (int)strtol(tok, NULL, 10));
+		else
+			cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+	}
+	if (!cur)
+		return NULL;
+	if (cJSON_IsString(cur))
+		return cur->valuestring;
+	snprintf(num, sizeof(num), "%g", cJSON_GetNumberValue(cur));
+	return num;
+}
+
+#define OWNER "{\"metadata\":{\"name\":\"nightly-1\",\"namespace\":\"ph\",\"uid\":\"u-1\"}}"
+#define STORE "{\"endpoint\":\"https://s3.example\",\"bucket\":\"bk\",\"prefix\":\"p\"," \
+	      "\"region\":\"eu-west-1\",\"credentials\":{\"secretName\":\"s3\"}}"
+#define PHSPEC "{\"clickhouse\":{\"shards\":2,\"replicas\":2,\"user\":\"admin\"," \
+	       "\"passwordSecret\":{\"name\":\"chpw\",\"key\":\"password\"}}}"
+
+/* Each case: a path in the built Job and the value it must hold. */
+static const struct {
+	const char *path, *want;
+} job_cases[] = {
+	{"metadata.name", "nightly-1-s1"},
+	{"metadata.namespace", "ph"},
+	{"metadata.ownerReferences.0.kind", "PostHogBackup"},
+	{"metadata.ownerReferences.0.uid", "u-1"},
+	{"spec.template.spec.restartPolicy", "Never"},
+	{"spec.template.spec.containers.0.args.0", "backup-agent"},
+	{"spec.template.spec.containers.0.args.1", "backup"},
+	{"spec.template.spec.containers.0.args.3", "nightly-1"},
+	{"spec.template.spec.containers.0.args.5", "30d"},
+	{"spec.template.spec.containers.0.args.7", "3"},
+	{"spec.template.spec.containers.0.image", "img:1"},
+	{"spec.template.spec.volumes.0.persistentVolumeClaim.claimName", "data-ph1-clickhouse-1-0"},
+	{"spec.template.spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution.0."
+	 "topologyKey", "kubernetes.io/hostname"},
+	{"spec.template.spec.securityContext.runAsUser", "101"},
+	{"spec.template.spec.containers.0.volumeMounts.0.mountPath", "/var/lib/clickhouse"},
+	{"spec.template.spec.containers.0.env.0.value", "1"},               /* SHARD */
+	{"spec.template.spec.containers.0.env.1.value", "https://s3.example"},
+	{"spec.template.spec.containers.0.env.3.value", "p"},
+	{"spec.template.spec.containers.0.env.5.valueFrom.secretKeyRef.name", "s3"},
+	{"spec.template.spec.containers.0.env.5.valueFrom.secretKeyRef.key", "AWS_ACCESS_KEY_ID"},
+	{"spec.template.spec.containers.0.env.6.valueFrom.secretKeyRef.key", "AWS_SECRET_ACCESS_KEY"},
+	{"spec.template.spec.containers.0.env.7.value", "http://ph1-clickhouse-1-0.ph.svc:8123"},
+};
+
+START_TEST(test_job)
+{
+	cJSON *owner = parse(OWNER), *store = parse(STORE), *phs = parse(PHSPEC), *job = NULL;
+	struct phb_job_in in = {
+		.op = "backup", .owner = owner, .owner_kind = PHB_KIND_BACKUP, .name = "nightly-1",
+		.posthog = "ph1", .ph_spec = phs, .store = store, .shard = 1, .image = "img:1",
+		.retention = "30d", .keep_min = 3,
+	};
+	char err[256] = "";
+	const char *got;
+
+	ck_assert_int_eq(phb_build_job(&in, &job, err, sizeof(err)), 0);
+	got = at(job, job_cases[_i].path);
+	ck_assert_msg(got && !strcmp(got, job_cases[_i].want), "%s: got %s, want %s",
+		      job_cases[_i].path, got ? got : "(none)", job_cases[_i].want);
+	cJSON_Delete(job);
+	cJSON_Delete(owner);
+	cJSON_Delete(store);
+	cJSON_Delete(phs);
+}
+END_TEST
+
+START_TEST(test_job_restore_and_external)
+{
+	cJSON *owner = parse(OWNER), *store = parse(STORE), *phs = parse(PHSPEC), *job = NULL;
+	cJSON *ext = parse("{\"clickhouse\":{\"external\":{\"host\":\"ch.example\"}}}");
+	struct phb_job_in in = {
+		.op = "restore", .owner = owner, .owner_kind = PHB_KIND_RESTORE, .name = "b1",
+		.posthog = "ph1", .ph_spec = phs, .store = store, .shard = 0, .image = "img:1",
+		.replay_kafka = true,
+	};
+	char err[256] = "";
+
+	ck_assert_int_eq(phb_build_job(&in, &job, err, sizeof(err)), 0);
+	ck_assert_str_eq(at(job, "spec.template.spec.containers.0.args.1"), "restore");
+	ck_assert_str_eq(at(job, "spec.template.spec.containers.0.args.4"), "--replay-kafka");
+	ck_assert_ptr_null(at(job, "spec.template.spec.containers.0.args.5"));
+	ck_assert_str_eq(at(job, "metadata.ownerReferences.0.kind"), "PostHogRestore");
+	cJSON_Delete(job);
+	job = NULL;
+	in.ph_spec = ext;
+	ck_assert_int_eq(phb_build_job(&in, &job, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "spec.clickhouse.external"), "%s", err);
+	ck_assert_ptr_null(job);
+	cJSON_Delete(ext);
+	cJSON_Delete(owner);
+	cJSON_Delete(store);
+	cJSON_Delete(phs);
+}
+END_TEST
+
+static const struct {
+	const char *spec;
+	bool restore;
+	const char *err; /* NULL: valid */
+} spec_cases[] = {
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":" STORE "}", false, NULL},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":" STORE ",\"retention\":\"7d\"}", false, NULL},
+	{"{\"store\":" STORE "}", false, "spec.posthog.name is required"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":{\"endpoint\":\"ftp://x\",\"bucket\":\"b\","
+	 "\"credentials\":{\"secretName\":\"s\"}}}", false, "spec.store.endpoint"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":{\"endpoint\":\"http://x\\r\\nX: y\",\"bucket\":\"b\","
+	 "\"credentials\":{\"secretName\":\"s\"}}}", false, "spec.store.endpoint"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":{\"endpoint\":\"http://x\","
+	 "\"credentials\":{\"secretName\":\"s\"}}}", false, "spec.store.bucket"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":{\"endpoint\":\"http://x\",\"bucket\":\"b\","
+	 "\"prefix\":\"/p\",\"credentials\":{\"secretName\":\"s\"}}}", false, "spec.store.prefix"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":{\"endpoint\":\"http://x\",\"bucket\":\"b\"}}",
+	 false, "spec.store.credentials.secretName"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":" STORE ",\"retention\":\"7 days\"}", false,
+	 "spec.retention"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":" STORE "}", true, "spec.backupName"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":" STORE ",\"backupName\":\"../x\"}", true,
+	 "spec.backupName"},
+	{"{\"posthog\":{\"name\":\"a\"},\"store\":" STORE ",\"backupName\":\"nightly-1\"}", true, NULL},
+};
+
+START_TEST(test_validate)
+{
+	cJSON *spec = parse(spec_cases[_i].spec);
+	char err[512] = "";
+	int r = phb_validate_spec(spec, spec_cases[_i].restore, err, sizeof(err));
+
+	if (!spec_cases[_i].err) {
+		ck_assert_msg(r == 0, "%s: %s", spec_cases[_i].spec, err);
+	} else {
+		ck_assert_int_eq(r, -EINVAL);
+		ck_assert_msg(strstr(err, spec_cases[_i].err), "got \"%s\", want \"%s\"", err,
+			      spec_cases[_i].err);
+	}
+	cJSON_Delete(spec);
+}
+END_TEST
+
+static const struct {
+	const char *job;
+	int want;
+	const char *msg;
+} outcome_cases[] = {
+	{"{\"metadata\":{\"name\":\"j\"}}", 0, ""},
+	{"{\"metadata\":{\"name\":\"j\"},\"status\":{\"conditions\":[{\"type\":\"Complete\","
+	 "\"status\":\"True\"}]}}", 1, ""},
+	{"{\"metadata\":{\"name\":\"j\"},\"status\":{\"conditions\":[{\"type\":\"Complete\","
+	 "\"status\":\"False\"}]}}", 0, ""},
+	{"{\"metadata\":{\"name\":\"j\"},\"status\":{\"conditions\":[{\"type\":\"Failed\","
+	 "\"status\":\"True\",\"reason\":\"BackoffLimitExceeded\",\"message\":\"Job has reached the "
+	 "specified backoff limit\"}]}}", -1, "Job j failed: BackoffLimitExceeded: Job has reached"},
+};
+
+START_TEST(test_outcome)
+{
+	cJSON *job = parse(outcome_cases[_i].job);
+	char msg[512] = "";
+
+	ck_assert_int_eq(phb_job_outcome(job, msg, sizeof(msg)), outcome_cases[_i].want);
+	ck_assert_msg(strstr(msg, outcome_cases[_i].msg), "%s", msg);
+	cJSON_Delete(job);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	char out[128];
+
+	ck_assert_int_eq(phb_scheduled_name("nightly", 1796094000, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "nightly-20261201030000");
+	ck_assert_int_eq(phb_job_name("b", 12, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "b-s12");
+	ck_assert_int_eq(phb_job_name("a-name-that-is-far-too-long-for-a-job-name-because-it-has-"
+				      "sixty-characters", 0, out, sizeof(out)), -ENOSPC);
+}
+END_TEST
+
+START_TEST(test_condition)
+{
+	cJSON *conds = cJSON_CreateArray();
+
+	phb_set_condition(conds, "Completed", "False", "Running", "m1", "2026-01-01T00:00:00Z");
+	phb_set_condition(conds, "Completed", "False", "Running", "m2", "2026-01-01T00:01:00Z");
+	ck_assert_int_eq(cJSON_GetArraySize(conds), 1);
+	ck_assert_str_eq(at(conds, "0.lastTransitionTime"), "2026-01-01T00:00:00Z");
+	ck_assert_str_eq(at(conds, "0.message"), "m2");
+	phb_set_condition(conds, "Completed", "True", "BackupCompleted", "ok", "2026-01-01T00:02:00Z");
+	ck_assert_str_eq(at(conds, "0.lastTransitionTime"), "2026-01-01T00:02:00Z");
+	ck_assert_str_eq(at(conds, "0.status"), "True");
+	cJSON_Delete(conds);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("phbackup");
+	TCase *tc = tcase_create("phbackup");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_job, 0, sizeof(job_cases) / sizeof(job_cases[0]));
+	tcase_add_test(tc, test_job_restore_and_external);
+	tcase_add_loop_test(tc, test_validate, 0, sizeof(spec_cases) / sizeof(spec_cases[0]));
+	tcase_add_loop_test(tc, test_outcome, 0, sizeof(outcome_cases) / sizeof(outcome_cases[0]));
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_condition);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
