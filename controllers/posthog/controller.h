@@ -24,6 +24,13 @@ struct posthog_controller_options {
 	/* The bucket router's image (the operator's own); NULL = default. */
 	const char *router_image;
 	uint64_t resync_ms;            /* informer resync; 0 = default */
+	/* Which restarts wait for their system's own health check beyond
+	 * Ready: "all" (NULL), "none", or a comma-separated list of
+	 * zookeeper, kafka, clickhouse (docs/upgrades.md). */
+	const char *health_gates;
+	/* Seconds a restarted pod has to pass its gate before the plan
+	 * halts; 0 = 600. */
+	unsigned restart_timeout_s;
 };
 
 struct posthog_controller;
