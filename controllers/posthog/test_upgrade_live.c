@@ -25,7 +25,7 @@
 #include <zookeeper/zookeeper.h>
 #endif
 
-#include "../../pkg/clickhouse/clickhouse.h"
+#include "pkg/clickhouse/clickhouse.h"
 #include "upgrade.h"
 
 #define NZK 3

@@ -3,13 +3,13 @@
  * measure, not only Ready (docs/upgrades.md cites the sources):
  *
  * ZooKeeper: the four-letter word mntr on the client port (zoo.cfg
- * whitelists it, build_zookeeper.c). Every server must answer as leader or
+ * whitelists it, api/posthog/build_zookeeper.c). Every server must answer as leader or
  * follower, one must lead, and the leader must count every other server
  * among its synced followers.
  *
  * Kafka: the cluster's metadata through librdkafka (pkg/kafka health.c):
  * each broker in the ISR of every partition it hosts, no partition under
- * its minimum ISR. A broker is its pod's ordinal (node.id, build_kafka.c).
+ * its minimum ISR. A broker is its pod's ordinal (node.id, api/posthog/build_kafka.c).
  *
  * ClickHouse: per replica, system.replicas (no read-only table, no expired
  * session, a small absolute_delay), system.replication_queue empty, and
