@@ -43,8 +43,9 @@ NEEDED = {
     ("", "configmaps"): "get list watch create update patch delete",
     ("", "secrets"): "get list watch",
     ("", "persistentvolumeclaims"): "get list watch delete",
-    # a failed migrate Job's pod and the tail of its log (MigrationFailed)
-    ("", "pods"): "list",
+    # a failed migrate Job's pod and the tail of its log (MigrationFailed);
+    # the stateful pods the restart plan deletes one at a time
+    ("", "pods"): "list delete",
     ("", "pods/log"): "get",
     ("batch", "jobs"): "get list watch create update patch delete",
     ("policy", "poddisruptionbudgets"): "get list watch create update patch delete",

@@ -166,6 +166,8 @@ class Soak:
         args = [binary, "--kubeconfig", self.client_cert(r["cn"]), "--clickhouse-access", "proxy",
                 "--metrics-bind-address", "127.0.0.1:%d" % r["metrics"],
                 "--health-probe-bind-address", "0", "--log-format", "text",
+                # Only ClickHouse is a real server here (docs/upgrades.md).
+                "--health-gates", "clickhouse",
                 "--leader-elect", "--leader-election-namespace", NS,
                 "--leader-election-lease-duration", "%ds" % self.o.lease_seconds,
                 "--leader-election-renew-deadline", "%ds" % max(1, self.o.lease_seconds * 2 // 3),

@@ -51,6 +51,8 @@ int cmd_run(int argc, char **argv)
 		.clickhouse_access = f.clickhouse_access,
 		.connect_to = f.nconnect_to ? f.connect_to : NULL,
 		.router_image = f.router_image,
+		.health_gates = f.health_gates,
+		.restart_timeout_s = f.restart_timeout_ms / 1000,
 		.resync_ms = f.sync_period_ms,
 		.lag_poll_ms = f.lag_poll_ms,
 	};

@@ -72,7 +72,11 @@ static const struct flag flags[] = {
 	{ "clickhouse-access", "POSTHOG_OPERATOR_CLICKHOUSE_ACCESS", K_ACCESS,
 	  OFF(clickhouse_access), "auto, dns or proxy (default: auto: dns in a cluster or with --connect-to, else proxy)" },
 	{ "connect-to", "POSTHOG_OPERATOR_CONNECT_TO", K_CONNECT, OFF(connect_to),
-	  "HOST:PORT:CONNECT-HOST:CONNECT-PORT: send ClickHouse requests and the lag autoscaler's Kafka connections for HOST:PORT there, as curl's --connect-to; repeatable, comma-separated in the variable" },
+	  "HOST:PORT:CONNECT-HOST:CONNECT-PORT: send ClickHouse requests, the lag autoscaler's Kafka connections and the health gates' ZooKeeper mntr and Kafka metadata requests for HOST:PORT there, as curl's --connect-to; repeatable, comma-separated in the variable" },
+	{ "health-gates", "POSTHOG_OPERATOR_HEALTH_GATES", K_STR, OFF(health_gates),
+	  "Restarts that wait for their system's own health check beyond Ready: all, none, or a list of zookeeper,kafka,clickhouse (default: all)" },
+	{ "restart-timeout", "POSTHOG_OPERATOR_RESTART_TIMEOUT", K_DURATION, OFF(restart_timeout_ms),
+	  "Time a restarted stateful pod has to pass its health gate before the plan halts (default: 10m)" },
 	{ "router-image", "POSTHOG_OPERATOR_ROUTER_IMAGE", K_STR, OFF(router_image),
 	  "Image of the bucket router pods, normally the operator's own "
 	  "(default: ghcr.io/posthog-operator/posthog-operator:<version>)" },

@@ -42,6 +42,8 @@ struct op_flags {
 	const char *connect_to[OP_MAX_CONNECT_TO + 1];
 	unsigned nconnect_to;
 	const char *router_image; /* NULL: PH_ROUTER_DEFAULT_IMAGE */
+	const char *health_gates; /* NULL: all */
+	unsigned restart_timeout_ms; /* 0: 10 minutes */
 	bool help, version;
 	char storage[4096]; /* backs namespaces split from the environment */
 };

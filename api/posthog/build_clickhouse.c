@@ -342,7 +342,8 @@ static cJSON *statefulset(const struct ph_ctx *c, int shard, const char *hash)
 	ph_add_int(spec, "replicas", util_json_get_int(c->spec, "clickhouse.replicasPerShard", 1));
 	ph_add_str(spec, "serviceName", name);
 	ph_add_str(spec, "podManagementPolicy", "Parallel");
-	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "RollingUpdate");
+	/* Restarted by the operator, one replica at a time (upgrade.h). */
+	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "OnDelete");
 	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
 	tpl = ph_add_obj(spec, "template");
 	md = ph_add_obj(tpl, "metadata");

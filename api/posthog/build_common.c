@@ -455,7 +455,9 @@ cJSON *ph_component_statefulset(const struct ph_ctx *c, const char *name,
 	free(hl);
 	/* A quorum needs a majority up before any member is ready. */
 	ph_add_str(spec, "podManagementPolicy", "Parallel");
-	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "RollingUpdate");
+	/* The operator restarts each pod itself, behind a health gate
+	 * (controllers/posthog/upgrade.h). */
+	ph_add_str(ph_add_obj(spec, "updateStrategy"), "type", "OnDelete");
 	ph_add_copy(ph_add_obj(spec, "selector"), "matchLabels", sel);
 	tpl = ph_add_obj(spec, "template");
 	md = ph_add_obj(tpl, "metadata");

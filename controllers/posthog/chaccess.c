@@ -216,6 +216,38 @@ static void close_replicas(struct replica *reps, int n)
 	free(reps);
 }
 
+int phc_clickhouse_with(struct phc_run *run, unsigned shard, unsigned replica,
+			int (*fn)(struct ch_client *ch, void *userdata), void *userdata,
+			char *msg, size_t msglen)
+{
+	char password[PHC_MAX_PASSWORD];
+	const char *user = NULL;
+	struct ph_clickhouse_endpoint ep;
+	struct replica *rep;
+	int r;
+
+	if (ph_clickhouse_endpoint(run->name, run->ns, run->spec, shard, replica, &ep) < 0) {
+		snprintf(msg, msglen, "no ClickHouse replica %u of shard %u", replica, shard);
+		return -EINVAL;
+	}
+	r = read_password(run, password, sizeof(password), &user, msg, msglen);
+	if (r < 0)
+		return r;
+	/* Allocated: the client keeps a pointer to the proxy context. */
+	rep = calloc(1, sizeof(*rep));
+	if (!rep)
+		abort();
+	r = open_replica(run, &ep, user, password, rep);
+	OPENSSL_cleanse(password, sizeof(password));
+	if (r < 0)
+		snprintf(msg, msglen, "ClickHouse client for %s: %s", ep.host, strerror(-r));
+	else
+		r = fn(rep->ch, userdata);
+	ch_free(rep->ch);
+	free(rep);
+	return r;
+}
+
 /* ---- the per-bucket schema ----------------------------------------------- */
 
 static const char *database_of(const cJSON *spec)

@@ -82,6 +82,11 @@ struct posthog_controller {
 	bool clickhouse_via_proxy;
 	const char *const *connect_to; /* borrowed from the options; may be NULL */
 	char *router_image; /* NULL: ph_build's default */
+	/* Which components' restarts wait for their system's own health
+	 * check (bit 1 << enum phc_up_component), beyond Ready; and how long
+	 * a restarted pod has to pass before the plan halts (upgrade.h). */
+	unsigned health_gates;
+	int64_t restart_timeout_s;
 	/* When each PostHog's ClickHouse tables were last found current:
 	 * {"ns/name": {"uid", "generation", "buckets", "at" (monotonic ms)}}. */
 	pthread_mutex_t schema_lock;
@@ -165,6 +170,15 @@ void phc_zookeeper_shrink_message(int live, int want, char *msg, size_t msglen);
  * negative errno (the server's message is in msg).
  */
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen);
+
+struct ch_client;
+
+/* Opens a client for replica (shard, replica), as the schema code reaches
+ * it, runs fn with it and closes it. Returns fn's result, or a negative
+ * errno with msg saying why the client could not be made. */
+int phc_clickhouse_with(struct phc_run *run, unsigned shard, unsigned replica,
+			int (*fn)(struct ch_client *ch, void *userdata), void *userdata,
+			char *msg, size_t msglen);
 
 /* Forgets the PostHog's last schema check (it was deleted). */
 void phc_schema_forget(struct posthog_controller *p, const char *key);

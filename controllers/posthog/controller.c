@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "controller-private.h"
+#include "upgrade.h"
 
 /*
  * The longest a failed PostHog waits before its next try. The work queue's
@@ -360,6 +361,14 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	p->recorder = manager_recorder(m);
 	p->metrics = manager_metrics(m);
 	p->connect_to = opts ? opts->connect_to : NULL;
+	p->restart_timeout_s = opts && opts->restart_timeout_s ? opts->restart_timeout_s : 600;
+	if (phc_upgrade_parse_gates(opts && opts->health_gates ? opts->health_gates : "all",
+				    &p->health_gates) < 0) {
+		log_error(log, "--health-gates must be all, none or a comma-separated list of "
+			  "zookeeper, kafka, clickhouse (got \"%.80s\")", opts->health_gates);
+		posthog_controller_free((struct posthog_controller *)p);
+		return -EINVAL;
+	}
 	p->clickhouse_via_proxy = !strcmp(access, "proxy") ||
 				  (!strcmp(access, "auto") && !getenv("KUBERNETES_SERVICE_HOST") &&
 				   !(p->connect_to && p->connect_to[0]));

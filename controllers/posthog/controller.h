@@ -28,6 +28,13 @@ struct posthog_controller_options {
 	 * (autoscaling.metric lag); 0 = 15 s, the HPA's sync period. The
 	 * connect_to mappings above apply to these Kafka connections too. */
 	uint64_t lag_poll_ms;
+	/* Which restarts wait for their system's own health check beyond
+	 * Ready: "all" (NULL), "none", or a comma-separated list of
+	 * zookeeper, kafka, clickhouse (docs/upgrades.md). */
+	const char *health_gates;
+	/* Seconds a restarted pod has to pass its gate before the plan
+	 * halts; 0 = 600. */
+	unsigned restart_timeout_s;
 };
 
 struct posthog_controller;

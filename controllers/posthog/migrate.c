@@ -137,7 +137,14 @@ int phc_run_migrate(struct phc_run *run, bool deps_ready, bool *done)
 		return 0;
 	}
 	job = util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name");
-	if (!deps_ready) {
+	live = informer_get(run->scope->children[PHC_JOB], run->ns, job);
+	/* A new version migrates only once ZooKeeper, Kafka and ClickHouse
+	 * are ready (every restart of the plan done, docs/upgrades.md). A
+	 * restart of theirs later (a config change, a pod the restart plan
+	 * holds) does not undo the version's completed migrations, so the
+	 * plugin-servers do not wait for it. */
+	if (!deps_ready && !phc_job_condition(live, "Complete")) {
+		cJSON_Delete(live);
 		cond(run, false, "WaitingForDependencies",
 		     "the migrate Job waits for ZooKeeper, Kafka and ClickHouse");
 		phc_requeue(run, PHC_POLL_MS);
@@ -148,7 +155,6 @@ int phc_run_migrate(struct phc_run *run, bool deps_ready, bool *done)
 	 * for this version. A later change of its environment (brokers,
 	 * Secrets) reaches the next version's Job, or this one once it is
 	 * deleted. */
-	live = informer_get(run->scope->children[PHC_JOB], run->ns, job);
 	r = live ? 0 : phc_ensure(run, obj, &live, &wrote, &st);
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "applying Job %s: %s", job,

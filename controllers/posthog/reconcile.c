@@ -13,6 +13,7 @@
 
 #include "controller-private.h"
 #include "migrate.h"
+#include "upgrade.h"
 
 enum { ST_ZOOKEEPER, ST_KAFKA, ST_CLICKHOUSE, ST_TOPICS, ST_BUCKETS, ST_MIGRATE, ST_PLUGIN,
        ST_ROUTER };
@@ -546,6 +547,10 @@ int phc_reconcile_children(struct phc_run *run)
 	r = first_error(r, run_stage(run, ST_KAFKA, true, NULL));
 	r = first_error(r, run_stage(run, ST_CLICKHOUSE, run->stage_ready[ST_ZOOKEEPER],
 				     "ZooKeeper is not ready yet"));
+	/* Every stateful pod restart, one at a time behind its health gate
+	 * (upgrade.h); the stages above stay not ready until it is done, so
+	 * migrations and plugin-servers follow. */
+	r = first_error(r, phc_upgrade_step(run));
 	r = first_error(r, run_topics(run));
 	r = first_error(r, apply_stage(run, ST_BUCKETS, -1, &t));
 	run->stage_ready[ST_BUCKETS] = true;

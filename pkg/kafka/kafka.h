@@ -227,4 +227,36 @@ int kafka_group_lag(const struct kafka_lag_options *o, const char *group,
 /* A static description of a negative errno returned here. */
 const char *kafka_strerror(int err);
 
+/* ---- the restart health gate (health.c) ---------------------------------- */
+
+#define KAFKA_MAX_REPLICAS 16
+
+/* One partition's replicas and in-sync replicas, from metadata. */
+struct kafka_partition_isr {
+	char topic[KAFKA_MAX_TOPIC + 1];
+	int32_t partition, leader;
+	int32_t replicas[KAFKA_MAX_REPLICAS], isrs[KAFKA_MAX_REPLICAS];
+	int replica_cnt, isr_cnt;
+};
+
+/* Every partition of every topic (caller frees *out). Returns 0,
+ * -ETIMEDOUT or another negative errno. */
+int kafka_isr_read(const char *bootstrap, kafka_conf conf, int timeout_ms,
+		   struct kafka_partition_isr **out, size_t *n, struct log *log);
+
+struct kafka_isr_verdict {
+	int partitions;    /* partitions the broker hosts */
+	int out_of_isr;    /* of them, not in their ISR */
+	int under_min_isr; /* partitions (any broker's) under min ISR */
+	char first[320];   /* the first problem, for a condition */
+};
+
+/* Judges broker (its node.id) over the partitions: 0 when it is in the
+ * ISR of each it hosts and no partition has fewer than min_isr in sync
+ * (or fewer than its replicas, when it has fewer replicas); else -EAGAIN
+ * with v saying what. Pure. */
+int kafka_isr_judge(const struct kafka_partition_isr *p, size_t n, int32_t broker, int min_isr,
+		    struct kafka_isr_verdict *v);
+
+
 #endif

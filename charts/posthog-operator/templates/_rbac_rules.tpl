@@ -51,10 +51,12 @@ Left out on purpose (add here if the operator starts to need them):
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
 # A failed migrate Job's pods are found (list) and the tail of their log
-# read into the MigrationFailed condition; nothing else of pods is read.
+# read into the MigrationFailed condition. The stateful pods (ZooKeeper,
+# Kafka, ClickHouse; their StatefulSets use OnDelete) are listed and
+# deleted one at a time by the health-gated restart plan (docs/upgrades.md).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "delete"]
 - apiGroups: [""]
   resources: ["pods/log"]
   verbs: ["get"]

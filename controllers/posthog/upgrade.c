@@ -1,0 +1,378 @@
+/*
+ * The restart step: one pod at a time across ZooKeeper, Kafka and
+ * ClickHouse, each restarted pod gated on its system's health before the
+ * next (upgrade.h; the plan itself is pure, upgrade_plan.c). The
+ * StatefulSets use OnDelete, so the pods restart only when this step
+ * deletes them; the StatefulSet controller recreates each with the update
+ * revision.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller-private.h"
+#include "upgrade.h"
+
+#define PHC_UP_MAX_PODS 512
+/* How often a plan in progress looks again: health is not watched. */
+#define PHC_UP_POLL_MS 3000
+
+int phc_upgrade_parse_gates(const char *s, unsigned *out)
+{
+	unsigned g = 0;
+
+	if (!strcmp(s, "all")) {
+		*out = (1u << PHC_UP_NCOMPONENTS) - 1;
+		return 0;
+	}
+	if (!strcmp(s, "none")) {
+		*out = 0;
+		return 0;
+	}
+	while (*s) {
+		const char *e = strchr(s, ',');
+		size_t l = e ? (size_t)(e - s) : strlen(s);
+		int c;
+
+		for (c = 0; c < PHC_UP_NCOMPONENTS; c++)
+			if (strlen(phc_upgrade_component_name(c)) == l &&
+			    !strncmp(s, phc_upgrade_component_name(c), l))
+				break;
+		if (c == PHC_UP_NCOMPONENTS)
+			return -EINVAL;
+		g |= 1u << c;
+		s += l + (e ? 1 : 0);
+	}
+	*out = g;
+	return 0;
+}
+
+static int component_of_stage(const char *stage)
+{
+	for (int c = 0; stage && c < PHC_UP_NCOMPONENTS; c++)
+		if (!strcmp(stage, phc_upgrade_component_name(c)))
+			return c;
+	return -1;
+}
+
+static bool pod_ready(const cJSON *pod)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, util_json_get(pod, "status.conditions"))
+		if (util_json_str(c, "type") && !strcmp(util_json_str(c, "type"), "Ready"))
+			return util_json_str(c, "status") && !strcmp(util_json_str(c, "status"), "True");
+	return false;
+}
+
+static const cJSON *find_item(const cJSON *list, const char *name)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const char *n = util_json_str(cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
+
+		if (n && !strcmp(n, name))
+			return it;
+	}
+	return NULL;
+}
+
+static cJSON *upgrade_status(struct phc_run *run)
+{
+	cJSON *u = cJSON_GetObjectItemCaseSensitive(run->status, "upgrade");
+
+	if (!cJSON_IsObject(u)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(run->status, "upgrade");
+		u = cJSON_AddObjectToObject(run->status, "upgrade");
+	}
+	return u;
+}
+
+static void put(cJSON *o, const char *key, const char *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	if (v && v[0])
+		cJSON_AddStringToObject(o, key, v);
+}
+
+/* The track of one StatefulSet from status.upgrade.revisions, updated with
+ * its update revision, and written back. */
+static bool track(cJSON *u, const char *sts, const char *update_rev, const char *old_rev)
+{
+	cJSON *revs = cJSON_GetObjectItemCaseSensitive(u, "revisions");
+	cJSON *e;
+	struct phc_up_track t = {0};
+
+	if (!cJSON_IsObject(revs)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(u, "revisions");
+		revs = cJSON_AddObjectToObject(u, "revisions");
+	}
+	e = cJSON_GetObjectItemCaseSensitive(revs, sts);
+	snprintf(t.from, sizeof(t.from), "%s", util_json_str(e, "from") ? util_json_str(e, "from") : "");
+	snprintf(t.to, sizeof(t.to), "%s", util_json_str(e, "to") ? util_json_str(e, "to") : "");
+	t.rollback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "rollback"));
+	phc_upgrade_track(&t, update_rev, old_rev);
+	cJSON_DeleteItemFromObjectCaseSensitive(revs, sts);
+	e = cJSON_AddObjectToObject(revs, sts);
+	cJSON_AddStringToObject(e, "from", t.from);
+	cJSON_AddStringToObject(e, "to", t.to);
+	cJSON_AddBoolToObject(e, "rollback", t.rollback);
+	return t.rollback;
+}
+
+/* The shard of a ClickHouse StatefulSet "<ph>-clickhouse-<shard>". */
+static int shard_of(const char *ph, const char *sts)
+{
+	size_t l = strlen(ph);
+	const char *p = sts + l;
+	long v = 0;
+
+	if (strncmp(sts, ph, l) || strncmp(p, "-clickhouse-", 12))
+		return 0;
+	for (p += 12; *p >= '0' && *p <= '9' && v < 100000; p++)
+		v = v * 10 + (*p - '0');
+	return (int)v;
+}
+
+struct gather {
+	struct phc_up_pod *pods;
+	size_t n;
+	bool rollback[PHC_UP_NCOMPONENTS];
+	bool outdated;
+	char waiting[400]; /* a StatefulSet whose controller has not caught up */
+};
+
+/* The pods of one live StatefulSet into g. */
+static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts,
+		       const cJSON *pods, struct gather *g)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(sts, "metadata");
+	const char *name = util_json_str(meta, "name");
+	const char *rev = util_json_get_str(sts, "status.updateRevision", NULL);
+	int replicas = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "spec"), "replicas", 1);
+	const char *old_rev = NULL;
+
+	if (!rev || util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "status"), "observedGeneration", 0) <
+			    util_json_num(meta, "generation", 0)) {
+		snprintf(g->waiting, sizeof(g->waiting),
+			 "waiting for the StatefulSet controller to observe %s", name);
+		return;
+	}
+	for (int o = 0; o < replicas && g->n < PHC_UP_MAX_PODS; o++) {
+		struct phc_up_pod *p = &g->pods[g->n++];
+		const cJSON *pod, *pm;
+		const char *h;
+
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s-%d", name, o);
+		p->component = comp;
+		p->ordinal = o;
+		p->shard = comp == PHC_UP_CLICKHOUSE ? shard_of(run->name, name) : 0;
+		pod = find_item(pods, p->name);
+		pm = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+		p->exists = pod && !cJSON_GetObjectItemCaseSensitive(pm, "deletionTimestamp");
+		h = util_json_str(cJSON_GetObjectItemCaseSensitive(pm, "labels"), "controller-revision-hash");
+		p->updated = h && !strcmp(h, rev);
+		p->ready = p->exists && pod_ready(pod);
+		p->healthy = p->ready;
+		if (p->exists && !p->updated) {
+			g->outdated = true;
+			old_rev = h;
+		}
+	}
+	g->rollback[comp] = track(u, name, rev, old_rev) || g->rollback[comp];
+}
+
+static int list_pods(struct phc_run *run, cJSON **out)
+{
+	struct kube_resource res = {.version = "v1", .resource = "pods", .kind = "Pod",
+				    .namespaced = true};
+	struct kube_list_options lo = {0};
+	struct kube_status st = {0};
+	char sel[256];
+	int r;
+
+	snprintf(sel, sizeof(sel), "%s=%s", PH_LABEL_INSTANCE, run->name);
+	lo.label_selector = sel;
+	r = kube_list(run->p->client, &res, run->ns, &lo, out, &st);
+	if (r < 0)
+		log_write(run->p->log, LOG_ERROR, &run->lf, "listing the stateful pods: %s",
+			  st.message[0] ? st.message : kube_strerror(r));
+	return r;
+}
+
+static int delete_pod(struct phc_run *run, const char *name)
+{
+	struct kube_resource res = {.version = "v1", .resource = "pods", .kind = "Pod",
+				    .namespaced = true};
+	struct kube_delete_options del = {.grace_period_seconds = -1};
+	struct kube_status st = {0};
+	int r = kube_delete(run->p->client, &res, run->ns, name, &del, &st);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		log_write(run->p->log, LOG_ERROR, &run->lf, "deleting pod %s for its restart: %s", name,
+			  st.message[0] ? st.message : kube_strerror(r));
+	return r;
+}
+
+static bool gather(struct phc_run *run, cJSON *u, const cJSON *pods, struct gather *g)
+{
+	const cJSON *entry;
+
+	cJSON_ArrayForEach(entry, run->desired) {
+		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
+		int comp = component_of_stage(util_json_str(entry, "stage"));
+		cJSON *live;
+
+		if (comp < 0 || phc_kind_of(obj) != PHC_STATEFULSET)
+			continue;
+		live = informer_get(run->scope->children[PHC_STATEFULSET], run->ns,
+				    util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
+		if (live)
+			gather_sts(run, u, comp, live, pods, g);
+		cJSON_Delete(live);
+	}
+	return !g->waiting[0];
+}
+
+static void write_steps(cJSON *u, const struct gather *g, const struct phc_up_decision *d)
+{
+	cJSON *steps = cJSON_CreateArray();
+
+	for (size_t i = 0; i < g->n; i++) {
+		cJSON *s = cJSON_CreateObject();
+		const char *state = g->pods[i].updated ? "Done" : "Pending";
+
+		if ((int)i == d->pod && d->action == PHC_UP_HALT)
+			state = "Halted";
+		else if ((int)i == d->pod && (d->action == PHC_UP_RESTART || !strcmp(d->reason, "Restarting")))
+			state = "Restarting";
+		cJSON_AddStringToObject(s, "pod", g->pods[i].name);
+		cJSON_AddStringToObject(s, "component", phc_upgrade_component_name(g->pods[i].component));
+		cJSON_AddStringToObject(s, "state", state);
+		cJSON_AddItemToArray(steps, s);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(u, "steps");
+	cJSON_AddItemToObject(u, "steps", steps);
+}
+
+static void probe(struct phc_run *run, struct gather *g, bool *no_dq)
+{
+	unsigned gates = run->p->health_gates;
+
+	*no_dq = false;
+	if (gates & (1u << PHC_UP_ZOOKEEPER))
+		phc_upgrade_probe_zookeeper(run, g->pods, g->n);
+	if (gates & (1u << PHC_UP_KAFKA))
+		phc_upgrade_probe_kafka(run, g->pods, g->n);
+	if (gates & (1u << PHC_UP_CLICKHOUSE))
+		phc_upgrade_probe_clickhouse(run, g->pods, g->n, no_dq);
+}
+
+static void set_halted(struct phc_run *run, bool halted, const char *msg)
+{
+	phc_set_condition(run->conds, "UpgradeHalted", halted ? "True" : "False",
+			  halted ? "HealthCheckFailed" : "NotHalted", halted ? msg : "",
+			  run->generation, run->now);
+}
+
+/* Acts on the decision: deletes the pod, remembers it, records Events. */
+static int act(struct phc_run *run, cJSON *u, const struct gather *g,
+	       const struct phc_up_decision *d, bool was_halted)
+{
+	const struct phc_up_pod *p = d->pod >= 0 ? &g->pods[d->pod] : NULL;
+	int r = 0;
+
+	if (d->gate_passed) {
+		put(u, "pod", NULL);
+		put(u, "restartedAt", NULL);
+	}
+	if (d->action == PHC_UP_RESTART) {
+		r = delete_pod(run, p->name);
+		if (r < 0)
+			return r;
+		put(u, "pod", p->name);
+		put(u, "restartedAt", run->now);
+		recorder_event(run->p->recorder, run->ph, "Normal", "RestartingPod", "Upgrade",
+			       "restarting %s (%s%s, step %d of %zu)", p->name,
+			       phc_upgrade_component_name(p->component),
+			       p->component == PHC_UP_ZOOKEEPER ? (p->leader ? " leader" : " follower") : "",
+			       d->pod + 1, g->n);
+		log_write(run->p->log, LOG_INFO, &run->lf, "upgrade: %s", d->message);
+	}
+	if (d->action == PHC_UP_HALT && !was_halted) {
+		recorder_event(run->p->recorder, run->ph, "Warning", "UpgradeHalted", "Upgrade", "%s",
+			       d->message);
+		log_write(run->p->log, LOG_WARN, &run->lf, "upgrade: %s", d->message);
+	}
+	return 0;
+}
+
+static const char *phase_of(const struct phc_up_decision *d, const char *old)
+{
+	switch (d->action) {
+	case PHC_UP_HALT:
+		return "Halted";
+	case PHC_UP_DONE:
+		return old && strcmp(old, "Idle") ? "Complete" : "Idle";
+	default:
+		return "Progressing";
+	}
+}
+
+int phc_upgrade_step(struct phc_run *run)
+{
+	cJSON *u = upgrade_status(run), *pods = NULL;
+	struct gather g = {0};
+	struct phc_up_state st = {0};
+	struct phc_up_decision d;
+	const char *old_phase = util_json_str(u, "phase");
+	bool was_halted = old_phase && !strcmp(old_phase, "Halted"), no_dq = false;
+	time_t since = 0;
+	int r;
+
+	if ((r = list_pods(run, &pods)) < 0)
+		return r;
+	g.pods = calloc(PHC_UP_MAX_PODS, sizeof(*g.pods));
+	if (!g.pods)
+		abort();
+	snprintf(st.pod, sizeof(st.pod), "%s", util_json_str(u, "pod") ? util_json_str(u, "pod") : "");
+	if (util_json_str(u, "restartedAt") && kube_parse_rfc3339(util_json_str(u, "restartedAt"), &since) == 0)
+		st.since = since;
+	if (!gather(run, u, pods, &g)) {
+		put(u, "phase", "Progressing");
+		put(u, "reason", "WaitingForStatefulSet");
+		put(u, "message", g.waiting);
+		phc_requeue(run, PHC_UP_POLL_MS);
+		goto out;
+	}
+	/* Steady state: nothing to restart, nothing in flight; no server is
+	 * asked anything. */
+	if (g.outdated || st.pod[0])
+		probe(run, &g, &no_dq);
+	phc_upgrade_order(g.pods, g.n, g.rollback);
+	phc_upgrade_decide(g.pods, g.n, &st, (int64_t)time(NULL), run->p->restart_timeout_s, &d);
+	r = act(run, u, &g, &d, was_halted);
+	put(u, "phase", phase_of(&d, old_phase));
+	put(u, "reason", d.reason);
+	/* Said, not hidden: an older ClickHouse (18.16) has no
+	 * system.distribution_queue, so that part of its gate is skipped. */
+	if (no_dq && d.action != PHC_UP_DONE)
+		snprintf(d.message + strlen(d.message), sizeof(d.message) - strlen(d.message),
+			 " (ClickHouse has no system.distribution_queue here; that check is skipped)");
+	put(u, "message", d.message);
+	write_steps(u, &g, &d);
+	set_halted(run, d.action == PHC_UP_HALT, d.message);
+	if (d.action != PHC_UP_DONE)
+		phc_requeue(run, d.action == PHC_UP_HALT ? PHC_POLL_MS : PHC_UP_POLL_MS);
+out:
+	cJSON_Delete(pods);
+	free(g.pods);
+	return r;
+}
