@@ -96,20 +96,25 @@ struct kube_config_options {
 };
 
 /*
- * Loads and resolves the configuration. Returns 0, -ENOENT when no
+ * Loads and resolves the configuration into *out, which the caller owns:
+ * kube_config_free() it, or hand it to kube_client_new(), which takes it.
+ * opts is read during the call (its log is borrowed). Returns 0, -ENOENT when no
  * kubeconfig or in-cluster configuration exists, or -EINVAL for an invalid
  * one (the reason is logged, naming the file and the field).
  */
 int kube_config_load(const struct kube_config_options *opts,
 		     struct kube_config **out) __attribute__((warn_unused_result));
-/* Builds a configuration from one kubeconfig document held in memory. */
+/* Builds a configuration from one kubeconfig document held in memory (yaml is
+ * only read during the call; log borrowed; *out the caller's, as above). */
 int kube_config_from_yaml(const char *yaml, size_t len, const char *context,
 			  struct log *log, struct kube_config **out) __attribute__((warn_unused_result));
+/* Frees cfg and wipes the secrets in it. NULL accepted. */
 void kube_config_free(struct kube_config *cfg);
 
-/* The server URL, e.g. "https://127.0.0.1:6443". Borrowed. */
+/* The server URL, e.g. "https://127.0.0.1:6443". Borrowed from cfg. */
 const char *kube_config_server(const struct kube_config *cfg);
-/* The context's namespace, the in-cluster namespace, or "default". */
+/* The context's namespace, the in-cluster namespace, or "default".
+ * Borrowed from cfg. */
 const char *kube_config_namespace(const struct kube_config *cfg);
 
 /* ---- client ------------------------------------------------------------ */
@@ -137,8 +142,10 @@ struct kube_client_options {
 int kube_client_new(struct kube_config *cfg,
 		    const struct kube_client_options *opts,
 		    struct kube_client **out) __attribute__((warn_unused_result));
+/* Frees the client and the configuration it took. NULL accepted. */
 void kube_client_free(struct kube_client *c);
 
+/* The configuration the client took. Borrowed from c. */
 const struct kube_config *kube_client_config(const struct kube_client *c);
 
 /* ---- resources and discovery ------------------------------------------ */

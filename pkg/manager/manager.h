@@ -13,6 +13,15 @@
  *      (bounded by shutdown_timeout_ms) and the Lease was released; or
  *      returns -ENOLCK at once when the Lease is lost (the process should
  *      exit, as client-go's do).
+ *
+ * Ownership: the manager borrows the client, log and metrics of its
+ * options (they must outlive manager_free()) and copies every string of
+ * them. It owns the informers and controllers added to it, and the event
+ * recorder; handles returned by manager_add_informer(),
+ * manager_add_controller() and manager_recorder()/manager_metrics() are
+ * borrowed from it and die with manager_free(). Free in this order:
+ * manager_free() (stops the informers and workers), then whatever the
+ * controllers' userdata points to, then the client, metrics and log.
  */
 #ifndef PHO_MANAGER_H
 #define PHO_MANAGER_H
@@ -53,8 +62,12 @@ struct manager_options {
 	void *on_leader_lost_userdata;
 };
 
+/* Returns 0, or -EINVAL (leader election without an id or namespace) or
+ * another negative errno after logging what failed; nothing leaks. */
 int manager_new(const struct manager_options *opts, struct manager **out)
 	__attribute__((warn_unused_result));
+/* Stops and frees everything the manager owns. NULL accepted. Not while
+ * manager_run() runs. */
 void manager_free(struct manager *m);
 
 /* Creates an informer owned by the manager (started by manager_run). */

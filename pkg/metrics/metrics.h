@@ -8,6 +8,13 @@
  * with another type returns -EINVAL. All functions are thread-safe.
  * Collectors run just before each render, to refresh gauges that are read
  * rather than pushed (process_*, queue depths).
+ *
+ * Ownership: the registry is the caller of metrics_new()'s, freed with
+ * metrics_free() (NULL accepted) after every user stopped. Names, help
+ * texts and label names and values are copied on first use, so callers
+ * may pass stack strings. A collector's userdata is borrowed: remove the
+ * collector before freeing it. metrics_render() appends to the caller's
+ * buf.
  */
 #ifndef PHO_METRICS_H
 #define PHO_METRICS_H
@@ -23,8 +30,15 @@ struct metrics;
  * grow memory without bound. */
 #define METRICS_MAX_SERIES 10000
 
+/* A new, empty registry in *out (caller frees with metrics_free). Returns
+ * 0; allocation failure aborts. */
 int metrics_new(struct metrics **out) __attribute__((warn_unused_result));
 void metrics_free(struct metrics *m);
+
+/* Updates a series, creating it (copying name, help and labels) on first
+ * use. Return 0, -EINVAL when name is used with another type, or -ENOSPC
+ * past METRICS_MAX_SERIES (then counted as dropped). Callers may ignore
+ * the result: a metric that cannot be recorded is no reason to fail. */
 
 int metrics_counter_add(struct metrics *m, const char *name, const char *help,
 			const char *const *labels, double v);
@@ -42,6 +56,9 @@ int metrics_histogram_observe(struct metrics *m, const char *name,
 int metrics_get(struct metrics *m, const char *name,
 		const char *const *labels, double *out) __attribute__((warn_unused_result));
 
+/* Collectors run, without the registry's lock, before each render; fn and
+ * userdata are borrowed until metrics_remove_collector(). Adding returns 0
+ * or -ENOSPC when the registry holds its most collectors. */
 typedef void (*metrics_collect_fn)(void *userdata, struct metrics *m);
 int metrics_add_collector(struct metrics *m, metrics_collect_fn fn,
 			  void *userdata) __attribute__((warn_unused_result));
