@@ -125,6 +125,13 @@ int buf_error(const struct buf *b)
 	return b->err;
 }
 
+size_t buf_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	size_t n = size * nmemb; /* libcurl passes size 1 */
+
+	return buf_append(userdata, ptr, n) < 0 ? 0 : n;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

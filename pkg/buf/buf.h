@@ -52,6 +52,13 @@ void buf_putf(struct buf *b, const char *fmt, ...)
 /* 0, or the first failure of a buf_put* since buf_init or buf_reset. */
 int buf_error(const struct buf *b) __attribute__((warn_unused_result));
 
+/*
+ * A libcurl CURLOPT_WRITEFUNCTION that appends to the struct buf given as
+ * userdata: returns size * nmemb, or 0 when the cap would be passed, which
+ * makes libcurl fail the transfer with CURLE_WRITE_ERROR (b unchanged).
+ */
+size_t buf_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+
 /* Removes the first n bytes (all if n >= len). */
 void buf_consume(struct buf *b, size_t n);
 

@@ -281,17 +281,6 @@ int ch_parse_rows(const char *body, size_t len, cJSON **rows, char *err,
 	return 0;
 }
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct buf *out = userdata;
-
-	/* Returning less than given makes curl fail the transfer with
-	 * CURLE_WRITE_ERROR, which curl_errno() reports as -EMSGSIZE. */
-	if (buf_append(out, ptr, size * nmemb) < 0)
-		return 0;
-	return size * nmemb;
-}
-
 static int curl_errno(CURLcode rc)
 {
 	switch (rc) {
@@ -435,7 +424,9 @@ static int curl_send(struct ch_client *c, const char *path_query,
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	/* Past max_body buf_write_cb fails the transfer with CURLE_WRITE_ERROR,
+	 * which curl_errno() reports as -EMSGSIZE. */
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, buf_write_cb);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);

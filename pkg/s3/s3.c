@@ -333,11 +333,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code < 200 || code >= 300)
-		return buf_append(&s->errbody, ptr, n) < 0 ? 0 : n;
+		return buf_write_cb(ptr, size, nmemb, &s->errbody);
 	if (s->file)
 		return fwrite(ptr, 1, n, s->file);
 	if (s->mem)
-		return buf_append(s->mem, ptr, n) < 0 ? 0 : n;
+		return buf_write_cb(ptr, size, nmemb, s->mem);
 	return n;
 }
 
