@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "build-private.h"
-#include "pkg/kube/quantity.h"
+#include "pkg/quantity/quantity.h"
 
 cJSON *ph_add_obj(cJSON *parent, const char *key)
 {

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pkg/clickhouse/quote.h"
+#include "pkg/chsql/chsql.h"
 #include "schema.h"
 
 static int restore(struct buf *out, size_t len, int r)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pkg/clickhouse/quote.h"
+#include "pkg/chsql/chsql.h"
 #include "replicate.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)

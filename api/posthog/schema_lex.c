@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pkg/clickhouse/quote.h"
+#include "pkg/chsql/chsql.h"
 #include "pkg/util/util.h"
 #include "schema-private.h"
 

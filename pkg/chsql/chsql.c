@@ -2,7 +2,7 @@
  * ClickHouse string literals and identifiers: text only, no I/O, so that
  * the PostHog API module can write SQL without linking the client.
  */
-#include "quote.h"
+#include "chsql.h"
 
 static int quote_with(const char *s, char q, struct buf *out)
 {

@@ -1,10 +1,11 @@
 /*
- * ClickHouse SQL quoting, the text half of pkg/clickhouse: no I/O, built as
- * its own library (clickhouse_quote_dep) so that pure code can quote SQL
- * without linking the HTTP client. clickhouse.h includes this header.
+ * ClickHouse SQL text: quoting of literals and identifiers. No I/O; a module
+ * of its own (chsql_dep) so that pure code (api/posthog, pkg/reshard's
+ * planner) quotes SQL without linking pkg/clickhouse's HTTP client.
+ * pkg/clickhouse/clickhouse.h includes this header. The caller owns out.
  */
-#ifndef PHO_CLICKHOUSE_QUOTE_H
-#define PHO_CLICKHOUSE_QUOTE_H
+#ifndef PHO_CHSQL_H
+#define PHO_CHSQL_H
 
 #include "pkg/buf/buf.h"
 

@@ -22,7 +22,7 @@
 
 #include "pkg/buf/buf.h"
 #include "pkg/log/log.h"
-#include "pkg/clickhouse/quote.h"
+#include "pkg/chsql/chsql.h"
 
 struct ch_client;
 

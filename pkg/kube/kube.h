@@ -40,7 +40,7 @@
 
 #include "pkg/buf/buf.h"
 #include "pkg/log/log.h"
-#include "pkg/kube/quantity.h"
+#include "pkg/quantity/quantity.h"
 
 /* 409 with a reason other than AlreadyExists: a stale resourceVersion or an
  * apply conflict. Relist or re-read, then retry. */

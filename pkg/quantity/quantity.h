@@ -1,11 +1,11 @@
 /*
- * Kubernetes resource quantities: text in, text out, no I/O. Built as its
- * own library (kube_quantity_dep) so that pure code (the PostHog API) can
- * canonicalize quantities without linking the API client; kube.h includes
- * this header.
+ * Kubernetes resource quantities: text in, text out, no I/O. A module of
+ * its own (quantity_dep) so that pure code (the PostHog API) canonicalizes
+ * quantities without linking pkg/kube's API client; pkg/kube/kube.h
+ * includes this header. The caller owns out.
  */
-#ifndef PHO_KUBE_QUANTITY_H
-#define PHO_KUBE_QUANTITY_H
+#ifndef PHO_QUANTITY_H
+#define PHO_QUANTITY_H
 
 #include <stddef.h>
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkg/clickhouse/quote.h"
+#include "pkg/chsql/chsql.h"
 #include "pkg/util/util.h"
 #include "reshard.h"
 
