@@ -2,8 +2,8 @@
  * recorder_event() formats the note, copies what it needs from the
  * regarding object into a pending record and appends it to a bounded ring;
  * when the ring is full the event is dropped and counted. The writer
- * thread drains the ring: it applies the per-object spam filter (a token
- * bucket, burst 25, one token per 5 minutes, as client-go's), and either
+ * thread drains the ring: it applies the spam filter (a token bucket, burst
+ * 25, one token per 5 minutes, as client-go's), and either
  * creates a new Event or, for a repeat seen within the series window,
  * patches the existing Event's series (count, lastObservedTime) as the
  * events.k8s.io/v1 recorder does.
@@ -39,7 +39,7 @@ struct pending {
 /* One aggregation key: a series or a spam bucket, or both. */
 struct tracked {
 	struct tracked *next;
-	char *key;             /* series: object+type+reason+action+note; spam: object */
+	char *key;             /* series: object+type+reason+action+note; spam: object+type+reason */
 	char event_name[300];  /* the Event written for this series */
 	char ns[128];
 	unsigned count;
@@ -142,8 +142,13 @@ static struct tracked *track(struct tracked **list, unsigned *n,
 
 static bool spam_allows(struct recorder *r, const struct pending *p)
 {
-	char key[700];
-	snprintf(key, sizeof(key), "%s/%s/%s/%s", p->kind, p->ns, p->name, p->uid);
+	/* One bucket per object, type and reason. client-go keys it by the
+	 * object (and type) alone; here a burst of one reason (an upgrade's
+	 * RestartingPod, one per pod) must not silence the others on the same
+	 * PostHog, such as BucketsAdded, for five minutes a token. */
+	char key[900];
+	snprintf(key, sizeof(key), "%s/%s/%s/%s/%s/%s", p->kind, p->ns, p->name, p->uid,
+		 p->type, p->reason);
 	bool created;
 	struct tracked *t = track(&r->spam, &r->nspam, key, &created);
 	uint64_t now = now_ms();

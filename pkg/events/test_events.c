@@ -67,6 +67,12 @@ START_TEST(test_create_aggregate_and_limit)
 	WAIT_FOR(written(r, 104));
 	ck_assert_uint_eq(fakeapi_count(api, "POST", "/events"), 2 + 24);
 
+	/* ... but only that reason: another reason on the same object still
+	 * gets through */
+	recorder_event(r, b, "Normal", "BucketsAdded", "Reconcile", "buckets 1 -> 3");
+	WAIT_FOR(written(r, 105));
+	ck_assert_uint_eq(fakeapi_count(api, "POST", "/events"), 2 + 24 + 1);
+
 	recorder_free(r);
 	cJSON_Delete(a);
 	cJSON_Delete(b);
