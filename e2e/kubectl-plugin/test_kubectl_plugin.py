@@ -215,7 +215,11 @@ class KubectlPluginE2E(unittest.TestCase):
         live = get("posthogbackup", "b1")
         self.assertEqual(live["spec"]["posthog"], {"name": PH})
         self.assertEqual(live["spec"]["store"]["bucket"], "backups")
-        self.assertEqual(live["spec"]["store"]["credentials"], {"secretName": "s3-creds"})
+        # the plugin names the Secret; the API server fills in the CRD's
+        # defaults for its keys (crds/posthog.com_posthogbackups.yaml)
+        self.assertEqual(live["spec"]["store"]["credentials"],
+                         {"secretName": "s3-creds", "accessKeyIdKey": "AWS_ACCESS_KEY_ID",
+                          "secretAccessKeyKey": "AWS_SECRET_ACCESS_KEY"})
         time.sleep(1.1)  # a later creationTimestamp
         second = pj("backup", PH)  # the store of the newest backup
         self.assertEqual(second["spec"]["store"], live["spec"]["store"])
