@@ -731,9 +731,7 @@ static int prune_and_summarize(struct phbackup *p, struct scope *sc, const cJSON
 	size_t n = 0, nfinished = 0;
 	int rc = 0;
 
-	mine = calloc((size_t)cJSON_GetArraySize(all) + 1, sizeof(*mine));
-	if (!mine)
-		abort();
+	mine = util_xcalloc((size_t)cJSON_GetArraySize(all) + 1, sizeof(*mine));
 	cJSON_ArrayForEach(o, all)
 		if (owned_by(o, uid))
 			mine[n++] = o;
@@ -996,9 +994,7 @@ static int add_scope(struct phbackup *p, const char *ns, uint64_t resync_ms)
 		return -E2BIG;
 	s = &p->scopes[p->nscopes++];
 	if (ns) {
-		s->ns = strdup(ns);
-		if (!s->ns)
-			abort();
+		s->ns = util_xstrdup(ns);
 	}
 	for (int k = 0; r >= 0 && k < K_N; k++) {
 		io.resource = p->res[k];
@@ -1048,18 +1044,14 @@ int phbackup_register(struct manager *m, struct kube_client *c, struct log *log,
 		[K_SCHEDULE] = reconcile_schedule,
 		[K_RESTORE] = reconcile_restore,
 	};
-	struct phbackup *p = calloc(1, sizeof(*p));
+	struct phbackup *p = util_xcalloc(1, sizeof(*p));
 	int r = 0;
 
-	if (!p)
-		abort();
 	p->client = c;
 	p->log = log;
 	p->m = m;
 	p->rec = manager_recorder(m);
-	p->image = strdup(opts && opts->image ? opts->image : "ghcr.io/posthog-operator/posthog-operator:" PHO_VERSION);
-	if (!p->image)
-		abort();
+	p->image = util_xstrdup(opts && opts->image ? opts->image : "ghcr.io/posthog-operator/posthog-operator:" PHO_VERSION);
 	for (int k = 0; k < K_N; k++)
 		set_resource(&p->res[k], PH_GROUP, "v1alpha1", kinds[k].plural, kinds[k].kind);
 	set_resource(&p->job_res, "batch", "v1", "jobs", "Job");

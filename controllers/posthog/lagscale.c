@@ -82,9 +82,7 @@ static void state_store(struct posthog_controller *p, const struct phc_lag_state
 
 	pthread_mutex_lock(&p->lag_lock);
 	if (!p->lag_states) {
-		p->lag_states = calloc(LAG_STATES, sizeof(*p->lag_states));
-		if (!p->lag_states)
-			abort();
+		p->lag_states = util_xcalloc(LAG_STATES, sizeof(*p->lag_states));
 	}
 	for (i = 0; i < p->nlag_states; i++) {
 		if (!strcmp(p->lag_states[i].key, st->key))

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "controller-private.h"
+#include "pkg/util/util.h"
 #include "upgrade.h"
 
 #define PHC_UP_MAX_PODS 512
@@ -339,9 +340,7 @@ int phc_upgrade_step(struct phc_run *run)
 
 	if ((r = list_pods(run, &pods)) < 0)
 		return r;
-	g.pods = calloc(PHC_UP_MAX_PODS, sizeof(*g.pods));
-	if (!g.pods)
-		abort();
+	g.pods = util_xcalloc(PHC_UP_MAX_PODS, sizeof(*g.pods));
 	snprintf(st.pod, sizeof(st.pod), "%s", util_json_str(u, "pod") ? util_json_str(u, "pod") : "");
 	if (util_json_str(u, "restartedAt") && kube_parse_rfc3339(util_json_str(u, "restartedAt"), &since) == 0)
 		st.since = since;

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pkg/clickhouse/clickhouse.h"
+#include "pkg/util/util.h"
 #include "pkg/kafka/kafka.h"
 #include "controller-private.h"
 #include "upgrade.h"
@@ -142,10 +143,8 @@ void phc_upgrade_probe_zookeeper(struct phc_run *run, struct phc_up_pod *pods, s
 	char why_buf[64][96];
 	const char *why[64];
 	size_t k = 0, idx[64];
-	char *answer = malloc(ZK_MAX_ANSWER);
+	char *answer = util_xmalloc(ZK_MAX_ANSWER);
 
-	if (!answer)
-		abort();
 	for (size_t i = 0; i < n && k < 64; i++) {
 		char host[320];
 		size_t len = 0;
