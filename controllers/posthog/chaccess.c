@@ -334,11 +334,13 @@ static int claim_database(struct phc_run *run, struct replica *rep, const char *
 		if (r == 0)
 			r = ch_exec(rep->ch, buf_str(&q), msg, msglen);
 		buf_free(&q);
-		if (r == 0)
+		if (r == 0) {
 			log_write(run->p->log, LOG_INFO, &run->lf,
 				  "ClickHouse %s: claimed the bucket tables of database %s", rep->label, db);
-		else
+			r = PH_OWNER_US;
+		} else {
 			r = owner_of(run, rep, db, other, sizeof(other), msg, msglen);
+		}
 		if (r == PH_OWNER_NONE)
 			r = -EIO; /* neither created nor there: msg has the server's word */
 	}

@@ -441,6 +441,9 @@ class PostHogE2E(unittest.TestCase):
         self.assertTrue(ph["status"]["buckets"][0]["ready"])
         self.assertEqual(condition(ph, "Degraded")["status"], "False")
         self.assertTrue({"kafka_events_json_0", "events_json_mv_0"} <= bucket_tables())
+        # The first claim of the database succeeds at once: no ClickHouse
+        # error on the way to Ready.
+        self.assertNotIn("ClickHouseError", event_reasons(ph_name()))
 
     def test_10_restarts_halt_resume_and_roll_back(self):
         """Issue 13: the stateful pods restart one at a time, in plan order;
