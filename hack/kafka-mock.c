@@ -4,12 +4,18 @@
  * hack/kafka builds and runs it; see docs/kafka-local.md.
  *
  *   kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file F]
+ *   kafka-mock committed BOOTSTRAP GROUP TOPIC
  *
  * The mock brokers listen on 127.0.0.1 (ports chosen by the kernel). The
  * bootstrap list is printed on stdout as "bootstrap=HOST:PORT,..." and, with
  * --bootstrap-file, written to F (via a temporary file and rename, so a
  * reader never sees half of it). The process then serves until SIGTERM or
  * SIGINT.
+ *
+ * "committed" prints a consumer group's committed offset of each partition
+ * of TOPIC, one "PARTITION OFFSET" line each (-1: none committed), read
+ * with OffsetFetch without joining the group; tests wait on it for a
+ * consumer's commit.
  *
  * Test infrastructure, not part of the operator.
  */
@@ -167,6 +173,66 @@ static int serve(const struct opts *o, rd_kafka_mock_cluster_t *mc)
 	return 0;
 }
 
+#define COMMITTED_TIMEOUT_MS 10000
+
+static int committed(const char *boot, const char *group, const char *topic)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *list = NULL;
+	rd_kafka_topic_t *rkt = NULL;
+	rd_kafka_resp_err_t err;
+	char errstr[512];
+	rd_kafka_t *rk;
+	int i, rc = 1;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", boot, errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))) {
+		fprintf(stderr, "kafka-mock committed: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+		return 1;
+	}
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!rk) {
+		fprintf(stderr, "kafka-mock committed: %s\n", errstr);
+		return 1;
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, COMMITTED_TIMEOUT_MS)
+		  : RD_KAFKA_RESP_ERR__INVALID_ARG;
+	if (!err && (!md || md->topic_cnt != 1 || md->topics[0].err))
+		err = md && md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+	if (err) {
+		fprintf(stderr, "kafka-mock committed: metadata of %s: %s\n", topic,
+			rd_kafka_err2str(err));
+		goto out;
+	}
+	list = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (i = 0; i < md->topics[0].partition_cnt; i++)
+		rd_kafka_topic_partition_list_add(list, topic, md->topics[0].partitions[i].id);
+	err = rd_kafka_committed(rk, list, COMMITTED_TIMEOUT_MS);
+	if (err) {
+		fprintf(stderr, "kafka-mock committed: group %s: %s\n", group,
+			rd_kafka_err2str(err));
+		goto out;
+	}
+	for (i = 0; i < list->cnt; i++)
+		printf("%d %lld\n", (int)list->elems[i].partition,
+		       list->elems[i].offset >= 0 ? (long long)list->elems[i].offset : -1LL);
+	rc = 0;
+out:
+	if (list)
+		rd_kafka_topic_partition_list_destroy(list);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts *o = calloc(1, sizeof(*o)); /* ~64 KiB of topics: off the stack */
@@ -179,6 +245,14 @@ int main(int argc, char **argv)
 
 	if (!o)
 		abort();
+	if (argc >= 2 && strcmp(argv[1], "committed") == 0) {
+		free(o);
+		if (argc != 5) {
+			fprintf(stderr, "kafka-mock: usage: committed BOOTSTRAP GROUP TOPIC\n");
+			return 2;
+		}
+		return committed(argv[2], argv[3], argv[4]);
+	}
 	if (parse_args(argc, argv, o) < 0) {
 		free(o);
 		return 2;

@@ -21,10 +21,12 @@ free_port() {
 stack_up() {
   STACK_DIR=$1
   mkdir -p "$STACK_DIR"
-  local ch_port api_port
+  local ch_port api_port env
   ch_port=$(free_port)
-  eval "$("$top/hack/clickhouse" up --dir "$STACK_DIR/clickhouse" --port "$ch_port" \
-          --tcp-port "$(free_port)" --interserver-port "$(free_port)" --password change-me)"
+  # (eval "$(cmd)" would hide cmd's failure: eval of nothing succeeds.)
+  env=$("$top/hack/clickhouse" up --dir "$STACK_DIR/clickhouse" --port "$ch_port" \
+          --tcp-port "$(free_port)" --interserver-port "$(free_port)" --password change-me) || return 1
+  eval "$env"
   "$top/hack/clickhouse" sql --dir "$STACK_DIR/clickhouse" "$top/hack/clickhouse-base-schema.sql" >/dev/null
   api_port=$(free_port)
   case "${CLUSTER:-local}" in
