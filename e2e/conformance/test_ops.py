@@ -59,12 +59,21 @@ class TestFaults(unittest.TestCase):
         rv = o["metadata"]["resourceVersion"]
         import threading
         res = {}
-        n0 = C.http("GET", "/admin/stats")[1]["watchers"]
+        # The watch is open once it has delivered its first event: the
+        # ADDED of "fw" that a watch without a resourceVersion starts with.
+        # (Comparing /admin/stats' watcher count with one read before
+        # raced with other watches closing in between.)
+        opened = threading.Event()
+
+        def first_event(evs):
+            opened.set()
+            return False
+
         th = threading.Thread(target=lambda: res.setdefault("w", C.watch_lines(
-            "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=120", max_seconds=90)))
+            "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=120", max_seconds=90,
+            until=first_event)))
         th.start()
-        cluster.wait_until(lambda: C.http("GET", "/admin/stats")[1]["watchers"] > n0,
-                           timeout=60, what="the watch open")
+        self.assertTrue(opened.wait(60), "timed out waiting for the watch's first event")
         t0 = time.time()
         C.faults({"closeWatches": True})
         th.join()
