@@ -11,7 +11,8 @@
 
   hack/check-dashboard.py metrics DASHBOARD.json URL...
       Every metric name in every query of the dashboard (panel targets and
-      template variables) is served by one of the /metrics URLs (a running
+      template variables) is served by one of the /metrics URLs (a sample,
+      or the # TYPE line of a family declared before its first sample) (a running
       operator, a running router). Names are taken from the PromQL, not from
       a list: functions, aggregation keywords, label matchers, grouping
       labels, ranges, strings and Grafana variables are removed, and what
@@ -114,7 +115,12 @@ def served(url):
         text = r.read().decode()
     names = set()
     for line in text.splitlines():
-        if line and not line.startswith("#"):
+        # A family the exporter declared before its first sample has only
+        # its "# TYPE name type" line: it is exported all the same.
+        m = re.match(r"# TYPE ([A-Za-z_:][A-Za-z0-9_:]*) ", line)
+        if m:
+            names.add(m.group(1))
+        elif line and not line.startswith("#"):
             names.add(re.match(r"[A-Za-z_:][A-Za-z0-9_:]*", line).group(0))
     return names
 

@@ -503,6 +503,16 @@ static bool final(const char *phase)
 	return phase && (!strcmp(phase, "Completed") || !strcmp(phase, "Failed"));
 }
 
+#define M_BACKUPS "posthog_backups_total"
+#define M_BACKUPS_HELP "PostHogBackups that finished, by result."
+#define M_RESTORES "posthog_restores_total"
+#define M_RESTORES_HELP "PostHogRestores that finished, by result."
+#define M_LAST_SUCCESS "posthog_backup_last_success_timestamp_seconds"
+#define M_LAST_SUCCESS_HELP "When the newest completed PostHogBackup of the PostHog finished " \
+			    "(Unix time)."
+#define M_INTERVAL "posthog_backup_schedule_interval_seconds"
+#define M_INTERVAL_HELP "Seconds between two slots of the PostHogBackupSchedule."
+
 static void count_result(struct run *r, const char *phase)
 {
 	const char *ph = str(get(get(r->obj, "spec"), "posthog"), "name");
@@ -511,11 +521,9 @@ static void count_result(struct run *r, const char *phase)
 				NULL};
 
 	if (r->kind == K_BACKUP)
-		metrics_counter_add(r->p->metrics, "posthog_backups_total",
-				    "PostHogBackups that finished, by result.", labels, 1);
+		metrics_counter_add(r->p->metrics, M_BACKUPS, M_BACKUPS_HELP, labels, 1);
 	else
-		metrics_counter_add(r->p->metrics, "posthog_restores_total",
-				    "PostHogRestores that finished, by result.", labels, 1);
+		metrics_counter_add(r->p->metrics, M_RESTORES, M_RESTORES_HELP, labels, 1);
 }
 
 static int reconcile_run(struct phbackup *p, int kind, const char *key,
@@ -938,9 +946,7 @@ static void collect(void *userdata, struct metrics *m)
 				continue;
 			memcpy(ns, o->string, nl);
 			ns[nl] = '\0';
-			metrics_gauge_set(m, "posthog_backup_last_success_timestamp_seconds",
-					  "When the newest completed PostHogBackup of the PostHog finished "
-					  "(Unix time).",
+			metrics_gauge_set(m, M_LAST_SUCCESS, M_LAST_SUCCESS_HELP,
 					  (const char *[]){"namespace", ns, "posthog", slash + 1, NULL},
 					  o->valuedouble);
 		}
@@ -961,8 +967,7 @@ static void collect(void *userdata, struct metrics *m)
 			    cron_parse(str(spec, "schedule"), &cr, err, sizeof(err)) < 0 ||
 			    cron_next(&cr, time(NULL), &a) < 0 || cron_next(&cr, a, &b) < 0)
 				continue;
-			metrics_gauge_set(m, "posthog_backup_schedule_interval_seconds",
-					  "Seconds between two slots of the PostHogBackupSchedule.",
+			metrics_gauge_set(m, M_INTERVAL, M_INTERVAL_HELP,
 					  (const char *[]){"namespace", ns, "posthog", ph, "schedule",
 							   str(get(o, "metadata"), "name"), NULL},
 					  (double)(b - a));
@@ -1071,6 +1076,12 @@ int phbackup_register(struct manager *m, struct kube_client *c, struct log *log,
 			r = add_scope(p, *ns, opts->resync_ms);
 	if (r >= 0) {
 		p->metrics = manager_metrics(m);
+		/* Named on /metrics before the first backup, for the dashboard
+		 * and the alerts. */
+		(void)metrics_counter_declare(p->metrics, M_BACKUPS, M_BACKUPS_HELP);
+		(void)metrics_counter_declare(p->metrics, M_RESTORES, M_RESTORES_HELP);
+		(void)metrics_gauge_declare(p->metrics, M_LAST_SUCCESS, M_LAST_SUCCESS_HELP);
+		(void)metrics_gauge_declare(p->metrics, M_INTERVAL, M_INTERVAL_HELP);
 		r = metrics_add_collector(p->metrics, collect, p);
 		if (r < 0)
 			log_error(log, "backup metrics: cannot add the collector: %s", strerror(-r));

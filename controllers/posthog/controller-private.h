@@ -211,6 +211,8 @@ int phc_lag_autoscale(struct phc_run *run, unsigned bucket, cJSON *bucket_status
 
 /* Frees the autoscaler's state. */
 void phc_lag_free(struct posthog_controller *p);
+/* Declares the lag autoscaler's metric families (named before any sample). */
+void phc_lag_declare_metrics(struct metrics *m);
 
 /* ---- finalize.c ---------------------------------------------------------- */
 

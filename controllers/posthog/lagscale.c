@@ -53,6 +53,24 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#define M_LAG "posthog_bucket_consumer_lag"
+#define M_LAG_HELP "Messages a bucket's plugin-server consumer group has not committed yet " \
+		   "(autoscaling metric lag)."
+#define M_REPLICAS "posthog_bucket_autoscaler_replicas"
+#define M_REPLICAS_HELP "Replicas the lag autoscaler last set or kept."
+#define M_DECISIONS "posthog_autoscaler_decisions_total"
+#define M_DECISIONS_HELP "Lag autoscaler decisions: up and down changed the replica count, " \
+			 "hold kept it, error could not read the lag."
+
+void phc_lag_declare_metrics(struct metrics *m)
+{
+	/* Named on /metrics before the first autoscaled bucket, for the
+	 * dashboard's lag panels. */
+	(void)metrics_gauge_declare(m, M_LAG, M_LAG_HELP);
+	(void)metrics_gauge_declare(m, M_REPLICAS, M_REPLICAS_HELP);
+	(void)metrics_counter_declare(m, M_DECISIONS, M_DECISIONS_HELP);
+}
+
 void phc_lag_free(struct posthog_controller *p)
 {
 	free(p->lag_states);
@@ -301,11 +319,8 @@ static void metrics_lag(struct phc_run *run, unsigned bucket, const char *role,
 
 	snprintf(b, sizeof(b), "%u", bucket);
 	if (!st->error[0])
-		metrics_gauge_set(run->p->metrics, "posthog_bucket_consumer_lag",
-				  "Messages a bucket's plugin-server consumer group has not committed "
-				  "yet (autoscaling metric lag).", l, (double)st->lag.total);
-	metrics_gauge_set(run->p->metrics, "posthog_bucket_autoscaler_replicas",
-			  "Replicas the lag autoscaler last set or kept.", l, replicas);
+		metrics_gauge_set(run->p->metrics, M_LAG, M_LAG_HELP, l, (double)st->lag.total);
+	metrics_gauge_set(run->p->metrics, M_REPLICAS, M_REPLICAS_HELP, l, replicas);
 }
 
 static void count_decision(struct phc_run *run, unsigned bucket, const char *role,
@@ -316,9 +331,7 @@ static void count_decision(struct phc_run *run, unsigned bucket, const char *rol
 			   "direction", direction, NULL};
 
 	snprintf(b, sizeof(b), "%u", bucket);
-	metrics_counter_add(run->p->metrics, "posthog_autoscaler_decisions_total",
-			    "Lag autoscaler decisions: up and down changed the replica count, "
-			    "hold kept it, error could not read the lag.", l, 1);
+	metrics_counter_add(run->p->metrics, M_DECISIONS, M_DECISIONS_HELP, l, 1);
 }
 
 /* Decides and applies; fills st. Returns 0 or the failed apply's errno. */

@@ -250,6 +250,27 @@ int metrics_gauge_add(struct metrics *m, const char *name, const char *help,
 	return update(m, name, help, M_GAUGE, labels, v, true);
 }
 
+static int declare(struct metrics *m, const char *name, const char *help,
+		   enum metric_type type)
+{
+	if (!m || !name)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int rc = get_family(m, name, help, type, NULL, 0) ? 0 : -EINVAL;
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int metrics_counter_declare(struct metrics *m, const char *name, const char *help)
+{
+	return declare(m, name, help, M_COUNTER);
+}
+
+int metrics_gauge_declare(struct metrics *m, const char *name, const char *help)
+{
+	return declare(m, name, help, M_GAUGE);
+}
+
 int metrics_histogram_observe(struct metrics *m, const char *name,
 			      const char *help, const char *const *labels,
 			      const double *buckets, size_t nbuckets, double v)

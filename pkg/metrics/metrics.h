@@ -46,6 +46,13 @@ int metrics_gauge_set(struct metrics *m, const char *name, const char *help,
 		      const char *const *labels, double v);
 int metrics_gauge_add(struct metrics *m, const char *name, const char *help,
 		      const char *const *labels, double v);
+/* Registers a family with no series yet, so that /metrics names it (its
+ * # HELP and # TYPE lines) before the first sample: a dashboard or an
+ * alert on it then finds the name from the start. Returns 0, or -EINVAL
+ * when the name is registered with another type. */
+int metrics_counter_declare(struct metrics *m, const char *name, const char *help);
+int metrics_gauge_declare(struct metrics *m, const char *name, const char *help);
+
 /* buckets: ascending upper bounds, without +Inf; used on first use only. */
 int metrics_histogram_observe(struct metrics *m, const char *name,
 			      const char *help, const char *const *labels,

@@ -65,6 +65,39 @@ START_TEST(test_counter_and_gauge)
 }
 END_TEST
 
+/* A declared family is named on /metrics before its first sample, keeps
+ * its type and help, and takes samples afterwards like any other. */
+START_TEST(test_declare)
+{
+	struct metrics *m;
+	ck_assert_int_eq(metrics_new(&m), 0);
+	ck_assert_int_eq(metrics_gauge_declare(m, "lag", "Lag."), 0);
+	ck_assert_int_eq(metrics_counter_declare(m, "done_total", "Done."), 0);
+	ck_assert_int_eq(metrics_counter_declare(m, "lag", "Lag."), -EINVAL);
+	ck_assert_int_eq(metrics_gauge_declare(m, "lag", "Other help."), 0);
+	ck_assert_int_eq(metrics_gauge_declare(NULL, "x", ""), -EINVAL);
+	ck_assert_int_eq(metrics_gauge_declare(m, NULL, ""), -EINVAL);
+	double v;
+	ck_assert_int_eq(metrics_get(m, "lag", NULL, &v), -ENOENT);
+	char *text = render(m);
+	ck_assert_str_eq(text,
+		"# HELP done_total Done.\n"
+		"# TYPE done_total counter\n"
+		"# HELP lag Lag.\n"
+		"# TYPE lag gauge\n"
+		"# HELP metrics_dropped_series_total Series not recorded because the registry was full.\n"
+		"# TYPE metrics_dropped_series_total counter\n"
+		"metrics_dropped_series_total 0\n");
+	free(text);
+	const char *l[] = { "bucket", "2", NULL };
+	ck_assert_int_eq(metrics_gauge_set(m, "lag", "", l, 9), 0);
+	text = render(m);
+	ck_assert_ptr_nonnull(strstr(text, "# HELP lag Lag.\n# TYPE lag gauge\nlag{bucket=\"2\"} 9\n"));
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_histogram)
 {
 	struct metrics *m;
@@ -165,6 +198,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_format_value, 0,
 			    sizeof(values) / sizeof(values[0]));
 	tcase_add_test(tc, test_counter_and_gauge);
+	tcase_add_test(tc, test_declare);
 	tcase_add_test(tc, test_histogram);
 	tcase_add_test(tc, test_escaping_and_order);
 	tcase_add_test(tc, test_series_cap);
