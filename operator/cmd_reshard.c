@@ -4,7 +4,8 @@
  * (pkg/reshard/reshard.h, docs/resharding.md). The operator runs it as a
  * Job when spec.clickhouse.shards changes; it can also run by hand.
  *
- *   reshard --shards M --shard URL,HOST:PORT [--shard ...] --progress FILE
+ *   reshard --shards M --shard URL,HOST:PORT [--shard ...]
+ *           (--progress FILE | --progress-clickhouse)
  *           [--database D] [--cluster C] [--max-rows-per-second N]
  *           [--max-bytes-per-second N] [--skip-cluster-check]
  *
@@ -23,6 +24,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "pkg/clickhouse/clickhouse.h"
 #include "pkg/reshard/reshard.h"
 #include "pkg/util/util.h"
 #include "commands.h"
@@ -35,16 +37,21 @@ struct reshard_flags {
 	const char *progress, *database, *cluster;
 	unsigned long long rows_ps, bytes_ps;
 	bool skip_cluster_check;
+	bool progress_ch;
 };
 
 static void usage(FILE *out)
 {
-	fputs("usage: posthog-operator reshard --shards M --shard URL,HOST:PORT [--shard ...] --progress FILE\n"
+	fputs("usage: posthog-operator reshard --shards M --shard URL,HOST:PORT [--shard ...]\n"
+	      "                                (--progress FILE | --progress-clickhouse)\n"
 	      "  --shards M                the new shard count (the first M --shard entries stay)\n"
 	      "  --shard URL,HOST:PORT     a shard's HTTP URL and its native address as the other\n"
 	      "                            shards reach it, in remote_servers order; every shard that\n"
 	      "                            may hold rows, removed ones last\n"
 	      "  --progress FILE           the progress document (JSON); a rerun resumes from it\n"
+	      "  --progress-clickhouse     keep the progress document in the table\n"
+	      "                            <database>_reshard.progress of the first shard instead\n"
+	      "                            (what the operator's Job does; it reads it from there)\n"
 	      "  --database D              default posthog\n"
 	      "  --cluster C               the Distributed tables' cluster; default posthog\n"
 	      "  --max-rows-per-second N   average copy rate limit; default none\n"
@@ -107,6 +114,10 @@ static int parse(int argc, char **argv, struct reshard_flags *f)
 			f->skip_cluster_check = true;
 			continue;
 		}
+		if (!strcmp(a, "--progress-clickhouse")) {
+			f->progress_ch = true;
+			continue;
+		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			exit(0);
@@ -136,8 +147,10 @@ static int parse(int argc, char **argv, struct reshard_flags *f)
 		}
 	}
 	f->modulus = (int)m;
-	if (!rc && (!f->progress || !f->nshards || f->modulus < 1 || (size_t)f->modulus > f->nshards)) {
-		fprintf(stderr, "reshard: --progress, --shard and --shards (1 to the number of --shard) are required\n");
+	if (!rc && (!f->progress == !f->progress_ch || !f->nshards || f->modulus < 1 ||
+		    (size_t)f->modulus > f->nshards)) {
+		fprintf(stderr, "reshard: one of --progress and --progress-clickhouse, --shard and --shards "
+			"(1 to the number of --shard) are required\n");
 		rc = -EINVAL;
 	}
 	return rc;
@@ -148,6 +161,8 @@ int cmd_reshard(int argc, char **argv)
 	struct reshard_flags f = { 0 };
 	struct rs_options o = { 0 };
 	struct log *log = NULL;
+	struct ch_client *store_ch = NULL;
+	struct rs_ch_store chs;
 	char err[2048] = "";
 	cJSON *out;
 	char *text;
@@ -178,17 +193,33 @@ int cmd_reshard(int argc, char **argv)
 	o.max_bytes_per_second = f.bytes_ps;
 	o.skip_cluster_check = f.skip_cluster_check;
 	o.log = log;
-	rs_file_store(f.progress, &o.store);
-	rc = rs_run(&o, err, sizeof(err));
+	if (f.progress_ch) {
+		struct ch_options co = {
+			.url = f.shards[0].url, .user = o.user, .password = o.password,
+			.timeout_ms = 60000, .log = log,
+		};
+
+		rc = ch_new(&co, &store_ch);
+		if (rc)
+			snprintf(err, sizeof(err), "--shard %s: bad ClickHouse options (%s)", f.shards[0].url,
+				 ch_strerror(rc));
+		else
+			rs_clickhouse_store(&chs, store_ch, f.database, &o.store);
+	} else {
+		rs_file_store(f.progress, &o.store);
+	}
+	if (!rc)
+		rc = rs_run(&o, err, sizeof(err));
 	out = util_nn(cJSON_CreateObject());
 	cJSON_AddStringToObject(out, "phase", rc == 0 ? "Done" : rc == -EAGAIN ? "Paused" : "Failed");
-	cJSON_AddStringToObject(out, "progress", f.progress);
+	cJSON_AddStringToObject(out, "progress", f.progress ? f.progress : "clickhouse");
 	if (rc)
 		cJSON_AddStringToObject(out, "message", err);
 	text = util_nn(cJSON_PrintUnformatted(out));
 	printf("%s\n", text);
 	free(text);
 	cJSON_Delete(out);
+	ch_free(store_ch);
 	log_free(log);
 	curl_global_cleanup();
 	for (i = 0; i < f.nshards; i++)

@@ -65,6 +65,7 @@ struct ph_ctx {
 	const char *ns;   /* NULL when the PostHog has no namespace */
 	const char *uid;  /* NULL when absent: no ownerReferences */
 	const char *router_image; /* the operator's image; NULL = default */
+	int keep_shards; /* ph_build_options.clickhouse_keep_shards */
 	cJSON *entries;
 	int err; /* the first failure of a builder (ph_take_text), or 0 */
 };

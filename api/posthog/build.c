@@ -23,7 +23,8 @@ int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
 		  cJSON **entries)
 {
 	struct ph_ctx c = { .posthog = posthog,
-			    .router_image = opts ? opts->router_image : NULL };
+			    .router_image = opts ? opts->router_image : NULL,
+			    .keep_shards = opts ? opts->clickhouse_keep_shards : 0 };
 	cJSON *problems;
 
 	if (ph_validate(posthog, &problems) != 0) {

@@ -410,6 +410,11 @@ void ph_build_clickhouse(struct ph_ctx *c)
 	int s, r;
 
 	config_maps(c, hash);
+	/* Shards being emptied by a reshard plan keep running (and keep
+	 * their data) until it is done; remote_servers lists the new count
+	 * already, so no new row reaches them. */
+	if (c->keep_shards > shards)
+		shards = c->keep_shards;
 	name = util_xasprintf("%s-clickhouse", c->name);
 	ph_emit(c, "clickhouse", -1, service(c, name, -1, NULL));
 	free(name);

@@ -108,6 +108,11 @@ struct ph_build_options {
 	/* The operator's own image ("repo:tag" or "repo@digest"), which
 	 * runs the router; NULL = PH_ROUTER_DEFAULT_IMAGE. */
 	const char *router_image;
+	/* Shard StatefulSets (with their Services and PDBs) kept beyond
+	 * spec.clickhouse.shards while a reshard plan empties them
+	 * (reshard.h ph_reshard_keep_shards); remote_servers still lists
+	 * spec.clickhouse.shards. 0: none. */
+	int clickhouse_keep_shards;
 };
 
 /* ph_build with options (NULL = defaults). */

@@ -124,6 +124,8 @@ struct phc_run {
 	unsigned created;       /* children created by this reconcile */
 	char created_names[512];/* the first of them, for the Created event */
 	uint64_t requeue_ms;    /* shortest requeue asked for; 0 = none */
+	cJSON *reshard;         /* the reshard plan for status.reshard (owned;
+				 * NULL: none) */
 };
 
 /* Asks for a requeue after ms unless a shorter one is already asked. */
@@ -140,6 +142,28 @@ int phc_reconcile_posthog(struct phc_run *run);
  * component and bucket readiness in run. Returns 0 or a negative errno
  * (already recorded in a condition). */
 int phc_reconcile_children(struct phc_run *run);
+
+/* ---- reshard.c ----------------------------------------------------------- */
+
+/* Sets run->reshard, the plan for now (api/posthog/reshard.h
+ * ph_reshard_plan), from the status and spec; before the build, which
+ * keeps the shards it empties (phc_reshard_keep_shards). */
+void phc_reshard_prepare(struct phc_run *run);
+int phc_reshard_keep_shards(const struct phc_run *run);
+
+/*
+ * Drives run->reshard one step (docs/resharding.md): with
+ * spec.clickhouse.reshard.paused, stops its Job; after a failed Job's
+ * backoff, starts the next attempt; once ClickHouse and its schema are
+ * ready and no older reshard Job is left, creates the plan's Job (and adds
+ * it to run->desired); follows the progress the Job keeps in ClickHouse;
+ * marks the plan Done when the Job completed and the progress says so
+ * (status.clickhouseSchema.shards becomes the new count). Writes
+ * status.reshard, the Resharding condition, Events and metrics. Returns 0
+ * or the negative errno of a failed Job create or delete; a failed Job is
+ * recorded (Degraded) and retried by a requeue after the backoff.
+ */
+int phc_reshard_step(struct phc_run *run, bool clickhouse_ready, bool schema_ready);
 
 /* ---- safety.c ------------------------------------------------------------- */
 

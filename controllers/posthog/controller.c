@@ -198,6 +198,7 @@ static void run_free(struct phc_run *run)
 	cJSON_Delete(run->spec);
 	cJSON_Delete(run->status);
 	cJSON_Delete(run->desired);
+	cJSON_Delete(run->reshard);
 	free(run->bucket_schema_ready);
 	free(run->bucket_ready);
 }

@@ -347,33 +347,6 @@ static int run_topics(struct phc_run *run)
 }
 
 /*
- * Shards added after the first sync get new events only: existing rows are
- * not moved (resharding is a later feature). A condition says so for as
- * long as it is true.
- */
-static void report_shards(struct phc_run *run)
-{
-	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(run->status, "clickhouseSchema");
-	const cJSON *had = cJSON_GetObjectItemCaseSensitive(cs, "shards");
-	int want = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(run->spec, "clickhouse"), "shards", 1);
-	char msg[400];
-
-	if (ph_is_external(run->spec, "clickhouse") || !cJSON_IsNumber(had))
-		return;
-	if (want <= had->valueint) {
-		phc_set_condition(run->conds, "ShardsUnbalanced", "False", "Balanced", "",
-				  run->generation, run->now);
-		return;
-	}
-	snprintf(msg, sizeof(msg),
-		 "shards %d -> %d: new events spread over every shard, but existing rows stay on the "
-		 "first %d; this version does not move data between shards",
-		 had->valueint, want, had->valueint);
-	phc_set_condition(run->conds, "ShardsUnbalanced", "True", "ShardsAdded", msg,
-			  run->generation, run->now);
-}
-
-/*
  * ClickHouse could not be read (a missing Secret, a server down): the
  * buckets whose tables an earlier sync created in this database still
  * have them, so their plugin-servers keep being reconciled (a replica
@@ -425,7 +398,6 @@ static int run_schema(struct phc_run *run)
 	}
 	for (unsigned b = 0; b < run->buckets; b++)
 		set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);
-	report_shards(run);
 	return r;
 }
 
@@ -532,6 +504,8 @@ int phc_reconcile_children(struct phc_run *run)
 	char msg[128];
 	int r;
 
+	phc_reshard_prepare(run);
+	bo.clickhouse_keep_shards = phc_reshard_keep_shards(run);
 	if ((r = ph_build_with(run->ph, &bo, &run->desired)) < 0) {
 		snprintf(msg, sizeof(msg), "building the children: %s", ph_strerror(r));
 		log_write(run->p->log, LOG_ERROR, &run->lf, "%s", msg);
@@ -559,6 +533,12 @@ int phc_reconcile_children(struct phc_run *run)
 					   run->stage_ready[ST_CLICKHOUSE],
 					   &run->stage_ready[ST_MIGRATE]));
 	r = first_error(r, run_schema(run));
+	{
+		const cJSON *sr = phc_condition(run->conds, "SchemaReady");
+
+		r = first_error(r, phc_reshard_step(run, run->stage_ready[ST_CLICKHOUSE],
+						    sr && !strcmp(util_json_str(sr, "status") ? util_json_str(sr, "status") : "", "True")));
+	}
 	r = first_error(r, run_plugin_servers(run));
 	/* The router needs posthog_team and the bucket topics: after the
 	 * migrate Job (which waited for the topics). */

@@ -117,29 +117,13 @@ static int check_kafka(struct phc_run *run, char *msg, size_t msglen)
 	return -EPERM;
 }
 
-static int check_clickhouse(struct phc_run *run, char *msg, size_t msglen)
-{
-	int want = spec_int(run->spec, "clickhouse", "shards");
-	char suffix[32];
-
-	if (ph_is_external(run->spec, "clickhouse"))
-		return 0;
-	snprintf(suffix, sizeof(suffix), "clickhouse-%d", want);
-	if (want <= 0 || live_replicas(run, suffix) == 0)
-		return 0;
-	snprintf(msg, msglen,
-		 "spec.clickhouse.shards %d would remove running shards and the rows they hold: "
-		 "removing shards is not supported; set it back", want);
-	return -EPERM;
-}
-
 int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen)
 {
 	int r = check_zookeeper(run, msg, msglen);
 
 	if (r == 0)
 		r = check_kafka(run, msg, msglen);
-	if (r == 0)
-		r = check_clickhouse(run, msg, msglen);
+	/* Fewer ClickHouse shards are not refused: the reshard plan empties
+	 * the removed shards before their StatefulSets go (reshard.c). */
 	return r;
 }

@@ -168,6 +168,32 @@ struct rs_store {
  * borrowed and must outlive the store. */
 void rs_file_store(const char *path, struct rs_store *out);
 
+/*
+ * A store in ClickHouse: the table <database>_reshard.progress on the
+ * server of ch (the first shard, which a plan never removes), created on
+ * the first save; each save inserts the document with the next sequence
+ * number. This is the store of the operator's reshard Job: the reconciler
+ * reads the same row (rs_progress_read) to follow the plan. s is the
+ * caller's; ch and s must outlive the store.
+ */
+struct rs_ch_store {
+	struct ch_client *ch;
+	char database[RS_MAX_NAME + 1];
+	unsigned long long seq; /* of the last document loaded or saved */
+	bool created;
+};
+void rs_clickhouse_store(struct rs_ch_store *s, struct ch_client *ch,
+			 const char *database, struct rs_store *out);
+
+/*
+ * The newest progress document in <database>_reshard.progress on ch:
+ * *doc NULL (and *seq 0) when there is none, the table or its database
+ * included. seq may be NULL. Returns 0, or a negative errno (ch_query's,
+ * or -EBADMSG) with err saying why. Caller frees *doc.
+ */
+int rs_progress_read(struct ch_client *ch, const char *database, cJSON **doc,
+		     unsigned long long *seq, char *err, size_t errlen);
+
 struct rs_shard {
 	const char *url;  /* HTTP interface, e.g. http://127.0.0.1:8123 */
 	const char *addr; /* native host:port as remote() of the target sees it */
