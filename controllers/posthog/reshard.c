@@ -371,7 +371,7 @@ static int drive(struct phc_run *run, cJSON *plan, bool clickhouse_ready, bool s
 		snprintf(msg, sizeof(msg), "shards %d -> %d waits for every shard and its tables "
 			 "(ClickHouseReady, SchemaReady)", pnum(plan, "from"), pnum(plan, "to"));
 		cond(run, true, "WaitingForShards", msg);
-		phc_requeue(run, PHC_POLL_MS);
+		phc_requeue(run, RESHARD_POLL_MS);
 	} else {
 		ph_reshard_set(plan, "job", name);
 		r = start_job(run, plan, job, &live);
