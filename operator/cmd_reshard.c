@@ -167,7 +167,7 @@ int cmd_reshard(int argc, char **argv)
 	cJSON *out;
 	char *text;
 	size_t i;
-	int rc;
+	int rc = 0;
 
 	if (parse(argc, argv, &f)) {
 		usage(stderr);
