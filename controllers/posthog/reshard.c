@@ -313,21 +313,28 @@ static bool paused(const struct phc_run *run)
 
 static int pause(struct phc_run *run, cJSON *plan)
 {
-	char msg[1024] = "";
+	char msg[1024] = "", name[256] = "";
 	bool others = false;
-	int r = stop_other_jobs(run, NULL, &others, msg, sizeof(msg));
+	cJSON *live = NULL;
+	int r;
 
+	/* The current attempt's Job, from the cache rather than the status
+	 * (a status write may have lost a race with the spec change). */
+	if (ph_reshard_job_name(run->name, plan, name, sizeof(name)) == 0)
+		live = informer_get(run->scope->children[PHC_JOB], run->ns, name);
+	r = stop_other_jobs(run, NULL, &others, msg, sizeof(msg));
 	if (strcmp(pstr(plan, "phase"), "Paused")) {
 		snprintf(msg, sizeof(msg), "shards %d -> %d paused by spec.clickhouse.reshard.paused; "
-			 "Job %s stopped, %d rows moved so far", pnum(plan, "from"), pnum(plan, "to"),
-			 pstr(plan, "job"), pnum(plan, "rowsMoved"));
+			 "%s%s stopped, %d rows moved so far", pnum(plan, "from"), pnum(plan, "to"),
+			 live ? "Job " : "no Job", live ? name : "", pnum(plan, "rowsMoved"));
 		event(run, "Normal", "ReshardPaused", msg);
 		/* The stopped Job's name is not reused: the next one has a
 		 * new attempt number. */
-		if (util_json_str(plan, "job"))
+		if (live)
 			ph_reshard_set_num(plan, "attempts", pnum(plan, "attempts") + 1);
 		ph_reshard_set(plan, "job", NULL);
 	}
+	cJSON_Delete(live);
 	ph_reshard_set(plan, "phase", "Paused");
 	snprintf(msg, sizeof(msg), "shards %d -> %d paused by spec.clickhouse.reshard.paused; set it to false "
 		 "to resume from the recorded progress", pnum(plan, "from"), pnum(plan, "to"));
@@ -362,6 +369,13 @@ static int drive(struct phc_run *run, cJSON *plan, bool clickhouse_ready, bool s
 	keep_desired(run, job);
 	r = stop_other_jobs(run, name, &others, msg, sizeof(msg));
 	live = informer_get(run->scope->children[PHC_JOB], run->ns, name);
+	/* A Job of this name on its way out (a pause whose attempt count a
+	 * stale status did not see) is waited for, not followed. */
+	if (live && util_json_str(cJSON_GetObjectItemCaseSensitive(live, "metadata"), "deletionTimestamp")) {
+		cJSON_Delete(live);
+		live = NULL;
+		others = true;
+	}
 	if (!live && (others || r < 0)) {
 		ph_reshard_set(plan, "phase", "Pending");
 		cond(run, true, "WaitingForJob", r < 0 ? msg : "waiting for an earlier reshard Job to go");

@@ -264,7 +264,7 @@ class ReshardE2E(unittest.TestCase):
         patch_ph({"spec": {"clickhouse": {"shards": 2}}})
         wait_for("status.reshard 3 -> 2", lambda: (lambda r: r if r.get("to") == 2 else None)(reshard()))
         job0 = "%s-reshard-3-2-0" % PH
-        self.check_job(job0, 3, 2)
+        uid0 = self.check_job(job0, 3, 2)["metadata"]["uid"]
         # Pause: the Job goes, the plan and the shard stay.
         patch_ph({"spec": {"clickhouse": {"reshard": {"paused": True}}}})
         wait_for("Job %s gone" % job0, lambda: get("job", job0) is None)
@@ -274,9 +274,13 @@ class ReshardE2E(unittest.TestCase):
         self.assertEqual((c["status"], c["reason"]), ("True", "Paused"))
         self.assertIsNotNone(get("statefulset", PH + "-clickhouse-2"), "the shard being emptied went")
         self.assertIn("ReshardPaused", event_reasons())
-        # Resume: a new Job (the next attempt) picks the plan up.
+        # Resume: a new Job (normally the next attempt's name) picks the
+        # plan up.
         patch_ph({"spec": {"clickhouse": {"reshard": {"paused": False}}}})
-        job1 = "%s-reshard-3-2-1" % PH
+        job1 = wait_for("a new Job of the 3 -> 2 plan", lambda: next(
+            (j["metadata"]["name"] for j in (get("jobs") or {"items": []})["items"]
+             if j["metadata"]["name"].startswith(PH + "-reshard-3-2-")
+             and j["metadata"]["uid"] != uid0 and not j["metadata"].get("deletionTimestamp")), None))
         self.check_job(job1, 3, 2)
         topology(2)
         p, _ = run_pod(job1)
