@@ -54,6 +54,7 @@ struct tally {
 	bool all_ready;
 	char version[128];
 	char message[512];
+	char rollout[256]; /* the first Deployment not rolled out, why */
 };
 
 /* The image tag of the first container, for status versions. */
@@ -143,6 +144,8 @@ static int apply_entry(struct phc_run *run, cJSON *entry, struct tally *t)
 	}
 	if (!count_workload(run, kind, obj, live, t))
 		t->all_ready = false;
+	if (kind == PHC_DEPLOYMENT && !t->rollout[0])
+		phc_rollout_complete(live, t->rollout, sizeof(t->rollout));
 	cJSON_Delete(live);
 	return 0;
 }
@@ -416,7 +419,70 @@ static void count_deployment(struct phc_run *run, const char *name, cJSON *into,
 	cJSON_Delete(live);
 }
 
-static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
+/* Whether applying obj would change the pod template of its live
+ * Deployment, i.e. start a rollout. A Deployment not created yet starts
+ * none: a new bucket's pods do not wait. *live_out gets the live object
+ * (caller frees; NULL when there is none). */
+static bool template_changes(struct phc_run *run, const cJSON *obj, cJSON **live_out)
+{
+	*live_out = NULL;
+	if (phc_kind_of(obj) != PHC_DEPLOYMENT)
+		return false;
+	*live_out = informer_get(run->scope->children[PHC_DEPLOYMENT], run->ns,
+				 util_json_get_str(obj, "metadata.name", ""));
+	return *live_out && !phc_is_subset(util_json_get(obj, "spec.template"),
+					   util_json_get(*live_out, "spec.template"));
+}
+
+/*
+ * The plugin-servers roll out bucket by bucket (docs/upgrades.md): with
+ * hold set (an earlier bucket has not rolled out yet), a Deployment whose
+ * pod template would change keeps its live form and counts as it is;
+ * *held says whether one did. Everything else of the bucket is applied
+ * (a new Deployment, a replica count, a Service). Returns 0 or the first
+ * failed apply.
+ */
+static int apply_bucket(struct phc_run *run, unsigned b, bool hold, struct tally *t, bool *held)
+{
+	cJSON *entry;
+	int r = 0;
+
+	t->all_ready = true;
+	*held = false;
+	cJSON_ArrayForEach(entry, run->desired) {
+		cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object"), *live = NULL;
+		bool changes;
+
+		if (!entry_in_stage(entry, ST_PLUGIN) || entry_bucket(entry) != (int)b)
+			continue;
+		changes = template_changes(run, obj, &live);
+		if (changes && hold) {
+			*held = true;
+			if (!count_workload(run, PHC_DEPLOYMENT, obj, live, t))
+				t->all_ready = false;
+			cJSON_Delete(live);
+			continue;
+		}
+		cJSON_Delete(live);
+		if (changes)
+			log_write(run->p->log, LOG_INFO, &run->lf,
+				  "plugin-servers: rolling out bucket %u (Deployment %s)", b,
+				  util_json_get_str(obj, "metadata.name", "?"));
+		r = first_error(r, apply_entry(run, entry, t));
+	}
+	return r;
+}
+
+/* What one bucket's turn in the bucket-by-bucket rollout came to. */
+struct bucket_roll {
+	bool hold;        /* in: an earlier bucket has not rolled out */
+	bool rolled_out;  /* out: its Deployments run their desired template,
+			   * every pod updated and available */
+	bool held;        /* out: a template change of it waits */
+	char why[600];    /* out: why it has not rolled out */
+};
+
+static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum, struct bucket_roll *roll)
 {
 	cJSON *bs = bucket_status(run, b);
 	struct ph_bucket_names names;
@@ -432,6 +498,7 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 		wait_gate(run, NULL, "WaitingForMigrations", msg);
 		set_bool(bs, "ready", false);
 		set_string(bs, "message", msg);
+		snprintf(roll->why, sizeof(roll->why), "%s", msg);
 		return 0;
 	}
 	if (!run->bucket_schema_ready[b] || !topics) {
@@ -440,9 +507,19 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 		wait_gate(run, NULL, topics ? "WaitingForSchema" : "WaitingForTopics", msg);
 		set_bool(bs, "ready", false);
 		set_string(bs, "message", msg);
+		snprintf(roll->why, sizeof(roll->why), "%s", msg);
 		return 0;
 	}
-	r = apply_stage(run, ST_PLUGIN, (int)b, &t);
+	r = apply_bucket(run, b, roll->hold, &t, &roll->held);
+	roll->rolled_out = !roll->held && !t.rollout[0];
+	snprintf(roll->why, sizeof(roll->why), "%s",
+		 roll->held ? "its new pod template waits" : t.rollout);
+	/* A bucket whose new template waits is not ready: PluginServersReady
+	 * (and Ready) stay False until the last bucket has rolled out. */
+	if (roll->held) {
+		t.all_ready = false;
+		phc_requeue(run, PHC_POLL_MS);
+	}
 	run->bucket_ready[b] = t.all_ready;
 	sum->replicas += t.replicas;
 	sum->ready += t.ready;
@@ -457,6 +534,7 @@ static int run_bucket(struct phc_run *run, unsigned b, struct tally *sum)
 	 * now (or with the next reconcile, which its creation triggers). */
 	r = first_error(r, phc_lag_autoscale(run, b, bs));
 	set_bool(bs, "ready", t.all_ready);
+	set_bool(bs, "rolledOut", roll->rolled_out);
 	set_string(bs, "message", t.all_ready ? NULL : t.message);
 	return r;
 }
@@ -478,16 +556,56 @@ static void drop_stale_bucket_conditions(struct phc_run *run)
 	}
 }
 
+/* status.upgrade.pluginServers: which bucket rolls out now and how many
+ * wait for it; removed when none waits. */
+static void report_rollout(struct phc_run *run, unsigned rolling, const char *why, unsigned held)
+{
+	cJSON *u = cJSON_GetObjectItemCaseSensitive(run->status, "upgrade");
+	char msg[900];
+
+	if (!held) {
+		cJSON_DeleteItemFromObjectCaseSensitive(u, "pluginServers");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "bucket %u rolls out first (%s); %u later bucket%s wait%s", rolling,
+		 why, held, held == 1 ? "" : "s", held == 1 ? "s" : "");
+	if (!cJSON_IsObject(u)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(run->status, "upgrade");
+		u = cJSON_AddObjectToObject(run->status, "upgrade");
+	}
+	set_string(u, "pluginServers", msg);
+}
+
 static int run_plugin_servers(struct phc_run *run)
 {
 	struct tally sum = {0};
-	unsigned ready = 0;
+	unsigned ready = 0, rolling = 0, held = 0;
+	char why[600] = "";
+	bool earlier = true; /* every earlier bucket has rolled out */
 	int r = 0;
 
+	/* One bucket's Deployments at a time: a bucket's new pod template is
+	 * applied only once every earlier bucket has rolled out. */
 	for (unsigned b = 0; b < run->buckets; b++) {
-		r = first_error(r, run_bucket(run, b, &sum));
+		struct bucket_roll roll = {.hold = !earlier};
+
+		r = first_error(r, run_bucket(run, b, &sum, &roll));
 		ready += run->bucket_ready[b];
+		if (earlier && !roll.rolled_out) {
+			rolling = b;
+			snprintf(why, sizeof(why), "%s", roll.why);
+		}
+		if (roll.held) {
+			char msg[900];
+
+			/* An earlier bucket has not rolled out: "rolling" is set. */
+			snprintf(msg, sizeof(msg), "its rollout waits for bucket %u: %s", rolling, why);
+			set_string(bucket_status(run, b), "message", msg);
+			held++;
+		}
+		earlier = earlier && roll.rolled_out;
 	}
+	report_rollout(run, rolling, why, held);
 	drop_stale_bucket_conditions(run);
 	run->stage_ready[ST_PLUGIN] = ready == run->buckets;
 	record_component(run, ST_PLUGIN, &sum, run->stage_ready[ST_PLUGIN]);

@@ -311,6 +311,51 @@ START_TEST(test_connect_map_long)
 }
 END_TEST
 
+/* A Deployment as the API server reports it during a rollout. */
+static const struct {
+	const char *json;
+	bool done;
+	const char *why;
+} rollouts[] = {
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":2},\"spec\":{\"replicas\":2},"
+	 "\"status\":{\"observedGeneration\":2,\"replicas\":2,\"updatedReplicas\":2,\"availableReplicas\":2}}",
+	 true, ""},
+	/* The controller has not seen the new template yet. */
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":3},\"spec\":{\"replicas\":2},"
+	 "\"status\":{\"observedGeneration\":2,\"replicas\":2,\"updatedReplicas\":2,\"availableReplicas\":2}}",
+	 false, "Deployment d: its new spec is not yet observed"},
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":3},\"spec\":{\"replicas\":2},"
+	 "\"status\":{\"observedGeneration\":3,\"replicas\":3,\"updatedReplicas\":1,\"availableReplicas\":2}}",
+	 false, "Deployment d: 1 of 2 replicas updated"},
+	/* A new pod that never becomes Ready: surge, the old pod still
+	 * serves, so availableReplicas alone would look fine. */
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":3},\"spec\":{\"replicas\":1},"
+	 "\"status\":{\"observedGeneration\":3,\"replicas\":2,\"updatedReplicas\":1,\"availableReplicas\":1}}",
+	 false, "Deployment d: 1 old replicas not yet gone"},
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":3},\"spec\":{\"replicas\":2},"
+	 "\"status\":{\"observedGeneration\":3,\"replicas\":2,\"updatedReplicas\":2,\"availableReplicas\":1}}",
+	 false, "Deployment d: 1 of 2 updated replicas available"},
+	/* Scaled to zero: nothing to wait for. */
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":4},\"spec\":{\"replicas\":0},"
+	 "\"status\":{\"observedGeneration\":4}}",
+	 true, ""},
+	/* Just created: no status yet. */
+	{"{\"metadata\":{\"name\":\"d\",\"generation\":1},\"spec\":{\"replicas\":1}}",
+	 false, "Deployment d: its new spec is not yet observed"},
+};
+
+START_TEST(test_rollout)
+{
+	cJSON *d = cJSON_Parse(rollouts[_i].json);
+	char why[256];
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(phc_rollout_complete(d, why, sizeof(why)), rollouts[_i].done);
+	ck_assert_str_eq(why, rollouts[_i].why);
+	cJSON_Delete(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("upgrade");
@@ -324,6 +369,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_ch_judge, 0, sizeof(chj) / sizeof(chj[0]));
 	tcase_add_loop_test(tc, test_connect_map, 0, sizeof(maps) / sizeof(maps[0]));
 	tcase_add_test(tc, test_connect_map_long);
+	tcase_add_loop_test(tc, test_rollout, 0, sizeof(rollouts) / sizeof(rollouts[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

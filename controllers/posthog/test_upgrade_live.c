@@ -1,8 +1,9 @@
 /*
  * The restart plan against real servers (hack/test.d/28-upgrade-gates
  * starts them): three ZooKeeper servers as one ensemble (UPGRADE_ZK, their
- * client addresses in ordinal order) and two ClickHouse 18.16 servers
- * (CLICKHOUSE_URL, CLICKHOUSE_URL_B) as two replicas of one shard on it.
+ * client addresses in ordinal order) and four ClickHouse 18.16 servers
+ * (UPGRADE_CH, their URLs: shard 0 replica 0, shard 0 replica 1, shard 1
+ * replica 0, shard 1 replica 1) as two shards of two replicas on it.
  * UPGRADE_RESTART is the harness's kubelet: "$UPGRADE_RESTART zk ORDINAL"
  * or "... ch ORDINAL" restarts the server behind the pod the plan
  * deleted. Without these the test reports itself skipped (77).
@@ -266,16 +267,20 @@ static int64_t count_rows(struct ch_client *c, bool backlog)
 	return n;
 }
 
-/* Replica r's pod facts from its server. */
+/* ClickHouse server r (0..NCH-1) is replica r % 2 of shard r / 2. */
+#define NCH 4
+
+/* Server r's pod facts from its server. */
 static void ch_fact(struct ch_client *c, int r, bool updated, struct phc_up_pod *p,
 		    struct phc_ch_health *h)
 {
 	char err[512] = "";
 
 	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "ch-0-%d", r);
+	snprintf(p->name, sizeof(p->name), "ch-%d-%d", r / 2, r % 2);
 	p->component = PHC_UP_CLICKHOUSE;
-	p->ordinal = r;
+	p->shard = r / 2;
+	p->ordinal = r % 2;
 	p->exists = true;
 	p->updated = updated;
 	memset(h, 0, sizeof(*h));
@@ -285,16 +290,24 @@ static void ch_fact(struct ch_client *c, int r, bool updated, struct phc_up_pod 
 		snprintf(p->check, sizeof(p->check), "%.300s", err);
 }
 
+/* The server index of a pod "ch-S-R". */
+static int server_of(const struct phc_up_pod *p)
+{
+	return p->shard * 2 + p->ordinal;
+}
+
+/* One shard's inserter. */
 struct inserter {
-	struct ch_client *ch[2];
-	volatile int avoid;  /* the replica being restarted, or -1 */
+	struct ch_client *ch[2]; /* its two replicas */
+	int shard;
+	volatile int avoid;      /* the replica being restarted, or -1 */
 	volatile bool stop;
 	int64_t inserted, retried;
 };
 
-/* Inserts one row at a time into a replica that is not being restarted;
- * a failed insert is retried on the other, so every row is acknowledged
- * by a server. */
+/* Inserts one row at a time into a replica of its shard that is not being
+ * restarted; a failed insert is retried on the other, so every row is
+ * acknowledged by a server. */
 static void *insert_loop(void *arg)
 {
 	struct inserter *in = arg;
@@ -315,35 +328,29 @@ static void *insert_loop(void *arg)
 	return NULL;
 }
 
-START_TEST(test_clickhouse_plan)
+static void ch_facts(struct ch_client **c, const bool *updated, struct phc_up_pod *pods,
+		     struct phc_ch_health *h, struct phc_up_pod *sorted)
 {
-	const char *ua = getenv("CLICKHOUSE_URL"), *ub = getenv("CLICKHOUSE_URL_B");
-	struct ch_client *c[2], *ins[2];
-	struct phc_up_pod pods[2], sorted[2];
-	struct phc_ch_health h[2];
+	bool none[PHC_UP_NCOMPONENTS] = {false};
+
+	for (int r = 0; r < NCH; r++)
+		ch_fact(c[r], r, updated[r], &pods[r], &h[r]);
+	memcpy(sorted, pods, NCH * sizeof(*pods));
+	phc_upgrade_order(sorted, NCH, none);
+}
+
+/* Replica ch-0-1 stops fetching while ch-0-0 takes rows: its
+ * replication_queue holds the plan (nothing is restarted) until it
+ * fetches again. */
+static void ch_backlog_holds(struct ch_client **c)
+{
+	struct phc_up_pod pods[NCH], sorted[NCH];
+	struct phc_ch_health h[NCH];
 	struct phc_up_state st = {0};
 	struct phc_up_decision d;
-	bool updated[2] = {false, false}, none[PHC_UP_NCOMPONENTS] = {false}, held = false;
-	struct inserter in = {.avoid = -1};
-	pthread_t th;
-	int restarts = 0;
+	bool updated[NCH] = {false};
 	int64_t deadline;
 
-	if (!ua || !ub || !getenv("UPGRADE_RESTART"))
-		return;
-	c[0] = client(ua);
-	c[1] = client(ub);
-	for (int r = 0; r < 2; r++)
-		exec_ok(c[r], "CREATE TABLE IF NOT EXISTS default.upg (n UInt64) ENGINE = "
-			      "ReplicatedMergeTree('/clickhouse/tables/upgrade/upg', '{replica}') ORDER BY n");
-	for (int r = 0; r < 2; r++) {
-		ch_fact(c[r], r, false, &pods[r], &h[r]);
-		ck_assert_msg(pods[r].healthy, "replica %d: %s", r, pods[r].check);
-		/* 18.16 has no system.distribution_queue: the check says so. */
-		ck_assert_int_eq(h[r].distribution, -1);
-		ck_assert_int_ge(h[r].tables, 1);
-	}
-	/* A backlog on replica 1: it stops fetching parts, replica 0 takes rows. */
 	exec_ok(c[1], "SYSTEM STOP FETCHES default.upg");
 	/* Distinct rows: identical blocks would be deduplicated. */
 	for (int i = 0; i < 5; i++) {
@@ -358,16 +365,13 @@ START_TEST(test_clickhouse_plan)
 		usleep(200000);
 	} while (h[1].queue == 0 && now_ms() < deadline);
 	ck_assert_int_gt(h[1].queue, 0);
-	/* The backlog holds the plan: nothing is restarted while it lasts.
-	 * (Replica 0 may itself be catching up on its ZooKeeper session for
-	 * a moment; the decision is taken again until it names replica 1.) */
+	/* (Another replica may itself be catching up on its ZooKeeper
+	 * session for a moment; the decision is taken again until it names
+	 * ch-0-1.) */
 	deadline = now_ms() + 30000;
 	do {
-		ch_fact(c[0], 0, false, &pods[0], &h[0]);
-		ch_fact(c[1], 1, false, &pods[1], &h[1]);
-		memcpy(sorted, pods, sizeof(pods));
-		phc_upgrade_order(sorted, 2, none);
-		phc_upgrade_decide(sorted, 2, &st, time(NULL), 120, &d);
+		ch_facts(c, updated, pods, h, sorted);
+		phc_upgrade_decide(sorted, NCH, &st, time(NULL), 120, &d);
 		ck_assert_msg(d.action == PHC_UP_WAIT, "with a backlog: action %d (%s)", d.action, d.message);
 		if (!strcmp(sorted[d.pod].name, "ch-0-1"))
 			break;
@@ -377,62 +381,106 @@ START_TEST(test_clickhouse_plan)
 	ck_assert_msg(strstr(d.message, "replication_queue"), "%s", d.message);
 	fprintf(stderr, "held: %s\n", d.message);
 	exec_ok(c[1], "SYSTEM START FETCHES default.upg");
+}
 
-	ins[0] = client(ua);
-	ins[1] = client(ub);
-	in.ch[0] = ins[0];
-	in.ch[1] = ins[1];
-	ck_assert_int_eq(pthread_create(&th, NULL, insert_loop, &in), 0);
-	deadline = now_ms() + 240000;
+START_TEST(test_clickhouse_plan)
+{
+	const char *urls = getenv("UPGRADE_CH");
+	static const char *const want[NCH] = {"ch-0-0", "ch-0-1", "ch-1-0", "ch-1-1"};
+	struct ch_client *c[NCH], *ins[NCH];
+	struct phc_up_pod pods[NCH], sorted[NCH];
+	struct phc_ch_health h[NCH];
+	struct phc_up_state st = {0};
+	struct phc_up_decision d;
+	bool updated[NCH] = {false};
+	struct inserter in[NCH / 2];
+	pthread_t th[NCH / 2];
+	int restarts = 0;
+	int64_t deadline;
+
+	if (!urls || !getenv("UPGRADE_RESTART"))
+		return;
+	for (int r = 0; r < NCH; r++) {
+		const char *e = strchr(urls, ',');
+		char url[256];
+
+		snprintf(url, sizeof(url), "%.*s", e ? (int)(e - urls) : (int)strlen(urls), urls);
+		c[r] = client(url);
+		ins[r] = client(url);
+		urls = e ? e + 1 : urls + strlen(urls);
+	}
+	for (int r = 0; r < NCH; r++)
+		exec_ok(c[r], "CREATE TABLE IF NOT EXISTS default.upg (n UInt64) ENGINE = "
+			      "ReplicatedMergeTree('/clickhouse/tables/upgrade/{shard}/upg', '{replica}') "
+			      "ORDER BY n");
+	for (int r = 0; r < NCH; r++) {
+		ch_fact(c[r], r, false, &pods[r], &h[r]);
+		ck_assert_msg(pods[r].healthy, "server %d: %s", r, pods[r].check);
+		/* 18.16 has no system.distribution_queue: the check says so. */
+		ck_assert_int_eq(h[r].distribution, -1);
+		ck_assert_int_ge(h[r].tables, 1);
+	}
+	ch_backlog_holds(c);
+
+	for (int s = 0; s < NCH / 2; s++) {
+		in[s] = (struct inserter){.ch = {ins[2 * s], ins[2 * s + 1]}, .shard = s, .avoid = -1};
+		ck_assert_int_eq(pthread_create(&th[s], NULL, insert_loop, &in[s]), 0);
+	}
+	deadline = now_ms() + 300000;
 	for (;;) {
-		for (int r = 0; r < 2; r++)
-			ch_fact(c[r], r, updated[r], &pods[r], &h[r]);
-		memcpy(sorted, pods, sizeof(pods));
-		phc_upgrade_order(sorted, 2, none);
-		phc_upgrade_decide(sorted, 2, &st, time(NULL), 120, &d);
+		ch_facts(c, updated, pods, h, sorted);
+		phc_upgrade_decide(sorted, NCH, &st, time(NULL), 120, &d);
 		ck_assert_msg(d.action != PHC_UP_HALT, "halted: %s", d.message);
-		if (d.action == PHC_UP_WAIT && d.reason && !strcmp(d.reason, "WaitingForHealth"))
-			held = true;
 		if (d.gate_passed) {
 			st.pod[0] = '\0';
-			in.avoid = -1;
+			for (int s = 0; s < NCH / 2; s++)
+				in[s].avoid = -1;
 		}
 		if (d.action == PHC_UP_DONE)
 			break;
 		if (d.action == PHC_UP_RESTART) {
 			const struct phc_up_pod *p = &sorted[d.pod];
+			int sv = server_of(p);
 
-			/* One replica at a time: the other serves and is healthy. */
-			ck_assert(pods[1 - p->ordinal].healthy);
-			in.avoid = p->ordinal;
+			/* One replica at a time: every other server is serving
+			 * and healthy, so the shard keeps its other replica. */
+			for (int r = 0; r < NCH; r++)
+				ck_assert_msg(r == sv || pods[r].healthy, "restarting %s while %s: %s",
+					      p->name, pods[r].name, pods[r].check);
+			ck_assert_int_lt(restarts, NCH);
+			ck_assert_str_eq(p->name, want[restarts]);
+			in[p->shard].avoid = p->ordinal;
 			usleep(100000); /* an insert in flight to it finishes */
 			fprintf(stderr, "restart %d: %s\n", ++restarts, p->name);
-			restart("ch", p->ordinal);
-			updated[p->ordinal] = true;
+			restart("ch", sv);
+			updated[sv] = true;
 			snprintf(st.pod, sizeof(st.pod), "%s", p->name);
 			st.since = time(NULL);
 		}
 		ck_assert_msg(now_ms() < deadline, "the plan did not finish: %s", d.message);
 		usleep(300000);
 	}
-	in.stop = true;
-	pthread_join(th, NULL);
-	ck_assert_int_eq(restarts, 2);
-	(void)held;
-	for (int r = 0; r < 2; r++)
+	for (int s = 0; s < NCH / 2; s++) {
+		in[s].stop = true;
+		pthread_join(th[s], NULL);
+	}
+	ck_assert_int_eq(restarts, NCH);
+	for (int r = 0; r < NCH; r++)
 		exec_ok(c[r], "SYSTEM SYNC REPLICA default.upg");
-	fprintf(stderr, "inserted %" PRId64 " rows (%" PRId64 " inserts retried on the other replica); "
-		"rows: %" PRId64 " and %" PRId64 "\n", in.inserted, in.retried, count_rows(c[0], false),
-		count_rows(c[1], false));
-	/* No row lost: both replicas hold every acknowledged row, and the
-	 * five backlog rows. (An insert retried with the same value after an
-	 * unanswered one is deduplicated by ClickHouse, so it is one row.) */
-	for (int r = 0; r < 2; r++) {
-		ck_assert_int_eq(count_rows(c[r], false), in.inserted);
-		ck_assert_int_eq(count_rows(c[r], true), 5);
+	/* No row lost: both replicas of a shard hold every row acknowledged
+	 * in it, and shard 0 the five backlog rows. (An insert retried with
+	 * the same value after an unanswered one is deduplicated by
+	 * ClickHouse, so it is one row.) */
+	for (int r = 0; r < NCH; r++) {
+		fprintf(stderr, "%s: %" PRId64 " rows of %" PRId64 " inserted in its shard (%" PRId64
+			" retried on the other replica)\n", pods[r].name, count_rows(c[r], false),
+			in[r / 2].inserted, in[r / 2].retried);
+		ck_assert_int_gt(in[r / 2].inserted, 0);
+		ck_assert_int_eq(count_rows(c[r], false), in[r / 2].inserted);
+		ck_assert_int_eq(count_rows(c[r], true), r / 2 == 0 ? 5 : 0);
 	}
 	/* The servers and their data go with the harness. */
-	for (int r = 0; r < 2; r++) {
+	for (int r = 0; r < NCH; r++) {
 		ch_free(c[r]);
 		ch_free(ins[r]);
 	}

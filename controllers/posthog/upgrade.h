@@ -102,6 +102,18 @@ void phc_upgrade_decide(const struct phc_up_pod *pods, size_t n, const struct ph
 /* "zookeeper", "kafka", "clickhouse". */
 const char *phc_upgrade_component_name(int component);
 
+/* ---- the plugin-servers, bucket by bucket (pure) ------------------------ */
+
+/*
+ * Whether a live Deployment has rolled out, by the rule of `kubectl
+ * rollout status` (kubernetes/kubernetes, staging/src/k8s.io/kubectl/pkg/
+ * polymorphichelpers/rollout_status.go): its controller observed the
+ * latest generation, every replica runs the current template, no old
+ * replica is left, and every updated replica is available. Otherwise
+ * writes why not (naming the Deployment) to why. Pure.
+ */
+bool phc_rollout_complete(const cJSON *deployment, char *why, size_t whylen);
+
 /* ---- the ZooKeeper gate (pure parts) ------------------------------------ */
 
 /* One server's answer to the four-letter word mntr. */

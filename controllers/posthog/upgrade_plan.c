@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkg/util/util.h"
 #include "upgrade.h"
 
 const char *phc_upgrade_component_name(int component)
@@ -352,4 +353,34 @@ int phc_connect_map(const char *const *map, const char *host, unsigned port, cha
 	snprintf(out_host, hostlen, "%s", host);
 	*out_port = port;
 	return 0;
+}
+
+/* ---- plugin-server Deployments ------------------------------------------- */
+
+bool phc_rollout_complete(const cJSON *deployment, char *why, size_t whylen)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(deployment, "metadata");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(deployment, "status");
+	const char *name = util_json_str(meta, "name");
+	int64_t want = (int64_t)util_json_num(cJSON_GetObjectItemCaseSensitive(deployment, "spec"),
+					      "replicas", 1);
+	int64_t replicas = (int64_t)util_json_num(st, "replicas", 0);
+	int64_t updated = (int64_t)util_json_num(st, "updatedReplicas", 0);
+	int64_t available = (int64_t)util_json_num(st, "availableReplicas", 0);
+
+	why[0] = '\0';
+	if (!name)
+		name = "?";
+	if (util_json_num(st, "observedGeneration", 0) < util_json_num(meta, "generation", 0))
+		snprintf(why, whylen, "Deployment %s: its new spec is not yet observed", name);
+	else if (updated < want)
+		snprintf(why, whylen, "Deployment %s: %" PRId64 " of %" PRId64 " replicas updated", name,
+			 updated, want);
+	else if (replicas > updated)
+		snprintf(why, whylen, "Deployment %s: %" PRId64 " old replicas not yet gone", name,
+			 replicas - updated);
+	else if (available < updated)
+		snprintf(why, whylen, "Deployment %s: %" PRId64 " of %" PRId64
+			 " updated replicas available", name, available, updated);
+	return !why[0];
 }
