@@ -419,6 +419,132 @@ def seed_database(db):
         os.unlink(f.name)
 
 
+ZK_JAR = "/usr/share/java/zookeeper.jar"
+
+
+class ZkEnsemble:
+    """Three Debian ZooKeeper servers (myid 1..3) on free loopback ports,
+    started and stopped by the test."""
+
+    def __init__(self, d):
+        self.dir = d
+        self.procs = {}
+        self.ports = {i: (free_port(), free_port(), free_port()) for i in (1, 2, 3)}
+        for i in (1, 2, 3):
+            os.makedirs(os.path.join(d, "zk%d" % i, "data"), exist_ok=True)
+            with open(os.path.join(d, "zk%d" % i, "data", "myid"), "w") as f:
+                f.write("%d\n" % i)
+            with open(os.path.join(d, "zk%d" % i, "zoo.cfg"), "w") as f:
+                f.write("tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\n"
+                        "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+                        "4lw.commands.whitelist=mntr\n" % (os.path.join(d, "zk%d" % i, "data"),
+                                                            self.ports[i][0]))
+                for j in (1, 2, 3):
+                    f.write("server.%d=127.0.0.1:%d:%d\n" % (j, self.ports[j][1], self.ports[j][2]))
+
+    def client_port(self, i):
+        return self.ports[i][0]
+
+    def start(self, i):
+        with open(os.path.join(self.dir, "zk%d" % i, "log"), "a") as log:
+            self.procs[i] = subprocess.Popen(
+                ["java", "-Xmx128m", "-cp", "/etc/zookeeper/conf:" + ZK_JAR,
+                 "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                 os.path.join(self.dir, "zk%d" % i, "zoo.cfg")],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop(self, i):
+        p = self.procs.pop(i, None)
+        if p and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def stop_all(self):
+        for i in list(self.procs):
+            self.stop(i)
+
+    def mntr(self, i):
+        """Server i's mntr answer as a dict, or None."""
+        import socket
+        try:
+            with socket.create_connection(("127.0.0.1", self.ports[i][0]), timeout=2) as c:
+                c.sendall(b"mntr")
+                data = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return None
+        kv = dict(ln.split("\t", 1) for ln in data.decode(errors="replace").splitlines() if "\t" in ln)
+        return kv if "zk_server_state" in kv else None
+
+    def leader(self):
+        for i in (1, 2, 3):
+            m = self.mntr(i)
+            if m and m["zk_server_state"] == "leader":
+                return i
+        return None
+
+    def whole(self):
+        """Every server serves, one leads, and it counts both others synced."""
+        ms = [self.mntr(i) for i in (1, 2, 3)]
+        if not all(ms):
+            return False
+        leaders = [m for m in ms if m["zk_server_state"] == "leader"]
+        return (len(leaders) == 1 and all(m["zk_server_state"] in ("leader", "follower") for m in ms)
+                and leaders[0].get("zk_synced_followers") == "2")
+
+
+class ZkKubelet:
+    """Plays the kubelet for the ZooKeeper pods: when a pod is deleted (a
+    new uid, or none), notes whether the ensemble was whole at that moment
+    and which server led, then restarts the pod's server (pod i is server
+    3 - i)."""
+
+    def __init__(self, name, zk, pods):
+        import threading
+        self.zk, self.pods, self.seen = zk, pods, []
+        self.sel = "app.kubernetes.io/instance=%s,app.kubernetes.io/name=zookeeper" % name
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.uids = self.current()
+
+    def current(self):
+        return {p["metadata"]["name"]: p["metadata"]["uid"]
+                for p in get("pods", selector=self.sel)["items"]
+                if not p["metadata"].get("deletionTimestamp")}
+
+    def start(self):
+        self.thread.start()
+
+    def run(self):
+        while not self.done.is_set():
+            now = self.current()
+            for i, pod in enumerate(self.pods):
+                if now.get(pod) != self.uids.get(pod):
+                    leader = self.zk.leader()
+                    self.seen.append((pod, self.zk.whole(), leader and self.pods[3 - leader]))
+                    self.zk.stop(3 - i)
+                    self.zk.start(3 - i)
+                    self.uids[pod] = now.get(pod)
+                    if self.uids[pod] is None:
+                        # Deleted and not yet recreated: take the new uid
+                        # when it comes, without restarting again.
+                        self.uids[pod] = wait_for("%s recreated" % pod, lambda: self.current().get(pod),
+                                                  timeout=60)
+            self.done.wait(0.1)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=120)
+
+
 class PostHogE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -728,6 +854,78 @@ class PostHogE2E(unittest.TestCase):
             OPERATOR.start()
             subprocess.run([os.path.join(TOP, "hack", "kafka"), "down", "--dir", kdir],
                            capture_output=True, timeout=60)
+
+    def test_10e_zookeeper_servers_behind_the_pods(self):
+        """Issue 13: three Debian ZooKeeper servers on loopback play the
+        ensemble behind the ZooKeeper pods (the operator reaches each pod's
+        address through --connect-to; a pod the operator deletes has its
+        server restarted, as a kubelet would). An image change restarts
+        the followers first and the leader last, and the operator deletes
+        each pod only while the ensemble is whole (one leader, every
+        follower synced, by mntr), so never a second pod while the first
+        is unsynced."""
+        if not LOCAL:
+            self.skipTest("needs the operator run by the tests (--connect-to)")
+        if not os.path.exists(ZK_JAR):
+            self.skipTest(ZK_JAR + " missing")
+        ph = ready_gen()
+        name = ph_name()
+        if ph["spec"]["zookeeper"]["replicas"] != 3:
+            patch_ph({"spec": {"zookeeper": {"replicas": 3}}})
+            ready_gen()
+        pods = ["%s-zookeeper-%d" % (name, i) for i in range(3)]
+        zk = ZkEnsemble(os.path.join(os.environ.get("E2E_DIR", "/tmp"), "zk-ensemble"))
+        gates = os.environ.get("E2E_HEALTH_GATES")
+        kubelet = None
+        try:
+            # Pod i is server 3 - i; servers 3 and 2 form the quorum first,
+            # so server 3 (pod 0) leads: not the highest ordinal.
+            zk.start(3)
+            zk.start(2)
+            wait_for("a leader", lambda: zk.leader() is not None, timeout=60)
+            zk.start(1)
+            wait_for("the ensemble whole", zk.whole, timeout=60)
+            leader = pods[3 - zk.leader()]
+            self.assertEqual(OPERATOR.stop(), 0)
+            os.environ["E2E_HEALTH_GATES"] = "clickhouse,zookeeper"
+            maps = ["--connect-to=%s.%s-zookeeper-headless.%s.svc:2181:127.0.0.1:%d" % (
+                p, name, NS, zk.client_port(3 - i)) for i, p in enumerate(pods)]
+            OPERATOR.start(*maps)
+            ready_gen()
+            tag = get("statefulset", name + "-zookeeper")["spec"]["template"]["spec"]["containers"][0][
+                "image"].rsplit(":", 1)[1]
+            kubelet = ZkKubelet(name, zk, pods)
+            kubelet.start()
+            mark = os.path.getsize(OPERATOR.log)
+            patch_ph({"spec": {"zookeeper": {"image": {"tag": tag + "-13e"}}}})
+            ph = ready_gen()
+            self.assertEqual(ph["status"]["upgrade"]["phase"], "Complete")
+            wait_for("every server back", zk.whole, timeout=60)
+            seen = list(kubelet.seen)
+            print("\n  deletions seen (pod, ensemble whole, leader): %r" % (seen,), file=sys.stderr)
+            self.assertEqual([s[0] for s in seen][-1:], [leader], "the leader last")
+            self.assertEqual(sorted(s[0] for s in seen), sorted(pods), "each pod once")
+            for pod, whole, _ in seen:
+                self.assertTrue(whole, "%s deleted while the ensemble was not whole" % pod)
+            with open(OPERATOR.log) as f:
+                f.seek(mark)
+                order = [ln.split("upgrade: restarting ", 1)[1].split()[0] for ln in f
+                         if "upgrade: restarting %s-zookeeper-" % name in ln]
+            self.assertEqual(order, [s[0] for s in seen])
+        finally:
+            patch_ph({"spec": {"zookeeper": {"image": None}}})
+            try:
+                ready_gen()
+            finally:
+                if kubelet:
+                    kubelet.stop()
+                OPERATOR.stop()
+                if gates is None:
+                    os.environ.pop("E2E_HEALTH_GATES", None)
+                else:
+                    os.environ["E2E_HEALTH_GATES"] = gates
+                OPERATOR.start()
+                zk.stop_all()
 
     def test_02_resync_makes_no_writes(self):
         if not can_count_writes():
