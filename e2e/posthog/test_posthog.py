@@ -463,6 +463,13 @@ class ZkEnsemble:
                 p.kill()
                 p.wait()
 
+    def kill(self, i):
+        """As a container's kill: at once."""
+        p = self.procs.pop(i, None)
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+
     def stop_all(self):
         for i in list(self.procs):
             self.stop(i)
@@ -502,47 +509,62 @@ class ZkEnsemble:
 
 
 class ZkKubelet:
-    """Plays the kubelet for the ZooKeeper pods: when a pod is deleted (a
-    new uid, or none), notes whether the ensemble was whole at that moment
-    and which server led, then restarts the pod's server (pod i is server
-    3 - i)."""
+    """Plays the kubelet for the ZooKeeper pods, from a watch: the moment a
+    pod is being deleted it notes whether the ensemble was whole and which
+    server led, kills the pod's server (pod i is server 3 - i) and starts
+    it again, as a kubelet would start the recreated pod's container. The
+    server is down before the recreated pod can be Ready, so the gate sees
+    it rejoin."""
 
     def __init__(self, name, zk, pods):
         import threading
-        self.zk, self.pods, self.seen = zk, pods, []
-        self.sel = "app.kubernetes.io/instance=%s,app.kubernetes.io/name=zookeeper" % name
-        self.done = threading.Event()
+        self.zk, self.pods, self.seen, self.handled = zk, pods, [], set()
+        self.proc = subprocess.Popen(
+            ["kubectl", "-n", NS, "get", "pods", "-l",
+             "app.kubernetes.io/instance=%s,app.kubernetes.io/name=zookeeper" % name,
+             "--watch", "--output-watch-events", "-o", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.thread = threading.Thread(target=self.run, daemon=True)
-        self.uids = self.current()
-
-    def current(self):
-        return {p["metadata"]["name"]: p["metadata"]["uid"]
-                for p in get("pods", selector=self.sel)["items"]
-                if not p["metadata"].get("deletionTimestamp")}
+        self.watching = threading.Event()
+        self.listed = set()
 
     def start(self):
+        """Returns once the watch has listed every pod."""
         self.thread.start()
+        if not self.watching.wait(60):
+            raise AssertionError("the pod watch did not start")
+
+    def events(self):
+        dec, buf = json.JSONDecoder(), ""
+        for line in self.proc.stdout:
+            buf += line
+            try:
+                ev, end = dec.raw_decode(buf.lstrip())
+            except ValueError:
+                continue
+            buf = buf.lstrip()[end:]
+            yield ev
 
     def run(self):
-        while not self.done.is_set():
-            now = self.current()
-            for i, pod in enumerate(self.pods):
-                if now.get(pod) != self.uids.get(pod):
-                    leader = self.zk.leader()
-                    self.seen.append((pod, self.zk.whole(), leader and self.pods[3 - leader]))
-                    self.zk.stop(3 - i)
-                    self.zk.start(3 - i)
-                    self.uids[pod] = now.get(pod)
-                    if self.uids[pod] is None:
-                        # Deleted and not yet recreated: take the new uid
-                        # when it comes, without restarting again.
-                        self.uids[pod] = wait_for("%s recreated" % pod, lambda: self.current().get(pod),
-                                                  timeout=60)
-            self.done.wait(0.1)
+        for ev in self.events():
+            meta = ev.get("object", {}).get("metadata", {})
+            self.listed.add(meta.get("name"))
+            if self.listed >= set(self.pods):
+                self.watching.set()
+            going = ev.get("type") == "DELETED" or meta.get("deletionTimestamp")
+            if not going or meta.get("uid") in self.handled or meta.get("name") not in self.pods:
+                continue
+            self.handled.add(meta["uid"])
+            i = self.pods.index(meta["name"])
+            leader = self.zk.leader()
+            self.seen.append((meta["name"], self.zk.whole(), leader and self.pods[3 - leader]))
+            self.zk.kill(3 - i)
+            self.zk.start(3 - i)
 
     def stop(self):
-        self.done.set()
-        self.thread.join(timeout=120)
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.thread.join(timeout=60)
 
 
 class PostHogE2E(unittest.TestCase):
