@@ -920,8 +920,11 @@ class PostHogE2E(unittest.TestCase):
             kubelet.start()
             mark = os.path.getsize(OPERATOR.log)
             patch_ph({"spec": {"zookeeper": {"image": {"tag": tag + "-13e"}}}})
-            ph = ready_gen()
-            self.assertEqual(ph["status"]["upgrade"]["phase"], "Complete")
+            ready_gen()
+            # Ready comes with the pods; the plan completes once the last
+            # restarted server (the leader) has rejoined the ensemble.
+            wait_for("the plan Complete", lambda: get("posthog", name)["status"].get(
+                "upgrade", {}).get("phase") == "Complete", timeout=180)
             wait_for("every server back", zk.whole, timeout=60)
             seen = list(kubelet.seen)
             print("\n  deletions seen (pod, ensemble whole, leader): %r" % (seen,), file=sys.stderr)
