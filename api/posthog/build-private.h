@@ -164,7 +164,9 @@ void ph_kafka_env(const struct ph_ctx *c, cJSON *env);
 void ph_clickhouse_env(const struct ph_ctx *c, cJSON *env);
 
 /* DATABASE_URL, REDIS_URL, ... (the version matrix row's names) from
- * spec.postgres / spec.redis Secrets. */
+ * spec.postgres / spec.redis Secrets; SECRET_KEY and ENCRYPTION_SALT_KEYS
+ * from spec.secretKey / spec.encryptionSaltKeys and the OBJECT_STORAGE_*
+ * variables from spec.objectStorage, where set and the row reads them. */
 void ph_datastore_env(const struct ph_ctx *c, cJSON *env);
 
 /* "<host>.<ns>.svc" or "<host>" without a namespace (heap). */

@@ -493,6 +493,35 @@ cJSON *ph_add_mount(cJSON *mounts, const char *name, const char *path)
 	return m;
 }
 
+/* spec.objectStorage under the names of the row (e): enabled, where, and
+ * the credentials through secretKeyRef. Nothing when it is unset. */
+static void object_storage_env(const struct ph_ctx *c,
+			       const struct ph_object_storage_env *e, cJSON *env)
+{
+	const cJSON *os = util_json_get(c->spec, "objectStorage");
+	const char *secret = util_json_get_str(os, "credentialsSecret.name", NULL);
+
+	if (!os || !e)
+		return;
+	if (e->enabled)
+		ph_env(env, e->enabled, "true");
+	if (e->endpoint)
+		ph_env(env, e->endpoint, util_json_get_str(os, "endpoint", ""));
+	if (e->bucket)
+		ph_env(env, e->bucket, util_json_get_str(os, "bucket", ""));
+	if (e->region && util_json_get_str(os, "region", NULL))
+		ph_env(env, e->region, util_json_get_str(os, "region", ""));
+	if (!secret)
+		return;
+	if (e->access_key_id)
+		ph_env_secret(env, e->access_key_id, secret,
+			      util_json_get_str(os, "credentialsSecret.accessKeyIdKey", "access-key-id"));
+	if (e->secret_access_key)
+		ph_env_secret(env, e->secret_access_key, secret,
+			      util_json_get_str(os, "credentialsSecret.secretAccessKeyKey",
+					 "secret-access-key"));
+}
+
 /* spec.postgres and spec.redis under every name the version's row lists:
  * the URL stays in the user's Secret, the pod reads it through
  * secretKeyRef. */
@@ -508,4 +537,14 @@ void ph_datastore_env(const struct ph_ctx *c, cJSON *env)
 	for (n = row->redis_env; *n; n++)
 		ph_env_secret(env, *n, util_json_get_str(c->spec, "redis.urlSecret.name", ""),
 			      util_json_get_str(c->spec, "redis.urlSecret.key", "url"));
+	if (util_json_get(c->spec, "secretKey"))
+		for (n = row->secret_key_env; n && *n; n++)
+			ph_env_secret(env, *n, util_json_get_str(c->spec, "secretKey.name", ""),
+				      util_json_get_str(c->spec, "secretKey.key", "secret-key"));
+	if (util_json_get(c->spec, "encryptionSaltKeys"))
+		for (n = row->encryption_env; n && *n; n++)
+			ph_env_secret(env, *n, util_json_get_str(c->spec, "encryptionSaltKeys.name", ""),
+				      util_json_get_str(c->spec, "encryptionSaltKeys.key",
+						 "encryption-salt-keys"));
+	object_storage_env(c, row->object_storage, env);
 }

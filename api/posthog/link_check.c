@@ -17,6 +17,7 @@ int main(void)
 		"\"spec\":{\"version\":\"03bc2ff27ab6730aef6b418718014e523e206fd3\","
 		"\"postgres\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"database-url\"}},"
 		"\"redis\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"redis-url\"}},"
+		"\"secretKey\":{\"name\":\"app\"},\"encryptionSaltKeys\":{\"name\":\"app\"},"
 		"\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}}}";
 	cJSON *ph = cJSON_Parse(doc), *entries = NULL;
 	int r;

@@ -258,6 +258,17 @@ struct ph_ch_cluster {
 	enum ph_ch_layout layout;
 };
 
+/* The variables that carry spec.objectStorage for one version (NULL: the
+ * version reads no such variable). */
+struct ph_object_storage_env {
+	const char *enabled;            /* set to "true" */
+	const char *endpoint;           /* spec.objectStorage.endpoint */
+	const char *bucket;             /* spec.objectStorage.bucket */
+	const char *region;             /* spec.objectStorage.region */
+	const char *access_key_id;      /* from credentialsSecret */
+	const char *secret_access_key;  /* from credentialsSecret */
+};
+
 struct ph_version {
 	const char *version;            /* spec.version */
 	const char *app_image;          /* Django image (migrate Job) repo */
@@ -280,6 +291,16 @@ struct ph_version {
 	bool kafka_url;                  /* also KAFKA_URL=kafka://... */
 	const char *const *postgres_env; /* variables carrying spec.postgres */
 	const char *const *redis_env;    /* variables carrying spec.redis */
+	/* spec.secretKey (Django's SECRET_KEY), spec.encryptionSaltKeys and
+	 * spec.objectStorage: the variables that carry each (empty list or
+	 * NULL: the version reads none, and the field is refused), and
+	 * whether the version requires it. */
+	const char *const *secret_key_env;
+	bool secret_key_required;
+	const char *const *encryption_env;
+	bool encryption_required;
+	const struct ph_object_storage_env *object_storage;
+	bool object_storage_required;
 	const char *clickhouse_min;     /* accepted ClickHouse: >= min */
 	const char *clickhouse_below;   /*   and < below */
 	const char *clickhouse_tag;     /* known-good clickhouse-server tag */

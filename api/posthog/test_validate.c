@@ -6,7 +6,10 @@
 #define PH_TESTING
 #include "build-private.h"
 
-#define DS ",\"postgres\":{\"urlSecret\":{\"name\":\"app\"}},\"redis\":{\"urlSecret\":{\"name\":\"app\"}}"
+#define PGREDIS ",\"postgres\":{\"urlSecret\":{\"name\":\"app\"}},\"redis\":{\"urlSecret\":{\"name\":\"app\"}}"
+#define DS PGREDIS ",\"secretKey\":{\"name\":\"app\"}"
+#define SALT ",\"encryptionSaltKeys\":{\"name\":\"app\"}"
+#define OBJ ",\"objectStorage\":{\"endpoint\":\"http://minio:9000\",\"bucket\":\"posthog\""
 #define BASE "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" DS
 #define NODE "03bc2ff27ab6730aef6b418718014e523e206fd3"
 #define CH "\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" DS
@@ -29,6 +32,22 @@ static const struct {
 	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}", "spec.redis", "is required" },
 	{ "ph", BASE ",\"postgres\":{\"urlSecret\":{}}", "spec.postgres.urlSecret.name", "is required" },
 	{ "ph", BASE ",\"redis\":{\"urlSecret\":{\"name\":\"Not_A_Name\"}}", "spec.redis.urlSecret.name", "must match" },
+	/* the version matrix: what each row requires besides the datastores */
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" PGREDIS,
+	  "spec.secretKey", "is required by PostHog 1.43.0" },
+	{ "ph", "\"version\":\"" NODE "\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" PGREDIS SALT,
+	  "spec.secretKey", "is required by PostHog " NODE },
+	{ "ph", "\"version\":\"" NODE "\"," CH, "spec.encryptionSaltKeys", "is required by PostHog " NODE },
+	{ "ph", BASE SALT, "spec.encryptionSaltKeys", "PostHog 1.43.0 reads no ENCRYPTION_SALT_KEYS" },
+	{ "ph", BASE OBJ ",\"region\":\"eu-west-1\"}", "spec.objectStorage.region",
+	  "PostHog 1.43.0 reads no OBJECT_STORAGE_REGION" },
+	{ "ph", BASE ",\"secretKey\":{\"key\":\"k\"}", "spec.secretKey.name", "is required" },
+	{ "ph", BASE ",\"objectStorage\":{\"endpoint\":\"ftp://x\",\"bucket\":\"posthog\"}",
+	  "spec.objectStorage.endpoint", "must match" },
+	{ "ph", BASE ",\"objectStorage\":{\"endpoint\":\"http://minio:9000\"}", "spec.objectStorage.bucket",
+	  "is required" },
+	{ "ph", BASE OBJ ",\"credentialsSecret\":{\"accessKeyIdKey\":\"a\"}}",
+	  "spec.objectStorage.credentialsSecret.name", "is required" },
 	/* the version matrix */
 	{ "ph", "\"version\":\"latest\"," CH, "spec.version",
 	  "\"latest\" is not a supported PostHog version (supported: 1.43.0, " NODE "; see docs/versions.md)" },
@@ -149,6 +168,10 @@ static const char *const hatch[] = {
 	"\"version\":\"1.43.0\",\"unsupportedVersion\":true,\"pluginServer\":{\"topicRouting\":\"Env\"}," CH,
 	"\"version\":\"1.43.0\",\"unsupportedVersion\":true,\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
 	"\"image\":{\"tag\":\"24.8\"}}" DS,
+	/* what a row does not read, or requires, is the expert's call */
+	"\"version\":\"1.43.0\",\"unsupportedVersion\":true," CH SALT OBJ ",\"region\":\"eu-west-1\"}",
+	"\"version\":\"" NODE "\",\"unsupportedVersion\":true,\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}"
+	PGREDIS,
 };
 
 START_TEST(test_escape_hatch)

@@ -93,19 +93,60 @@ static void check_command(const cJSON *cmd, const char *const *want)
 	ck_assert_ptr_null(want[i]);
 }
 
-/* The variable is taken from the Secret that spec.<which>.urlSecret names. */
-static void check_secret_env(const cJSON *env, const char *name, const cJSON *ph,
-			     const char *which)
+/* The variable is taken from the Secret key that spec.<ref>.name and
+ * spec.<ref>.<keyfield> name (the key defaulting to key_default). */
+static void check_ref_env(const cJSON *env, const char *name, const cJSON *ph,
+			  const char *ref, const char *keyfield, const char *key_default)
 {
 	const cJSON *e = env_var(env, name);
-	char path[64];
+	char path[96];
 
 	ck_assert_msg(e != NULL, "%s missing", name);
 	ck_assert_ptr_null(util_json_get(e, "value"));
-	snprintf(path, sizeof(path), "spec.%s.urlSecret.name", which);
-	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.name", ""), util_json_get_str(ph, path, "?"));
-	snprintf(path, sizeof(path), "spec.%s.urlSecret.key", which);
-	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.key", ""), util_json_get_str(ph, path, "url"));
+	snprintf(path, sizeof(path), "spec.%s.name", ref);
+	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.name", ""),
+			 util_json_get_str(ph, path, "?"));
+	snprintf(path, sizeof(path), "spec.%s.%s", ref, keyfield);
+	ck_assert_str_eq(util_json_get_str(e, "valueFrom.secretKeyRef.key", ""),
+			 util_json_get_str(ph, path, key_default));
+}
+
+static void check_value_env(const cJSON *env, const char *name, const char *want)
+{
+	const cJSON *e = env_var(env, name);
+
+	ck_assert_msg(e != NULL, "%s missing", name);
+	ck_assert_str_eq(util_json_get_str(e, "value", "(none)"), want);
+}
+
+/* spec.objectStorage under the row's names, or no such variable. */
+static void check_object_storage(const cJSON *env, const cJSON *ph,
+				 const struct ph_object_storage_env *o)
+{
+	const cJSON *os = util_json_get(ph, "spec.objectStorage");
+
+	if (!os || !o) {
+		ck_assert_ptr_null(env_var(env, "OBJECT_STORAGE_ENABLED"));
+		ck_assert_ptr_null(env_var(env, "OBJECT_STORAGE_ENDPOINT"));
+		ck_assert_ptr_null(env_var(env, "OBJECT_STORAGE_ACCESS_KEY_ID"));
+		return;
+	}
+	check_value_env(env, o->enabled, "true");
+	check_value_env(env, o->endpoint, util_json_get_str(os, "endpoint", "?"));
+	check_value_env(env, o->bucket, util_json_get_str(os, "bucket", "?"));
+	if (o->region && util_json_get(os, "region"))
+		check_value_env(env, o->region, util_json_get_str(os, "region", "?"));
+	else
+		ck_assert_ptr_null(env_var(env, "OBJECT_STORAGE_REGION"));
+	if (util_json_get(os, "credentialsSecret")) {
+		check_ref_env(env, o->access_key_id, ph, "objectStorage.credentialsSecret",
+			      "accessKeyIdKey", "access-key-id");
+		check_ref_env(env, o->secret_access_key, ph, "objectStorage.credentialsSecret",
+			      "secretAccessKeyKey", "secret-access-key");
+	} else {
+		ck_assert_ptr_null(env_var(env, o->access_key_id));
+		ck_assert_ptr_null(env_var(env, o->secret_access_key));
+	}
 }
 
 static void check_datastores(const cJSON *env, const cJSON *ph, const struct ph_version *row)
@@ -113,9 +154,27 @@ static void check_datastores(const cJSON *env, const cJSON *ph, const struct ph_
 	const char *const *n;
 
 	for (n = row->postgres_env; *n; n++)
-		check_secret_env(env, *n, ph, "postgres");
+		check_ref_env(env, *n, ph, "postgres.urlSecret", "key", "url");
 	for (n = row->redis_env; *n; n++)
-		check_secret_env(env, *n, ph, "redis");
+		check_ref_env(env, *n, ph, "redis.urlSecret", "key", "url");
+	/* the examples set what their row requires */
+	if (row->secret_key_required)
+		ck_assert_ptr_nonnull(util_json_get(ph, "spec.secretKey"));
+	if (row->encryption_required)
+		ck_assert_ptr_nonnull(util_json_get(ph, "spec.encryptionSaltKeys"));
+	for (n = row->secret_key_env; *n; n++)
+		if (util_json_get(ph, "spec.secretKey"))
+			check_ref_env(env, *n, ph, "secretKey", "key", "secret-key");
+		else
+			ck_assert_ptr_null(env_var(env, *n));
+	for (n = row->encryption_env; *n; n++)
+		if (util_json_get(ph, "spec.encryptionSaltKeys"))
+			check_ref_env(env, *n, ph, "encryptionSaltKeys", "key", "encryption-salt-keys");
+		else
+			ck_assert_ptr_null(env_var(env, *n));
+	if (!row->encryption_env[0])
+		ck_assert_ptr_null(env_var(env, "ENCRYPTION_SALT_KEYS"));
+	check_object_storage(env, ph, row->object_storage);
 }
 
 static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct ph_version *row)
@@ -272,6 +331,54 @@ START_TEST(test_examples_match_matrix)
 }
 END_TEST
 
+/* Specs beyond the examples: every plugin-server and the migrate Job get
+ * what the spec sets under the names of its row (or, for an unsupported
+ * version, of the row it runs with), and nothing it does not set. */
+#define WIRING_BASE "\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}," \
+	"\"postgres\":{\"urlSecret\":{\"name\":\"app\"}},\"redis\":{\"urlSecret\":{\"name\":\"app\"}}"
+static const char *const wiring[] = {
+	"\"version\":\"03bc2ff27ab6730aef6b418718014e523e206fd3\"," WIRING_BASE
+	",\"secretKey\":{\"name\":\"sk\",\"key\":\"django\"},\"encryptionSaltKeys\":{\"name\":\"salt\"}"
+	",\"objectStorage\":{\"endpoint\":\"https://s3.example.com\",\"bucket\":\"ph-data\",\"region\":\"eu-west-1\","
+	"\"credentialsSecret\":{\"name\":\"s3\",\"accessKeyIdKey\":\"id\",\"secretAccessKeyKey\":\"secret\"}}",
+	"\"version\":\"1.43.0\",\"pluginServer\":{\"topicRouting\":\"KafkaPrefix\"}," WIRING_BASE
+	",\"secretKey\":{\"name\":\"sk\"},\"objectStorage\":{\"endpoint\":\"http://minio:9000\",\"bucket\":\"posthog\"}",
+	"\"version\":\"latest\",\"unsupportedVersion\":true," WIRING_BASE
+	",\"secretKey\":{\"name\":\"sk\"},\"encryptionSaltKeys\":{\"name\":\"salt\",\"key\":\"k\"}"
+	",\"objectStorage\":{\"endpoint\":\"http://minio:9000\",\"bucket\":\"posthog\",\"region\":\"x1\"}",
+	"\"version\":\"latest\",\"unsupportedVersion\":true," WIRING_BASE,
+};
+
+START_TEST(test_wiring)
+{
+	char *text = util_xasprintf("{\"apiVersion\":\"posthog.com/v1alpha1\",\"kind\":\"PostHog\","
+			     "\"metadata\":{\"name\":\"ph\"},\"spec\":{%s}}", wiring[_i]);
+	cJSON *ph = parse_json(text), *entries = NULL;
+	const struct ph_version *row = ph_version_or_fallback(util_json_get_str(ph, "spec.version", NULL));
+	const cJSON *e;
+	int checked = 0;
+
+	free(text);
+	ck_assert_int_eq(ph_build(ph, &entries), 0);
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *obj = util_json_get(e, "object");
+		const char *stage = util_json_get_str(e, "stage", "");
+
+		const char *kind = util_json_get_str(obj, "kind", "");
+
+		if ((!strcmp(stage, "plugin-server") && !strcmp(kind, "Deployment")) ||
+		    !strcmp(stage, "migrate")) {
+			check_datastores(util_json_get(cJSON_GetArrayItem(util_json_get(obj, "spec.template.spec.containers"), 0),
+						"env"), ph, row);
+			checked++;
+		}
+	}
+	ck_assert_int_eq(checked, 3); /* one bucket's two Deployments and the Job */
+	cJSON_Delete(entries);
+	cJSON_Delete(ph);
+}
+END_TEST
+
 static const struct {
 	const char *name, *version, *want;
 	int rc;
@@ -315,6 +422,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_job_name, 0, sizeof(job_names) / sizeof(job_names[0]));
 	tcase_add_loop_test(tc, test_examples_match_matrix, 0,
 			    sizeof(examples) / sizeof(examples[0]));
+	tcase_add_loop_test(tc, test_wiring, 0, sizeof(wiring) / sizeof(wiring[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,21 @@ static const char *const migrate_143[] = {
 };
 static const char *const pg_143[] = { "DATABASE_URL", NULL };
 static const char *const redis_143[] = { "REDIS_URL", NULL };
+/* Django's SECRET_KEY (posthog/settings/access.py exits outside DEBUG/TEST
+ * with the default key); the chart's _posthog.tpl gave it to the migrate
+ * Job and every plugin-server (whose bin/plugin-server runs Django's
+ * migrate-check). Object storage: the chart's _object_storage.tpl, only
+ * when MinIO or externalObjectStorage is configured (off by default). No
+ * ENCRYPTION_SALT_KEYS: neither the chart nor the plugin-server of that
+ * era reads one. */
+static const char *const secret_key_env[] = { "SECRET_KEY", NULL };
+static const struct ph_object_storage_env objstore_143 = {
+	.enabled = "OBJECT_STORAGE_ENABLED",
+	.endpoint = "OBJECT_STORAGE_ENDPOINT",
+	.bucket = "OBJECT_STORAGE_BUCKET",
+	.access_key_id = "OBJECT_STORAGE_ACCESS_KEY_ID",
+	.secret_access_key = "OBJECT_STORAGE_SECRET_ACCESS_KEY",
+};
 
 /* Current PostHog: the Node services are their own image (Dockerfile.node,
  * CMD node nodejs/dist/index.js); Django still runs bin/migrate. */
@@ -30,6 +45,22 @@ static const char *const cmd_node[] = { "node", "nodejs/dist/index.js", NULL };
 static const char *const migrate_node[] = { "./bin/migrate", NULL };
 static const char *const pg_node[] = { "DATABASE_URL", "PERSONS_DATABASE_URL", NULL };
 static const char *const redis_node[] = { "REDIS_URL", NULL };
+/* nodejs/src/config/config.ts: ENCRYPTION_SALT_KEYS is empty outside
+ * dev/test, and EncryptedFields (nodejs/src/cdp/utils/encryption-utils.ts)
+ * then refuses to encrypt or decrypt; Django's default in access.py is a
+ * published key. docker-compose.hobby.yml sets it, with SECRET_KEY and the
+ * OBJECT_STORAGE_* variables, on Django and the Node services alike.
+ * Object storage: posthog/settings/object_storage.py (disabled unless set,
+ * OBJECT_STORAGE_REGION defaults to us-east-1). */
+static const char *const encryption_node[] = { "ENCRYPTION_SALT_KEYS", NULL };
+static const struct ph_object_storage_env objstore_node = {
+	.enabled = "OBJECT_STORAGE_ENABLED",
+	.endpoint = "OBJECT_STORAGE_ENDPOINT",
+	.bucket = "OBJECT_STORAGE_BUCKET",
+	.region = "OBJECT_STORAGE_REGION",
+	.access_key_id = "OBJECT_STORAGE_ACCESS_KEY_ID",
+	.secret_access_key = "OBJECT_STORAGE_SECRET_ACCESS_KEY",
+};
 
 /* docker/clickhouse/config.d/default.xml of current PostHog: the clusters
  * its settings name (CLICKHOUSE_SINGLE_SHARD_CLUSTER, _MIGRATIONS_, ...),
@@ -70,6 +101,10 @@ static const struct ph_version matrix[] = {
 		.kafka_url = true,
 		.postgres_env = pg_143,
 		.redis_env = redis_143,
+		.secret_key_env = secret_key_env,
+		.secret_key_required = true,
+		.encryption_env = none,
+		.object_storage = &objstore_143,
 		.clickhouse_min = "21.6.0",
 		.clickhouse_below = "22.9.0",
 		.clickhouse_tag = "22.3.13.80",
@@ -96,6 +131,11 @@ static const struct ph_version matrix[] = {
 		.env_async_group = "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID",
 		.postgres_env = pg_node,
 		.redis_env = redis_node,
+		.secret_key_env = secret_key_env,
+		.secret_key_required = true,
+		.encryption_env = encryption_node,
+		.encryption_required = true,
+		.object_storage = &objstore_node,
 		.clickhouse_min = "24.8",
 		.clickhouse_below = "25.13",
 		.clickhouse_tag = "24.8.7.41",
@@ -128,6 +168,9 @@ static const struct ph_version fallback = {
 	.env_async_group = "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID",
 	.postgres_env = pg_143,
 	.redis_env = redis_143,
+	.secret_key_env = secret_key_env,
+	.encryption_env = encryption_node,
+	.object_storage = &objstore_node,
 	.clickhouse_tag = "24.8",
 	.clickhouse_clusters = clusters_node,
 	.named_collections = collections_node,
@@ -267,6 +310,26 @@ static cJSON *clusters_json(const struct ph_ch_cluster *l)
 	return a;
 }
 
+/* The object storage variables as {"enabled": NAME|null, ...}, or null
+ * when the version reads none. */
+static cJSON *objstore_json(const struct ph_object_storage_env *e)
+{
+	cJSON *o;
+
+	o = e ? cJSON_CreateObject() : cJSON_CreateNull();
+	if (!o)
+		abort();
+	if (!e)
+		return o;
+	add_str(o, "enabled", e->enabled);
+	add_str(o, "endpoint", e->endpoint);
+	add_str(o, "bucket", e->bucket);
+	add_str(o, "region", e->region);
+	add_str(o, "accessKeyId", e->access_key_id);
+	add_str(o, "secretAccessKey", e->secret_access_key);
+	return o;
+}
+
 static cJSON *row_json(const struct ph_version *v)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -291,6 +354,15 @@ static cJSON *row_json(const struct ph_version *v)
 		abort();
 	cJSON_AddItemToObject(o, "postgresEnv", str_list(v->postgres_env));
 	cJSON_AddItemToObject(o, "redisEnv", str_list(v->redis_env));
+	cJSON_AddItemToObject(o, "secretKeyEnv", str_list(v->secret_key_env));
+	if (!cJSON_AddBoolToObject(o, "secretKeyRequired", v->secret_key_required))
+		abort();
+	cJSON_AddItemToObject(o, "encryptionSaltKeysEnv", str_list(v->encryption_env));
+	if (!cJSON_AddBoolToObject(o, "encryptionSaltKeysRequired", v->encryption_required))
+		abort();
+	cJSON_AddItemToObject(o, "objectStorageEnv", objstore_json(v->object_storage));
+	if (!cJSON_AddBoolToObject(o, "objectStorageRequired", v->object_storage_required))
+		abort();
 	add_str(o, "clickhouseMin", v->clickhouse_min);
 	add_str(o, "clickhouseBelow", v->clickhouse_below);
 	add_str(o, "clickhouseTag", v->clickhouse_tag);
