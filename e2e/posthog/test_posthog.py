@@ -380,10 +380,14 @@ def other_posthog(name, namespace, **spec):
     current matrix row, one ZooKeeper and Kafka broker, plus spec."""
     app = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "posthog-app", "namespace": namespace},
            "type": "Opaque", "stringData": {"database-url": "postgres://posthog:unused@127.0.0.1:1/posthog",
-                                            "redis-url": "redis://127.0.0.1:1/"}}
+                                            "redis-url": "redis://127.0.0.1:1/",
+                                            "secret-key": "e2e-secret-key-not-for-production",
+                                            "encryption-salt-keys": "0123456789abcdef0123456789abcdef"}}
     full = {"version": matrix_versions()[-1],
             "postgres": {"urlSecret": {"name": "posthog-app", "key": "database-url"}},
             "redis": {"urlSecret": {"name": "posthog-app", "key": "redis-url"}},
+            "secretKey": {"name": "posthog-app", "key": "secret-key"},
+            "encryptionSaltKeys": {"name": "posthog-app", "key": "encryption-salt-keys"},
             "zookeeper": {"replicas": 1}, "kafka": {"brokers": 1, "topics": {"partitions": 1}},
             "clickhouse": {"passwordSecret": {"name": "posthog-clickhouse"}}}
     for k, v in spec.items():
@@ -1189,6 +1193,25 @@ class PostHogE2E(unittest.TestCase):
                              ph["spec"]["redis"]["urlSecret"]["name"])
         for n in ("KAFKA_HOSTS", "CLICKHOUSE_HOST", "CLICKHOUSE_PASSWORD"):
             self.assertIn(n, env)
+        # SECRET_KEY and ENCRYPTION_SALT_KEYS, where the row reads them,
+        # from the spec's Secret keys, in the Job and every plugin-server.
+        plugin_envs = [{e["name"]: e for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+                       for d in get("deployments", selector="app.kubernetes.io/instance=%s,"
+                                    "app.kubernetes.io/name=plugin-server" % name)["items"]]
+        self.assertTrue(plugin_envs)
+        for field, names, default in (("secretKey", row["secretKeyEnv"], "secret-key"),
+                                      ("encryptionSaltKeys", row["encryptionSaltKeysEnv"],
+                                       "encryption-salt-keys")):
+            if row[field + "Required"]:
+                self.assertIn(field, ph["spec"])
+            ref = ph["spec"].get(field)
+            for n in names:
+                for where in [env] + plugin_envs:
+                    if ref is None:
+                        self.assertNotIn(n, where)
+                    else:
+                        self.assertEqual(where[n]["valueFrom"]["secretKeyRef"],
+                                         {"name": ref["name"], "key": ref.get("key", default)})
         # Gating: the Job ran after ClickHouse was up, and no plugin-server
         # existed before it had completed.
         done = job["status"]["completionTime"]
