@@ -22,6 +22,8 @@ static cJSON *posthog(unsigned buckets, const char *pins)
 		 "\"spec\":{\"version\":\"03bc2ff27ab6730aef6b418718014e523e206fd3\","
 		 "\"postgres\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"database-url\"}},"
 		 "\"redis\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"redis-url\"}},"
+		 "\"secretKey\":{\"name\":\"app\",\"key\":\"secret-key\"},"
+		 "\"encryptionSaltKeys\":{\"name\":\"app\",\"key\":\"encryption-salt-keys\"},"
 		 "\"zookeeper\":{\"replicas\":3},\"kafka\":{\"brokers\":2,\"topics\":{\"partitions\":1}},"
 		 "\"clickhouse\":{\"shards\":2,\"replicasPerShard\":2,\"passwordSecret\":{\"name\":\"ch\"}},"
 		 "\"buckets\":{\"count\":%u%s%s}}}",
