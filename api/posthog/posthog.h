@@ -293,8 +293,8 @@ struct ph_version {
 	const char *const *redis_env;    /* variables carrying spec.redis */
 	/* spec.secretKey (Django's SECRET_KEY), spec.encryptionSaltKeys and
 	 * spec.objectStorage: the variables that carry each (empty list or
-	 * NULL: the version reads none, and the field is refused), and
-	 * whether the version requires it. */
+	 * NULL: the version reads none, and the field, valid all the same, is
+	 * given to no pod), and whether the version requires it. */
 	const char *const *secret_key_env;
 	bool secret_key_required;
 	const char *const *encryption_env;

@@ -38,9 +38,6 @@ static const struct {
 	{ "ph", "\"version\":\"" NODE "\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}" PGREDIS SALT,
 	  "spec.secretKey", "is required by PostHog " NODE },
 	{ "ph", "\"version\":\"" NODE "\"," CH, "spec.encryptionSaltKeys", "is required by PostHog " NODE },
-	{ "ph", BASE SALT, "spec.encryptionSaltKeys", "PostHog 1.43.0 reads no ENCRYPTION_SALT_KEYS" },
-	{ "ph", BASE OBJ ",\"region\":\"eu-west-1\"}", "spec.objectStorage.region",
-	  "PostHog 1.43.0 reads no OBJECT_STORAGE_REGION" },
 	{ "ph", BASE ",\"secretKey\":{\"key\":\"k\"}", "spec.secretKey.name", "is required" },
 	{ "ph", BASE ",\"objectStorage\":{\"endpoint\":\"ftp://x\",\"bucket\":\"posthog\"}",
 	  "spec.objectStorage.endpoint", "must match" },
@@ -168,8 +165,7 @@ static const char *const hatch[] = {
 	"\"version\":\"1.43.0\",\"unsupportedVersion\":true,\"pluginServer\":{\"topicRouting\":\"Env\"}," CH,
 	"\"version\":\"1.43.0\",\"unsupportedVersion\":true,\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
 	"\"image\":{\"tag\":\"24.8\"}}" DS,
-	/* what a row does not read, or requires, is the expert's call */
-	"\"version\":\"1.43.0\",\"unsupportedVersion\":true," CH SALT OBJ ",\"region\":\"eu-west-1\"}",
+	/* what a row requires is the expert's call */
 	"\"version\":\"" NODE "\",\"unsupportedVersion\":true,\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"}}"
 	PGREDIS,
 };
@@ -184,6 +180,37 @@ START_TEST(test_escape_hatch)
 	ck_assert_int_gt(cJSON_GetArraySize(entries), 0);
 	cJSON_Delete(entries);
 	cJSON_Delete(ph);
+}
+END_TEST
+
+/* A field a row does not read (1.43.0: spec.encryptionSaltKeys and
+ * spec.objectStorage.region) is ignored there, not refused: one spec,
+ * with everything any row reads, is valid for every row, so an upgrade
+ * changes only spec.version. What the row does read is still checked. */
+START_TEST(test_one_spec_every_row)
+{
+	const struct ph_version *row;
+	size_t i;
+
+	for (i = 0; (row = ph_version_at(i)) != NULL; i++) {
+		char *spec = util_xasprintf("\"version\":\"%s\",%s", row->version,
+					    CH SALT OBJ ",\"region\":\"eu-west-1\"}");
+		cJSON *ph = make("ph", spec), *problems = (cJSON *)1;
+
+		free(spec);
+		ck_assert_msg(ph_validate(ph, &problems) == 0, "row %s", row->version);
+		ck_assert_ptr_null(problems);
+		/* ignored, not unchecked: a malformed region is still refused */
+		cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(ph, "spec"),
+								 "objectStorage"),
+					  "region", cJSON_CreateString("Not A Region"));
+		ck_assert_int_eq(ph_validate(ph, &problems), -EINVAL);
+		ck_assert_str_eq(util_json_get_str(cJSON_GetArrayItem(problems, 0), "field", ""),
+				 "spec.objectStorage.region");
+		cJSON_Delete(problems);
+		cJSON_Delete(ph);
+	}
+	ck_assert_uint_ge(i, 2);
 }
 END_TEST
 
@@ -207,6 +234,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_examples_valid, 0, sizeof(valid) / sizeof(valid[0]));
 	tcase_add_test(tc, test_many_problems);
 	tcase_add_loop_test(tc, test_escape_hatch, 0, sizeof(hatch) / sizeof(hatch[0]));
+	tcase_add_test(tc, test_one_spec_every_row);
 	tcase_add_test(tc, test_no_spec);
 	suite_add_tcase(s, tc);
 	return s;

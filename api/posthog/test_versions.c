@@ -343,6 +343,10 @@ static const char *const wiring[] = {
 	"\"credentialsSecret\":{\"name\":\"s3\",\"accessKeyIdKey\":\"id\",\"secretAccessKeyKey\":\"secret\"}}",
 	"\"version\":\"1.43.0\",\"pluginServer\":{\"topicRouting\":\"KafkaPrefix\"}," WIRING_BASE
 	",\"secretKey\":{\"name\":\"sk\"},\"objectStorage\":{\"endpoint\":\"http://minio:9000\",\"bucket\":\"posthog\"}",
+	/* what 1.43.0 does not read is valid and given to no pod */
+	"\"version\":\"1.43.0\"," WIRING_BASE
+	",\"secretKey\":{\"name\":\"sk\"},\"encryptionSaltKeys\":{\"name\":\"salt\"}"
+	",\"objectStorage\":{\"endpoint\":\"http://minio:9000\",\"bucket\":\"posthog\",\"region\":\"eu-west-1\"}",
 	"\"version\":\"latest\",\"unsupportedVersion\":true," WIRING_BASE
 	",\"secretKey\":{\"name\":\"sk\"},\"encryptionSaltKeys\":{\"name\":\"salt\",\"key\":\"k\"}"
 	",\"objectStorage\":{\"endpoint\":\"http://minio:9000\",\"bucket\":\"posthog\",\"region\":\"x1\"}",

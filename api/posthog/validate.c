@@ -218,14 +218,15 @@ static void check_clickhouse_version(const cJSON *spec, const struct ph_version 
 			   row->clickhouse_min, row->clickhouse_below);
 }
 
-/* What the row reads besides PostgreSQL and Redis: a field the version
- * requires must be set, one it reads nothing for must not be (it would
- * silently do nothing). */
+/* What the row requires besides PostgreSQL and Redis must be set. A field
+ * the row reads nothing for (spec.encryptionSaltKeys or
+ * spec.objectStorage.region on 1.43.0) is not refused: it is left out of
+ * that version's pods (docs/versions.md), so that one spec is valid for
+ * every row and an upgrade from one row to the next changes only
+ * spec.version. */
 static void check_row_settings(const cJSON *spec, const struct ph_version *row,
 			       cJSON *problems)
 {
-	bool reads_key = row->encryption_env && row->encryption_env[0];
-
 	if (row->secret_key_required && !util_json_get(spec, "secretKey"))
 		ph_problem(problems, "spec.secretKey",
 			   "is required by PostHog %s: its Django exits with the "
@@ -237,25 +238,9 @@ static void check_row_settings(const cJSON *spec, const struct ph_version *row,
 			   "ENCRYPTION_SALT_KEYS outside development "
 			   "(docs/versions.md); name a Secret key holding keys of "
 			   "32 characters", row->version);
-	else if (!reads_key && util_json_get(spec, "encryptionSaltKeys"))
-		ph_problem(problems, "spec.encryptionSaltKeys",
-			   "PostHog %s reads no ENCRYPTION_SALT_KEYS "
-			   "(docs/versions.md); remove it or set "
-			   "spec.unsupportedVersion", row->version);
 	if (row->object_storage_required && !util_json_get(spec, "objectStorage"))
 		ph_problem(problems, "spec.objectStorage",
 			   "is required by PostHog %s (docs/versions.md)", row->version);
-	if (util_json_get(spec, "objectStorage") &&
-	    (!row->object_storage || !row->object_storage->endpoint))
-		ph_problem(problems, "spec.objectStorage",
-			   "PostHog %s reads no object storage settings "
-			   "(docs/versions.md); remove it or set "
-			   "spec.unsupportedVersion", row->version);
-	else if (util_json_get(spec, "objectStorage.region") && !row->object_storage->region)
-		ph_problem(problems, "spec.objectStorage.region",
-			   "PostHog %s reads no OBJECT_STORAGE_REGION "
-			   "(docs/versions.md); remove it or set "
-			   "spec.unsupportedVersion", row->version);
 }
 
 /* spec.version must be a row of the version matrix, with what the row
