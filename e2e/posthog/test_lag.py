@@ -57,6 +57,9 @@ def manifest():
             "version": base.matrix_versions()[-1],
             "postgres": {"urlSecret": {"name": "posthog-app", "key": "database-url"}},
             "redis": {"urlSecret": {"name": "posthog-app", "key": "redis-url"}},
+            # what the current row requires (docs/versions.md)
+            "secretKey": {"name": "posthog-app", "key": "secret-key"},
+            "encryptionSaltKeys": {"name": "posthog-app", "key": "encryption-salt-keys"},
             "zookeeper": {"replicas": 1},
             "kafka": {"external": {"brokers": brokers},
                       "topics": {"partitions": PARTITIONS, "replicationFactor": 1}},
@@ -73,7 +76,9 @@ def manifest():
     app = {"apiVersion": "v1", "kind": "Secret",
            "metadata": {"name": "posthog-app"}, "type": "Opaque",
            "stringData": {"database-url": "postgres://posthog:unused@127.0.0.1:1/posthog",
-                          "redis-url": "redis://127.0.0.1:1/"}}
+                          "redis-url": "redis://127.0.0.1:1/",
+                          "secret-key": "e2e-secret-key-not-for-production",
+                          "encryption-salt-keys": "0123456789abcdef0123456789abcdef"}}
     return [json.dumps(secret), json.dumps(app), json.dumps(ph)]
 
 
