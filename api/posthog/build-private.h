@@ -168,6 +168,9 @@ void ph_clickhouse_env(const struct ph_ctx *c, cJSON *env);
  * from spec.secretKey / spec.encryptionSaltKeys and the OBJECT_STORAGE_*
  * variables from spec.objectStorage, where set and the row reads them. */
 void ph_datastore_env(const struct ph_ctx *c, cJSON *env);
+/* What the row gives the plugin-servers only (CDP_REDIS_HOST from
+ * spec.redis, CDP_REDIS_PORT); nothing for a row without. */
+void ph_plugin_datastore_env(const struct ph_ctx *c, cJSON *env);
 
 /* "<host>.<ns>.svc" or "<host>" without a namespace (heap). */
 char *ph_svc_host(const struct ph_ctx *c, const char *service);

@@ -548,3 +548,19 @@ void ph_datastore_env(const struct ph_ctx *c, cJSON *env)
 						 "encryption-salt-keys"));
 	object_storage_env(c, row->object_storage, env);
 }
+
+/* What only the plugin-servers of the row read: spec.redis under the
+ * names of clients that do not fall back to REDIS_URL, and the constants
+ * that go with them. */
+void ph_plugin_datastore_env(const struct ph_ctx *c, cJSON *env)
+{
+	const struct ph_version *row =
+		ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL));
+	const char *const *n;
+
+	for (n = row->plugin_redis_env; n && *n; n++)
+		ph_env_secret(env, *n, util_json_get_str(c->spec, "redis.urlSecret.name", ""),
+			      util_json_get_str(c->spec, "redis.urlSecret.key", "url"));
+	for (n = row->plugin_env; n && n[0] && n[1]; n += 2)
+		ph_env(env, n[0], n[1]);
+}

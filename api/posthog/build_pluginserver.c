@@ -190,6 +190,7 @@ static cJSON *container(const struct ph_ctx *c, const cJSON *role, bool ingestio
 	ph_kafka_env(c, env);
 	ph_clickhouse_env(c, env);
 	ph_datastore_env(c, env);
+	ph_plugin_datastore_env(c, env);
 	routing_env(c, env, ingestion, n);
 	ph_env_merge(env, util_json_get(c->spec, "pluginServer.env"));
 	ph_env_merge(env, util_json_get(role, "env"));

@@ -291,6 +291,11 @@ struct ph_version {
 	bool kafka_url;                  /* also KAFKA_URL=kafka://... */
 	const char *const *postgres_env; /* variables carrying spec.postgres */
 	const char *const *redis_env;    /* variables carrying spec.redis */
+	/* Plugin-servers only: more variables carrying spec.redis (clients
+	 * that do not fall back to REDIS_URL) and constant name, value, ...,
+	 * NULL pairs that go with them. NULL: none. */
+	const char *const *plugin_redis_env;
+	const char *const *plugin_env;
 	/* spec.secretKey (Django's SECRET_KEY), spec.encryptionSaltKeys and
 	 * spec.objectStorage: the variables that carry each (empty list or
 	 * NULL: the version reads none, and the field, valid all the same, is

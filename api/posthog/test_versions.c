@@ -183,6 +183,7 @@ static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct 
 	const cJSON *env = util_json_get(ct, "env");
 	bool ingestion = strstr(util_json_get_str(obj, "metadata.name", ""), "-plugins-ingestion-") != NULL;
 	char *img = util_xasprintf("%s:%s", row->plugin_image, row->plugin_tag);
+	const char *const *n;
 
 	ck_assert_str_eq(util_json_get_str(ct, "image", ""), img);
 	free(img);
@@ -207,6 +208,13 @@ static void check_plugin_server(const cJSON *obj, const cJSON *ph, const struct 
 	if (row->kafka_url)
 		ck_assert_ptr_nonnull(env_var(env, "KAFKA_URL"));
 	check_datastores(env, ph, row);
+	for (n = row->plugin_redis_env; n && *n; n++)
+		check_ref_env(env, *n, ph, "redis.urlSecret", "key", "url");
+	for (n = row->plugin_env; n && n[0]; n += 2)
+		ck_assert_str_eq(util_json_get_str(env_var(env, n[0]), "value", ""), n[1]);
+	/* a row whose plugin-server reads no CDP Redis gets none */
+	if (!row->plugin_redis_env)
+		ck_assert_ptr_null(env_var(env, "CDP_REDIS_HOST"));
 }
 
 static void check_migrate(const cJSON *obj, const cJSON *ph, const struct ph_version *row)
@@ -226,6 +234,8 @@ static void check_migrate(const cJSON *obj, const cJSON *ph, const struct ph_ver
 	check_datastores(util_json_get(ct, "env"), ph, row);
 	ck_assert_ptr_nonnull(env_var(util_json_get(ct, "env"), "CLICKHOUSE_PASSWORD"));
 	ck_assert_ptr_nonnull(env_var(util_json_get(ct, "env"), "KAFKA_HOSTS"));
+	/* Django reads no CDP Redis: the Job gets none */
+	ck_assert_ptr_null(env_var(util_json_get(ct, "env"), "CDP_REDIS_HOST"));
 }
 
 /* Every user element (indented four spaces inside <users>) has a password. */

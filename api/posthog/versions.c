@@ -45,6 +45,18 @@ static const char *const cmd_node[] = { "node", "nodejs/dist/index.js", NULL };
 static const char *const migrate_node[] = { "./bin/migrate", NULL };
 static const char *const pg_node[] = { "DATABASE_URL", "PERSONS_DATABASE_URL", NULL };
 static const char *const redis_node[] = { "REDIS_URL", NULL };
+/* The CDP Redis client does not fall back to REDIS_URL: config.ts
+ * defaults CDP_REDIS_HOST to 127.0.0.1, and the CDP consumers (the
+ * cdp-legacy-on-event mode) and the ingestion's hog transformer connect
+ * to CDP_REDIS_HOST when it is non-empty, killing the process after ten
+ * Redis errors (nodejs/src/utils/db/redis.ts). The value is passed to
+ * ioredis as its URL argument with CDP_REDIS_PORT as an option, and
+ * ioredis (lib/Redis.ts, parseOptions) lets what the URL names win, so
+ * the spec.redis URL works there as it does in REDIS_URL; the port is
+ * only what a URL without one gets (Redis's 6379, not config.ts's 6479).
+ * docker-compose.hobby.yml sets both on the Node plugins service. */
+static const char *const plugin_redis_node[] = { "CDP_REDIS_HOST", NULL };
+static const char *const plugin_env_node[] = { "CDP_REDIS_PORT", "6379", NULL };
 /* nodejs/src/config/config.ts: ENCRYPTION_SALT_KEYS is empty outside
  * dev/test, and EncryptedFields (nodejs/src/cdp/utils/encryption-utils.ts)
  * then refuses to encrypt or decrypt; Django's default in access.py is a
@@ -131,6 +143,8 @@ static const struct ph_version matrix[] = {
 		.env_async_group = "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID",
 		.postgres_env = pg_node,
 		.redis_env = redis_node,
+		.plugin_redis_env = plugin_redis_node,
+		.plugin_env = plugin_env_node,
 		.secret_key_env = secret_key_env,
 		.secret_key_required = true,
 		.encryption_env = encryption_node,
@@ -168,6 +182,8 @@ static const struct ph_version fallback = {
 	.env_async_group = "CDP_LEGACY_EVENT_CONSUMER_GROUP_ID",
 	.postgres_env = pg_143,
 	.redis_env = redis_143,
+	.plugin_redis_env = plugin_redis_node,
+	.plugin_env = plugin_env_node,
 	.secret_key_env = secret_key_env,
 	.encryption_env = encryption_node,
 	.object_storage = &objstore_node,
@@ -354,6 +370,8 @@ static cJSON *row_json(const struct ph_version *v)
 		abort();
 	cJSON_AddItemToObject(o, "postgresEnv", str_list(v->postgres_env));
 	cJSON_AddItemToObject(o, "redisEnv", str_list(v->redis_env));
+	cJSON_AddItemToObject(o, "pluginServerRedisEnv", str_list(v->plugin_redis_env));
+	cJSON_AddItemToObject(o, "pluginServerEnv", str_list(v->plugin_env));
 	cJSON_AddItemToObject(o, "secretKeyEnv", str_list(v->secret_key_env));
 	if (!cJSON_AddBoolToObject(o, "secretKeyRequired", v->secret_key_required))
 		abort();

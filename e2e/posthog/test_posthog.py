@@ -1212,6 +1212,18 @@ class PostHogE2E(unittest.TestCase):
                     else:
                         self.assertEqual(where[n]["valueFrom"]["secretKeyRef"],
                                          {"name": ref["name"], "key": ref.get("key", default)})
+        # The plugin-servers' own Redis clients (CDP_REDIS_HOST) from
+        # spec.redis, with their constants; the Job (Django) gets neither.
+        redis_ref = {"name": ph["spec"]["redis"]["urlSecret"]["name"],
+                     "key": ph["spec"]["redis"]["urlSecret"].get("key", "url")}
+        pairs = row["pluginServerEnv"]
+        for where in plugin_envs:
+            for n in row["pluginServerRedisEnv"]:
+                self.assertEqual(where[n]["valueFrom"]["secretKeyRef"], redis_ref)
+            for k, v in zip(pairs[0::2], pairs[1::2]):
+                self.assertEqual(where[k]["value"], v)
+        for n in row["pluginServerRedisEnv"]:
+            self.assertNotIn(n, env)
         # Gating: the Job ran after ClickHouse was up, and no plugin-server
         # existed before it had completed.
         done = job["status"]["completionTime"]
