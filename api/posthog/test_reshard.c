@@ -64,7 +64,9 @@ static const char posthog[] =
 	"\"spec\":{\"version\":\"03bc2ff27ab6730aef6b418718014e523e206fd3\",\"clickhouse\":{\"shards\":2,"
 	"\"passwordSecret\":{\"name\":\"chpw\",\"key\":\"pw\"},%s},"
 	"\"postgres\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"db\"}},"
-	"\"redis\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"redis\"}}}}";
+	"\"redis\":{\"urlSecret\":{\"name\":\"app\",\"key\":\"redis\"}},"
+	"\"secretKey\":{\"name\":\"app\",\"key\":\"secret-key\"},"
+	"\"encryptionSaltKeys\":{\"name\":\"app\",\"key\":\"salt\"}}}";
 
 static cJSON *job_for(const char *extra, const char *plan)
 {

@@ -169,12 +169,16 @@ class ReshardE2E(unittest.TestCase):
                "type": "Opaque", "stringData": {"password": PASSWORD}})
         apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": NS},
                "type": "Opaque", "stringData": {"database-url": "postgres://p:p@pg:5432/posthog",
-                                                "redis-url": "redis://redis:6379/"}})
+                                                "redis-url": "redis://redis:6379/",
+                                                "secret-key": "e2e-secret-key",
+                                                "encryption-salt-keys": "00beef0000beef0000beef0000beef00"}})
         apply({"apiVersion": "posthog.com/v1alpha1", "kind": "PostHog",
                "metadata": {"name": PH, "namespace": NS},
                "spec": {"version": VERSION,
                         "postgres": {"urlSecret": {"name": "app", "key": "database-url"}},
                         "redis": {"urlSecret": {"name": "app", "key": "redis-url"}},
+                        "secretKey": {"name": "app", "key": "secret-key"},
+                        "encryptionSaltKeys": {"name": "app", "key": "encryption-salt-keys"},
                         "zookeeper": {"replicas": 1},
                         "kafka": {"brokers": 1, "topics": {"partitions": 1}},
                         "clickhouse": {"shards": 2, "passwordSecret": {"name": "ch", "key": "password"}}}})
