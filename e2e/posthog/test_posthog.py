@@ -1598,9 +1598,14 @@ class PostHogE2E(unittest.TestCase):
                                "pluginServer": {"async": {"replicas": before + 1}}}})
             wait_for("async replicas applied", lambda: get("deployment", dep)["spec"]["replicas"] == before + 1,
                      timeout=60)
-            ph = wait_for("SchemaReady False", lambda: (lambda ph: ph if condition(ph, "SchemaReady")["status"] == "False"
-                          and ph["status"]["observedGeneration"] == ph["metadata"]["generation"] else None)(
-                              get("posthog", name)), timeout=60)
+            # The changed password rolls the ClickHouse pods first, so
+            # SchemaReady may say "ClickHouse is not ready yet" for a while
+            # before the schema stage reads the Secret and names it.
+            ph = wait_for("SchemaReady False naming the missing Secret", lambda: (
+                lambda ph: ph if condition(ph, "SchemaReady")["status"] == "False"
+                and "no-such-secret" in condition(ph, "SchemaReady")["message"]
+                and ph["status"]["observedGeneration"] == ph["metadata"]["generation"] else None)(
+                    get("posthog", name)), timeout=120)
             self.assertIn("no-such-secret", condition(ph, "SchemaReady")["message"])
             b0 = wait_for("bucket 0 ready", lambda: (lambda b: b if b["ready"] else None)(
                 get("posthog", name)["status"]["buckets"][0]), timeout=60)
