@@ -176,6 +176,7 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		pod = find_item(pods, p->name);
 		pm = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
 		p->exists = pod && !cJSON_GetObjectItemCaseSensitive(pm, "deletionTimestamp");
+		snprintf(p->uid, sizeof(p->uid), "%s", util_json_str(pm, "uid") ? util_json_str(pm, "uid") : "");
 		h = util_json_str(cJSON_GetObjectItemCaseSensitive(pm, "labels"), "controller-revision-hash");
 		p->updated = h && !strcmp(h, rev);
 		p->ready = p->exists && pod_ready(pod);
@@ -206,16 +207,25 @@ static int list_pods(struct phc_run *run, cJSON **out)
 	return r;
 }
 
-static int delete_pod(struct phc_run *run, const char *name)
+/* Deletes exactly the Pod object the plan looked at (a UID
+ * precondition): a pod recreated since under the same name is not
+ * touched. Returns 0, 1 when that object is gone or replaced (nothing
+ * deleted; the next reconcile decides again), or a negative errno. */
+static int delete_pod(struct phc_run *run, const char *name, const char *uid)
 {
 	struct kube_resource res = {.version = "v1", .resource = "pods", .kind = "Pod",
 				    .namespaced = true};
-	struct kube_delete_options del = {.grace_period_seconds = -1};
+	struct kube_delete_options del = {.grace_period_seconds = -1,
+					  .precondition_uid = uid && uid[0] ? uid : NULL};
 	struct kube_status st = {0};
 	int r = kube_delete(run->p->client, &res, run->ns, name, &del, &st);
 
-	if (r == -ENOENT)
-		return 0;
+	if (r == -ENOENT || r == KUBE_ECONFLICT) {
+		log_write(run->p->log, LOG_INFO, &run->lf,
+			  "upgrade: pod %s changed since it was read (%s); deciding again", name,
+			  r == -ENOENT ? "gone" : "another object now");
+		return 1;
+	}
 	if (r < 0)
 		log_write(run->p->log, LOG_ERROR, &run->lf, "deleting pod %s for its restart: %s", name,
 			  st.message[0] ? st.message : kube_strerror(r));
@@ -295,9 +305,13 @@ static int act(struct phc_run *run, cJSON *u, const struct gather *g,
 		put(u, "restartedAt", NULL);
 	}
 	if (d->action == PHC_UP_RESTART) {
-		r = delete_pod(run, p->name);
+		r = delete_pod(run, p->name, p->uid);
 		if (r < 0)
 			return r;
+		if (r == 1) {
+			phc_requeue(run, 1000);
+			return 0;
+		}
 		put(u, "pod", p->name);
 		put(u, "restartedAt", run->now);
 		recorder_event(run->p->recorder, run->ph, "Normal", "RestartingPod", "Upgrade",

@@ -31,6 +31,7 @@ enum phc_up_component {
 /* What the reconcile step learnt about one pod of a StatefulSet. */
 struct phc_up_pod {
 	char name[PHC_UP_NAME];
+	char uid[64];      /* the Pod object's metadata.uid; "" when none */
 	int component;     /* enum phc_up_component */
 	int shard;         /* ClickHouse shard; 0 for the others */
 	int ordinal;       /* the pod's StatefulSet ordinal */
