@@ -226,7 +226,9 @@ class ReshardE2E(unittest.TestCase):
         self.check_job(job, 3, 3)
         ph = wait_for("Resharding True", lambda: (lambda ph: ph if (condition(ph, "Resharding") or {}).get(
             "status") == "True" else None)(get("posthog", PH)))
-        self.assertEqual(reshard()["job"], job)
+        # The Job is created before the status write of that reconcile
+        # lands (or is retried after a conflict): wait for it.
+        wait_for("status.reshard.job", lambda: reshard().get("job") == job)
         # ClickHouse loads the new remote_servers; then the pod runs, and
         # is killed after its first unit is verified (before its attach).
         topology(3)
