@@ -16,6 +16,7 @@ run it when no other PostHog uses that ClickHouse (60-e2e-posthog runs it
 after test_posthog, whose last case deletes its PostHog).
 """
 import json
+import urllib.error
 import os
 import subprocess
 import tempfile
@@ -114,9 +115,17 @@ def clickhouse(sql):
 def kafka_table(bucket):
     """The bucket's Kafka table definition as the server prints it ("" when
     missing). JSON, since TabSeparated escapes its quotes."""
-    out = clickhouse(
-        "SELECT create_table_query FROM system.tables WHERE database = 'posthog' "
-        "AND name = 'kafka_events_json_%d' FORMAT JSONEachRow" % bucket).strip()
+    try:
+        out = clickhouse(
+            "SELECT create_table_query FROM system.tables WHERE database = 'posthog' "
+            "AND name = 'kafka_events_json_%d' FORMAT JSONEachRow" % bucket).strip()
+    except urllib.error.HTTPError as e:
+        # ClickHouse 18.16 answers UNKNOWN_TABLE (HTTP 404) when a table is
+        # dropped while system.tables is read: the operator is recreating
+        # the bucket tables, which is what the caller polls for.
+        if e.code != 404:
+            raise
+        return ""
     return json.loads(out)["create_table_query"] if out else ""
 
 
