@@ -70,6 +70,11 @@ struct ph_ctx {
 	int err; /* the first failure of a builder (ph_take_text), or 0 */
 };
 
+/* Sets c up for posthog: validates it (-EINVAL when invalid), fills
+ * name, ns and uid from its metadata and c->spec with its normalized spec
+ * (the caller frees c->spec), and takes the options. 0 or -EINVAL. */
+int ph_ctx_open(struct ph_ctx *c, const cJSON *posthog, const struct ph_build_options *opts);
+
 /* The text of b, which the caller built with buf_put*: b's storage, or
  * when a put failed (the text would pass b's cap) "" with the failure
  * kept in c->err, which ph_build_with returns. Caller frees. */

@@ -19,22 +19,32 @@ int ph_build(const cJSON *posthog, cJSON **entries)
 	return ph_build_with(posthog, NULL, entries);
 }
 
-int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
-		  cJSON **entries)
+int ph_ctx_open(struct ph_ctx *c, const cJSON *posthog, const struct ph_build_options *opts)
 {
-	struct ph_ctx c = { .posthog = posthog,
-			    .router_image = opts ? opts->router_image : NULL,
-			    .keep_shards = opts ? opts->clickhouse_keep_shards : 0 };
 	cJSON *problems;
 
+	memset(c, 0, sizeof(*c));
+	c->posthog = posthog;
+	c->router_image = opts ? opts->router_image : NULL;
+	c->keep_shards = opts ? opts->clickhouse_keep_shards : 0;
 	if (ph_validate(posthog, &problems) != 0) {
 		cJSON_Delete(problems);
 		return -EINVAL;
 	}
-	c.name = util_json_get_str(posthog, "metadata.name", NULL);
-	c.ns = util_json_get_str(posthog, "metadata.namespace", NULL);
-	c.uid = util_json_get_str(posthog, "metadata.uid", NULL);
-	if (ph_normalize(posthog, &c.spec) != 0)
+	c->name = util_json_get_str(posthog, "metadata.name", NULL);
+	c->ns = util_json_get_str(posthog, "metadata.namespace", NULL);
+	c->uid = util_json_get_str(posthog, "metadata.uid", NULL);
+	if (ph_normalize(posthog, &c->spec) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+int ph_build_with(const cJSON *posthog, const struct ph_build_options *opts,
+		  cJSON **entries)
+{
+	struct ph_ctx c;
+
+	if (ph_ctx_open(&c, posthog, opts) != 0)
 		return -EINVAL;
 	c.entries = PH_NN(cJSON_CreateArray());
 	/* ZooKeeper only serves ClickHouse's replication. */

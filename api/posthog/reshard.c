@@ -161,19 +161,11 @@ static cJSON *container(const struct ph_ctx *c, const struct ph_build_options *o
 int ph_reshard_job(const cJSON *posthog, const struct ph_build_options *opts,
 		   const cJSON *plan, cJSON **job)
 {
-	struct ph_ctx c = { .posthog = posthog };
-	cJSON *problems, *o, *spec, *tpl, *ps, *sel;
+	struct ph_ctx c;
+	cJSON *o, *spec, *tpl, *ps, *sel;
 	char name[256];
 
-	if (!cJSON_IsObject(plan) || ph_validate(posthog, &problems) != 0) {
-		if (cJSON_IsObject(plan))
-			cJSON_Delete(problems);
-		return -EINVAL;
-	}
-	c.name = util_json_get_str(posthog, "metadata.name", NULL);
-	c.ns = util_json_get_str(posthog, "metadata.namespace", NULL);
-	c.uid = util_json_get_str(posthog, "metadata.uid", NULL);
-	if (ph_normalize(posthog, &c.spec) != 0)
+	if (!cJSON_IsObject(plan) || ph_ctx_open(&c, posthog, NULL) != 0)
 		return -EINVAL;
 	if (ph_is_external(c.spec, "clickhouse") ||
 	    ph_reshard_job_name(c.name, plan, name, sizeof(name)) != 0) {
