@@ -224,7 +224,10 @@ static int unit_where(struct run *r, const cJSON *u, struct buf *out)
 	return rs_sql_where(t, ustr(u, "partitionId"), uint_of(u, "modulus"), uint_of(u, "target"), out);
 }
 
-/* count and checksum of the unit's rows in from (on shard), as text. */
+/* count and checksum of the unit's rows in from (on shard), as text; with
+ * sum NULL the count alone (what the delete wait polls: reading the
+ * sorting key for a checksum on every poll would read the partition again
+ * each time). */
 static int checksum(struct run *r, const cJSON *u, int shard, const char *from,
 		    char *n, char *sum)
 {
@@ -235,12 +238,15 @@ static int checksum(struct run *r, const cJSON *u, int shard, const char *from,
 	buf_init(&where, SQL_CAP);
 	buf_init(&sql, SQL_CAP);
 	rc = unit_where(r, u, &where);
-	if (!rc)
+	if (!rc && sum)
 		rc = rs_sql_checksum(table_of(r, u), from, buf_str(&where), &sql);
+	else if (!rc)
+		rc = buf_printf(&sql, "SELECT count() AS n FROM %s WHERE %s", from, buf_str(&where));
 	if (!rc)
 		rc = query_on(r, shard, buf_str(&sql), &rows);
-	if (!rc && (row_field(rows, "n", n, 32) || row_field(rows, "sum", sum, 32))) {
-		snprintf(r->err, r->errlen, "shard %d: unexpected checksum answer", shard);
+	if (!rc && (row_field(rows, "n", n, 32) || (sum && row_field(rows, "sum", sum, 32)))) {
+		snprintf(r->err, r->errlen, "shard %d: unexpected %s answer", shard,
+			 sum ? "checksum" : "count");
 		rc = -EIO;
 	}
 	cJSON_Delete(rows);
@@ -472,32 +478,6 @@ static int step_attach(struct run *r, cJSON *u, bool resumed)
 	return rc;
 }
 
-/* count() of the unit's rows in from (on shard), as text: what the
- * delete wait polls (reading the sorting key for a checksum on every poll
- * would read the partition again each time). */
-static int count_rows(struct run *r, const cJSON *u, int shard, const char *from, char *n)
-{
-	struct buf where, sql;
-	cJSON *rows = NULL;
-	int rc;
-
-	buf_init(&where, SQL_CAP);
-	buf_init(&sql, SQL_CAP);
-	rc = unit_where(r, u, &where);
-	if (!rc)
-		rc = buf_printf(&sql, "SELECT count() AS n FROM %s WHERE %s", from, buf_str(&where));
-	if (!rc)
-		rc = query_on(r, shard, buf_str(&sql), &rows);
-	if (!rc && row_field(rows, "n", n, 32)) {
-		snprintf(r->err, r->errlen, "shard %d: unexpected count answer", shard);
-		rc = -EIO;
-	}
-	cJSON_Delete(rows);
-	buf_free(&where);
-	buf_free(&sql);
-	return rc;
-}
-
 /* Polls the unit's rows on the source until none is left (bounded, 10
  * minutes): an ALTER ... DELETE of a Replicated table returns before the
  * mutation shows in system.mutations, let alone runs. The interval grows
@@ -513,7 +493,7 @@ static int delete_wait(struct run *r, cJSON *u, const char *table)
 	for (;;) {
 		struct timespec ts;
 
-		rc = count_rows(r, u, uint_of(u, "source"), table, n);
+		rc = checksum(r, u, uint_of(u, "source"), table, n, NULL);
 		if (rc || !strcmp(n, "0"))
 			return rc;
 		if (now_s() - start > 600)
