@@ -237,6 +237,12 @@ int phc_lag_autoscale(struct phc_run *run, unsigned bucket, cJSON *bucket_status
 void phc_lag_free(struct posthog_controller *p);
 /* Declares the lag autoscaler's metric families (named before any sample). */
 void phc_lag_declare_metrics(struct metrics *m);
+/* The reshard and upgrade metric families, named on /metrics before the
+ * first plan (reshard.c, upgrade.c). */
+void phc_reshard_declare_metrics(struct metrics *m);
+void phc_upgrade_declare_metrics(struct metrics *m);
+/* posthog_upgrade_buckets_waiting: buckets whose rollout waits (upgrade.c). */
+void phc_upgrade_record_waiting(struct phc_run *run, unsigned waiting);
 
 /* ---- finalize.c ---------------------------------------------------------- */
 

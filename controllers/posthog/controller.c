@@ -361,8 +361,11 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	p->manager = m;
 	p->recorder = manager_recorder(m);
 	p->metrics = manager_metrics(m);
-	if (p->metrics)
+	if (p->metrics) {
 		phc_lag_declare_metrics(p->metrics);
+		phc_reshard_declare_metrics(p->metrics);
+		phc_upgrade_declare_metrics(p->metrics);
+	}
 	p->connect_to = opts ? opts->connect_to : NULL;
 	p->restart_timeout_s = opts && opts->restart_timeout_s ? opts->restart_timeout_s : 600;
 	if (phc_upgrade_parse_gates(opts && opts->health_gates ? opts->health_gates : "all",

@@ -606,6 +606,7 @@ static int run_plugin_servers(struct phc_run *run)
 		earlier = earlier && roll.rolled_out;
 	}
 	report_rollout(run, rolling, why, held);
+	phc_upgrade_record_waiting(run, held);
 	drop_stale_bucket_conditions(run);
 	run->stage_ready[ST_PLUGIN] = ready == run->buckets;
 	record_component(run, ST_PLUGIN, &sum, run->stage_ready[ST_PLUGIN]);

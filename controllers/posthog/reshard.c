@@ -69,25 +69,37 @@ static void event(struct phc_run *run, const char *type, const char *reason, con
 		  reason, msg);
 }
 
+#define M_ROWS "posthog_reshard_rows_moved"
+#define M_ROWS_HELP "Rows the current ClickHouse reshard plan has copied, verified and attached on their new shard."
+#define M_UNITS "posthog_reshard_units"
+#define M_UNITS_HELP "Move units (table, partition, source, target) of the current reshard plan."
+#define M_UNITS_DONE "posthog_reshard_units_done"
+#define M_UNITS_DONE_HELP "Move units of the current reshard plan whose rows are on their new shard only."
+#define M_PHASE "posthog_reshard_phase"
+#define M_PHASE_HELP "1 for the phase of the PostHog's ClickHouse reshard plan."
+
+void phc_reshard_declare_metrics(struct metrics *m)
+{
+	/* On /metrics before the first reshard, for the dashboard. */
+	(void)metrics_gauge_declare(m, M_ROWS, M_ROWS_HELP);
+	(void)metrics_gauge_declare(m, M_UNITS, M_UNITS_HELP);
+	(void)metrics_gauge_declare(m, M_UNITS_DONE, M_UNITS_DONE_HELP);
+	(void)metrics_gauge_declare(m, M_PHASE, M_PHASE_HELP);
+}
+
 static void record_metrics(struct phc_run *run, const cJSON *plan)
 {
 	static const char *const phases[] = {"Pending", "Running", "Paused", "Failed", "Done"};
 	const char *l[] = {"namespace", run->ns, "name", run->name, NULL};
 
-	metrics_gauge_set(run->p->metrics, "posthog_reshard_rows_moved",
-			  "Rows the current ClickHouse reshard plan has copied, verified and attached on their new shard.",
-			  l, util_json_num(plan, "rowsMoved", 0));
-	metrics_gauge_set(run->p->metrics, "posthog_reshard_units",
-			  "Move units (table, partition, source, target) of the current reshard plan.", l,
-			  util_json_num(plan, "unitsTotal", 0));
-	metrics_gauge_set(run->p->metrics, "posthog_reshard_units_done",
-			  "Move units of the current reshard plan whose rows are on their new shard only.", l,
+	metrics_gauge_set(run->p->metrics, M_ROWS, M_ROWS_HELP, l, util_json_num(plan, "rowsMoved", 0));
+	metrics_gauge_set(run->p->metrics, M_UNITS, M_UNITS_HELP, l, util_json_num(plan, "unitsTotal", 0));
+	metrics_gauge_set(run->p->metrics, M_UNITS_DONE, M_UNITS_DONE_HELP, l,
 			  util_json_num(plan, "unitsDone", 0));
 	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
 		const char *pl[] = {"namespace", run->ns, "name", run->name, "phase", phases[i], NULL};
 
-		metrics_gauge_set(run->p->metrics, "posthog_reshard_phase",
-				  "1 for the phase of the PostHog's ClickHouse reshard plan.", pl,
+		metrics_gauge_set(run->p->metrics, M_PHASE, M_PHASE_HELP, pl,
 				  !strcmp(pstr(plan, "phase"), phases[i]));
 	}
 }

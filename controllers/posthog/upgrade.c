@@ -329,6 +329,52 @@ static int act(struct phc_run *run, cJSON *u, const struct gather *g,
 	return 0;
 }
 
+#define M_PODS "posthog_upgrade_pods"
+#define M_PODS_HELP "ZooKeeper, Kafka and ClickHouse pods in the PostHog's restart plan."
+#define M_UPDATED "posthog_upgrade_pods_updated"
+#define M_UPDATED_HELP "Pods of the restart plan that run their StatefulSet's update revision."
+#define M_UPHASE "posthog_upgrade_phase"
+#define M_UPHASE_HELP "1 for the phase of the PostHog's upgrade (status.upgrade.phase)."
+#define M_WAITING "posthog_upgrade_buckets_waiting"
+#define M_WAITING_HELP "Plugin-server buckets whose rollout waits for an earlier bucket."
+
+void phc_upgrade_declare_metrics(struct metrics *m)
+{
+	/* On /metrics before the first upgrade, for the dashboard. */
+	(void)metrics_gauge_declare(m, M_PODS, M_PODS_HELP);
+	(void)metrics_gauge_declare(m, M_UPDATED, M_UPDATED_HELP);
+	(void)metrics_gauge_declare(m, M_UPHASE, M_UPHASE_HELP);
+	(void)metrics_gauge_declare(m, M_WAITING, M_WAITING_HELP);
+}
+
+void phc_upgrade_record_waiting(struct phc_run *run, unsigned waiting)
+{
+	const char *l[] = {"namespace", run->ns, "name", run->name, NULL};
+
+	metrics_gauge_set(run->p->metrics, M_WAITING, M_WAITING_HELP, l, waiting);
+}
+
+/* The plan's size, progress and phase; g is NULL while a StatefulSet's
+ * controller has not caught up (the counts are not known then). */
+static void record_metrics(struct phc_run *run, const struct gather *g, const char *phase)
+{
+	static const char *const phases[] = {"Idle", "Progressing", "Complete", "Halted"};
+	const char *l[] = {"namespace", run->ns, "name", run->name, NULL};
+	size_t updated = 0;
+
+	if (g) {
+		for (size_t i = 0; i < g->n; i++)
+			updated += g->pods[i].updated;
+		metrics_gauge_set(run->p->metrics, M_PODS, M_PODS_HELP, l, (double)g->n);
+		metrics_gauge_set(run->p->metrics, M_UPDATED, M_UPDATED_HELP, l, (double)updated);
+	}
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+		const char *pl[] = {"namespace", run->ns, "name", run->name, "phase", phases[i], NULL};
+
+		metrics_gauge_set(run->p->metrics, M_UPHASE, M_UPHASE_HELP, pl, !strcmp(phase, phases[i]));
+	}
+}
+
 static const char *phase_of(const struct phc_up_decision *d, const char *old)
 {
 	switch (d->action) {
@@ -362,6 +408,7 @@ int phc_upgrade_step(struct phc_run *run)
 		put(u, "phase", "Progressing");
 		put(u, "reason", "WaitingForStatefulSet");
 		put(u, "message", g.waiting);
+		record_metrics(run, NULL, "Progressing");
 		phc_requeue(run, PHC_UP_POLL_MS);
 		goto out;
 	}
@@ -373,6 +420,7 @@ int phc_upgrade_step(struct phc_run *run)
 	phc_upgrade_decide(g.pods, g.n, &st, (int64_t)time(NULL), run->p->restart_timeout_s, &d);
 	r = act(run, u, &g, &d, was_halted);
 	put(u, "phase", phase_of(&d, old_phase));
+	record_metrics(run, &g, util_json_str(u, "phase"));
 	put(u, "reason", d.reason);
 	/* Said, not hidden: an older ClickHouse (18.16) has no
 	 * system.distribution_queue, so that part of its gate is skipped. */

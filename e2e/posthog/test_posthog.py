@@ -175,6 +175,17 @@ class Operator:
                    if line.startswith(metric + "{")
                    and 'controller="posthog"' in line)
 
+    def gauge(self, metric, **labels):
+        """One sample of metric whose labels include labels, or None."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        with urllib.request.urlopen(url, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(metric + "{"):
+                    head, value = line.rsplit(" ", 1)
+                    if all('%s="%s"' % kv in head for kv in labels.items()):
+                        return float(value)
+        return None
+
     def errors(self):
         """Failed reconciles of the posthog controller, which the work queue
         retries with backoff."""
@@ -655,6 +666,16 @@ class PostHogE2E(unittest.TestCase):
         self.assertEqual((after[pods[1]], after[pods[2]]), (before[pods[1]], before[pods[2]]),
                          "no later pod is touched while halted")
         self.assertEqual(restarts_since(mark), [pods[0]])
+        # The dashboard's upgrade panels read the same on /metrics.
+        ns = get("posthog", name)["metadata"]["namespace"]
+        self.assertEqual(OPERATOR.gauge("posthog_upgrade_phase", namespace=ns, name=name,
+                                        phase="Halted"), 1)
+        self.assertEqual(OPERATOR.gauge("posthog_upgrade_phase", namespace=ns, name=name,
+                                        phase="Progressing"), 0)
+        # Every Done step runs its update revision, and so does the halted
+        # pod (recreated from the new template, never Ready).
+        self.assertEqual(OPERATOR.gauge("posthog_upgrade_pods_updated", namespace=ns, name=name),
+                         sum(1 for s in up["steps"] if s["state"] == "Done") + 1)
 
         # 2. The fix (a good image) resumes where it stopped, in order.
         mark = now_mark()
@@ -663,6 +684,12 @@ class PostHogE2E(unittest.TestCase):
         self.assertEqual(condition(ph, "UpgradeHalted")["status"], "False")
         self.assertEqual(ph["status"]["upgrade"]["phase"], "Complete")
         self.assertEqual(restarts_since(mark), pods, "one pod at a time, in plan order")
+        wait_for("posthog_upgrade_phase Complete", lambda: OPERATOR.gauge(
+            "posthog_upgrade_phase", namespace=ns, name=name, phase="Complete") == 1, timeout=30)
+        self.assertEqual(OPERATOR.gauge("posthog_upgrade_pods_updated", namespace=ns, name=name),
+                         OPERATOR.gauge("posthog_upgrade_pods", namespace=ns, name=name))
+        self.assertEqual(OPERATOR.gauge("posthog_upgrade_pods", namespace=ns, name=name),
+                         len(ph["status"]["upgrade"]["steps"]))
 
         # 3. Going back to the old image walks the pods back in reverse.
         mark = now_mark()
