@@ -501,7 +501,9 @@ static int delete_wait(struct run *r, cJSON *u, const char *table)
 		ts.tv_sec = wait_ms / 1000;
 		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
 		nanosleep(&ts, NULL);
-		wait_ms = wait_ms * 2 > 1000 ? 1000 : wait_ms * 2;
+		/* At most 250 ms between looks: a mutation that ends just
+		 * after one is noticed soon, and a look is one count(). */
+		wait_ms = wait_ms * 2 > 250 ? 250 : wait_ms * 2;
 	}
 	snprintf(r->err, r->errlen, "%s: %s rows still on shard %d 10 minutes after the delete (see system.mutations)",
 		 ustr(u, "id"), n, uint_of(u, "source"));
@@ -570,12 +572,14 @@ static int unit_done(struct run *r, cJSON *u)
 }
 
 /*
- * Deletes the rows of every attached unit of one (table, source) with one
- * mutation: ClickHouse 18.16 rewrites every part a mutation touches, so
- * one per unit would rewrite the table once per unit. Each unit is
- * checked first, as step_delete does.
+ * Starts the deletion of the rows of every attached unit of one (table,
+ * source) with one mutation: ClickHouse 18.16 rewrites every part a
+ * mutation touches, so one per unit would rewrite the table once per unit.
+ * Each unit is checked first, as step_delete does. The units are left in
+ * state deleting; group_delete_finish() waits for them. A unit with no
+ * rows left is done at once (its slot in units becomes NULL).
  */
-static int group_delete(struct run *r, cJSON **units, size_t n)
+static int group_delete_start(struct run *r, cJSON **units, size_t n)
 {
 	struct buf tbl, del;
 	size_t i, ndel = 0;
@@ -625,7 +629,26 @@ static int group_delete(struct run *r, cJSON **units, size_t n)
 			 ustr(units[0], "table"));
 		rc = exec_on(r, source, buf_str(&del));
 	}
-	for (i = 0; !rc && ndel && i < n; i++) {
+	buf_free(&tbl);
+	buf_free(&del);
+	return rc;
+}
+
+/* Waits until the rows of the units group_delete_start() left deleting
+ * are gone from their source, and marks them done. */
+static int group_delete_finish(struct run *r, cJSON **units, size_t n)
+{
+	struct buf tbl;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n && !units[i]; i++)
+		;
+	if (i == n)
+		return 0;
+	buf_init(&tbl, SQL_CAP);
+	rc = table_name(r, ustr(units[i], "table"), &tbl);
+	for (; !rc && i < n; i++) {
 		if (!units[i] || ustate(units[i]) != RS_DELETING)
 			continue;
 		rc = delete_wait(r, units[i], buf_str(&tbl));
@@ -633,7 +656,6 @@ static int group_delete(struct run *r, cJSON **units, size_t n)
 			rc = unit_done(r, units[i]);
 	}
 	buf_free(&tbl);
-	buf_free(&del);
 	return rc;
 }
 
@@ -830,7 +852,7 @@ static int unit_cmp(const void *a, const void *b, void *m)
 static int round_run(struct run *r, double *found)
 {
 	cJSON **todo = NULL, *u;
-	size_t n = 0, i;
+	size_t n = 0, i, prev = 0; /* [prev, i): the group whose delete runs */
 	int rc = 0;
 	int s;
 
@@ -852,7 +874,11 @@ static int round_run(struct run *r, double *found)
 	if (n)
 		qsort_r(todo, n, sizeof(*todo), unit_cmp, (void *)&r->o->modulus);
 	/* Copy and attach every unit of a (table, source), then delete
-	 * their rows from the source with one mutation. */
+	 * their rows from the source with one mutation. The mutation runs on
+	 * the source's server while the next group copies; it is waited for
+	 * after that copy. A row the next group attaches to this source
+	 * belongs to it, so the running mutation's condition (rows of this
+	 * group's partitions that belong elsewhere) never matches one. */
 	for (i = 0; !rc && i < n;) {
 		size_t j = i, k;
 
@@ -872,9 +898,14 @@ static int round_run(struct run *r, double *found)
 				rc = step_attach(r, todo[k], st == RS_ATTACHING);
 		}
 		if (!rc)
-			rc = group_delete(r, todo + i, j - i);
+			rc = group_delete_finish(r, todo + prev, i - prev);
+		prev = i;
+		if (!rc)
+			rc = group_delete_start(r, todo + i, j - i);
 		i = j;
 	}
+	if (!rc)
+		rc = group_delete_finish(r, todo + prev, n - prev);
 	free(todo);
 	return rc;
 }
