@@ -33,6 +33,7 @@ import urllib.request
 BOOT = os.environ.get("KAFKA_BOOTSTRAP")
 ROUTER = os.environ.get("ROUTER_BIN")
 WORK = os.environ.get("WORK")
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 M64 = (1 << 64) - 1
 FAILS = []
 
@@ -172,6 +173,17 @@ def follow_until(followers, topics_partitions, timeout=120):
     return False
 
 
+def committed_sum(group, topic):
+    """The sum of group's committed offsets on topic (hack/kafka
+    committed), or None without KAFKA_DIR."""
+    if not os.environ.get("KAFKA_DIR"):
+        return None
+    out = subprocess.run([os.path.join(TOP, "hack", "kafka"), "committed", group, topic,
+                          "--dir", os.environ["KAFKA_DIR"]],
+                         check=True, stdout=subprocess.PIPE).stdout.decode()
+    return sum(max(0, int(line.split()[1])) for line in out.splitlines() if line.strip())
+
+
 def high_watermark_sum(topic, partitions):
     args = ["kcat", "-b", BOOT, "-Q"]
     for p in range(partitions):
@@ -183,6 +195,7 @@ def high_watermark_sum(topic, partitions):
 class Router:
     def __init__(self, name, *args):
         self.name, self.args, self.proc, self.starts = name, args, None, 0
+        self.last_routed = 0
 
     def start(self):
         self.starts += 1
@@ -224,7 +237,8 @@ class Router:
         return sum(v for k, v in self.metrics().items() if k.startswith(prefix))
 
     def routed(self):
-        return self.metric_sum("posthog_router_messages_routed_total")
+        self.last_routed = self.metric_sum("posthog_router_messages_routed_total")
+        return self.last_routed
 
     def wait(self, what, cond, timeout=120, every=0.2):
         deadline = time.time() + timeout
@@ -370,13 +384,28 @@ def phase_kill():
         time.sleep(random.uniform(0.05, 0.6))
         r.kill9()
         kills += 1
+        # What the killed router had committed: it stores an offset only
+        # once every message before it is acknowledged.
+        print("kill: after kill %d the group had committed %s; %d routed by that router"
+              % (kills, committed_sum("b-router", "b_src"), r.last_routed), flush=True)
     feeder.join()
+    committed = committed_sum("b-router", "b_src")
+    print("kill: before the last start the group had committed %s of %d source messages"
+          % (committed, high_watermark_sum("b_src", 64)), flush=True)
     r.start()
-    settled = r.wait("all consumed", lambda: (
-        r.metric_sum("posthog_router_consumer_lag_messages") == 0
-        and r.metric_sum("posthog_router_pending_messages") == 0
-        and any(k.startswith("posthog_router_consumer_lag_messages") for k in r.metrics())),
-        timeout=180, every=0.5)
+    # Caught up: a lag series for every source partition, each 0, nothing
+    # pending, and the group's committed offsets (what the router stores
+    # only once acknowledged) at the source's end. A lag of 0 alone is
+    # not enough: a partition not fetched yet has no series.
+    source_end = high_watermark_sum("b_src", 64)
+
+    def caught_up():
+        m = r.metrics()
+        lags = [v for k, v in m.items() if k.startswith("posthog_router_consumer_lag_messages{")]
+        return (len(lags) == 64 and sum(lags) == 0
+                and m.get("posthog_router_pending_messages", 1) == 0
+                and committed_sum("b-router", "b_src") in (None, source_end))
+    settled = r.wait("all consumed and committed", caught_up, timeout=180, every=0.5)
     check("kill: router killed 5 times, then caught up", kills == 5 and settled)
     check("kill: stops cleanly", r.stop() == 0)
     check("kill: followers read every bucket topic", follow_until(followers, [8] * 4))
