@@ -285,12 +285,14 @@ static int start_job(struct phc_run *run, cJSON *plan, cJSON *job, cJSON **live)
 	return 0;
 }
 
-/* A Job exists for the plan: follow it. */
-static void follow(struct phc_run *run, cJSON *plan, const cJSON *live)
+/* A Job exists for the plan: follow it. Returns 0, or the negative errno
+ * of a progress read that failed while the Job runs (the worker retries
+ * with backoff; the condition says why meanwhile). */
+static int follow(struct phc_run *run, cJSON *plan, const cJSON *live)
 {
 	cJSON *doc = NULL;
 	char msg[1024] = "", text[1400];
-	int r;
+	int r, rc = 0;
 
 	ph_reshard_set(plan, "message", NULL);
 	r = read_progress(run, &doc, msg, sizeof(msg));
@@ -313,9 +315,16 @@ static void follow(struct phc_run *run, cJSON *plan, const cJSON *live)
 			 pnum(plan, "unitsTotal"), pnum(plan, "rowsMoved"),
 			 util_json_str(plan, "message") ? "; " : "", pstr(plan, "message"));
 		cond(run, true, "Running", text);
-		phc_requeue(run, RESHARD_POLL_MS);
+		if (r < 0) {
+			log_write(run->p->log, LOG_ERROR, &run->lf,
+				  "reshard: reading the progress from shard 0: %s", msg);
+			rc = r;
+		} else {
+			phc_requeue(run, RESHARD_POLL_MS);
+		}
 	}
 	cJSON_Delete(doc);
+	return rc;
 }
 
 static bool paused(const struct phc_run *run)
@@ -402,7 +411,7 @@ static int drive(struct phc_run *run, cJSON *plan, bool clickhouse_ready, bool s
 		ph_reshard_set(plan, "job", name);
 		r = start_job(run, plan, job, &live);
 		if (r == 0 && live)
-			follow(run, plan, live);
+			r = follow(run, plan, live);
 	}
 	cJSON_Delete(live);
 	cJSON_Delete(job);
