@@ -435,6 +435,9 @@ def seed_database(db):
 
 
 ZK_JAR = "/usr/share/java/zookeeper.jar"
+# How much longer than one leader election a ZooKeeper client may go
+# without an acknowledged write (test_10e): its reconnect, see there.
+ZK_CLIENT_MARGIN = 2.0
 
 
 class ZkEnsemble:
@@ -523,6 +526,114 @@ class ZkEnsemble:
                 and leaders[0].get("zk_synced_followers") == "2")
 
 
+class ZkWriter:
+    """A client that writes to the real ensemble throughout, through
+    ZooKeeper's own C client (libzookeeper_mt.so.2, Debian's
+    libzookeeper-mt2, which hack/setup installs with libzookeeper-mt-dev;
+    called through ctypes). It sets one znode in a loop with the
+    synchronous zoo_set and keeps every write's start, end and return code
+    (0 is ZOK; ZCONNECTIONLOSS is -4: apache/zookeeper
+    zookeeper-client/zookeeper-client-c/include/zookeeper.h). A write
+    issued while the client reconnects waits in the client's queue, so an
+    outage shows as failed writes, a slow write, or both: the measure is
+    the time between two acknowledged writes."""
+
+    LIB = "libzookeeper_mt.so.2"
+    PATH = b"/e2e-writer"
+
+    def __init__(self, hosts):
+        import ctypes
+        import threading
+        c = ctypes
+        lib = self.lib = c.CDLL(self.LIB)
+        lib.zookeeper_init.restype = c.c_void_p
+        lib.zookeeper_init.argtypes = [c.c_char_p, c.c_void_p, c.c_int, c.c_void_p, c.c_void_p, c.c_int]
+        lib.zoo_create.argtypes = [c.c_void_p, c.c_char_p, c.c_char_p, c.c_int, c.c_void_p, c.c_int,
+                                   c.c_char_p, c.c_int]
+        lib.zoo_set.argtypes = [c.c_void_p, c.c_char_p, c.c_char_p, c.c_int, c.c_int]
+        lib.zookeeper_close.argtypes = [c.c_void_p]
+        lib.zoo_set_debug_level.argtypes = [c.c_int]
+        lib.zoo_set_debug_level(0)  # its reconnects are expected here
+        self.acl = c.addressof(c.c_char.in_dll(lib, "ZOO_OPEN_ACL_UNSAFE"))
+        # The session timeout the servers allow with tickTime=500 is at
+        # most 20 ticks (ZooKeeper Administrator's Guide, maxSessionTimeout).
+        self.zh = lib.zookeeper_init(hosts.encode(), None, 10000, None, None, 0)
+        if not self.zh:
+            raise AssertionError("zookeeper_init failed")
+        buf = c.create_string_buffer(64)
+        rc = lib.zoo_create(self.zh, self.PATH, b"", 0, self.acl, 0, buf, 64)
+        if rc not in (0, -110):  # ZOK, ZNODEEXISTS
+            raise AssertionError("zoo_create %s: %d" % (self.PATH, rc))
+        self.writes = []  # (start, end, rc), time.monotonic()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        n = 0
+        while not self.stopping.is_set():
+            v = str(n).encode()
+            t0 = time.monotonic()
+            rc = self.lib.zoo_set(self.zh, self.PATH, v, len(v), -1)
+            self.writes.append((t0, time.monotonic(), rc))
+            n += 1
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=60)
+        self.lib.zookeeper_close(self.zh)
+
+    def failed(self):
+        return [w for w in self.writes if w[2] != 0]
+
+    def outages(self):
+        """Every stretch without an acknowledged write that held a failed or
+        a slow (over 1 s) write: (from the last acknowledgement before, to
+        the first after, failed writes in it)."""
+        out, last_ok, fails = [], None, 0
+        for t0, t1, rc in self.writes:
+            if rc != 0:
+                fails += 1
+                continue
+            if last_ok is not None and (fails or t1 - t0 > 1.0):
+                out.append((last_ok, t1, fails))
+            last_ok, fails = t1, 0
+        return out
+
+
+class ZkMonitor:
+    """Reads mntr from the three servers, one after another, every 50 ms:
+    each sample is (started, ended, {server: zk_server_state or None})."""
+
+    def __init__(self, zk):
+        import threading
+        self.zk, self.samples = zk, []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            states, t0 = {}, time.monotonic()
+            for i in (1, 2, 3):
+                m = self.zk.mntr(i)
+                states[i] = m and m["zk_server_state"]
+            self.samples.append((t0, time.monotonic(), states))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+    def two_leaders(self):
+        return [s for s in self.samples if list(s[2].values()).count("leader") > 1]
+
+    def leader_after(self, t):
+        """The first sample begun after t in which a server leads."""
+        return next((s for s in self.samples if s[0] > t and "leader" in s[2].values()), None)
+
+
 class ZkKubelet:
     """Plays the kubelet for the ZooKeeper pods, from a watch: the moment a
     pod is being deleted it notes whether the ensemble was whole and which
@@ -534,6 +645,8 @@ class ZkKubelet:
     def __init__(self, name, zk, pods):
         import threading
         self.zk, self.pods, self.seen, self.handled = zk, pods, [], set()
+        # When the leader's server was killed: (the kill sent, it is gone).
+        self.leader_stops = []
         self.proc = subprocess.Popen(
             ["kubectl", "-n", NS, "get", "pods", "-l",
              "app.kubernetes.io/instance=%s,app.kubernetes.io/name=zookeeper" % name,
@@ -573,7 +686,10 @@ class ZkKubelet:
             i = self.pods.index(meta["name"])
             leader = self.zk.leader()
             self.seen.append((meta["name"], self.zk.whole(), leader and self.pods[3 - leader]))
+            t_kill = time.monotonic()
             self.zk.kill(3 - i)
+            if leader == 3 - i:
+                self.leader_stops.append((t_kill, time.monotonic()))
             self.zk.start(3 - i)
 
     def stop(self):
@@ -916,7 +1032,10 @@ class PostHogE2E(unittest.TestCase):
         the followers first and the leader last, and the operator deletes
         each pod only while the ensemble is whole (one leader, every
         follower synced, by mntr), so never a second pod while the first
-        is unsynced."""
+        is unsynced. A client (ZooKeeper's C client) writes throughout:
+        no stretch without an acknowledged write lasts longer than the
+        leader election measured in the same run (plus the client's
+        reconnect margin), and mntr never shows two leaders."""
         if not LOCAL:
             self.skipTest("needs the operator run by the tests (--connect-to)")
         if not os.path.exists(ZK_JAR):
@@ -929,7 +1048,7 @@ class PostHogE2E(unittest.TestCase):
         pods = ["%s-zookeeper-%d" % (name, i) for i in range(3)]
         zk = ZkEnsemble(os.path.join(os.environ.get("E2E_DIR", "/tmp"), "zk-ensemble"))
         gates = os.environ.get("E2E_HEALTH_GATES")
-        kubelet = None
+        kubelet = writer = monitor = None
         try:
             # Pod i is server 3 - i; servers 3 and 2 form the quorum first,
             # so server 3 (pod 0) leads: not the highest ordinal.
@@ -949,7 +1068,12 @@ class PostHogE2E(unittest.TestCase):
                 "image"].rsplit(":", 1)[1]
             kubelet = ZkKubelet(name, zk, pods)
             kubelet.start()
+            # A client writes to the ensemble throughout; mntr is read
+            # from every server all along.
+            writer = ZkWriter(",".join("127.0.0.1:%d" % zk.client_port(i) for i in (1, 2, 3)))
+            monitor = ZkMonitor(zk)
             mark = os.path.getsize(OPERATOR.log)
+            t_patch = time.monotonic()
             patch_ph({"spec": {"zookeeper": {"image": {"tag": tag + "-13e"}}}})
             ready_gen()
             # Ready comes with the pods; the plan completes once the last
@@ -957,6 +1081,9 @@ class PostHogE2E(unittest.TestCase):
             wait_for("the plan Complete", lambda: get("posthog", name)["status"].get(
                 "upgrade", {}).get("phase") == "Complete", timeout=180)
             wait_for("every server back", zk.whole, timeout=60)
+            time.sleep(1)
+            writer.stop()
+            monitor.stop()
             all_seen = list(kubelet.seen)
             print("\n  deletions seen (pod, ensemble whole, leader): %r" % (all_seen,), file=sys.stderr)
             with open(OPERATOR.log) as f:
@@ -979,7 +1106,43 @@ class PostHogE2E(unittest.TestCase):
             self.assertEqual(order, [s[0] for s in seen])
             for pod, whole, _ in seen:
                 self.assertTrue(whole, "%s deleted while the ensemble was not whole" % pod)
+            # The writer: no outage longer than one leader election. The
+            # election is measured here: from the kill of the leader's
+            # server to the first mntr in which a server leads again (a
+            # server answers mntr only once it serves, so that is when the
+            # new leader has its quorum). The margin is the client's part:
+            # a follower drops its clients when it loses its leader, and
+            # the C client goes through the server list, pausing
+            # recv_timeout/60 after each full round (zookeeper.c,
+            # zookeeper_interest), then sends the queued write.
+            self.assertEqual(monitor.two_leaders(), [], "mntr showed two leaders at once")
+            self.assertGreater(len(monitor.samples), 50)
+            self.assertTrue(kubelet.leader_stops, "the leader's server was restarted")
+            stop, gone = kubelet.leader_stops[0]
+            back = monitor.leader_after(gone)
+            self.assertIsNotNone(back, "a new leader after the leader's restart")
+            election = back[1] - stop
+            failed = writer.failed()
+            outages = writer.outages()
+            acked = len(writer.writes) - len(failed)
+            longest = max((o[1] - o[0] for o in outages), default=0.0)
+            print("  writer: %d writes acknowledged, %d failed:%s" % (acked, len(failed), "".join(
+                "\n    +%.3fs rc %d" % (w[0] - t_patch, w[2]) for w in failed)), file=sys.stderr)
+            print("  outages (from, length, failed writes): %r" % (
+                [("+%.2fs" % (o[0] - t_patch), "%.2fs" % (o[1] - o[0]), o[2]) for o in outages],),
+                file=sys.stderr)
+            print("  election: %.2fs after the leader's kill at +%.2fs; longest outage %.2fs"
+                  " (margin %.1fs)" % (election, stop - t_patch, longest, ZK_CLIENT_MARGIN), file=sys.stderr)
+            self.assertGreater(acked, 100)
+            for o in outages:
+                self.assertLessEqual(o[1] - o[0], election + ZK_CLIENT_MARGIN,
+                                     "an outage of %.2fs from +%.2fs (%d failed writes), longer than the"
+                                     " election (%.2fs) and the margin" % (o[1] - o[0], o[0] - t_patch,
+                                                                         o[2], election))
         finally:
+            for w in (writer, monitor):
+                if w and not w.stopping.is_set():
+                    w.stop()
             patch_ph({"spec": {"zookeeper": {"image": None}}})
             try:
                 ready_gen()
