@@ -248,9 +248,11 @@ class UpgradeE2E(unittest.TestCase):
                    "ORDER BY id" % TABLE)
 
     def test_01_two_shards_two_replicas_one_replica_at_a_time(self):
+        t0 = time.monotonic()
         ph = wait_for("the PostHog Ready", lambda: (lambda p: p if p and p.get("status", {}).get(
             "phase") == "Ready" else None)(get("posthog", PH)), timeout=240)
         self.assertEqual(condition(ph, "ClickHouseReady")["status"], "True")
+        print("\n  the PostHog Ready after %.1fs" % (time.monotonic() - t0), file=sys.stderr)
         before = uids()
         self.assertTrue(all(before.values()), before)
         sts = get("statefulset", PH + "-clickhouse-0")
@@ -276,11 +278,11 @@ class UpgradeE2E(unittest.TestCase):
                     "replication_queue" in u["message"] or "absolute_delay" in u["message"])
                 else None)(upgrade()), timeout=90)
             t_held = time.monotonic()
-            print("\n  status.upgrade %.1fs after the image change: %s: %s" % (
+            print("  status.upgrade %.1fs after the image change: %s: %s" % (
                 t_held - t_patch, up["reason"], up["message"]), file=sys.stderr)
             self.assertEqual(up["phase"], "Progressing")
             # It holds: no pod is touched while the backlog stays.
-            for _ in range(8):
+            for _ in range(4):
                 time.sleep(1)
                 held = upgrade()
                 self.assertEqual((held.get("phase"), held.get("reason")), ("Progressing", "WaitingForHealth"),
