@@ -120,6 +120,9 @@ class Kubelet:
         self.seen, self.handled, self.listed = [], set(), set()
         self.down = set()
         self.lock = threading.Lock()
+        # A server's stop waits for its previous start, so that one data
+        # directory never has two servers.
+        self.server_locks = [threading.Lock() for _ in PODS]
         self.ups = []
         self.proc = subprocess.Popen(
             ["kubectl", "-n", NS, "get", "pods", "-l",
@@ -159,6 +162,7 @@ class Kubelet:
                 self.down.add(n)
             others = {PODS[m]: answers(m) for m in range(4) if m != n}
             self.seen.append((time.monotonic(), meta["name"], already_down, others))
+            self.server_locks[n].acquire()
             subprocess.run([os.path.join(TOP, "hack", "clickhouse"), "down", "--dir",
                             os.path.join(DIR, "ch%d" % n)], capture_output=True, timeout=120)
             t = threading.Thread(target=self.up, args=(n,), daemon=True)
@@ -166,9 +170,12 @@ class Kubelet:
             t.start()
 
     def up(self, n):
-        subprocess.run([CH_UP, str(n)], capture_output=True, timeout=180)
-        with self.lock:
-            self.down.discard(n)
+        try:
+            subprocess.run([CH_UP, str(n)], capture_output=True, timeout=180)
+        finally:
+            with self.lock:
+                self.down.discard(n)
+            self.server_locks[n].release()
 
     def stop(self):
         self.proc.terminate()
