@@ -6,6 +6,7 @@
  */
 #include "informer-private.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +201,40 @@ void cache_foreach_owner(const struct cache *c, const char *uid,
 	     l = l->next)
 		if (strcmp(l->uid, uid) == 0)
 			fn(ud, l->entry);
+}
+
+/* A heap block's share of memory: what malloc_usable_size reports plus
+ * glibc's chunk header. */
+static size_t block(const void *p)
+{
+	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+static size_t tree_bytes(const cJSON *j)
+{
+	size_t n = 0;
+
+	for (; j; j = j->next) {
+		n += block(j);
+		if (!(j->type & cJSON_StringIsConst))
+			n += block(j->string);
+		if (!(j->type & cJSON_IsReference))
+			n += block(j->valuestring) + tree_bytes(j->child);
+	}
+	return n;
+}
+
+size_t cache_bytes(const struct cache *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nbuckets; i++)
+		for (const struct cache_entry *e = c->buckets[i]; e; e = e->next)
+			n += block(e) + block(e->key) + tree_bytes(e->obj);
+	for (size_t i = 0; i < c->nowners; i++)
+		for (const struct owner_link *l = c->owners[i]; l; l = l->next)
+			n += block(l) + block(l->uid);
+	return n;
 }
 
 void cache_free(struct cache *c)

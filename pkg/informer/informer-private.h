@@ -40,6 +40,9 @@ cJSON *cache_put(struct cache *c, const char *key, cJSON *obj);
 /* Returns the removed object (caller frees) or NULL. */
 cJSON *cache_remove(struct cache *c, const char *key);
 /* fn may remove the entry it is given. */
+/* Heap bytes held by the entries, their keys, objects and owner links
+ * (see informer_stats). */
+size_t cache_bytes(const struct cache *c);
 void cache_foreach(const struct cache *c,
 		   void (*fn)(void *ud, struct cache_entry *e), void *ud);
 void cache_foreach_owner(const struct cache *c, const char *uid,

@@ -540,6 +540,14 @@ unsigned informer_count(struct informer *inf)
 	return n;
 }
 
+void informer_stats(struct informer *inf, struct informer_stats *out)
+{
+	pthread_rwlock_rdlock(&inf->cache_lock);
+	out->objects = (unsigned)inf->cache.count;
+	out->bytes = cache_bytes(&inf->cache);
+	pthread_rwlock_unlock(&inf->cache_lock);
+}
+
 const struct kube_resource *informer_resource(const struct informer *inf)
 {
 	return &inf->opts.resource;

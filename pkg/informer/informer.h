@@ -81,6 +81,16 @@ cJSON *informer_list_by_owner(struct informer *inf, const char *owner_uid);
 /* Number of cached objects. */
 unsigned informer_count(struct informer *inf);
 
+/* What the cache holds: its objects, and the heap bytes they take
+ * (malloc_usable_size of every block plus glibc's 8-byte chunk header),
+ * index entries and keys included, the table arrays not. For benchmarks
+ * and the informer_cache_* metrics. */
+struct informer_stats {
+	unsigned objects;
+	size_t bytes;
+};
+void informer_stats(struct informer *inf, struct informer_stats *out);
+
 const struct kube_resource *informer_resource(const struct informer *inf);
 
 #endif
