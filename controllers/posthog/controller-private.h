@@ -281,6 +281,11 @@ bool phc_is_subset(const cJSON *want, const cJSON *have);
 /* FNV-1a 64 of the object's compact JSON, as 16 hex digits. */
 void phc_hash(const cJSON *obj, char out[17]);
 
+/* The child informers' transform (struct informer_options): informer_strip,
+ * except that the operator's own Apply entry of managedFields stays when
+ * it holds spec.replicas, reduced to that. */
+void phc_child_transform(void *userdata, cJSON *obj);
+
 /*
  * Applies desired (server-side apply, forced, as PHC_FIELD_MANAGER) unless
  * the cached live object already holds it. desired gets the hash
