@@ -20,6 +20,7 @@
 #include "pkg/log/log.h"
 #include "pkg/manager/manager.h"
 #include "pkg/metrics/metrics.h"
+#include "pkg/secretcache/secretcache.h"
 #include "controller.h"
 #include "api/posthog/posthog.h"
 #include "pkg/util/util.h"
@@ -76,6 +77,8 @@ struct posthog_controller {
 	struct kube_resource posthog_res;
 	struct kube_resource child_res[PHC_NKINDS];
 	struct kube_resource secret_res;
+	/* The credentials Secrets, read once and kept (pkg/secretcache). */
+	struct secretcache *secrets;
 	struct kube_resource pvc_res;
 	struct phc_scope scopes[PHC_MAX_SCOPES];
 	unsigned nscopes;

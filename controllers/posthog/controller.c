@@ -316,6 +316,7 @@ void posthog_controller_free(struct posthog_controller *p)
 	for (unsigned i = 0; i < p->nscopes; i++)
 		free(p->scopes[i].ns);
 	cJSON_Delete(p->schema_checks);
+	secretcache_free(p->secrets);
 	pthread_mutex_destroy(&p->schema_lock);
 	phc_lag_free(p);
 	pthread_mutex_destroy(&p->lag_lock);
@@ -355,6 +356,7 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	}
 	p->client = c;
 	p->log = log;
+	secretcache_new(c, 0, &p->secrets);
 	pthread_mutex_init(&p->schema_lock, NULL);
 	pthread_mutex_init(&p->lag_lock, NULL);
 	p->lag_poll_ms = opts && opts->lag_poll_ms ? opts->lag_poll_ms : PHC_LAG_POLL_MS;
