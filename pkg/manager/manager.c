@@ -9,6 +9,9 @@
 #include "manager-private.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +358,16 @@ static void shutdown_controllers(struct manager *m, uint64_t deadline)
 		controller_join(m->controllers[i], deadline);
 }
 
+/* Returns the allocator's free pages to the kernel: glibc keeps freed
+ * memory inside its arenas (one per thread that allocated, up to eight
+ * per core), where it counts in RSS until reused. */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 int manager_run(struct manager *m)
 {
 	int rc = start_http(m);
@@ -370,7 +383,12 @@ int manager_run(struct manager *m)
 		for (size_t i = 0; i < m->ncontrollers; i++)
 			controller_start(m->controllers[i]);
 		log_info(m->opts.log, "manager: %zu controller(s) running", m->ncontrollers);
+		uint64_t next_trim = now_ms() + m->opts.malloc_trim_ms;
 		while (!stop_requested(m, 100)) {
+			if (m->opts.malloc_trim_ms && now_ms() >= next_trim) {
+				trim_heap();
+				next_trim = now_ms() + m->opts.malloc_trim_ms;
+			}
 			if (m->leader && leader_lost(m->leader)) {
 				rc = -ENOLCK;
 				if (m->opts.on_leader_lost)
