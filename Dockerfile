@@ -11,7 +11,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config meson ninja-build \
-      libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev \
+      libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev zlib1g-dev \
       librdkafka-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -54,16 +54,20 @@ stack_up() {
 }
 
 # operator_start LOGFILE [ARGS...]: runs the operator against $KUBECONFIG in
-# the background; sets OPERATOR_PID. Only ClickHouse is a real server in
+# the background; sets OPERATOR_PID, OPERATOR_METRICS_PORT and
+# OPERATOR_HEALTH_PORT. OPERATOR_BIN overrides the binary (hack/bench runs a
+# saved build as the baseline). Only ClickHouse is a real server in
 # the stack, so only its restarts wait for more than Ready
 # (--health-gates clickhouse, docs/upgrades.md).
 operator_start() {
   local logfile=$1; shift
   local chargs=("${OPERATOR_CLICKHOUSE_ARGS[@]}")
   [ ${#chargs[@]} -gt 0 ] || chargs=(--clickhouse-access proxy)
-  "$top/${BUILD_DIR:-build}/operator/posthog-operator" --kubeconfig "$KUBECONFIG" \
-    "${chargs[@]}" --metrics-bind-address "127.0.0.1:$(free_port)" \
-    --health-probe-bind-address "127.0.0.1:$(free_port)" --log-format text \
+  OPERATOR_METRICS_PORT=$(free_port)
+  OPERATOR_HEALTH_PORT=$(free_port)
+  "${OPERATOR_BIN:-$top/${BUILD_DIR:-build}/operator/posthog-operator}" --kubeconfig "$KUBECONFIG" \
+    "${chargs[@]}" --metrics-bind-address "127.0.0.1:$OPERATOR_METRICS_PORT" \
+    --health-probe-bind-address "127.0.0.1:$OPERATOR_HEALTH_PORT" --log-format text \
     --health-gates clickhouse "$@" \
     >>"$logfile" 2>&1 &
   OPERATOR_PID=$!

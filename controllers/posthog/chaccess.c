@@ -88,7 +88,7 @@ static int read_password(struct phc_run *run, char *out, size_t outsz,
 	out[0] = '\0';
 	if (ph_clickhouse_credentials(run->spec, user, &secret, &key) < 0 || !secret)
 		return 0; /* no Secret: the user has no password */
-	r = kube_get(run->p->client, &run->p->secret_res, run->ns, secret, &obj, &st);
+	r = secretcache_get(run->p->secrets, run->ns, secret, &obj, &st);
 	if (r < 0) {
 		snprintf(msg, msglen, "reading Secret %s/%s for the ClickHouse credentials: %s",
 			 run->ns, secret, st.message[0] ? st.message : kube_strerror(r));
@@ -111,8 +111,18 @@ static int read_password(struct phc_run *run, char *out, size_t outsz,
 		OPENSSL_cleanse(out, outsz);
 		r = -EKEYREJECTED;
 	}
-	cJSON_Delete(obj);
+	secretcache_obj_free(obj);
 	return r;
+}
+
+/* A refused password is read again from its Secret next time: it may
+ * have been rotated. */
+static void forget_refused(struct phc_run *run, int r)
+{
+	const char *user, *secret, *key;
+
+	if (r == -EACCES && ph_clickhouse_credentials(run->spec, &user, &secret, &key) == 0 && secret)
+		secretcache_forget(run->p->secrets, run->ns, secret);
 }
 
 struct replica {
@@ -243,6 +253,7 @@ int phc_clickhouse_with(struct phc_run *run, unsigned shard, unsigned replica,
 		snprintf(msg, msglen, "ClickHouse client for %s: %s", ep.host, strerror(-r));
 	else
 		r = fn(rep->ch, userdata);
+	forget_refused(run, r);
 	ch_free(rep->ch);
 	free(rep);
 	return r;
@@ -678,6 +689,7 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 	for (int i = 0; i < n && r == 0; i++)
 		r = sync_replica(run, &reps[i], brokers, fp, msg, msglen);
 	close_replicas(reps, n);
+	forget_refused(run, r);
 	if (r < 0) {
 		if (r != -EAGAIN)
 			log_write(run->p->log, LOG_WARN, &run->lf, "ClickHouse schema: %s", msg);
@@ -777,5 +789,6 @@ int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen)
 		}
 	}
 	close_replicas(reps, n);
+	forget_refused(run, r);
 	return r == 0 && left ? -EEXIST : r;
 }

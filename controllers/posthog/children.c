@@ -157,6 +157,35 @@ static bool owns_replicas(const cJSON *entry, const char *manager)
 }
 
 /*
+ * The child informers' transform. Of managedFields the operator reads one
+ * fact (hand_over_replicas below): whether its own Apply entry holds
+ * spec.replicas. The cache keeps that entry reduced to the fact, and
+ * nothing else of managedFields (informer_strip); everything else of the
+ * live object stays, so drift detection (the subset test in phc_ensure)
+ * sees exactly what it saw with the full object.
+ */
+void phc_child_transform(void *userdata, cJSON *obj)
+{
+	const cJSON *mf;
+	bool ours = false;
+	cJSON *entry, *list;
+
+	(void)userdata;
+	cJSON_ArrayForEach(mf, util_json_get(obj, "metadata.managedFields"))
+		ours = ours || owns_replicas(mf, PHC_FIELD_MANAGER);
+	informer_strip(obj);
+	if (!ours)
+		return;
+	list = cJSON_AddArrayToObject(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "managedFields");
+	entry = cJSON_CreateObject();
+	cJSON_AddStringToObject(entry, "manager", PHC_FIELD_MANAGER);
+	cJSON_AddStringToObject(entry, "operation", "Apply");
+	cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(entry, "fieldsV1"),
+							"f:spec"), "f:replicas");
+	cJSON_AddItemToArray(list, entry);
+}
+
+/*
  * A Deployment whose replicas the operator applied until now and leaves to
  * an HPA from now on: when an apply stops carrying a field, server-side
  * apply removes it unless another manager owns it, and the default (1)

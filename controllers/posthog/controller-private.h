@@ -20,6 +20,7 @@
 #include "pkg/log/log.h"
 #include "pkg/manager/manager.h"
 #include "pkg/metrics/metrics.h"
+#include "pkg/secretcache/secretcache.h"
 #include "controller.h"
 #include "api/posthog/posthog.h"
 #include "pkg/util/util.h"
@@ -76,6 +77,8 @@ struct posthog_controller {
 	struct kube_resource posthog_res;
 	struct kube_resource child_res[PHC_NKINDS];
 	struct kube_resource secret_res;
+	/* The credentials Secrets, read once and kept (pkg/secretcache). */
+	struct secretcache *secrets;
 	struct kube_resource pvc_res;
 	struct phc_scope scopes[PHC_MAX_SCOPES];
 	unsigned nscopes;
@@ -280,6 +283,11 @@ bool phc_is_subset(const cJSON *want, const cJSON *have);
 
 /* FNV-1a 64 of the object's compact JSON, as 16 hex digits. */
 void phc_hash(const cJSON *obj, char out[17]);
+
+/* The child informers' transform (struct informer_options): informer_strip,
+ * except that the operator's own Apply entry of managedFields stays when
+ * it holds spec.replicas, reduced to that. */
+void phc_child_transform(void *userdata, cJSON *obj);
 
 /*
  * Applies desired (server-side apply, forced, as PHC_FIELD_MANAGER) unless

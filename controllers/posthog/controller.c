@@ -298,6 +298,7 @@ static int add_scope(struct posthog_controller *p, const char *ns, uint64_t resy
 		return r;
 	r = controller_watch(p->ctl, s->posthogs, CONTROLLER_MAP_SELF, NULL);
 	io.label_selector = PHC_MANAGED_SELECTOR;
+	io.transform = phc_child_transform;
 	for (int k = 0; r >= 0 && k < PHC_NKINDS; k++) {
 		io.resource = p->child_res[k];
 		r = manager_add_informer(p->manager, &io, &s->children[k]);
@@ -315,6 +316,7 @@ void posthog_controller_free(struct posthog_controller *p)
 	for (unsigned i = 0; i < p->nscopes; i++)
 		free(p->scopes[i].ns);
 	cJSON_Delete(p->schema_checks);
+	secretcache_free(p->secrets);
 	pthread_mutex_destroy(&p->schema_lock);
 	phc_lag_free(p);
 	pthread_mutex_destroy(&p->lag_lock);
@@ -354,6 +356,7 @@ int posthog_controller_register(struct manager *m, struct kube_client *c,
 	}
 	p->client = c;
 	p->log = log;
+	secretcache_new(c, 0, &p->secrets);
 	pthread_mutex_init(&p->schema_lock, NULL);
 	pthread_mutex_init(&p->lag_lock, NULL);
 	p->lag_poll_ms = opts && opts->lag_poll_ms ? opts->lag_poll_ms : PHC_LAG_POLL_MS;

@@ -128,7 +128,7 @@ static int secret_value(struct phc_run *run, const char *name, const char *key, 
 	size_t n;
 	int len, r = 0;
 
-	r = kube_get(run->p->client, &run->p->secret_res, run->ns, name, &obj, &st);
+	r = secretcache_get(run->p->secrets, run->ns, name, &obj, &st);
 	if (r < 0) {
 		snprintf(msg, msglen, "reading Secret %s/%s for the Kafka credentials: %s", run->ns,
 			 name, st.message[0] ? st.message : kube_strerror(r));
@@ -153,7 +153,7 @@ static int secret_value(struct phc_run *run, const char *name, const char *key, 
 			r = -EKEYREJECTED;
 		}
 	}
-	cJSON_Delete(obj);
+	secretcache_obj_free(obj);
 	return r;
 }
 
@@ -235,6 +235,10 @@ static int read_lag(struct phc_run *run, const cJSON *a, struct kafka_lag *out, 
 		if (r < 0)
 			snprintf(msg, msglen, "reading the lag of group %s on topic %s from %s: %s",
 				 util_json_str(a, "group"), util_json_str(a, "topic"), boot, kafka_strerror(r));
+		/* Refused: the SASL credentials are read again next time. */
+		if (r == -EACCES && util_json_get_str(run->spec, "kafka.external.sasl.secretName", NULL))
+			secretcache_forget(run->p->secrets, run->ns,
+					   util_json_get_str(run->spec, "kafka.external.sasl.secretName", NULL));
 	}
 	OPENSSL_cleanse(&k, sizeof(k));
 	return r;

@@ -2,6 +2,7 @@
  * decides whether a child needs a write, the desired-state hash, and the
  * conditions. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,49 @@ START_TEST(test_phase)
 }
 END_TEST
 
+/* The child informers' transform keeps only the operator's Apply entry,
+ * only when it holds spec.replicas, reduced to that. */
+#define REDUCED "[{\"manager\":\"posthog-operator\",\"operation\":\"Apply\"," \
+		"\"fieldsV1\":{\"f:spec\":{\"f:replicas\":{}}}}]"
+static const struct {
+	const char *mf;   /* managedFields in */
+	const char *want; /* managedFields out, NULL = none */
+} transform_cases[] = {
+	{"[{\"manager\":\"posthog-operator\",\"operation\":\"Apply\",\"fieldsV1\":{\"f:spec\":"
+	 "{\"f:replicas\":{},\"f:template\":{}}}},{\"manager\":\"kube-controller-manager\","
+	 "\"operation\":\"Update\",\"subresource\":\"status\"}]", REDUCED},
+	{"[{\"manager\":\"posthog-operator\",\"operation\":\"Apply\",\"fieldsV1\":{\"f:spec\":"
+	 "{\"f:template\":{}}}}]", NULL},
+	{"[{\"manager\":\"kubectl\",\"operation\":\"Apply\",\"fieldsV1\":{\"f:spec\":"
+	 "{\"f:replicas\":{}}}}]", NULL},
+	{"[{\"manager\":\"posthog-operator\",\"operation\":\"Update\",\"fieldsV1\":{\"f:spec\":"
+	 "{\"f:replicas\":{}}}}]", NULL},
+	{"[]", NULL},
+};
+
+START_TEST(test_child_transform)
+{
+	char in[1024];
+	cJSON *obj, *want;
+
+	snprintf(in, sizeof(in), "{\"metadata\":{\"name\":\"d\",\"managedFields\":%s},"
+		 "\"spec\":{\"replicas\":2},\"status\":{\"readyReplicas\":2}}", transform_cases[_i].mf);
+	obj = cJSON_Parse(in);
+	ck_assert_ptr_nonnull(obj);
+	phc_child_transform(NULL, obj);
+	want = transform_cases[_i].want ? cJSON_Parse(transform_cases[_i].want) : NULL;
+	if (want)
+		ck_assert_msg(cJSON_Compare(util_json_get(obj, "metadata.managedFields"), want, true),
+			      "case %d", _i);
+	else
+		ck_assert_ptr_null(util_json_get(obj, "metadata.managedFields"));
+	ck_assert_int_eq(util_json_get(obj, "spec.replicas")->valueint, 2);
+	ck_assert_int_eq(util_json_get(obj, "status.readyReplicas")->valueint, 2);
+	cJSON_Delete(want);
+	cJSON_Delete(obj);
+}
+END_TEST
+
 int main(void)
 {
 Suite *s = suite_create("posthog_status");
@@ -228,6 +272,8 @@ Suite *s = suite_create("posthog_status");
 
 	tcase_add_loop_test(tc, test_subset, 0, sizeof(subset_cases) / sizeof(*subset_cases));
 	tcase_add_test(tc, test_hash);
+	tcase_add_loop_test(tc, test_child_transform, 0,
+			    sizeof(transform_cases) / sizeof(*transform_cases));
 	tcase_add_test(tc, test_condition_transitions);
 	tcase_add_loop_test(tc, test_kind_of, 0, sizeof(kind_cases) / sizeof(*kind_cases));
 	tcase_add_loop_test(tc, test_ready_floor, 0, sizeof(floor_cases) / sizeof(*floor_cases));

@@ -54,7 +54,10 @@ struct recorder {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
-	struct pending *ring;
+	/* Queued events, each allocated when recorded and freed once
+	 * written: a ring of whole records (2 KB each) would keep every slot
+	 * the head ever passed resident, 2 MB for the default 1,000. */
+	struct pending **ring;
 	unsigned head, len, cap;
 	bool stop, busy;
 	unsigned long dropped, written;
@@ -101,7 +104,9 @@ void recorder_event(struct recorder *r, const cJSON *regarding,
 	if (r->stop || r->len == r->cap) {
 		r->dropped++;
 	} else {
-		r->ring[(r->head + r->len) % r->cap] = p;
+		struct pending *q = util_xmalloc(sizeof(*q));
+		*q = p;
+		r->ring[(r->head + r->len) % r->cap] = q;
 		r->len++;
 		pthread_cond_signal(&r->cond);
 	}
@@ -259,12 +264,14 @@ static void *writer(void *arg)
 			pthread_cond_wait(&r->cond, &r->lock);
 		if (!r->len)
 			break;
-		struct pending p = r->ring[r->head];
+		struct pending *p = r->ring[r->head];
+		r->ring[r->head] = NULL;
 		r->head = (r->head + 1) % r->cap;
 		r->len--;
 		r->busy = true;
 		pthread_mutex_unlock(&r->lock);
-		write_one(r, &p);
+		write_one(r, p);
+		free(p);
 		pthread_mutex_lock(&r->lock);
 		r->busy = false;
 		r->written++;
@@ -320,7 +327,10 @@ void recorder_free(struct recorder *r)
 	       pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
 		;
 	r->dropped += r->len;
-	r->len = 0;
+	for (; r->len; r->len--, r->head = (r->head + 1) % r->cap) {
+		free(r->ring[r->head]);
+		r->ring[r->head] = NULL;
+	}
 	r->stop = true;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);

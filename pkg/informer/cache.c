@@ -2,10 +2,12 @@
  * The informer's store: objects by "namespace/name" and, as a multimap,
  * by the uid of every ownerReference. Chained hash tables that double when
  * their load passes one; the cache of one resource type rarely exceeds a
- * few thousand objects.
+ * few thousand objects. Objects are held compressed (compact.c): each read
+ * decodes a new tree.
  */
 #include "informer-private.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,9 +83,9 @@ static void owners_rehash(struct cache *c)
 	c->nowners = n;
 }
 
-static void owners_link(struct cache *c, struct cache_entry *e)
+static void owners_link(struct cache *c, struct cache_entry *e, const cJSON *obj)
 {
-	const cJSON *md = cJSON_GetObjectItemCaseSensitive(e->obj, "metadata");
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences");
 	const cJSON *ref;
 	cJSON_ArrayForEach(ref, refs) {
@@ -95,20 +97,12 @@ static void owners_link(struct cache *c, struct cache_entry *e)
 		struct owner_link *l = util_xcalloc(1, sizeof(*l));
 		l->uid = util_xstrdup(uid->valuestring);
 		l->entry = e;
+		e->owned = true;
 		size_t h = util_fnv1a64_str(l->uid) % c->nowners;
 		l->next = c->owners[h];
 		c->owners[h] = l;
 		c->nlinks++;
 	}
-}
-
-/* Unlinking scans the owner table only when the entry had owners: most
- * objects in an owner-indexed cache have one or two. */
-static bool has_owners(const cJSON *obj)
-{
-	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	return cJSON_GetArraySize(
-		       cJSON_GetObjectItemCaseSensitive(md, "ownerReferences")) > 0;
 }
 
 struct cache_entry *cache_find(const struct cache *c, const char *key)
@@ -138,46 +132,77 @@ static void rehash(struct cache *c)
 	c->nbuckets = n;
 }
 
-cJSON *cache_put(struct cache *c, const char *key, cJSON *obj)
+cJSON *cache_entry_obj(const struct cache_entry *e)
 {
-	struct cache_entry *e = cache_find(c, key);
-	if (e) {
-		cJSON *old = e->obj;
-		if (has_owners(old))
-			owners_unlink(c, e);
-		e->obj = obj;
-		owners_link(c, e);
-		return old;
-	}
-	if (c->count >= c->nbuckets)
-		rehash(c);
-	e = util_xcalloc(1, sizeof(*e));
-	e->key = util_xstrdup(key);
-	e->obj = obj;
-	size_t h = util_fnv1a64_str(key) % c->nbuckets;
-	e->next = c->buckets[h];
-	c->buckets[h] = e;
-	c->count++;
-	owners_link(c, e);
-	return NULL;
+	return compact_decode(&e->obj);
 }
 
-cJSON *cache_remove(struct cache *c, const char *key)
+/* key, a NUL and obj's resourceVersion in one new block. */
+static char *key_block(const char *key, const cJSON *obj, const char **rv)
+{
+	const char *v = informer_rv(obj);
+	size_t klen = strlen(key), vlen = v ? strlen(v) : 0;
+	char *b = util_xmalloc(klen + vlen + 2);
+
+	memcpy(b, key, klen + 1);
+	memcpy(b + klen + 1, v ? v : "", vlen + 1);
+	*rv = b + klen + 1;
+	return b;
+}
+
+int cache_put(struct cache *c, const char *key, const cJSON *obj, cJSON **replaced)
+{
+	struct cache_entry *e = cache_find(c, key);
+	struct compact z;
+	int r = compact_encode(obj, &z);
+
+	if (replaced)
+		*replaced = NULL;
+	if (r < 0)
+		return r;
+	if (e) {
+		if (replaced)
+			*replaced = compact_decode(&e->obj);
+		if (e->owned)
+			owners_unlink(c, e);
+		e->owned = false;
+		compact_free(&e->obj);
+		free(e->key);
+	} else {
+		if (c->count >= c->nbuckets)
+			rehash(c);
+		e = util_xcalloc(1, sizeof(*e));
+		size_t h = util_fnv1a64_str(key) % c->nbuckets;
+		e->next = c->buckets[h];
+		c->buckets[h] = e;
+		c->count++;
+	}
+	e->key = key_block(key, obj, &e->rv);
+	e->obj = z;
+	owners_link(c, e, obj);
+	return 0;
+}
+
+bool cache_remove(struct cache *c, const char *key, cJSON **removed)
 {
 	struct cache_entry **pp = &c->buckets[util_fnv1a64_str(key) % c->nbuckets];
 	while (*pp && strcmp((*pp)->key, key) != 0)
 		pp = &(*pp)->next;
 	struct cache_entry *e = *pp;
+	if (removed)
+		*removed = NULL;
 	if (!e)
-		return NULL;
+		return false;
 	*pp = e->next;
-	if (has_owners(e->obj))
+	if (e->owned)
 		owners_unlink(c, e);
-	cJSON *obj = e->obj;
+	if (removed)
+		*removed = compact_decode(&e->obj);
+	compact_free(&e->obj);
 	free(e->key);
 	free(e);
 	c->count--;
-	return obj;
+	return true;
 }
 
 void cache_foreach(const struct cache *c,
@@ -202,6 +227,26 @@ void cache_foreach_owner(const struct cache *c, const char *uid,
 			fn(ud, l->entry);
 }
 
+/* A heap block's share of memory: what malloc_usable_size reports plus
+ * glibc's chunk header. */
+static size_t block(const void *p)
+{
+	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+size_t cache_bytes(const struct cache *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nbuckets; i++)
+		for (const struct cache_entry *e = c->buckets[i]; e; e = e->next)
+			n += block(e) + block(e->key) + block(e->obj.data);
+	for (size_t i = 0; i < c->nowners; i++)
+		for (const struct owner_link *l = c->owners[i]; l; l = l->next)
+			n += block(l) + block(l->uid);
+	return n;
+}
+
 void cache_free(struct cache *c)
 {
 	for (size_t i = 0; i < c->nowners; i++) {
@@ -217,7 +262,7 @@ void cache_free(struct cache *c)
 		struct cache_entry *e = c->buckets[i];
 		while (e) {
 			struct cache_entry *next = e->next;
-			cJSON_Delete(e->obj);
+			compact_free(&e->obj);
 			free(e->key);
 			free(e);
 			e = next;

@@ -10,11 +10,28 @@
 
 #include <cjson/cJSON.h>
 
+/* An object in compact form (compact.c). */
+struct compact {
+	unsigned char *data; /* raw deflate of the unformatted JSON */
+	uint32_t len, raw;   /* compressed and JSON lengths */
+};
+
+/* Encodes obj into out (out->data malloc'd). Returns 0 or -EFBIG past
+ * 4 GiB; allocation failure aborts. */
+int compact_encode(const cJSON *obj, struct compact *out) __attribute__((warn_unused_result));
+/* A new tree (caller frees) of what c holds. */
+cJSON *compact_decode(const struct compact *c);
+void compact_free(struct compact *c);
+
 struct cache_entry {
 	struct cache_entry *next;
-	char *key; /* "namespace/name", or "name" when cluster-scoped */
-	cJSON *obj;
-	bool seen; /* marks entries present in a relist */
+	/* "namespace/name" (or "name" when cluster-scoped), a NUL, then the
+	 * object's resourceVersion: one block. */
+	char *key;
+	const char *rv; /* into key's block */
+	struct compact obj;
+	bool seen;  /* marks entries present in a relist */
+	bool owned; /* has ownerReferences, so owner links to drop */
 };
 
 struct owner_link;
@@ -35,11 +52,20 @@ const char *informer_rv(const cJSON *obj);
 void cache_init(struct cache *c);
 void cache_free(struct cache *c);
 struct cache_entry *cache_find(const struct cache *c, const char *key);
-/* Takes obj; returns the object it replaced (caller frees) or NULL. */
-cJSON *cache_put(struct cache *c, const char *key, cJSON *obj);
-/* Returns the removed object (caller frees) or NULL. */
-cJSON *cache_remove(struct cache *c, const char *key);
+/* Stores a compact copy of obj (borrowed) under key. *replaced (when not
+ * NULL) gets the object it replaced (caller frees) or NULL. Returns 0 or
+ * -EFBIG. */
+int cache_put(struct cache *c, const char *key, const cJSON *obj,
+	      cJSON **replaced) __attribute__((warn_unused_result));
+/* Removes key; *removed (when not NULL) gets the object (caller frees) or
+ * NULL. Returns whether key was cached. */
+bool cache_remove(struct cache *c, const char *key, cJSON **removed);
+/* A new tree (caller frees) of the entry's object. */
+cJSON *cache_entry_obj(const struct cache_entry *e);
 /* fn may remove the entry it is given. */
+/* Heap bytes held by the entries, their keys, objects and owner links
+ * (see informer_stats). */
+size_t cache_bytes(const struct cache *c);
 void cache_foreach(const struct cache *c,
 		   void (*fn)(void *ud, struct cache_entry *e), void *ud);
 void cache_foreach_owner(const struct cache *c, const char *uid,

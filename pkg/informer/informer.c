@@ -159,36 +159,67 @@ static void emit_delete(struct informer *inf, const cJSON *obj)
 			inf->handlers[i].on_delete(inf->handlers[i].userdata, obj);
 }
 
+/* What is left out of every object before it is cached and handed to the
+ * handlers: the options' transform, or informer_strip. */
+static void transform(struct informer *inf, cJSON *obj)
+{
+	if (inf->opts.transform)
+		inf->opts.transform(inf->opts.transform_userdata, obj);
+	else
+		informer_strip(obj);
+}
+
+void informer_strip(cJSON *obj)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+	cJSON_DeleteItemFromObjectCaseSensitive(ann, INFORMER_LAST_APPLIED);
+	if (cJSON_IsObject(ann) && !ann->child)
+		cJSON_DeleteItemFromObjectCaseSensitive(md, "annotations");
+}
+
 /* Applies one object to the cache and tells the handlers. Takes obj. The
  * caller holds dispatch_lock. */
 static void apply(struct informer *inf, enum kube_event_type type, cJSON *obj)
 {
 	char key[512];
+	cJSON *old = NULL;
+	int r;
+
 	if (informer_key(obj, key, sizeof(key)) < 0) {
 		log_warn(inf->log, "informer %s: event without a usable name ignored",
 			 inf->opts.resource.resource);
 		cJSON_Delete(obj);
 		return;
 	}
+	transform(inf, obj);
 	if (type == KUBE_EVENT_DELETED) {
 		pthread_rwlock_wrlock(&inf->cache_lock);
-		cJSON *old = cache_remove(&inf->cache, key);
+		cache_remove(&inf->cache, key, NULL);
 		pthread_rwlock_unlock(&inf->cache_lock);
 		/* The final state the server sent is the better view of the
 		 * deleted object than the cached one. */
 		emit_delete(inf, obj);
-		cJSON_Delete(old);
 		cJSON_Delete(obj);
 		return;
 	}
 	pthread_rwlock_wrlock(&inf->cache_lock);
-	cJSON *old = cache_put(&inf->cache, key, obj);
+	r = cache_put(&inf->cache, key, obj, inf->nhandlers ? &old : NULL);
 	pthread_rwlock_unlock(&inf->cache_lock);
+	if (r < 0) {
+		log_warn(inf->log, "informer %s: %s not cached: %s", inf->opts.resource.resource,
+			 key, strerror(-r));
+		cJSON_Delete(obj);
+		return;
+	}
 	if (old)
 		emit_update(inf, old, obj);
 	else
 		emit_add(inf, obj);
 	cJSON_Delete(old);
+	cJSON_Delete(obj);
 }
 
 struct replace_ctx {
@@ -203,7 +234,9 @@ static void sweep_unseen(void *ud, struct cache_entry *e)
 		e->seen = false;
 		return;
 	}
-	cJSON *obj = cache_remove(&rc->inf->cache, e->key);
+	cJSON *obj = NULL;
+
+	cache_remove(&rc->inf->cache, e->key, &obj);
 	cJSON_AddItemToArray(rc->gone, obj);
 }
 
@@ -225,7 +258,7 @@ static void replace(struct informer *inf, cJSON *items)
 		}
 		pthread_rwlock_rdlock(&inf->cache_lock);
 		struct cache_entry *e = cache_find(&inf->cache, key);
-		const char *orv = e ? informer_rv(e->obj) : NULL;
+		const char *orv = e ? e->rv : NULL;
 		const char *nrv = informer_rv(item);
 		bool same = e && orv && nrv && strcmp(orv, nrv) == 0;
 		if (e)
@@ -237,7 +270,9 @@ static void replace(struct informer *inf, cJSON *items)
 		}
 		apply(inf, KUBE_EVENT_MODIFIED, item);
 		pthread_rwlock_wrlock(&inf->cache_lock);
-		cache_find(&inf->cache, key)->seen = true;
+		e = cache_find(&inf->cache, key);
+		if (e) /* not when it could not be cached */
+			e->seen = true;
 		pthread_rwlock_unlock(&inf->cache_lock);
 	}
 	struct replace_ctx rc = { inf, cJSON_CreateArray() };
@@ -254,7 +289,10 @@ static void replace(struct informer *inf, cJSON *items)
 static void resync_one(void *ud, struct cache_entry *e)
 {
 	struct informer *inf = ud;
-	emit_update(inf, e->obj, e->obj);
+	cJSON *obj = cache_entry_obj(e);
+
+	emit_update(inf, obj, obj);
+	cJSON_Delete(obj);
 }
 
 void informer_resync(struct informer *inf)
@@ -494,7 +532,7 @@ cJSON *informer_get(struct informer *inf, const char *ns, const char *name)
 		return NULL;
 	pthread_rwlock_rdlock(&inf->cache_lock);
 	struct cache_entry *e = cache_find(&inf->cache, key);
-	cJSON *copy = e ? cJSON_Duplicate(e->obj, 1) : NULL;
+	cJSON *copy = e ? cache_entry_obj(e) : NULL;
 	pthread_rwlock_unlock(&inf->cache_lock);
 	return copy;
 }
@@ -511,7 +549,7 @@ static void collect(void *ud, struct cache_entry *e)
 	if (lc->ns && (strncmp(e->key, lc->ns, lc->nslen) != 0 ||
 		       e->key[lc->nslen] != '/'))
 		return;
-	cJSON_AddItemToArray(lc->out, cJSON_Duplicate(e->obj, 1));
+	cJSON_AddItemToArray(lc->out, cache_entry_obj(e));
 }
 
 cJSON *informer_list(struct informer *inf, const char *ns)
@@ -538,6 +576,14 @@ unsigned informer_count(struct informer *inf)
 	unsigned n = (unsigned)inf->cache.count;
 	pthread_rwlock_unlock(&inf->cache_lock);
 	return n;
+}
+
+void informer_stats(struct informer *inf, struct informer_stats *out)
+{
+	pthread_rwlock_rdlock(&inf->cache_lock);
+	out->objects = (unsigned)inf->cache.count;
+	out->bytes = cache_bytes(&inf->cache);
+	pthread_rwlock_unlock(&inf->cache_lock);
 }
 
 const struct kube_resource *informer_resource(const struct informer *inf)

@@ -10,8 +10,14 @@
  *
  * Handlers run on the informer's own thread, one at a time; they must not
  * block (enqueue a key and return). Objects passed to handlers are
- * borrowed for the duration of the call. Cache reads return deep copies,
+ * borrowed for the duration of the call. Cache reads return new trees,
  * so callers on other threads own what they get.
+ *
+ * The cache holds what the operator reads, compactly: every object first
+ * goes through a transform (by default informer_strip: no managedFields,
+ * no kubectl last-applied annotation, as controller-runtime's cache
+ * transforms), and is then kept as compressed JSON. Handlers and reads see
+ * the transformed object.
  */
 #ifndef PHO_INFORMER_H
 #define PHO_INFORMER_H
@@ -35,8 +41,21 @@ struct informer_handlers {
 	void *userdata;
 };
 
+/* The annotation `kubectl apply` (client-side) keeps the whole applied
+ * object in. */
+#define INFORMER_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+/* Leaves out of obj what no cache needs: metadata.managedFields and the
+ * INFORMER_LAST_APPLIED annotation. */
+void informer_strip(cJSON *obj);
+
 struct informer_options {
 	struct kube_resource resource;
+	/* Changes each object in place before it is cached and handed to
+	 * the handlers; NULL means informer_strip. A transform of its own
+	 * calls informer_strip itself after saving what it keeps. */
+	void (*transform)(void *userdata, cJSON *obj);
+	void *transform_userdata;
 	const char *namespace;      /* NULL = all namespaces */
 	const char *label_selector; /* NULL = everything */
 	uint64_t resync_ms;         /* default 10 h; 0 = default */
@@ -80,6 +99,16 @@ cJSON *informer_list_by_owner(struct informer *inf, const char *owner_uid);
 
 /* Number of cached objects. */
 unsigned informer_count(struct informer *inf);
+
+/* What the cache holds: its objects, and the heap bytes they take
+ * (malloc_usable_size of every block plus glibc's 8-byte chunk header),
+ * index entries and keys included, the table arrays not. For benchmarks
+ * and the informer_cache_* metrics. */
+struct informer_stats {
+	unsigned objects;
+	size_t bytes;
+};
+void informer_stats(struct informer *inf, struct informer_stats *out);
 
 const struct kube_resource *informer_resource(const struct informer *inf);
 

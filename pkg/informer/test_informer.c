@@ -331,6 +331,12 @@ START_TEST(test_periodic_resync)
 }
 END_TEST
 
+static void count_link(void *ud, struct cache_entry *e)
+{
+	(void)e;
+	(*(int *)ud)++;
+}
+
 START_TEST(test_handler_limit)
 {
 	struct informer *inf;
@@ -341,6 +347,125 @@ START_TEST(test_handler_limit)
 		ck_assert_int_eq(informer_add_handlers(inf, &h), 0);
 	ck_assert_int_eq(informer_add_handlers(inf, &h), -ENOSPC);
 	informer_free(inf);
+}
+END_TEST
+
+/* informer_strip: in, and what is left. */
+static const struct {
+	const char *in, *out;
+} strip_cases[] = {
+	{"{\"metadata\":{\"name\":\"a\",\"managedFields\":[{\"manager\":\"m\"}]}}",
+	 "{\"metadata\":{\"name\":\"a\"}}"},
+	{"{\"metadata\":{\"name\":\"a\",\"annotations\":{\"x\":\"1\","
+	 "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"}}}",
+	 "{\"metadata\":{\"name\":\"a\",\"annotations\":{\"x\":\"1\"}}}"},
+	/* an annotations map left empty goes too */
+	{"{\"metadata\":{\"name\":\"a\",\"annotations\":{"
+	 "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"}}}",
+	 "{\"metadata\":{\"name\":\"a\"}}"},
+	/* nothing to strip; spec and status untouched */
+	{"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"managedFields\":1},\"status\":{\"r\":2}}",
+	 "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"managedFields\":1},\"status\":{\"r\":2}}"},
+	{"{}", "{}"},
+};
+
+START_TEST(test_strip)
+{
+	cJSON *in = cJSON_Parse(strip_cases[_i].in), *want = cJSON_Parse(strip_cases[_i].out);
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(want);
+	informer_strip(in);
+	ck_assert_msg(cJSON_Compare(in, want, true), "case %d", _i);
+	cJSON_Delete(in);
+	cJSON_Delete(want);
+}
+END_TEST
+
+/* The compact form gives back the same document, whatever it holds. */
+static const char *const compact_cases[] = {
+	"{}",
+	"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+	"\"namespace\":\"n\",\"resourceVersion\":\"7\"},\"data\":{\"k\":\"v\\n\\u0001\"}}",
+	"{\"a\":[1,-2.5,1e300,true,false,null,\"\\u00e9\\u4e2d\",[],{}],\"b\":{\"c\":{\"d\":[[[]]]}}}",
+	"{\"kind\":\"Deployment\",\"spec\":{\"replicas\":3,\"template\":{\"spec\":{\"containers\":"
+	"[{\"name\":\"x\",\"image\":\"i:1\",\"terminationMessagePath\":\"/dev/termination-log\"}]}}}}",
+};
+
+START_TEST(test_compact_roundtrip)
+{
+	cJSON *in = cJSON_Parse(compact_cases[_i]), *out;
+	struct compact z;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(compact_encode(in, &z), 0);
+	out = compact_decode(&z);
+	ck_assert_msg(cJSON_Compare(in, out, true), "case %d", _i);
+	compact_free(&z);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+}
+END_TEST
+
+/* A large object is held in far fewer bytes than its JSON. */
+START_TEST(test_compact_is_small)
+{
+	cJSON *o = cJSON_CreateObject(), *l = cJSON_AddArrayToObject(o, "items");
+	struct compact z;
+	char *text;
+
+	for (int i = 0; i < 200; i++) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", "posthog-plugins-ingestion");
+		cJSON_AddNumberToObject(e, "index", i);
+		cJSON_AddItemToArray(l, e);
+	}
+	text = cJSON_PrintUnformatted(o);
+	ck_assert_int_eq(compact_encode(o, &z), 0);
+	ck_assert_uint_eq(z.raw, strlen(text));
+	ck_assert_uint_lt(z.len, z.raw / 4);
+	compact_free(&z);
+	free(text);
+	cJSON_Delete(o);
+}
+END_TEST
+
+/* The store directly: replacing keeps one entry and the new
+ * resourceVersion, gives back the old object, and moves the owner links;
+ * removing gives the object back once. */
+START_TEST(test_cache_store)
+{
+	struct cache c;
+	cJSON *a1 = cJSON_Parse("{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\","
+				"\"ownerReferences\":[{\"uid\":\"u1\"}]},\"v\":1}");
+	cJSON *a2 = cJSON_Parse("{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"2\","
+				"\"ownerReferences\":[{\"uid\":\"u2\"}]},\"v\":2}");
+	cJSON *old = NULL;
+	int links = 0;
+
+	cache_init(&c);
+	ck_assert_int_eq(cache_put(&c, "a", a1, &old), 0);
+	ck_assert_ptr_null(old);
+	ck_assert_str_eq(cache_find(&c, "a")->rv, "1");
+	ck_assert_int_eq(cache_put(&c, "a", a2, &old), 0);
+	ck_assert(cJSON_Compare(old, a1, true));
+	cJSON_Delete(old);
+	ck_assert_uint_eq(c.count, 1);
+	ck_assert_str_eq(cache_find(&c, "a")->rv, "2");
+	ck_assert_str_eq(cache_find(&c, "a")->key, "a");
+	cache_foreach_owner(&c, "u1", count_link, &links);
+	ck_assert_int_eq(links, 0);
+	cache_foreach_owner(&c, "u2", count_link, &links);
+	ck_assert_int_eq(links, 1);
+	ck_assert_uint_gt(cache_bytes(&c), 0);
+	ck_assert(cache_remove(&c, "a", &old));
+	ck_assert(cJSON_Compare(old, a2, true));
+	cJSON_Delete(old);
+	ck_assert(!cache_remove(&c, "a", NULL));
+	ck_assert_uint_eq(c.count, 0);
+	cache_free(&c);
+	cJSON_Delete(a1);
+	cJSON_Delete(a2);
 }
 END_TEST
 
@@ -356,6 +481,11 @@ int main(void)
 	tcase_add_test(tc, test_list_failure_retries_and_resync);
 	tcase_add_test(tc, test_periodic_resync);
 	tcase_add_test(tc, test_handler_limit);
+	tcase_add_loop_test(tc, test_strip, 0, sizeof(strip_cases) / sizeof(*strip_cases));
+	tcase_add_loop_test(tc, test_compact_roundtrip, 0,
+			    sizeof(compact_cases) / sizeof(*compact_cases));
+	tcase_add_test(tc, test_compact_is_small);
+	tcase_add_test(tc, test_cache_store);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -9,6 +9,9 @@
 #include "manager-private.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,42 @@ static char *make_identity(const char *given)
 	return out;
 }
 
+static bool resource_seen(struct manager *m, size_t i)
+{
+	const char *res = informer_resource(m->informers[i])->resource;
+
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(informer_resource(m->informers[j])->resource, res))
+			return true;
+	return false;
+}
+
+static void collect_informers(void *userdata, struct metrics *reg)
+{
+	struct manager *m = userdata;
+
+	for (size_t i = 0; i < m->ninformers; i++) {
+		const char *res = informer_resource(m->informers[i])->resource;
+		const char *labels[] = { "resource", res, NULL };
+		struct informer_stats sum = {0}, one;
+
+		if (resource_seen(m, i))
+			continue;
+		for (size_t j = i; j < m->ninformers; j++) {
+			if (strcmp(informer_resource(m->informers[j])->resource, res))
+				continue;
+			informer_stats(m->informers[j], &one);
+			sum.objects += one.objects;
+			sum.bytes += one.bytes;
+		}
+		metrics_gauge_set(reg, "informer_cache_objects", "Objects held by the informer caches",
+				  labels, sum.objects);
+		metrics_gauge_set(reg, "informer_cache_bytes",
+				  "Heap bytes held by the informer caches' objects and indexes", labels,
+				  (double)sum.bytes);
+	}
+}
+
 int manager_new(const struct manager_options *opts, struct manager **out)
 {
 	if (opts->leader_elect &&
@@ -86,6 +125,10 @@ int manager_new(const struct manager_options *opts, struct manager **out)
 	if (!m->opts.metrics) {
 		rc = metrics_new(&m->own_metrics);
 		m->opts.metrics = m->own_metrics;
+	}
+	if (rc == 0) {
+		what = "informer metrics";
+		rc = metrics_add_collector(m->opts.metrics, collect_informers, m);
 	}
 	if (rc == 0) {
 		what = "stop pipe";
@@ -119,6 +162,8 @@ void manager_free(struct manager *m)
 		informer_free(m->informers[i]);
 	leader_free(m->leader);
 	recorder_free(m->recorder);
+	if (m->opts.metrics)
+		metrics_remove_collector(m->opts.metrics, collect_informers, m);
 	metrics_free(m->own_metrics);
 	if (m->stop_pipe[0] >= 0)
 		close(m->stop_pipe[0]);
@@ -132,6 +177,8 @@ void manager_free(struct manager *m)
 	free(m);
 }
 
+/* informer_cache_objects and informer_cache_bytes per resource, summed over
+ * the informers of that resource (one per watched namespace). */
 int manager_add_informer(struct manager *m, const struct informer_options *opts,
 			 struct informer **out)
 {
@@ -311,6 +358,16 @@ static void shutdown_controllers(struct manager *m, uint64_t deadline)
 		controller_join(m->controllers[i], deadline);
 }
 
+/* Returns the allocator's free pages to the kernel: glibc keeps freed
+ * memory inside its arenas (one per thread that allocated, up to eight
+ * per core), where it counts in RSS until reused. */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 int manager_run(struct manager *m)
 {
 	int rc = start_http(m);
@@ -326,7 +383,12 @@ int manager_run(struct manager *m)
 		for (size_t i = 0; i < m->ncontrollers; i++)
 			controller_start(m->controllers[i]);
 		log_info(m->opts.log, "manager: %zu controller(s) running", m->ncontrollers);
+		uint64_t next_trim = now_ms() + m->opts.malloc_trim_ms;
 		while (!stop_requested(m, 100)) {
+			if (m->opts.malloc_trim_ms && now_ms() >= next_trim) {
+				trim_heap();
+				next_trim = now_ms() + m->opts.malloc_trim_ms;
+			}
 			if (m->leader && leader_lost(m->leader)) {
 				rc = -ENOLCK;
 				if (m->opts.on_leader_lost)

@@ -54,6 +54,10 @@ struct manager_options {
 	unsigned renew_deadline_ms;          /* 10000 */
 	unsigned retry_period_ms;            /* 2000 */
 	unsigned shutdown_timeout_ms;        /* 30000 */
+	/* With glibc: every so often, hand the allocator's free pages back
+	 * to the kernel (malloc_trim), so that memory freed after a burst of
+	 * reconciles stops counting in the process's RSS. 0: never. */
+	unsigned malloc_trim_ms;
 	/* Called at once when the Lease is lost, before in-flight reconciles
 	 * are waited for; a process should exit from it (as controller-runtime
 	 * does), since a reconcile still running would write while another

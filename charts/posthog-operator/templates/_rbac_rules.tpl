@@ -9,7 +9,10 @@ Left out on purpose (add here if the operator starts to need them):
   - pods other than list and pods/log: readiness is read from the
     StatefulSet/Deployment/Job status;
   - namespaces, nodes, endpoints, customresourcedefinitions;
-  - secrets create/update: the operator reads credentials, never writes them.
+  - secrets create/update: the operator reads credentials, never writes them;
+  - secrets list/watch: it reads each Secret it is pointed at by name, and
+    keeps it in memory (pkg/secretcache), so it never needs the values of
+    every Secret in the cluster.
 */}}
 {{- define "posthog-operator.rbacRules" -}}
 # The PostHog resources: read and watch them, add and remove the finalizer
@@ -46,10 +49,10 @@ Left out on purpose (add here if the operator starts to need them):
 - apiGroups: [""]
   resources: ["services", "configmaps"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# ClickHouse and Kafka credentials, read only.
+# ClickHouse, Kafka and backup-store credentials: each Secret read by name.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 # A failed migrate Job's pods are found (list) and the tail of their log
 # read into the MigrationFailed condition. The stateful pods (ZooKeeper,
 # Kafka, ClickHouse; their StatefulSets use OnDelete) are listed and
