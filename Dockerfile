@@ -12,7 +12,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config meson ninja-build \
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev zlib1g-dev \
-      librdkafka-dev libpq-dev \
+      librdkafka-dev libpq-dev libzookeeper-mt-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore leaves out build output, charts, docs and tooling.
@@ -31,7 +31,7 @@ FROM debian:12-slim
 # cluster (the in-cluster API server uses the service-account CA).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcurl4 libcjson1 libyaml-0-2 libssl3 libwebsockets17 librdkafka1 libpq5 ca-certificates \
+      libcurl4 libcjson1 libyaml-0-2 libssl3 libwebsockets17 librdkafka1 libpq5 libzookeeper-mt2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* /usr/share/doc/* /usr/share/man/*
 COPY --from=build /src/build-release/operator/posthog-operator /usr/local/bin/posthog-operator
 # The kubectl plugin (docs/kubectl-plugin.md) travels in the image too, so

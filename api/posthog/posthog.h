@@ -51,6 +51,9 @@
 #define PH_ZOOKEEPER_CLIENT_PORT 2181
 #define PH_KAFKA_PORT 9092
 #define PH_KAFKA_CONTROLLER_PORT 9093
+/* KRaft controllers' node ids: this base plus the pod ordinal (brokers'
+ * ids are their ordinals, below 16). */
+#define PH_KAFKA_CONTROLLER_ID_BASE 1000
 #define PH_CLICKHOUSE_HTTP_PORT 8123
 #define PH_CLICKHOUSE_NATIVE_PORT 9000
 #define PH_PLUGIN_SERVER_PORT 6738
@@ -216,6 +219,28 @@ int ph_clickhouse_credentials(const cJSON *spec, const char **user,
  */
 int ph_kafka_bootstrap(const char *name, const char *namespace,
 		       const cJSON *spec, char *out, size_t outsz) __attribute__((warn_unused_result));
+
+/*
+ * The Job that moves every partition replica of the managed Kafka onto
+ * brokers 0 .. to-1 with Kafka's own kafka-reassign-partitions.sh
+ * (--generate, --execute with a replication throttle, --verify until
+ * done), named name: a drain before the broker StatefulSet shrinks from
+ * `from` to `to`, or a rebalance after it grew. A drain refuses (exit 3,
+ * naming spec.kafka.brokers) when a topic's replication factor exceeds
+ * `to`, and fails unless no replica is left on brokers to .. from-1.
+ * posthog must be valid. Returns 0 or -EINVAL. Caller frees *job.
+ */
+int ph_kafka_move_job(const cJSON *posthog, const char *name, int from, int to,
+		      cJSON **job);
+
+/* Replication throttle of a move, bytes per second per broker. */
+#define PH_KAFKA_MOVE_THROTTLE 50000000
+
+/* The dynamic-configuration statement of managed ZooKeeper server id
+ * (pod ordinal id - 1) of the PostHog named name: "server.<id>=<pod>.
+ * <ph>-zookeeper-headless:2888:3888:participant;2181" (observer when
+ * observer). Returns 0 or -ENOSPC. */
+int ph_zookeeper_server(const char *name, int id, bool observer, char *out, size_t outsz);
 
 /* True when spec (normalized) has spec.<component>.external set;
  * component is "zookeeper", "kafka" or "clickhouse". */

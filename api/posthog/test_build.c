@@ -13,13 +13,13 @@ static const struct {
 	const char *example;
 	int per_stage[PH_STAGE_COUNT]; /* entries per stage */
 } specs[] = {
-	{ "examples/minimal.yaml", { 5, 5, 7, 1, 1, 1, 4, 2 } },
+	{ "examples/minimal.yaml", { 5, 9, 7, 1, 1, 1, 4, 2 } },
 	/* 2 shards x (headless + 2 replica Services + StatefulSet + PDB) + 2
 	 * ConfigMaps + client Service; 4 buckets x (2 Deployments, 2 PDBs,
 	 * an ingestion HPA). */
-	{ "examples/production.yaml", { 5, 5, 13, 4, 1, 1, 20, 2 } },
+	{ "examples/production.yaml", { 5, 9, 13, 4, 1, 1, 20, 2 } },
 	{ "examples/external.yaml", { 0, 0, 0, 2, 1, 1, 8, 2 } },
-	{ "examples/legacy-topics.yaml", { 5, 5, 7, 3, 1, 1, 12, 2 } },
+	{ "examples/legacy-topics.yaml", { 5, 9, 7, 3, 1, 1, 12, 2 } },
 };
 
 static int stage_index(const char *s)
@@ -341,9 +341,26 @@ START_TEST(test_config)
 
 	zoo = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "zoo.cfg")->valuestring;
 	ck_assert_ptr_nonnull(strstr(zoo, "autopurge.purgeInterval=1"));
-	ck_assert_ptr_nonnull(strstr(zoo, "server.3=posthog-zookeeper-2.posthog-zookeeper-headless:2888:3888"));
+	/* Membership is dynamic: the static file enables reconfig and holds
+	 * no server; the fresh ensemble's members are a file of their own. */
+	ck_assert_ptr_nonnull(strstr(zoo, "reconfigEnabled=true\nstandaloneEnabled=false\n"));
+	ck_assert_ptr_null(strstr(zoo, "server."));
+	ck_assert_ptr_null(strstr(zoo, "clientPort"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "zoo.cfg.dynamic")->valuestring,
+				     "server.3=posthog-zookeeper-2.posthog-zookeeper-headless:2888:3888:participant;2181\n"));
+	/* A controller quorum of its own; brokers only broker. */
 	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(kafka, "data"), "server.properties")->valuestring,
-				     "controller.quorum.voters=0@posthog-kafka-0.posthog-kafka-headless:9093,1@"));
+				     "process.roles=broker\n"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(kafka, "data"), "server.properties")->valuestring,
+				     "controller.quorum.voters=1000@posthog-kafka-controller-0.posthog-kafka-controller-headless:9093,"
+				     "1001@posthog-kafka-controller-1.posthog-kafka-controller-headless:9093,"
+				     "1002@posthog-kafka-controller-2.posthog-kafka-controller-headless:9093\n"));
+	ck_assert_ptr_nonnull(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		find(entries, "ConfigMap", "posthog-kafka-controller"), "data"), "server.properties")),
+				     "process.roles=controller\ncontroller.listener.names=CONTROLLER\n"
+				     "listeners=CONTROLLER://:9093\n"));
+	ck_assert_int_eq(util_json_get_int(find(entries, "StatefulSet", "posthog-kafka-controller"), "spec.replicas", 0), 3);
+	ck_assert_int_eq(util_json_get_int(find(entries, "StatefulSet", "posthog-kafka"), "spec.replicas", 0), 3);
 	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(kafka, "data"), "server.properties")->valuestring,
 				     "log.retention.hours=48"));
 	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "data"), "posthog.xml")->valuestring,
@@ -353,6 +370,89 @@ START_TEST(test_config)
 	cJSON_Delete(entries);
 }
 END_TEST
+
+/* A membership change does not roll the ensemble: the pods' config hash
+ * leaves out the fresh ensemble's members, which reconfig changes. */
+START_TEST(test_zookeeper_size_keeps_hash)
+{
+	cJSON *ph = load_posthog("examples/production.yaml"), *a, *b;
+	const char *ha, *hb;
+
+	ck_assert_int_eq(ph_build(ph, &a), 0);
+	cJSON_SetIntValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ph, "spec"),
+								  "zookeeper"), "replicas"), 5);
+	ck_assert_int_eq(ph_build(ph, &b), 0);
+	ha = cJSON_GetStringValue(cJSON_GetObjectItem(
+		util_json_get(find(a, "StatefulSet", "posthog-zookeeper"), "spec.template.metadata.annotations"),
+		"posthog.com/config-hash"));
+	hb = cJSON_GetStringValue(cJSON_GetObjectItem(
+		util_json_get(find(b, "StatefulSet", "posthog-zookeeper"), "spec.template.metadata.annotations"),
+		"posthog.com/config-hash"));
+	ck_assert_ptr_nonnull(ha);
+	ck_assert_ptr_nonnull(hb);
+	ck_assert_str_eq(ha, hb);
+	ck_assert_int_eq(util_json_get_int(find(b, "StatefulSet", "posthog-zookeeper"), "spec.replicas", 0), 5);
+	ck_assert_ptr_nonnull(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(
+		util_json_get(find(b, "ConfigMap", "posthog-zookeeper"), "data"), "zoo.cfg.dynamic")), "server.5="));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(ph);
+}
+END_TEST
+
+/* The Kafka move Job: which brokers keep replicas, which must end empty. */
+static const struct {
+	int from, to;
+	const char *keep, *removed, *target;
+} moves[] = {
+	{3, 2, "0,1", "2", "2"},
+	{5, 3, "0,1,2", "3 4", "3"},
+	{2, 3, "0,1,2", "", "3"},
+	{1, 1, "0", "", "1"},
+};
+
+static const char *env_value(const cJSON *job, const char *name)
+{
+	return util_json_get_str(env_of(job, name), "value", NULL);
+}
+
+START_TEST(test_kafka_move_job)
+{
+	cJSON *ph = load_posthog("examples/production.yaml"), *job = NULL;
+	const cJSON *ct;
+
+	ck_assert_int_eq(ph_kafka_move_job(ph, "posthog-kafka-move", moves[_i].from, moves[_i].to, &job), 0);
+	ck_assert_str_eq(util_json_get_str(job, "kind", ""), "Job");
+	ck_assert_str_eq(util_json_get_str(job, "metadata.name", ""), "posthog-kafka-move");
+	ck_assert_str_eq(util_json_get_str(job, "spec.template.spec.restartPolicy", ""), "Never");
+	ct = cJSON_GetArrayItem(util_json_get(job, "spec.template.spec.containers"), 0);
+	ck_assert_str_eq(env_value(job, "KEEP"), moves[_i].keep);
+	if (moves[_i].removed[0])
+		ck_assert_str_eq(env_value(job, "REMOVED"), moves[_i].removed);
+	else
+		ck_assert_ptr_null(env_of(job, "REMOVED"));
+	ck_assert_str_eq(env_value(job, "TARGET"), moves[_i].target);
+	ck_assert_str_eq(env_value(job, "BOOTSTRAP"), "posthog-kafka.posthog.svc:9092");
+	ck_assert_ptr_nonnull(strstr(cJSON_GetArrayItem(cJSON_GetObjectItem(ct, "command"), 2)->valuestring,
+				     "kafka-reassign-partitions.sh"));
+	cJSON_Delete(job);
+	job = NULL;
+	ck_assert_int_eq(ph_kafka_move_job(ph, "x", 0, 1, &job), -EINVAL);
+	ck_assert_int_eq(ph_kafka_move_job(ph, NULL, 2, 1, &job), -EINVAL);
+	ck_assert_ptr_null(job);
+	cJSON_Delete(ph);
+}
+END_TEST
+
+static const cJSON *first_in_stage(const cJSON *entries, const char *stage)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, entries)
+		if (!strcmp(util_json_get_str(e, "stage", ""), stage))
+			return e;
+	return NULL;
+}
 
 /* The topic Job's name follows its content. */
 START_TEST(test_topic_job_name)
@@ -364,8 +464,8 @@ START_TEST(test_topic_job_name)
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(
 		cJSON_GetObjectItem(ph, "spec"), "kafka"), "topics"), "partitions", cJSON_CreateNumber(8));
 	ck_assert_int_eq(ph_build(ph, &b), 0);
-	na = util_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 17), "object"), "metadata.name", "");
-	nb = util_json_get_str(cJSON_GetObjectItem(cJSON_GetArrayItem(b, 17), "object"), "metadata.name", "");
+	na = util_json_get_str(cJSON_GetObjectItem(first_in_stage(a, "topics"), "object"), "metadata.name", "");
+	nb = util_json_get_str(cJSON_GetObjectItem(first_in_stage(b, "topics"), "object"), "metadata.name", "");
 	ck_assert_int_eq(strncmp(na, "posthog-topics-0-", 17), 0);
 	ck_assert_int_eq(strncmp(nb, "posthog-topics-0-", 17), 0);
 	ck_assert_str_ne(na, nb);
@@ -505,6 +605,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_lag_autoscaling, 0,
 			    (int)(sizeof(lag_cases) / sizeof(lag_cases[0])));
 	tcase_add_test(tc, test_config);
+	tcase_add_test(tc, test_zookeeper_size_keeps_hash);
+	tcase_add_loop_test(tc, test_kafka_move_job, 0, sizeof(moves) / sizeof(moves[0]));
 	tcase_add_test(tc, test_topic_job_name);
 	tcase_add_test(tc, test_endpoints);
 	tcase_add_test(tc, test_cluster_id);

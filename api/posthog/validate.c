@@ -278,7 +278,7 @@ static void check_version(const cJSON *spec, cJSON *problems)
 int ph_validate(const cJSON *posthog, cJSON **problems)
 {
 	static const char *const zk[] = { "replicas", "storage", "resources", NULL };
-	static const char *const kafka[] = { "brokers", "storage", "resources", NULL };
+	static const char *const kafka[] = { "brokers", "controllers", "storage", "resources", NULL };
 	static const char *const ch[] = { "shards", "replicasPerShard", "storage",
 					  "resources", NULL };
 	const cJSON *raw = cJSON_GetObjectItemCaseSensitive(posthog, "spec");

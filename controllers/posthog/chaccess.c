@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "pkg/clickhouse/clickhouse.h"
+#include "chreplica.h"
 #include "controller-private.h"
 #include "api/posthog/prefixed.h"
 #include "replicate_io.h"
@@ -662,6 +663,79 @@ static int move_database(struct phc_run *run, struct replica *reps, int n, char 
 	return 0;
 }
 
+/*
+ * Replicas removed from a shard (replicasPerShard lowered) leave their
+ * metadata in ZooKeeper: each shard's first replica drops it once the
+ * removed one is inactive (chreplica.h). External ClickHouse has no
+ * replicas of this operator's naming.
+ */
+static int tidy_removed_replicas(struct phc_run *run, struct replica *reps, int n, char *msg,
+				 size_t msglen)
+{
+	const cJSON *zk_ext = util_json_get(run->spec, "zookeeper.external");
+	struct ph_replica_drop d = {.database = database_of(run->spec),
+				    .keep = (unsigned)util_json_num(cJSON_GetObjectItemCaseSensitive(
+					    run->spec, "clickhouse"), "replicasPerShard", 1)};
+	char hosts[4096] = "", prefix[320], why[1024];
+	const cJSON *s;
+	int r = 0;
+
+	if (ph_is_external(run->spec, "clickhouse"))
+		return 0;
+	if (!zk_ext) {
+		snprintf(hosts, sizeof(hosts), "%s-zookeeper.%s.svc:%d", run->name, run->ns,
+			 PH_ZOOKEEPER_CLIENT_PORT);
+	} else {
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(zk_ext, "servers"))
+			if (cJSON_IsString(s) && strlen(hosts) + strlen(s->valuestring) + 2 < sizeof(hosts))
+				snprintf(hosts + strlen(hosts), sizeof(hosts) - strlen(hosts), "%s%s",
+					 hosts[0] ? "," : "", s->valuestring);
+		if (util_json_str(zk_ext, "root") && strlen(hosts) + strlen(util_json_str(zk_ext, "root")) < sizeof(hosts))
+			snprintf(hosts + strlen(hosts), sizeof(hosts) - strlen(hosts), "%s",
+				 util_json_str(zk_ext, "root"));
+	}
+	d.zk_hosts = hosts;
+	for (int i = 0; i < n && r == 0; i++) {
+		size_t len = strlen(reps[i].label);
+
+		if (len < 2 || strcmp(reps[i].label + len - 2, "-0"))
+			continue;
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(len - 1), reps[i].label);
+		d.prefix = prefix;
+		r = ph_replica_drop_removed(reps[i].ch, &d, why, sizeof(why));
+		if (r < 0)
+			snprintf(msg, msglen, "dropping removed replicas' metadata on %s: %s",
+				 reps[i].label, why);
+		else if (d.dropped)
+			log_write(run->p->log, LOG_INFO, &run->lf,
+				  "ClickHouse %s: metadata of %u removed replica tables dropped",
+				  reps[i].label, d.dropped);
+	}
+	return r;
+}
+
+/* A replica added to a shard fetches the shard's parts: the ClickHouse
+ * component is Ready only once no replica has a replication queue or is
+ * read-only (run->ch_lag says which is not). */
+static int replica_lag(struct phc_run *run, struct replica *reps, int n, char *msg, size_t msglen)
+{
+	char what[300], why[1024];
+	unsigned behind = 0;
+	int r = 0;
+
+	run->ch_lag[0] = '\0';
+	for (int i = 0; i < n && r == 0 && !run->ch_lag[0]; i++) {
+		r = ph_replica_lag(reps[i].ch, database_of(run->spec), &behind, what, sizeof(what), why,
+				   sizeof(why));
+		if (r < 0)
+			snprintf(msg, msglen, "reading the replication queue of %s: %s", reps[i].label, why);
+		else if (behind)
+			snprintf(run->ch_lag, sizeof(run->ch_lag), "replica %.150s is catching up: %u tables %.250s",
+				 reps[i].label, behind, what);
+	}
+	return r;
+}
+
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 {
 	char brokers[4096], fp[PH_SCHEMA_FP_LEN + 1] = "";
@@ -688,6 +762,10 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 		r = copy_schema(run, reps, n, msg, msglen);
 	for (int i = 0; i < n && r == 0; i++)
 		r = sync_replica(run, &reps[i], brokers, fp, msg, msglen);
+	if (r == 0)
+		r = tidy_removed_replicas(run, reps, n, msg, msglen);
+	if (r == 0)
+		r = replica_lag(run, reps, n, msg, msglen);
 	close_replicas(reps, n);
 	forget_refused(run, r);
 	if (r < 0) {
@@ -698,7 +776,8 @@ int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen)
 	for (unsigned b = 0; b < run->buckets; b++)
 		run->bucket_schema_ready[b] = true;
 	record_schema_status(run, fp);
-	schema_mark_checked(run);
+	if (!run->ch_lag[0])
+		schema_mark_checked(run); /* else: looked at again on the next reconcile */
 	return 0;
 }
 

@@ -105,6 +105,18 @@ struct posthog_controller {
 /* The scope watching ns, or NULL. */
 struct phc_scope *phc_scope_for(struct posthog_controller *p, const char *ns);
 
+/* What the membership steps of a stateful stage decided (scale.c). */
+struct phc_scale {
+	bool settled;            /* the membership is what the spec asks */
+	char message[1024];      /* why not, for the stage's condition */
+	const char *fail_reason; /* a Degraded reason, or NULL */
+	int zk_members;          /* committed ZooKeeper participants; 0 unknown */
+	int kafka_controllers;   /* controller pods ready; -1 unknown */
+	int kafka_brokers;       /* broker StatefulSet replicas; -1 unknown */
+	char reassignment[512];  /* the reassignment in progress, or "" */
+	char reassignment_job[128]; /* its Job, or "" */
+};
+
 /* One reconcile of one PostHog: what it read, and the status it builds. */
 struct phc_run {
 	struct posthog_controller *p;
@@ -129,6 +141,8 @@ struct phc_run {
 	uint64_t requeue_ms;    /* shortest requeue asked for; 0 = none */
 	cJSON *reshard;         /* the reshard plan for status.reshard (owned;
 				 * NULL: none) */
+	struct phc_scale scale; /* the stateful stage being walked */
+	char ch_lag[512];       /* a ClickHouse replica catching up, or "" */
 };
 
 /* Asks for a requeue after ms unless a shorter one is already asked. */
@@ -167,6 +181,28 @@ int phc_reshard_keep_shards(const struct phc_run *run);
  * recorded (Degraded) and retried by a requeue after the backoff.
  */
 int phc_reshard_step(struct phc_run *run, bool clickhouse_ready, bool schema_ready);
+
+/* ---- scale.c, scale_kafka.c ------------------------------------------------ */
+
+/*
+ * Before the apply of stage ("zookeeper" or "kafka"): takes the next
+ * membership step and sets the desired StatefulSets' replicas to what that
+ * step allows. sc says whether the membership is settled and why not.
+ * Returns 0, or a negative errno for a failure (sc->fail_reason names its
+ * Degraded reason; logged).
+ */
+int phc_scale_prepare(struct phc_run *run, const char *stage, struct phc_scale *sc);
+int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc);
+/* Adds the stage's membership fields (members, controllers, brokers,
+ * reassignment) from run->scale to its status.components entry. */
+void phc_scale_record(const struct phc_run *run, const char *stage, cJSON *component);
+/* The desired object of kind named name in stage, or NULL. Borrowed. */
+cJSON *phc_desired_object(struct phc_run *run, const char *stage, const char *kind,
+			  const char *name);
+/* Sets obj's spec.replicas. */
+void phc_set_replicas(cJSON *obj, int replicas);
+/* The pods of a live StatefulSet ready at its current revision. */
+int phc_sts_ready(const cJSON *live);
 
 /* ---- safety.c ------------------------------------------------------------- */
 

@@ -201,6 +201,7 @@ static void record_component(struct phc_run *run, int stage, const struct tally 
 	if (!stage_info[stage].status_key)
 		return;
 	c = status_component(run, stage_info[stage].status_key);
+	phc_scale_record(run, ph_stages[stage], c);
 	if (external)
 		cJSON_AddTrueToObject(c, "external");
 	cJSON_AddNumberToObject(c, "replicas", t->replicas);
@@ -236,7 +237,16 @@ static int run_stage(struct phc_run *run, int stage, bool gate, const char *gate
 		record_component(run, stage, &t, false);
 		return 0;
 	}
-	r = apply_stage(run, stage, -1, &t);
+	/* ZooKeeper's and Kafka's membership steps set their StatefulSets'
+	 * replicas first (scale.c). */
+	r = phc_scale_prepare(run, ph_stages[stage], &run->scale);
+	if (run->scale.fail_reason)
+		fail(run, run->scale.fail_reason, run->scale.message);
+	r = first_error(r, apply_stage(run, stage, -1, &t));
+	if (!run->scale.settled) {
+		t.all_ready = false;
+		snprintf(t.message, sizeof(t.message), "%.500s", run->scale.message);
+	}
 	run->stage_ready[stage] = t.all_ready;
 	record_component(run, stage, &t, t.all_ready);
 	if (cond)
@@ -398,6 +408,13 @@ static int run_schema(struct phc_run *run)
 	} else {
 		set_cond(run, "SchemaReady", true, "Ready", "");
 		phc_requeue(run, PHC_SCHEMA_POLL_MS);
+		if (run->ch_lag[0]) {
+			/* An added replica is not Ready before it has the
+			 * shard's parts (chreplica.h). */
+			set_cond(run, "ClickHouseReady", false, "ReplicaCatchingUp", run->ch_lag);
+			run->stage_ready[ST_CLICKHOUSE] = false;
+			phc_requeue(run, 5000);
+		}
 	}
 	for (unsigned b = 0; b < run->buckets; b++)
 		set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);

@@ -7,6 +7,7 @@
  * what to do instead.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,12 +118,51 @@ static int check_kafka(struct phc_run *run, char *msg, size_t msglen)
 	return -EPERM;
 }
 
+/* The KRaft voter set is fixed (Kafka 3.8's static quorum), and a Kafka
+ * whose brokers were also its controllers (an earlier operator version)
+ * cannot hand its metadata to a separate quorum in place. */
+static int check_kafka_controllers(struct phc_run *run, char *msg, size_t msglen)
+{
+	int want = spec_int(run->spec, "kafka", "controllers");
+	int live = live_replicas(run, "kafka-controller");
+	char name[96];
+	cJSON *cm;
+	const cJSON *props;
+	bool combined;
+
+	if (ph_is_external(run->spec, "kafka"))
+		return 0;
+	if (live > 0 && live != want) {
+		snprintf(msg, msglen,
+			 "spec.kafka.controllers %d differs from the running KRaft controller quorum of %d: "
+			 "the voter set is fixed once created; set it back to %d", want, live, live);
+		return -EPERM;
+	}
+	if (ph_child_name(run->name, "kafka", name, sizeof(name)) < 0)
+		return 0;
+	cm = informer_get(run->scope->children[PHC_CONFIGMAP], run->ns, name);
+	props = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "data"),
+						 "server.properties");
+	combined = cJSON_IsString(props) && strstr(props->valuestring, "process.roles=broker,controller");
+	cJSON_Delete(cm);
+	if (!combined)
+		return 0;
+	snprintf(msg, msglen,
+		 "spec.kafka.controllers: this Kafka runs brokers that are also its KRaft controllers "
+		 "(made by an earlier operator version); its metadata cannot move to a separate "
+		 "controller quorum in place. Nothing was changed; move the data to a new PostHog's Kafka "
+		 "(docs/scaling.md)");
+	return -EPERM;
+}
+
 int phc_check_safe_change(struct phc_run *run, char *msg, size_t msglen)
 {
 	int r = check_zookeeper(run, msg, msglen);
 
 	if (r == 0)
 		r = check_kafka(run, msg, msglen);
+	if (r == 0)
+		r = check_kafka_controllers(run, msg, msglen);
 	/* Fewer ClickHouse shards are not refused: the reshard plan empties
 	 * the removed shards before their StatefulSets go (reshard.c). */
 	return r;

@@ -1213,18 +1213,87 @@ class PostHogE2E(unittest.TestCase):
     def test_03_scale_components(self):
         ready_gen()
         name = ph_name()
-        patch_ph({"spec": {"zookeeper": {"replicas": 3}, "kafka": {"brokers": 2},
+        patch_ph({"spec": {"kafka": {"brokers": 2},
                            "pluginServer": {"ingestion": {"replicas": 2}}}})
-        zk = wait_for("zookeeper scaled", lambda: get("statefulset", name + "-zookeeper")["spec"]["replicas"] == 3)
-        self.assertTrue(zk)
         wait_for("kafka scaled", lambda: get("statefulset", name + "-kafka")["spec"]["replicas"] == 2)
         wait_for("ingestion scaled",
                  lambda: get("deployment", name + "-plugins-ingestion-0")["spec"]["replicas"] == 2)
         # (A change of clickhouse.shards starts a reshard plan and its Job:
         # e2e/reshard, on three real ClickHouse servers.)
         ph = ready_gen()
-        self.assertEqual(ph["status"]["components"]["zookeeper"]["readyReplicas"], 3)
+        self.assertEqual(ph["status"]["components"]["kafka"]["brokers"], 2)
         self.assertIn("Scaled", event_reasons(name))
+
+    def test_03a_zookeeper_grows_only_through_the_ensemble(self):
+        """Issue 16: ZooKeeper's membership changes by reconfig, one
+        member at a time, against the ensemble itself. The pods here run
+        nothing, so no ensemble answers: the operator adds no pod and says
+        why, and setting the size back settles it."""
+        ph = ready_gen()
+        name = ph_name()
+        before = get("statefulset", name + "-zookeeper")["spec"]["replicas"]
+        patch_ph({"spec": {"zookeeper": {"replicas": before + 2}}})
+        c = wait_for("ZooKeeperReady False with the membership step", lambda: (
+            lambda c: c if c and c["status"] == "False" and "ZooKeeper membership" in c["message"]
+            else None)(condition(get("posthog", name), "ZooKeeperReady")))
+        self.assertIn("zookeeper", c["message"])
+        time.sleep(2)
+        self.assertEqual(get("statefulset", name + "-zookeeper")["spec"]["replicas"], before)
+        patch_ph({"spec": {"zookeeper": {"replicas": before}}})
+        ph = ready_gen()
+        self.assertEqual(get("statefulset", name + "-zookeeper")["spec"]["replicas"], before)
+
+    def test_03c_kafka_controllers_apart_and_drain_before_shrink(self):
+        """Issue 16: a KRaft controller StatefulSet beside the brokers;
+        adding a broker runs a move Job after it started; removing one
+        runs the drain Job first, and the broker StatefulSet shrinks only
+        once that Job completed."""
+        ph = ready_gen()
+        name = ph_name()
+        ctl = get("statefulset", name + "-kafka-controller")
+        self.assertEqual(ctl["spec"]["replicas"], ph["spec"]["kafka"].get("controllers", 3))
+        self.assertIn("process.roles=controller\n",
+                      get("configmap", name + "-kafka-controller")["data"]["server.properties"])
+        props = get("configmap", name + "-kafka")["data"]["server.properties"]
+        self.assertIn("process.roles=broker\n", props)
+        self.assertIn("controller.quorum.voters=1000@%s-kafka-controller-0." % name, props)
+        b = get("statefulset", name + "-kafka")["spec"]["replicas"]
+        # The replication factor stays b, so that going back to b is allowed.
+        patch_ph({"spec": {"kafka": {"brokers": b + 1, "topics": {"replicationFactor": b}}}})
+        wait_for("broker StatefulSet at %d" % (b + 1),
+                 lambda: get("statefulset", name + "-kafka")["spec"]["replicas"] == b + 1)
+        ph = ready_gen()
+        self.assertEqual(ph["status"]["components"]["kafka"]["brokers"], b + 1)
+        patch_ph({"spec": {"kafka": {"brokers": b}}})
+        marker = "%s-kafka-move-%d-%d-" % (name, b + 1, b)
+        # Jobs are read before the StatefulSet in each round: a shrink seen
+        # in a round must follow a drain Job that was complete in it or an
+        # earlier one (the operator deletes it once it is no longer needed).
+        job, complete_before_shrink = None, False
+        deadline = time.time() + 120
+        while True:
+            self.assertLess(time.time(), deadline, "the broker StatefulSet never shrank")
+            jobs = [j for j in get("jobs", selector="app.kubernetes.io/instance=" + name)["items"]
+                    if j["metadata"]["name"].startswith(marker)]
+            done = any(c["type"] == "Complete" and c["status"] == "True"
+                       for j in jobs for c in (j.get("status") or {}).get("conditions") or [])
+            job = jobs[0] if jobs else job
+            complete_before_shrink = complete_before_shrink or done
+            replicas = get("statefulset", name + "-kafka")["spec"]["replicas"]
+            if replicas == b:
+                break
+            self.assertEqual(replicas, b + 1)
+            time.sleep(0.1)
+        self.assertIsNotNone(job, "no drain Job before the StatefulSet shrank")
+        self.assertTrue(complete_before_shrink, "the StatefulSet shrank before the drain Job completed")
+        env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        self.assertEqual(env["REMOVED"], str(b))
+        self.assertEqual(env["KEEP"], ",".join(str(i) for i in range(b)))
+        self.assertIn("kafka-reassign-partitions.sh", job["spec"]["template"]["spec"]["containers"][0]["command"][2])
+        ph = ready_gen()
+        self.assertEqual(ph["status"]["components"]["kafka"]["brokers"], b)
+        patch_ph({"spec": {"kafka": {"topics": {"replicationFactor": None}}}})
+        ready_gen()
 
     def test_03b_autoscaling_takes_over_replicas_without_a_dip(self):
         """Issue 21 item 5: enabling autoscaling hands spec.replicas to the
