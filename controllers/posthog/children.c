@@ -362,7 +362,8 @@ int phc_prune(struct phc_run *run, struct kube_status *first)
 			struct kube_status st = {0};
 			int r;
 
-			if (!name || is_desired(run->desired, k, name))
+			if (!name || is_desired(run->desired, k, name) ||
+			    phc_scale_keeps(run, k, name))
 				continue;
 			/* A Job that has neither succeeded nor failed is left to finish. */
 			if (k == PHC_JOB && !phc_job_condition(obj, "Complete") &&

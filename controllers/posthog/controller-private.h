@@ -115,6 +115,8 @@ struct phc_scale {
 	int kafka_brokers;       /* broker StatefulSet replicas; -1 unknown */
 	char reassignment[512];  /* the reassignment in progress, or "" */
 	char reassignment_job[128]; /* its Job, or "" */
+	char last_move[256];     /* the last move that completed, or "" (kept) */
+	char last_move_job[128]; /* its Job, kept until the next move, or "" */
 };
 
 /* One reconcile of one PostHog: what it read, and the status it builds. */
@@ -196,6 +198,10 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc);
 /* Adds the stage's membership fields (members, controllers, brokers,
  * reassignment) from run->scale to its status.components entry. */
 void phc_scale_record(const struct phc_run *run, const char *stage, cJSON *component);
+/* True for a child prune must leave: the last completed Kafka move Job,
+ * which status.components.kafka.lastMoveJob (of the status being written)
+ * names. */
+bool phc_scale_keeps(const struct phc_run *run, int kind, const char *name);
 /* The desired object of kind named name in stage, or NULL. Borrowed. */
 cJSON *phc_desired_object(struct phc_run *run, const char *stage, const char *kind,
 			  const char *name);

@@ -144,6 +144,22 @@ int phc_scale_prepare(struct phc_run *run, const char *stage, struct phc_scale *
 	return 0;
 }
 
+/* The last completed move, kept in status until the next one replaces it.
+ * A stage behind a closed gate took no step: the last move stays as the
+ * PostHog's status had it. */
+static void record_last_move(const struct phc_run *run, const struct phc_scale *sc,
+			     cJSON *component)
+{
+	const cJSON *was = util_json_get(run->ph, "status.components.kafka");
+	const char *job = sc->last_move_job[0] ? sc->last_move_job : util_json_str(was, "lastMoveJob");
+	const char *what = sc->last_move_job[0] ? sc->last_move : util_json_str(was, "lastMove");
+
+	if (!job)
+		return;
+	cJSON_AddStringToObject(component, "lastMove", what ? what : "");
+	cJSON_AddStringToObject(component, "lastMoveJob", job);
+}
+
 void phc_scale_record(const struct phc_run *run, const char *stage, cJSON *component)
 {
 	const struct phc_scale *sc = &run->scale;
@@ -159,5 +175,6 @@ void phc_scale_record(const struct phc_run *run, const char *stage, cJSON *compo
 			cJSON_AddStringToObject(component, "reassignment", sc->reassignment);
 		if (sc->reassignment_job[0])
 			cJSON_AddStringToObject(component, "reassignmentJob", sc->reassignment_job);
+		record_last_move(run, sc, component);
 	}
 }

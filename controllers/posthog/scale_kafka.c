@@ -12,7 +12,11 @@
  *
  * status.components.kafka.brokers records the count whose move finished,
  * and reassignmentJob the Job in progress, so a restarted operator picks
- * up where it was.
+ * up where it was. A move that completed is recorded as lastMove and
+ * lastMoveJob, with a KafkaBrokersDrained or KafkaReplicasSpread Event, in
+ * the same reconcile that acts on it (the shrink, for a drain); its Job is
+ * kept, complete, until the next move replaces it, so that what justified
+ * a shrink stays readable (prune asks phc_scale_keeps).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +37,20 @@ static void record(struct phc_scale *sc, const char *fmt, int a, int b, const ch
 	snprintf(sc->reassignment_job, sizeof(sc->reassignment_job), "%s", job);
 	snprintf(sc->message, sizeof(sc->message), "Kafka: %s (Job %s)", sc->reassignment, job);
 	sc->settled = false;
+}
+
+/* The move Job has completed: record it, and say so once (the status
+ * this reconcile read names another Job, or none). */
+static void completed(struct phc_run *run, struct phc_scale *sc, const char *job,
+		      const char *reason, const char *what)
+{
+	const char *seen = util_json_get_str(run->status, "components.kafka.lastMoveJob", "");
+
+	snprintf(sc->last_move, sizeof(sc->last_move), "%s", what);
+	snprintf(sc->last_move_job, sizeof(sc->last_move_job), "%s", job);
+	if (strcmp(seen, job))
+		recorder_event(run->p->recorder, run->ph, "Normal", reason, "Scale",
+			       "Job %s completed: %s", job, what);
 }
 
 /* Adds the move Job to the desired children (so that the stage applies
@@ -72,6 +90,9 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc)
 	sc->kafka_controllers = -1;
 	sc->kafka_brokers = -1;
 	sc->reassignment[0] = sc->reassignment_job[0] = '\0';
+	snprintf(sc->last_move, sizeof(sc->last_move), "%s", util_json_get_str(ks, "lastMove", ""));
+	snprintf(sc->last_move_job, sizeof(sc->last_move_job), "%s",
+		 util_json_get_str(ks, "lastMoveJob", ""));
 	if (ph_is_external(run->spec, "kafka") || ph_child_name(run->name, "kafka", name, sizeof(name)) < 0)
 		return 0;
 	snprintf(cname, sizeof(cname), "%s-controller", name);
@@ -105,6 +126,12 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc)
 		if (r < 0)
 			return r;
 		if (complete) {
+			char what[160];
+
+			snprintf(what, sizeof(what),
+				 "no partition replica left on brokers %d..%d; the broker StatefulSet "
+				 "shrinks from %d to %d", want, live_n - 1, live_n, want);
+			completed(run, sc, job, "KafkaBrokersDrained", what);
 			phc_set_replicas(desired, want);
 			sc->kafka_brokers = want;
 			snprintf(sc->message, sizeof(sc->message),
@@ -127,6 +154,11 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc)
 		if (r < 0)
 			return r;
 		if (complete) {
+			char what[160];
+
+			snprintf(what, sizeof(what), "partition replicas spread over brokers 0..%d",
+				 want - 1);
+			completed(run, sc, job, "KafkaReplicasSpread", what);
 			sc->kafka_brokers = want;
 			return 0;
 		}
@@ -146,4 +178,11 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc)
 	}
 	phc_requeue(run, 10000);
 	return 0;
+}
+
+bool phc_scale_keeps(const struct phc_run *run, int kind, const char *name)
+{
+	const char *kept = util_json_get_str(run->status, "components.kafka.lastMoveJob", NULL);
+
+	return kind == PHC_JOB && kept && !strcmp(kept, name);
 }
