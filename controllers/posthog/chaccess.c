@@ -673,7 +673,7 @@ static int tidy_removed_replicas(struct phc_run *run, struct replica *reps, int 
 				 size_t msglen)
 {
 	const cJSON *zk_ext = util_json_get(run->spec, "zookeeper.external");
-	struct ph_replica_drop d = {.database = database_of(run->spec),
+	struct phc_replica_drop d = {.database = database_of(run->spec),
 				    .keep = (unsigned)util_json_num(cJSON_GetObjectItemCaseSensitive(
 					    run->spec, "clickhouse"), "replicasPerShard", 1)};
 	char hosts[4096] = "", prefix[320], why[1024];
@@ -702,7 +702,7 @@ static int tidy_removed_replicas(struct phc_run *run, struct replica *reps, int 
 			continue;
 		snprintf(prefix, sizeof(prefix), "%.*s", (int)(len - 1), reps[i].label);
 		d.prefix = prefix;
-		r = ph_replica_drop_removed(reps[i].ch, &d, why, sizeof(why));
+		r = phc_replica_drop_removed(reps[i].ch, &d, why, sizeof(why));
 		if (r < 0)
 			snprintf(msg, msglen, "dropping removed replicas' metadata on %s: %s",
 				 reps[i].label, why);
@@ -725,7 +725,7 @@ static int replica_lag(struct phc_run *run, struct replica *reps, int n, char *m
 
 	run->ch_lag[0] = '\0';
 	for (int i = 0; i < n && r == 0 && !run->ch_lag[0]; i++) {
-		r = ph_replica_lag(reps[i].ch, database_of(run->spec), &behind, what, sizeof(what), why,
+		r = phc_replica_lag(reps[i].ch, database_of(run->spec), &behind, what, sizeof(what), why,
 				   sizeof(why));
 		if (r < 0)
 			snprintf(msg, msglen, "reading the replication queue of %s: %s", reps[i].label, why);

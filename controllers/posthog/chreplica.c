@@ -15,7 +15,7 @@
 #include "chreplica.h"
 #include "api/posthog/posthog.h"
 
-bool ph_replica_is_removed(const char *name, const char *prefix, unsigned keep)
+bool phc_replica_is_removed(const char *name, const char *prefix, unsigned keep)
 {
 	size_t n = strlen(prefix);
 	unsigned long v = 0;
@@ -73,7 +73,7 @@ static int server_has_drop_replica(struct ch_client *c, bool *has, char *err, si
 	if (r < 0)
 		return r;
 	v = field(cJSON_GetArrayItem(rows, 0), "v");
-	if (!v || ph_version_cmp(v, PH_DROP_REPLICA_SINCE, &cmp) < 0) {
+	if (!v || ph_version_cmp(v, PHC_DROP_REPLICA_SINCE, &cmp) < 0) {
 		snprintf(err, errlen, "ClickHouse reports version \"%.60s\"", v ? v : "");
 		r = -EPROTO;
 	}
@@ -107,7 +107,7 @@ static int drop_sql(struct ch_client *c, const char *db, const char *table, cons
 }
 
 /* Drops the removed replicas of one table. z is opened on first need. */
-static int drop_table(struct ch_client *c, struct ph_replica_drop *d, bool sql, struct zk **z,
+static int drop_table(struct ch_client *c, struct phc_replica_drop *d, bool sql, struct zk **z,
 		      const cJSON *row, char *err, size_t errlen)
 {
 	const char *table = field(row, "table"), *path = field(row, "zookeeper_path");
@@ -123,7 +123,7 @@ static int drop_table(struct ch_client *c, struct ph_replica_drop *d, bool sql, 
 	cJSON_ArrayForEach(n, names) {
 		const char *name = field(n, "name");
 
-		if (r < 0 || !name || !ph_replica_is_removed(name, d->prefix, d->keep))
+		if (r < 0 || !name || !phc_replica_is_removed(name, d->prefix, d->keep))
 			continue;
 		snprintf(rpath, sizeof(rpath), "%s/replicas/%s", path, name);
 		cJSON_Delete(state);
@@ -147,7 +147,7 @@ static int drop_table(struct ch_client *c, struct ph_replica_drop *d, bool sql, 
 	return r;
 }
 
-int ph_replica_drop_removed(struct ch_client *c, struct ph_replica_drop *d, char *err,
+int phc_replica_drop_removed(struct ch_client *c, struct phc_replica_drop *d, char *err,
 			    size_t errlen)
 {
 	cJSON *rows = NULL;
@@ -183,7 +183,7 @@ int ph_replica_drop_removed(struct ch_client *c, struct ph_replica_drop *d, char
 	return r;
 }
 
-int ph_replica_lag(struct ch_client *c, const char *database, unsigned *behind, char *what,
+int phc_replica_lag(struct ch_client *c, const char *database, unsigned *behind, char *what,
 		   size_t whatlen, char *err, size_t errlen)
 {
 	cJSON *rows = NULL;

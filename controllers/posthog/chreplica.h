@@ -22,12 +22,12 @@
 struct ch_client;
 
 /* True when name is "<prefix><digits>" with digits >= keep (pure). */
-bool ph_replica_is_removed(const char *name, const char *prefix, unsigned keep);
+bool phc_replica_is_removed(const char *name, const char *prefix, unsigned keep);
 
 /* The first ClickHouse version with SYSTEM DROP REPLICA. */
-#define PH_DROP_REPLICA_SINCE "20.5"
+#define PHC_DROP_REPLICA_SINCE "20.5"
 
-struct ph_replica_drop {
+struct phc_replica_drop {
 	const char *database;   /* the PostHog database */
 	const char *prefix;     /* "<ph>-clickhouse-<shard>-" */
 	unsigned keep;          /* replicas kept: ordinals 0 .. keep-1 */
@@ -41,7 +41,7 @@ struct ph_replica_drop {
  * replicated table of d->database that has more replicas than active ones.
  * Returns 0 or a negative errno with the reason in err.
  */
-int ph_replica_drop_removed(struct ch_client *c, struct ph_replica_drop *d, char *err,
+int phc_replica_drop_removed(struct ch_client *c, struct phc_replica_drop *d, char *err,
 			    size_t errlen);
 
 /*
@@ -50,7 +50,7 @@ int ph_replica_drop_removed(struct ch_client *c, struct ph_replica_drop *d, char
  * number of tables that have not (0 = caught up) and what the first one
  * waits for in what (may be NULL). Returns 0 or a negative errno.
  */
-int ph_replica_lag(struct ch_client *c, const char *database, unsigned *behind, char *what,
+int phc_replica_lag(struct ch_client *c, const char *database, unsigned *behind, char *what,
 		   size_t whatlen, char *err, size_t errlen);
 
 #endif

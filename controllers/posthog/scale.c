@@ -82,7 +82,7 @@ static int scale_zookeeper(struct phc_run *run, struct phc_scale *sc)
 {
 	int want = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(run->spec, "zookeeper"), "replicas", 3);
 	char name[96], hosts[320], err[900] = "";
-	struct ph_zk_scale s = {.want = want, .server = zk_server, .userdata = (void *)run->name,
+	struct phc_zk_scale s = {.want = want, .server = zk_server, .userdata = (void *)run->name,
 				.wait_ms = 5000, .hosts = hosts};
 	struct ph_zk_step st = {0};
 	cJSON *live, *desired;
@@ -105,7 +105,7 @@ static int scale_zookeeper(struct phc_run *run, struct phc_scale *sc)
 		return 0;
 	snprintf(hosts, sizeof(hosts), "%s-zookeeper.%s.svc:%d", run->name, run->ns,
 		 PH_ZOOKEEPER_CLIENT_PORT);
-	r = ph_zk_scale_step(&s, &st, err, sizeof(err));
+	r = phc_zk_scale_step(&s, &st, err, sizeof(err));
 	phc_set_replicas(desired, s.pods);
 	if (r == -EAGAIN || r == -EBUSY || r == -ETIMEDOUT || r == -ESTALE || r == -EHOSTUNREACH) {
 		/* The ensemble is between states: look again soon. */

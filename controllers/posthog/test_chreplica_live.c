@@ -6,7 +6,7 @@
  * CLICKHOUSE_URL_B, CLICKHOUSE_DIR_B, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
  * ZOOKEEPER_HOSTS); skipped (77) without them.
  *
- * The added replica catches up (ph_replica_lag reaches 0 and it has the
+ * The added replica catches up (phc_replica_lag reaches 0 and it has the
  * rows); while it runs, lowering the replicas to one drops nothing (it is
  * active); once it is stopped, its metadata is dropped from ZooKeeper and
  * the survivor's system.replicas counts one replica, with one znode under
@@ -78,7 +78,7 @@ static const char *const tables[] = {"sharded_events", "sharded_persons"};
 START_TEST(test_removed_replica_is_dropped)
 {
 	struct ch_client *a = client(getenv("CLICKHOUSE_URL")), *b = client(getenv("CLICKHOUSE_URL_B"));
-	struct ph_replica_drop d = {.database = "posthog", .prefix = "ph-clickhouse-0-", .keep = 1,
+	struct phc_replica_drop d = {.database = "posthog", .prefix = "ph-clickhouse-0-", .keep = 1,
 				    .zk_hosts = getenv("ZOOKEEPER_HOSTS")};
 	char err[1024] = "", what[256] = "", cmd[1024], sql[512];
 	unsigned behind = 1;
@@ -101,7 +101,7 @@ START_TEST(test_removed_replica_is_dropped)
 
 	/* The added replica catches up: Ready only then. */
 	for (tries = 0; tries < 300; tries++) {
-		ck_assert_msg(ph_replica_lag(b, "posthog", &behind, what, sizeof(what), err,
+		ck_assert_msg(phc_replica_lag(b, "posthog", &behind, what, sizeof(what), err,
 					     sizeof(err)) == 0, "%s", err);
 		if (behind == 0)
 			break;
@@ -113,7 +113,7 @@ START_TEST(test_removed_replica_is_dropped)
 			 "WHERE database = 'posthog'", "2");
 
 	/* Lowered to one replica while the second still runs: left alone. */
-	ck_assert_msg(ph_replica_drop_removed(a, &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(phc_replica_drop_removed(a, &d, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(d.dropped, 0);
 
 	/* The StatefulSet removes the pod: the server stops. */
@@ -133,7 +133,7 @@ START_TEST(test_removed_replica_is_dropped)
 	assert_scalar(a, "SELECT toString(max(total_replicas)) AS v FROM system.replicas "
 			 "WHERE database = 'posthog'", "2");
 
-	ck_assert_msg(ph_replica_drop_removed(a, &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(phc_replica_drop_removed(a, &d, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(d.dropped, 2); /* one per table */
 	ck_assert_uint_eq(d.active, 0);
 	assert_scalar(a, "SELECT toString(max(total_replicas)) AS v FROM system.replicas "
@@ -148,7 +148,7 @@ START_TEST(test_removed_replica_is_dropped)
 	exec_ok(a, "INSERT INTO posthog.sharded_events VALUES (5000)");
 	assert_scalar(a, "SELECT toString(count()) AS v FROM posthog.sharded_events", "1001");
 	/* Again: nothing left to drop. */
-	ck_assert_msg(ph_replica_drop_removed(a, &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(phc_replica_drop_removed(a, &d, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(d.dropped, 0);
 	fprintf(stderr, "chreplica live: replica ph-clickhouse-0-1 caught up, was left while active, "
 			"dropped from 2 tables once stopped; survivor total_replicas 1\n");

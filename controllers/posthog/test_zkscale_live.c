@@ -221,12 +221,12 @@ static void converge(int want, unsigned *steps)
 	char err[1024];
 
 	for (;;) {
-		struct ph_zk_scale s = {.hosts = E.hosts, .pods = pods(), .ready = ready_pods(),
+		struct phc_zk_scale s = {.hosts = E.hosts, .pods = pods(), .ready = ready_pods(),
 					.want = want, .server = server_statement, .wait_ms = 10000};
 		int r;
 
 		ck_assert_msg(now_ms() < deadline, "no convergence to %d: last step %s", want, st.why);
-		r = ph_zk_scale_step(&s, &st, err, sizeof(err));
+		r = phc_zk_scale_step(&s, &st, err, sizeof(err));
 		if (r == -EAGAIN || r == -ETIMEDOUT || r == -EBUSY) {
 			fprintf(stderr, "zkscale: retry (%s)\n", err);
 			sleep_ms(500);

@@ -1,6 +1,6 @@
 /*
  * zkscale: one step of a membership change, against the ensemble itself
- * (pkg/zk). The plan is zkscale.c's.
+ * (pkg/zk). The plan is api/posthog/zkplan.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,10 +21,10 @@ static int quorum_write(struct zk *z, const struct ph_zk_step *st, const char *w
 
 	snprintf(data, sizeof(data), "%s %s %d", when,
 		 st->action == PH_ZK_ADD ? "add" : "remove", st->id);
-	return zk_put(z, PH_ZK_PROBE_PATH, data, err, errlen);
+	return zk_put(z, PHC_ZK_PROBE_PATH, data, err, errlen);
 }
 
-static int reconfig(struct zk *z, const struct ph_zk_scale *s, const struct zk_config *cfg,
+static int reconfig(struct zk *z, const struct phc_zk_scale *s, const struct zk_config *cfg,
 		    const struct ph_zk_step *st, char *err, size_t errlen)
 {
 	char joining[512] = "", leaving[16] = "";
@@ -48,7 +48,7 @@ static int reconfig(struct zk *z, const struct ph_zk_scale *s, const struct zk_c
 	return r;
 }
 
-int ph_zk_scale_step(const struct ph_zk_scale *s, struct ph_zk_step *step, char *err,
+int phc_zk_scale_step(const struct phc_zk_scale *s, struct ph_zk_step *step, char *err,
 		     size_t errlen)
 {
 	struct zk_config *cfg = util_xcalloc(1, sizeof(*cfg));

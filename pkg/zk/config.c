@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zookeeper/zookeeper.h>
-
 #include "zk.h"
 
 static int bad(char *err, size_t errlen, const char *line, size_t n, const char *why)
@@ -129,40 +127,6 @@ int zk_config_parse(const char *text, struct zk_config *out, char *err, size_t e
 	qsort(c.servers, c.n, sizeof(c.servers[0]), by_id);
 	*out = c;
 	return 0;
-}
-
-int zk_errno(int rc)
-{
-	switch (rc) {
-	case ZOK:
-		return 0;
-	case ZNONODE:
-		return -ENOENT;
-	case ZNODEEXISTS:
-		return -EEXIST;
-	case ZNOTEMPTY:
-		return -ENOTEMPTY;
-	case ZBADVERSION:
-		return -ESTALE;
-	case ZNEWCONFIGNOQUORUM:
-		return -EAGAIN;
-	case ZRECONFIGINPROGRESS:
-		return -EBUSY;
-	case ZRECONFIGDISABLED:
-		return -EOPNOTSUPP;
-	case ZNOAUTH:
-	case ZAUTHFAILED:
-		return -EACCES;
-	case ZBADARGUMENTS:
-		return -EINVAL;
-	case ZCONNECTIONLOSS:
-	case ZOPERATIONTIMEOUT:
-	case ZSESSIONEXPIRED:
-	case ZCLOSING:
-		return -ETIMEDOUT;
-	default:
-		return -EIO;
-	}
 }
 
 const char *zk_strerror(int err)

@@ -235,3 +235,37 @@ int zk_delete_tree(struct zk *z, const char *path, char *err, size_t errlen)
 		fail(err, errlen, rc, "deleting", path);
 	return zk_errno(rc);
 }
+
+int zk_errno(int rc)
+{
+	switch (rc) {
+	case ZOK:
+		return 0;
+	case ZNONODE:
+		return -ENOENT;
+	case ZNODEEXISTS:
+		return -EEXIST;
+	case ZNOTEMPTY:
+		return -ENOTEMPTY;
+	case ZBADVERSION:
+		return -ESTALE;
+	case ZNEWCONFIGNOQUORUM:
+		return -EAGAIN;
+	case ZRECONFIGINPROGRESS:
+		return -EBUSY;
+	case ZRECONFIGDISABLED:
+		return -EOPNOTSUPP;
+	case ZNOAUTH:
+	case ZAUTHFAILED:
+		return -EACCES;
+	case ZBADARGUMENTS:
+		return -EINVAL;
+	case ZCONNECTIONLOSS:
+	case ZOPERATIONTIMEOUT:
+	case ZSESSIONEXPIRED:
+	case ZCLOSING:
+		return -ETIMEDOUT;
+	default:
+		return -EIO;
+	}
+}

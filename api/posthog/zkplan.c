@@ -1,5 +1,5 @@
 /*
- * zkscale: the pure plan (see zkscale.h). One change at a time, and none
+ * zkplan: the pure plan (see zkplan.h). One change at a time, and none
  * while a pod is not ready: ZooKeeper's manual asks that a quorum of the
  * new configuration be connected and synced before a reconfig, and a
  * reconfig needs a quorum of both the old and the new configuration.
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zkscale.h"
+#include "zkplan.h"
 
 static int step(struct ph_zk_step *out, enum ph_zk_action a, int id, int replicas,
 		const char *fmt, int x, int y) __attribute__((format(printf, 5, 0)));

@@ -4,7 +4,7 @@
 
 #include <check.h>
 
-#include "zkscale.h"
+#include "zkplan.h"
 
 /* members "ppp" = servers 1..3 participants; 'o' an observer; "p-p" a gap
  * (servers 1 and 3). */
@@ -71,7 +71,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("zkscale");
+	Suite *s = suite_create("zkplan");
 	TCase *tc = tcase_create("plan");
 	SRunner *sr;
 	int failed;
