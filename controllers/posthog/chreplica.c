@@ -64,24 +64,6 @@ static bool has_row(const cJSON *rows, const char *name)
 	return false;
 }
 
-static int server_has_drop_replica(struct ch_client *c, bool *has, char *err, size_t errlen)
-{
-	cJSON *rows = NULL;
-	const char *v;
-	int cmp = -1, r = ch_query(c, "SELECT version() AS v", &rows, err, errlen);
-
-	if (r < 0)
-		return r;
-	v = field(cJSON_GetArrayItem(rows, 0), "v");
-	if (!v || ph_version_cmp(v, PHC_DROP_REPLICA_SINCE, &cmp) < 0) {
-		snprintf(err, errlen, "ClickHouse reports version \"%.60s\"", v ? v : "");
-		r = -EPROTO;
-	}
-	*has = cmp >= 0;
-	cJSON_Delete(rows);
-	return r;
-}
-
 static int drop_sql(struct ch_client *c, const char *db, const char *table, const char *replica,
 		    char *err, size_t errlen)
 {
@@ -106,8 +88,39 @@ static int drop_sql(struct ch_client *c, const char *db, const char *table, cons
 	return r;
 }
 
-/* Drops the removed replicas of one table. z is opened on first need. */
-static int drop_table(struct ch_client *c, struct phc_replica_drop *d, bool sql, struct zk **z,
+/*
+ * SYSTEM DROP REPLICA ... FROM TABLE, when the server's parser has it
+ * (*sql, true until a server answers SYNTAX_ERROR, 62 in ClickHouse's
+ * ErrorCodes.cpp: 18.16's ASTSystemQuery has no DROP_REPLICA); else the
+ * replica's znode tree through ZooKeeper, which is what the statement
+ * removes. z is opened on first need.
+ */
+static int drop_one(struct ch_client *c, struct phc_replica_drop *d, bool *sql, struct zk **z,
+		    const char *table, const char *name, const char *rpath, char *err,
+		    size_t errlen)
+{
+	int r = 0;
+
+	if (*sql) {
+		r = drop_sql(c, d->database, table, name, err, errlen);
+		if (r == 0 || ch_exception_code(err) != CH_SYNTAX_ERROR)
+			return r;
+		*sql = false; /* a server without the statement: ZooKeeper from now on */
+	}
+	if (!d->zk_hosts) {
+		snprintf(err, errlen, "the server has no SYSTEM DROP REPLICA and no ZooKeeper was "
+			 "given to drop removed replicas through");
+		return -EINVAL;
+	}
+	if (!*z)
+		r = zk_open(d->zk_hosts, 10000, 10000, z, err, errlen);
+	if (r == 0)
+		r = zk_delete_tree(*z, rpath, err, errlen);
+	return r;
+}
+
+/* Drops the removed replicas of one table. */
+static int drop_table(struct ch_client *c, struct phc_replica_drop *d, bool *sql, struct zk **z,
 		      const cJSON *row, char *err, size_t errlen)
 {
 	const char *table = field(row, "table"), *path = field(row, "zookeeper_path");
@@ -133,12 +146,8 @@ static int drop_table(struct ch_client *c, struct phc_replica_drop *d, bool sql,
 			d->active++;
 			continue;
 		}
-		if (r == 0 && sql)
-			r = drop_sql(c, d->database, table, name, err, errlen);
-		else if (r == 0 && !*z)
-			r = zk_open(d->zk_hosts, 10000, 10000, z, err, errlen);
-		if (r == 0 && !sql)
-			r = zk_delete_tree(*z, rpath, err, errlen);
+		if (r == 0)
+			r = drop_one(c, d, sql, z, table, name, rpath, err, errlen);
 		if (r == 0)
 			d->dropped++;
 	}
@@ -154,7 +163,7 @@ int phc_replica_drop_removed(struct ch_client *c, struct phc_replica_drop *d, ch
 	const cJSON *row;
 	struct zk *z = NULL;
 	struct buf q;
-	bool sql = false;
+	bool sql = true;
 	int r;
 
 	d->dropped = d->active = 0;
@@ -167,16 +176,10 @@ int phc_replica_drop_removed(struct ch_client *c, struct phc_replica_drop *d, ch
 	if (r == 0)
 		r = ch_query(c, buf_str(&q), &rows, err, errlen);
 	buf_free(&q);
-	if (r == 0 && cJSON_GetArraySize(rows) > 0)
-		r = server_has_drop_replica(c, &sql, err, errlen);
-	if (r == 0 && !sql && !d->zk_hosts) {
-		snprintf(err, errlen, "no ZooKeeper to drop removed replicas through");
-		r = -EINVAL;
-	}
 	cJSON_ArrayForEach(row, rows) {
 		if (r < 0)
 			break;
-		r = drop_table(c, d, sql, &z, row, err, errlen);
+		r = drop_table(c, d, &sql, &z, row, err, errlen);
 	}
 	zk_close(z);
 	cJSON_Delete(rows);

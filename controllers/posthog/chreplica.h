@@ -9,7 +9,8 @@
  * holds) with an ordinal at or above the replicas kept. Its metadata is
  * dropped only once it is inactive (no "is_active" znode, which its
  * server holds while it runs): SYSTEM DROP REPLICA ... FROM TABLE where the
- * server has it (ClickHouse 20.5 and later), else by removing
+ * server's parser has it (18.16's has not: it answers SYNTAX_ERROR, and
+ * the operator then falls back), else by removing
  * <zookeeper_path>/replicas/<name> itself through ZooKeeper, which is what
  * that statement does (docs/scaling.md cites both).
  */
@@ -24,14 +25,11 @@ struct ch_client;
 /* True when name is "<prefix><digits>" with digits >= keep (pure). */
 bool phc_replica_is_removed(const char *name, const char *prefix, unsigned keep);
 
-/* The first ClickHouse version with SYSTEM DROP REPLICA. */
-#define PHC_DROP_REPLICA_SINCE "20.5"
-
 struct phc_replica_drop {
 	const char *database;   /* the PostHog database */
 	const char *prefix;     /* "<ph>-clickhouse-<shard>-" */
 	unsigned keep;          /* replicas kept: ordinals 0 .. keep-1 */
-	const char *zk_hosts;   /* ZooKeeper, for servers before 20.5 */
+	const char *zk_hosts;   /* ZooKeeper, for servers without the statement */
 	unsigned dropped;       /* out: replicas dropped (per table) */
 	unsigned active;        /* out: removed replicas still active, left */
 };

@@ -108,9 +108,10 @@ int ch_credential_clean(char *value, size_t *len, size_t *bad_at)
 
 /* The ClickHouse error code of an err text that ch_exec or ch_query left
  * ("Code: 81, e.displayText() = ..." gives 81), or -1 when it holds none.
- * CH_UNKNOWN_DATABASE and CH_TABLE_ALREADY_EXISTS are the codes callers
- * test (ClickHouse src/Common/ErrorCodes.cpp). */
+ * CH_UNKNOWN_DATABASE, CH_TABLE_ALREADY_EXISTS and CH_SYNTAX_ERROR are the
+ * codes callers test (ClickHouse src/Common/ErrorCodes.cpp). */
 #define CH_TABLE_ALREADY_EXISTS 57
+#define CH_SYNTAX_ERROR 62
 #define CH_UNKNOWN_DATABASE 81
 int ch_exception_code(const char *err) __attribute__((warn_unused_result));
 
