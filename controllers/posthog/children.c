@@ -353,6 +353,7 @@ int phc_prune(struct phc_run *run, struct kube_status *first)
 
 	for (int k = 0; k < PHC_NKINDS; k++) {
 		cJSON *owned = informer_list_by_owner(run->scope->children[k], run->uid);
+		const char *kept = k == PHC_JOB ? phc_scale_kept_job(run, owned) : NULL;
 		const cJSON *obj;
 
 		cJSON_ArrayForEach(obj, owned) {
@@ -363,7 +364,7 @@ int phc_prune(struct phc_run *run, struct kube_status *first)
 			int r;
 
 			if (!name || is_desired(run->desired, k, name) ||
-			    phc_scale_keeps(run, k, name))
+			    (kept && !strcmp(kept, name)))
 				continue;
 			/* A Job that has neither succeeded nor failed is left to finish. */
 			if (k == PHC_JOB && !phc_job_condition(obj, "Complete") &&

@@ -198,10 +198,10 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc);
 /* Adds the stage's membership fields (members, controllers, brokers,
  * reassignment) from run->scale to its status.components entry. */
 void phc_scale_record(const struct phc_run *run, const char *stage, cJSON *component);
-/* True for a child prune must leave: the last completed Kafka move Job,
- * which status.components.kafka.lastMoveJob (of the status being written)
- * names. */
-bool phc_scale_keeps(const struct phc_run *run, int kind, const char *name);
+/* The Job prune must leave among jobs (the PostHog's live Jobs): the
+ * Kafka move Job that completed last (by status.completionTime, then the
+ * generation its name ends with), or NULL. Borrowed from jobs. */
+const char *phc_scale_kept_job(const struct phc_run *run, const cJSON *jobs);
 /* The desired object of kind named name in stage, or NULL. Borrowed. */
 cJSON *phc_desired_object(struct phc_run *run, const char *stage, const char *kind,
 			  const char *name);

@@ -15,8 +15,8 @@
  * up where it was. A move that completed is recorded as lastMove and
  * lastMoveJob, with a KafkaBrokersDrained or KafkaReplicasSpread Event, in
  * the same reconcile that acts on it (the shrink, for a drain); its Job is
- * kept, complete, until the next move replaces it, so that what justified
- * a shrink stays readable (prune asks phc_scale_keeps).
+ * kept, complete, until a newer move completes, so that what justified a
+ * shrink stays readable (prune asks phc_scale_kept_job).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -180,9 +180,43 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc)
 	return 0;
 }
 
-bool phc_scale_keeps(const struct phc_run *run, int kind, const char *name)
+/* The trailing "-<n>" of a move Job's name (the PostHog's generation). */
+static long name_generation(const char *name)
 {
-	const char *kept = util_json_get_str(run->status, "components.kafka.lastMoveJob", NULL);
+	const char *dash = strrchr(name, '-');
+	long g = 0;
 
-	return kind == PHC_JOB && kept && !strcmp(kept, name);
+	for (const char *p = dash ? dash + 1 : ""; *p >= '0' && *p <= '9' && g < 1000000; p++)
+		g = g * 10 + (*p - '0');
+	return g;
+}
+
+/*
+ * The kept move Job is read from the live Jobs, not from status: a
+ * reconcile that runs on a cached PostHog older than the status write of
+ * the one that completed a move (a Job or StatefulSet event can bring it
+ * first) would otherwise prune the Job that justified the shrink.
+ */
+const char *phc_scale_kept_job(const struct phc_run *run, const cJSON *jobs)
+{
+	const char *best = NULL, *best_t = NULL;
+	char prefix[128];
+	const cJSON *j;
+
+	if (snprintf(prefix, sizeof(prefix), "%s-kafka-move-", run->name) >= (int)sizeof(prefix))
+		return NULL;
+	cJSON_ArrayForEach(j, jobs) {
+		const char *name = util_json_get_str(j, "metadata.name", NULL);
+		const char *t = util_json_get_str(j, "status.completionTime", "");
+		int c;
+
+		if (!name || strncmp(name, prefix, strlen(prefix)) || !phc_job_condition(j, "Complete"))
+			continue;
+		c = best ? strcmp(t, best_t) : 1;
+		if (c > 0 || (c == 0 && name_generation(name) > name_generation(best))) {
+			best = name;
+			best_t = t;
+		}
+	}
+	return best;
 }
