@@ -164,8 +164,20 @@ int phc_scale_kafka(struct phc_run *run, struct phc_scale *sc)
 		}
 		record(sc, "moving partition replicas onto brokers %d..%d, throttled", from, want - 1, job);
 	} else {
-		/* Shrunk: the StatefulSet follows once it is under way. */
+		/* Shrunk: the StatefulSet follows once it is under way. When the
+		 * reconcile that shrank it could not write its status (a 409),
+		 * this one still reads the drain in progress: record it here. */
 		sc->kafka_brokers = want;
+		live = old_job ? informer_get(run->scope->children[PHC_JOB], run->ns, old_job) : NULL;
+		if (live && phc_job_condition(live, "Complete")) {
+			char what[160];
+
+			snprintf(what, sizeof(what),
+				 "no partition replica left on brokers %d..%d; the broker StatefulSet "
+				 "shrinks from %d to %d", want, done - 1, done, want);
+			completed(run, sc, old_job, "KafkaBrokersDrained", what);
+		}
+		cJSON_Delete(live);
 		return 0;
 	}
 	if (failed) {
