@@ -1281,20 +1281,18 @@ class PostHogE2E(unittest.TestCase):
             return any(c["type"] == "Complete" and c["status"] == "True"
                        for c in (j.get("status") or {}).get("conditions") or [])
 
-        # Each round reads the Jobs, then the StatefulSet. The drain Job is
-        # kept once complete, so in the round that first sees the shrink it
-        # is there, and it must be complete; a Job read running just
-        # before a shrunk StatefulSet fails the test.
+        # Each round reads the StatefulSet, then the Jobs. Completion never
+        # goes back, so a drain Job read not complete after a shrunk
+        # StatefulSet proves a shrink before completion; the Job is kept
+        # once complete, so in the round that first sees the shrink it is
+        # there to read.
         running_beside_full = False
         deadline = time.time() + 120
         while True:
             self.assertLess(time.time(), deadline, "the broker StatefulSet never shrank")
-            jobs = drain_jobs()
             replicas = get("statefulset", name + "-kafka")["spec"]["replicas"]
+            jobs = drain_jobs()
             if replicas == b:
-                # (On a slow machine the Job may have been created, run and
-                # completed between the two reads: it is kept, so read it.)
-                jobs = jobs or drain_jobs()
                 self.assertEqual(len(jobs), 1, "one drain Job, kept once the StatefulSet shrank")
                 self.assertTrue(complete(jobs[0]),
                                 "the StatefulSet shrank before the drain Job completed")
