@@ -9,7 +9,7 @@
 #include "upgrade.h"
 
 /* A pod as "name:component:shard:ordinal:flags", flags from E (exists),
- * U (updated), R (ready), H (healthy), L (leader). */
+ * U (updated), R (ready), H (healthy), L (leader), V (KRaft voter). */
 static void pod_of(const char *spec, struct phc_up_pod *p)
 {
 	char buf[128], *f[5], *s = buf;
@@ -35,6 +35,7 @@ static void pod_of(const char *spec, struct phc_up_pod *p)
 	p->ready = strchr(f[4], 'R') != NULL;
 	p->healthy = strchr(f[4], 'H') != NULL;
 	p->leader = strchr(f[4], 'L') != NULL;
+	p->voter = strchr(f[4], 'V') != NULL;
 	if (!p->healthy)
 		strcpy(p->check, "check X failed");
 }
@@ -123,6 +124,14 @@ static const struct {
 	 {"c10:c:1:0:E", "z1:z:0:1:EL", "k1:k:0:1:E", "c00:c:0:0:E", "z0:z:0:0:E", "k0:k:0:0:E", "z2:z:0:2:E"},
 	 {true, false, false},
 	 {"c00", "c10", "k0", "k1", "z1", "z2", "z0"}},
+	{"kafka: the KRaft controllers before the brokers",
+	 {"k1:k:0:1:E", "q1:k:0:1:EV", "k0:k:0:0:E", "z0:z:0:0:E", "q0:k:0:0:EV"},
+	 {false, false, false},
+	 {"z0", "q0", "q1", "k0", "k1"}},
+	{"kafka rollback: the brokers back first, the controllers last",
+	 {"k1:k:0:1:E", "q1:k:0:1:EV", "k0:k:0:0:E", "q0:k:0:0:EV"},
+	 {false, true, false},
+	 {"k1", "k0", "q1", "q0"}},
 	{"clickhouse replicas by shard then replica",
 	 {"c11:c:1:1:E", "c01:c:0:1:E", "c10:c:1:0:E", "c00:c:0:0:E"},
 	 {false, false, false},

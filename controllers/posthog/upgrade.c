@@ -147,6 +147,15 @@ struct gather {
 	char waiting[400]; /* a StatefulSet whose controller has not caught up */
 };
 
+/* Whether sts is "<ph>-kafka-controller", the KRaft quorum's StatefulSet
+ * (api/posthog/build_kafka.c). */
+static bool is_kafka_controller(const char *ph, const char *sts)
+{
+	size_t l = strlen(ph);
+
+	return !strncmp(sts, ph, l) && !strcmp(sts + l, "-kafka-controller");
+}
+
 /* The pods of one live StatefulSet into g. */
 static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts,
 		       const cJSON *pods, struct gather *g)
@@ -173,6 +182,7 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		p->component = comp;
 		p->ordinal = o;
 		p->shard = comp == PHC_UP_CLICKHOUSE ? shard_of(run->name, name) : 0;
+		p->voter = comp == PHC_UP_KAFKA && is_kafka_controller(run->name, name);
 		pod = find_item(pods, p->name);
 		pm = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
 		p->exists = pod && !cJSON_GetObjectItemCaseSensitive(pm, "deletionTimestamp");

@@ -40,6 +40,8 @@ struct phc_up_pod {
 	bool ready;        /* condition Ready is True */
 	bool healthy;      /* its system's own check passed (see check) */
 	bool leader;       /* ZooKeeper: it leads the ensemble */
+	bool voter;        /* Kafka: a KRaft controller (<ph>-kafka-controller),
+			    * restarted before the brokers */
 	char check[PHC_UP_CHECK]; /* the failed check, when !healthy */
 };
 

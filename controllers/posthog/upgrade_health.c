@@ -215,7 +215,12 @@ void phc_upgrade_probe_kafka(struct phc_run *run, struct phc_up_pod *pods, size_
 				 host, kafka_strerror(r));
 			continue;
 		}
-		pods[i].healthy = kafka_isr_judge(parts, np, pods[i].ordinal, min_isr, &v) == 0;
+		/* A KRaft controller's node id hosts no replica: it is judged
+		 * on every partition keeping its minimum ISR. */
+		pods[i].healthy = kafka_isr_judge(parts, np,
+						  pods[i].voter ? PH_KAFKA_CONTROLLER_ID_BASE + pods[i].ordinal
+								: pods[i].ordinal,
+						  min_isr, &v) == 0;
 		snprintf(pods[i].check, sizeof(pods[i].check), "Kafka: %.300s", v.first);
 	}
 	free(parts);

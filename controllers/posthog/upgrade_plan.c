@@ -44,8 +44,12 @@ void phc_upgrade_track(struct phc_up_track *t, const char *update_rev, const cha
 static int64_t order_key(const struct phc_up_pod *p, const bool *rollback, bool any_rollback)
 {
 	int64_t comp = any_rollback ? PHC_UP_NCOMPONENTS - 1 - p->component : p->component;
-	/* ZooKeeper: the leader last, so the ensemble elects once. */
+	/* ZooKeeper: the leader last, so the ensemble elects once. Kafka:
+	 * the KRaft controllers before the brokers, which need their quorum
+	 * to become ready (Strimzi's KafkaRoller rolls controller nodes
+	 * first: strimzi/proposals 056-kafka-roller-kraft.md). */
 	int64_t within = (int64_t)(p->component == PHC_UP_ZOOKEEPER && p->leader) << 40 |
+			 (int64_t)(p->component == PHC_UP_KAFKA && !p->voter) << 39 |
 			 (int64_t)p->shard << 20 | p->ordinal;
 
 	if (rollback[p->component])
