@@ -166,9 +166,12 @@ class Kubelet:
             # the old, still running server and pass).
             self.terminate(n)
             with self.lock:
-                already_down = sorted(PODS[m] for m in self.down)
+                restarting = set(self.down)
                 self.down.add(n)
             others = {PODS[m]: answers(m) for m in range(4) if m != n}
+            # Down: a server this kubelet stopped that does not answer yet
+            # (its start script may still be running after it answers).
+            already_down = sorted(PODS[m] for m in restarting if not others[PODS[m]])
             self.seen.append((time.monotonic(), meta["name"], already_down, others))
             self.server_locks[n].acquire()
             subprocess.run([os.path.join(TOP, "hack", "clickhouse"), "down", "--dir",
@@ -339,8 +342,17 @@ class UpgradeE2E(unittest.TestCase):
             self.assertGreater(t_first, t_release, "the first restart after the backlog drained")
             print("  deletions (pod, already down, others answering): %r" % (
                 [(s[1], s[2], s[3]) for s in kubelet.seen],), file=sys.stderr)
-            self.assertEqual([s[1] for s in kubelet.seen], PODS)
-            for _, pod, already_down, others in kubelet.seen:
+            # The operator's deletions are each pod's first: kwok's
+            # pod-delete stage deletes by name, without the UID
+            # precondition a real kubelet uses, and now and then removes
+            # the pod the StatefulSet controller just recreated
+            # (docs/upgrades.md, "The extra pod deletion"). Such a second
+            # deletion of one pod is kwok's, and the order above comes from
+            # the operator's own log.
+            firsts = [s for i, s in enumerate(kubelet.seen)
+                      if s[1] not in [t[1] for t in kubelet.seen[:i]]]
+            self.assertEqual([s[1] for s in firsts], PODS)
+            for _, pod, already_down, others in firsts:
                 # One replica at a time: no other server down, and the
                 # shard's other replica serving.
                 self.assertEqual(already_down, [], "%s deleted while %s down" % (pod, already_down))
