@@ -525,9 +525,15 @@ class ZkEnsemble:
                 return i
         return None
 
-    def whole(self):
-        """Every server serves, one leads, and it counts both others synced."""
+    def state(self):
+        """(whole, leader) from one round of mntr: whole() and leader()."""
         ms = [self.mntr(i) for i in (1, 2, 3)]
+        lead = next((i for i, m in zip((1, 2, 3), ms) if m and m["zk_server_state"] == "leader"), None)
+        return self.whole(ms), lead
+
+    def whole(self, ms=None):
+        """Every server serves, one leads, and it counts both others synced."""
+        ms = ms if ms is not None else [self.mntr(i) for i in (1, 2, 3)]
         if not all(ms):
             return False
         leaders = [m for m in ms if m["zk_server_state"] == "leader"]
@@ -664,6 +670,19 @@ class ZkKubelet:
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.watching = threading.Event()
         self.listed = set()
+        # (finished, (whole, leader)) of the recent rounds of mntr, every 0.1 s.
+        self.state_lock = threading.Lock()
+        self.states = [(time.monotonic(), zk.state())]
+        self.sampling = threading.Event()
+        self.sampler = threading.Thread(target=self.sample, daemon=True)
+        self.sampler.start()
+
+    def sample(self):
+        while not self.sampling.is_set():
+            st = self.zk.state()
+            with self.state_lock:
+                self.states = self.states[-50:] + [(time.monotonic(), st)]
+            time.sleep(0.1)
 
     def start(self):
         """Returns once the watch has listed every pod."""
@@ -693,18 +712,33 @@ class ZkKubelet:
                 continue
             self.handled.add(meta["uid"])
             i = self.pods.index(meta["name"])
-            leader = self.zk.leader()
-            self.seen.append((meta["name"], self.zk.whole(), leader and self.pods[3 - leader]))
+            # The ensemble as it stood when the pod was deleted, from the
+            # rounds of mntr finished before this event. Asking now, before
+            # the kill, would let the old server run on while kwok marks
+            # the recreated pod Ready (0.5 s), and the operator's gate
+            # could read the old server (seen in a clean-clone run).
+            # A round takes time, and the operator's gate may have read a
+            # fresher state than the newest round: any round finished in
+            # the last 0.5 s counts (a restart's rejoin takes seconds, so a
+            # deletion before it still shows every recent round not whole).
+            now = time.monotonic()
+            with self.state_lock:
+                recent = [st for t, st in self.states if t >= now - 0.5] or [self.states[-1][1]]
+            whole = any(w for w, _ in recent)
+            leader = recent[-1][1]
             t_kill = time.monotonic()
             self.zk.kill(3 - i)
+            self.seen.append((meta["name"], whole, leader and self.pods[3 - leader]))
             if leader == 3 - i:
                 self.leader_stops.append((t_kill, time.monotonic()))
             self.zk.start(3 - i)
 
     def stop(self):
+        self.sampling.set()
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.thread.join(timeout=60)
+        self.sampler.join(timeout=30)
 
 
 class PostHogE2E(unittest.TestCase):
