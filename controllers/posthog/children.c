@@ -315,6 +315,17 @@ int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want)
 	return want;
 }
 
+bool phc_workload_ready(int kind, const cJSON *live, int need, int *ready, int *updated)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(live, "metadata");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(live, "status");
+	bool current = util_json_num(status, "observedGeneration", 0) >= util_json_num(meta, "generation", 0);
+
+	*ready = (int)util_json_num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
+	*updated = (int)util_json_num(status, "updatedReplicas", 0);
+	return current && *ready >= need && *updated >= need;
+}
+
 /* True when desired (ph_build's entries) holds an object of this kind and
  * name. */
 static bool is_desired(const cJSON *desired, int kind, const char *name)

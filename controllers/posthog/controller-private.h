@@ -361,6 +361,17 @@ int phc_prune(struct phc_run *run, struct kube_status *first);
  */
 int phc_ready_floor(const cJSON *entries, const cJSON *obj, int want);
 
+/*
+ * Whether a live StatefulSet or Deployment has at least need pods ready
+ * and on its current template, with its controller caught up with its
+ * spec. *ready and *updated get the status's counts. The API server omits
+ * a count of 0 (apps/v1 StatefulSetStatus and DeploymentStatus: readyReplicas,
+ * updatedReplicas, availableReplicas are omitempty), so a missing count
+ * is 0: a StatefulSet whose controller has just observed a new template
+ * under OnDelete carries no updatedReplicas, and is not ready.
+ */
+bool phc_workload_ready(int kind, const cJSON *live, int need, int *ready, int *updated);
+
 /* True when the Job has condition type ("Complete", "Failed") True. */
 bool phc_job_condition(const cJSON *job, const char *type);
 

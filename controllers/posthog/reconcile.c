@@ -79,25 +79,25 @@ static bool count_workload(struct phc_run *run, int kind, const cJSON *obj, cons
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(live, "status");
 	int want = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(live, "spec"), "replicas", 1);
 	bool current = util_json_num(status, "observedGeneration", 0) >= util_json_num(meta, "generation", 0);
-	int ready, updated, need;
+	int ready, updated;
+	bool ok;
 
 	if (kind == PHC_JOB)
 		return phc_job_condition(live, "Complete");
 	if (kind != PHC_STATEFULSET && kind != PHC_DEPLOYMENT)
 		return true;
-	ready = (int)util_json_num(status, kind == PHC_DEPLOYMENT ? "availableReplicas" : "readyReplicas", 0);
-	updated = (int)util_json_num(status, "updatedReplicas", kind == PHC_STATEFULSET ? ready : 0);
+	ok = phc_workload_ready(kind, live, phc_ready_floor(run->desired, obj, want), &ready, &updated);
 	t->replicas += want;
 	t->ready += ready;
 	t->updated += updated;
 	image_version(live, t->version, sizeof(t->version));
-	need = phc_ready_floor(run->desired, obj, want);
-	if (current && ready >= need && updated >= need)
+	if (ok)
 		return true;
 	if (!t->message[0])
-		snprintf(t->message, sizeof(t->message), "%s %s: %d/%d ready%s",
+		snprintf(t->message, sizeof(t->message), "%s %s: %d/%d ready%s%s",
 			 util_json_str(live, "kind"), util_json_str(meta, "name"), ready, want,
-			 current ? "" : ", rollout not yet observed");
+			 current ? "" : ", rollout not yet observed",
+			 current && ready >= want && updated < want ? ", not all on the new template" : "");
 	return false;
 }
 
@@ -633,12 +633,50 @@ static int run_plugin_servers(struct phc_run *run)
 	return r;
 }
 
+/* A stateful component whose restarts the plan has not finished is not
+ * ready, whatever its StatefulSet's counts say (phc_upgrade_holds): its
+ * condition and status say so, and Ready waits. The stages that only
+ * need its servers up (topics, schema, reshard) keep going: their gates
+ * are the counts (stage_ready), so the plugin-servers and their lag
+ * autoscaling are not held for the length of an upgrade. */
+static void hold_for_upgrade(struct phc_run *run, unsigned holds)
+{
+	static const struct {
+		int stage, component;
+	} map[] = {
+		{ST_ZOOKEEPER, PHC_UP_ZOOKEEPER},
+		{ST_KAFKA, PHC_UP_KAFKA},
+		{ST_CLICKHOUSE, PHC_UP_CLICKHOUSE},
+	};
+	const char *msg = util_json_get_str(run->status, "upgrade.message", "");
+	char why[700];
+
+	snprintf(why, sizeof(why), "upgrade in progress: %s", msg[0] ? msg : "restarting pods");
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		int s = map[i].stage;
+		cJSON *c;
+
+		if (!(holds & (1u << map[i].component)) || !run->stage_ready[s])
+			continue;
+		set_cond(run, stage_info[s].condition, false, "Upgrading", why);
+		c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(run->status, "components"),
+						     stage_info[s].status_key);
+		if (!c)
+			continue;
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "ready");
+		cJSON_AddFalseToObject(c, "ready");
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "message");
+		cJSON_AddStringToObject(c, "message", why);
+	}
+}
+
 int phc_reconcile_children(struct phc_run *run)
 {
 	struct ph_build_options bo = {.router_image = run->p->router_image};
 	struct tally t = {0};
+	unsigned holds = 0;
 	char msg[128];
-	int r;
+	int r, ur;
 
 	phc_reshard_prepare(run);
 	bo.clickhouse_keep_shards = phc_reshard_keep_shards(run);
@@ -658,13 +696,16 @@ int phc_reconcile_children(struct phc_run *run)
 	r = first_error(r, run_stage(run, ST_CLICKHOUSE, run->stage_ready[ST_ZOOKEEPER],
 				     "ZooKeeper is not ready yet"));
 	/* Every stateful pod restart, one at a time behind its health gate
-	 * (upgrade.h); the stages above stay not ready until it is done, so
-	 * migrations and plugin-servers follow. */
-	r = first_error(r, phc_upgrade_step(run));
+	 * (upgrade.h); the stages above are not ready until it is done, so
+	 * migrations and plugin-servers follow. Pods that could not be read
+	 * hold the migrations back too. */
+	ur = phc_upgrade_step(run, &holds);
+	r = first_error(r, ur);
+	hold_for_upgrade(run, holds);
 	r = first_error(r, run_topics(run));
 	r = first_error(r, apply_stage(run, ST_BUCKETS, -1, &t));
 	run->stage_ready[ST_BUCKETS] = true;
-	r = first_error(r, phc_run_migrate(run, run->stage_ready[ST_ZOOKEEPER] &&
+	r = first_error(r, phc_run_migrate(run, ur == 0 && !holds && run->stage_ready[ST_ZOOKEEPER] &&
 					   run->stage_ready[ST_KAFKA] &&
 					   run->stage_ready[ST_CLICKHOUSE],
 					   &run->stage_ready[ST_MIGRATE]));

@@ -169,6 +169,58 @@ START_TEST(test_ready_floor)
 }
 END_TEST
 
+/* Readiness of a live workload. The API server leaves out a count of 0
+ * (apps/v1 types.go: readyReplicas and updatedReplicas are omitempty). */
+#define STS(gen, status) "{\"kind\":\"StatefulSet\",\"metadata\":{\"generation\":" #gen "}," \
+	"\"spec\":{\"replicas\":3},\"status\":" status "}"
+static const struct {
+	const char *name;
+	int kind;
+	const char *live;
+	int need, ready, updated;
+	bool ok;
+} workload_cases[] = {
+	{"all ready and updated", PHC_STATEFULSET,
+	 STS(2, "{\"observedGeneration\":2,\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":3}"), 3, 3, 3, true},
+	/* OnDelete, the new template just observed: no pod runs it yet, and
+	 * the server leaves updatedReplicas out. */
+	{"new template observed, no pod on it", PHC_STATEFULSET,
+	 STS(3, "{\"observedGeneration\":3,\"replicas\":3,\"readyReplicas\":3,\"currentReplicas\":3,"
+		"\"currentRevision\":\"a\",\"updateRevision\":\"b\"}"), 3, 3, 0, false},
+	{"two of three on the new template", PHC_STATEFULSET,
+	 STS(3, "{\"observedGeneration\":3,\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":2}"), 3, 3, 2, false},
+	{"new template not yet observed", PHC_STATEFULSET,
+	 STS(4, "{\"observedGeneration\":3,\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":3}"), 3, 3, 3, false},
+	{"one not ready", PHC_STATEFULSET,
+	 STS(3, "{\"observedGeneration\":3,\"replicas\":3,\"readyReplicas\":2,\"updatedReplicas\":3}"), 3, 2, 3, false},
+	{"no status at all", PHC_STATEFULSET, STS(1, "{}"), 3, 0, 0, false},
+	/* A Deployment counts available pods, not ready ones. */
+	{"deployment available", PHC_DEPLOYMENT,
+	 "{\"metadata\":{\"generation\":1},\"status\":{\"observedGeneration\":1,\"readyReplicas\":2,"
+	 "\"availableReplicas\":2,\"updatedReplicas\":2}}", 2, 2, 2, true},
+	{"deployment ready, not yet available", PHC_DEPLOYMENT,
+	 "{\"metadata\":{\"generation\":1},\"status\":{\"observedGeneration\":1,\"readyReplicas\":2,"
+	 "\"updatedReplicas\":2}}", 2, 0, 2, false},
+	{"deployment rolling, one pod on the old template", PHC_DEPLOYMENT,
+	 "{\"metadata\":{\"generation\":2},\"status\":{\"observedGeneration\":2,\"availableReplicas\":2,"
+	 "\"updatedReplicas\":1}}", 2, 2, 1, false},
+};
+
+START_TEST(test_workload_ready)
+{
+	cJSON *live = cJSON_Parse(workload_cases[_i].live);
+	int ready = -1, updated = -1;
+	bool ok;
+
+	ck_assert_ptr_nonnull(live);
+	ok = phc_workload_ready(workload_cases[_i].kind, live, workload_cases[_i].need, &ready, &updated);
+	ck_assert_msg(ok == workload_cases[_i].ok, "%s: ready %d", workload_cases[_i].name, ok);
+	ck_assert_int_eq(ready, workload_cases[_i].ready);
+	ck_assert_int_eq(updated, workload_cases[_i].updated);
+	cJSON_Delete(live);
+}
+END_TEST
+
 /* Shrinking ZooKeeper: the smallest odd size keeping a quorum, and advice
  * that names a step that exists. */
 static const struct {
@@ -277,6 +329,7 @@ Suite *s = suite_create("posthog_status");
 	tcase_add_test(tc, test_condition_transitions);
 	tcase_add_loop_test(tc, test_kind_of, 0, sizeof(kind_cases) / sizeof(*kind_cases));
 	tcase_add_loop_test(tc, test_ready_floor, 0, sizeof(floor_cases) / sizeof(*floor_cases));
+	tcase_add_loop_test(tc, test_workload_ready, 0, sizeof(workload_cases) / sizeof(*workload_cases));
 	tcase_add_loop_test(tc, test_zookeeper_shrink, 0, sizeof(zk_cases) / sizeof(*zk_cases));
 	tcase_add_loop_test(tc, test_phase, 0, sizeof(phase_cases) / sizeof(*phase_cases));
 	tcase_add_loop_test(tc, test_finalize_give_up, 0, sizeof(give_up_cases) / sizeof(*give_up_cases));

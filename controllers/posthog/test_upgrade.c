@@ -110,6 +110,56 @@ START_TEST(test_decide)
 }
 END_TEST
 
+/* The components a decision leaves unfinished (their stages not ready). */
+#define Z (1u << PHC_UP_ZOOKEEPER)
+#define K (1u << PHC_UP_KAFKA)
+#define C (1u << PHC_UP_CLICKHOUSE)
+static const struct {
+	const char *what;
+	const char *pods[MAXP]; /* in plan order */
+	const char *inflight;
+	int64_t age;
+	unsigned holds;
+} holds[] = {
+	{"nothing to do", {"z0:z:0:0:EURH", "k0:k:0:0:EURH", "c0:c:0:0:EURH"}, "", 0, 0},
+	{"zookeeper not begun: it holds, and so does kafka, also outdated",
+	 {"z0:z:0:0:ERH", "k0:k:0:0:ERH", "c0:c:0:0:EURH"}, "", 0, Z | K},
+	/* Every StatefulSet count says ready; the restarted leader is not yet
+	 * synced. */
+	{"last zookeeper pod Ready, its gate not passed",
+	 {"z0:z:0:0:EURH", "z1:z:0:1:EURL"}, "z1", 5, Z},
+	{"last zookeeper pod passed its gate", {"z0:z:0:0:EURH", "z1:z:0:1:EURHL"}, "z1", 5, 0},
+	{"restarted broker being recreated", {"z0:z:0:0:EURH", "k0:k:0:0:", "k1:k:0:1:EURH"}, "k0", 2, K},
+	{"halted at a clickhouse replica", {"c0:c:0:0:EUR", "c1:c:0:1:ERH"}, "c0", 9000, C},
+	{"an unhealthy pod with no restart of the plan: health is not the plan's",
+	 {"k0:k:0:0:EUR", "k1:k:0:1:EURH"}, "", 0, 0},
+	{"in-flight pod scaled away", {"k0:k:0:0:EURH"}, "k5", 10, 0},
+};
+
+START_TEST(test_holds)
+{
+	struct phc_up_pod pods[MAXP];
+	struct phc_up_state st = {0};
+	struct phc_up_decision d;
+	size_t n = 0;
+	unsigned got;
+
+	while (n < MAXP && holds[_i].pods[n]) {
+		pod_of(holds[_i].pods[n], &pods[n]);
+		n++;
+	}
+	strcpy(st.pod, holds[_i].inflight);
+	st.since = 100000;
+	phc_upgrade_decide(pods, n, &st, 100000 + holds[_i].age, 600, &d);
+	got = phc_upgrade_holds(pods, n, &st, &d);
+	ck_assert_msg(got == holds[_i].holds, "%s: holds %#x, want %#x", holds[_i].what, got,
+		      holds[_i].holds);
+}
+END_TEST
+#undef Z
+#undef K
+#undef C
+
 static const struct {
 	const char *what;
 	const char *pods[MAXP]; /* any order */
@@ -371,6 +421,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("plan");
 
 	tcase_add_loop_test(tc, test_decide, 0, sizeof(decide) / sizeof(decide[0]));
+	tcase_add_loop_test(tc, test_holds, 0, sizeof(holds) / sizeof(holds[0]));
 	tcase_add_loop_test(tc, test_order, 0, sizeof(order) / sizeof(order[0]));
 	tcase_add_loop_test(tc, test_track, 0, sizeof(tracks) / sizeof(tracks[0]));
 	tcase_add_loop_test(tc, test_mntr, 0, sizeof(mntr) / sizeof(mntr[0]));

@@ -397,7 +397,7 @@ static const char *phase_of(const struct phc_up_decision *d, const char *old)
 	}
 }
 
-int phc_upgrade_step(struct phc_run *run)
+int phc_upgrade_step(struct phc_run *run, unsigned *holds)
 {
 	cJSON *u = upgrade_status(run), *pods = NULL;
 	struct gather g = {0};
@@ -408,6 +408,7 @@ int phc_upgrade_step(struct phc_run *run)
 	time_t since = 0;
 	int r;
 
+	*holds = 0;
 	if ((r = list_pods(run, &pods)) < 0)
 		return r;
 	g.pods = util_xcalloc(PHC_UP_MAX_PODS, sizeof(*g.pods));
@@ -428,6 +429,7 @@ int phc_upgrade_step(struct phc_run *run)
 		probe(run, &g, &no_dq);
 	phc_upgrade_order(g.pods, g.n, g.rollback);
 	phc_upgrade_decide(g.pods, g.n, &st, (int64_t)time(NULL), run->p->restart_timeout_s, &d);
+	*holds = phc_upgrade_holds(g.pods, g.n, &st, &d);
 	r = act(run, u, &g, &d, was_halted);
 	put(u, "phase", phase_of(&d, old_phase));
 	record_metrics(run, &g, util_json_str(u, "phase"));

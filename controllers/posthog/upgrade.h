@@ -102,6 +102,19 @@ void phc_upgrade_order(struct phc_up_pod *pods, size_t n,
 void phc_upgrade_decide(const struct phc_up_pod *pods, size_t n, const struct phc_up_state *st,
 			int64_t now, int64_t timeout_s, struct phc_up_decision *d);
 
+/*
+ * The components whose part of the plan is not finished, as a bit mask
+ * (1 << enum phc_up_component): one with a pod not yet on its update
+ * revision, or the one whose restarted pod (st->pod) has not passed its
+ * gate in decision d. Such a component is not ready, whatever its
+ * StatefulSet's counts say: its last restarted pod can be Ready before
+ * its system counts it healthy (a ZooKeeper follower not yet synced, a
+ * broker not back in the ISR), and what follows in the plan (migrations,
+ * the plugin-servers) waits for it. Pure.
+ */
+unsigned phc_upgrade_holds(const struct phc_up_pod *pods, size_t n, const struct phc_up_state *st,
+			   const struct phc_up_decision *d);
+
 /* "zookeeper", "kafka", "clickhouse". */
 const char *phc_upgrade_component_name(int component);
 
@@ -200,10 +213,12 @@ void phc_upgrade_probe_clickhouse(struct phc_run *run, struct phc_up_pod *pods, 
  * The restart step of one reconcile, after the stateful stages applied
  * their StatefulSets: reads their pods, asks the systems for their health
  * when a pod is due, deletes at most one pod, and writes status.upgrade
- * and the UpgradeHalted condition (an Event when the plan halts). Returns
- * 0 or a negative errno (a failed list or delete; recorded).
+ * and the UpgradeHalted condition (an Event when the plan halts). *holds
+ * gets the components not finished (phc_upgrade_holds; 0 when the pods
+ * could not be read). Returns 0 or a negative errno (a failed list or
+ * delete; recorded).
  */
-int phc_upgrade_step(struct phc_run *run);
+int phc_upgrade_step(struct phc_run *run, unsigned *holds);
 
 /* Parses a --health-gates value: "all", "none" or a comma-separated list
  * of zookeeper, kafka, clickhouse. Returns 0 or -EINVAL. */

@@ -185,6 +185,20 @@ void phc_upgrade_decide(const struct phc_up_pod *pods, size_t n, const struct ph
 	snprintf(d->message, sizeof(d->message), "restarting %s", pods[next].name);
 }
 
+unsigned phc_upgrade_holds(const struct phc_up_pod *pods, size_t n, const struct phc_up_state *st,
+			   const struct phc_up_decision *d)
+{
+	unsigned holds = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool inflight = st->pod[0] && !d->gate_passed && !strcmp(pods[i].name, st->pod);
+
+		if ((pods[i].exists && !pods[i].updated) || inflight)
+			holds |= 1u << pods[i].component;
+	}
+	return holds;
+}
+
 /* ---- ZooKeeper ----------------------------------------------------------- */
 
 static int parse_int(const char *s, size_t len, int *out)
