@@ -116,6 +116,16 @@ static int read_password(struct phc_run *run, char *out, size_t outsz,
 	return r;
 }
 
+int phc_ch_check_password(struct phc_run *run, char *msg, size_t msglen)
+{
+	char password[PHC_MAX_PASSWORD];
+	const char *user = NULL;
+	int r = read_password(run, password, sizeof(password), &user, msg, msglen);
+
+	OPENSSL_cleanse(password, sizeof(password));
+	return r;
+}
+
 /* A refused password is read again from its Secret next time: it may
  * have been rotated. */
 static void forget_refused(struct phc_run *run, int r)

@@ -240,6 +240,15 @@ void phc_zookeeper_shrink_message(int live, int want, char *msg, size_t msglen);
  */
 int phc_schema_sync(struct phc_run *run, char *msg, size_t msglen);
 
+/*
+ * Reads the ClickHouse password Secret and checks its value, as every
+ * ClickHouse request does before it is sent: 0 (a usable password, or no
+ * Secret), -EKEYREJECTED when the value is unusable (no such key, not
+ * base64, a control character; msg names the Secret, key and byte, never
+ * the password), or the negative errno of the read (msg says why).
+ */
+int phc_ch_check_password(struct phc_run *run, char *msg, size_t msglen);
+
 struct ch_client;
 
 /* Opens a client for replica (shard, replica), as the schema code reaches

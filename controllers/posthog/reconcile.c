@@ -388,10 +388,18 @@ static int run_schema(struct phc_run *run)
 	int r;
 
 	if (!run->stage_ready[ST_CLICKHOUSE]) {
-		wait_gate(run, "SchemaReady", "WaitingForClickHouse", "ClickHouse is not ready yet");
-		return 0;
+		/* A password Secret that is missing or unusable is a failure
+		 * now, not once ClickHouse is ready: a new Secret restarts the
+		 * ClickHouse pods, and the restart plan's gate cannot pass
+		 * without a password it can send. */
+		r = phc_ch_check_password(run, msg, sizeof(msg));
+		if (r == 0) {
+			wait_gate(run, "SchemaReady", "WaitingForClickHouse", "ClickHouse is not ready yet");
+			return 0;
+		}
+	} else {
+		r = phc_schema_sync(run, msg, sizeof(msg));
 	}
-	r = phc_schema_sync(run, msg, sizeof(msg));
 	if (r == -EAGAIN) {
 		wait_gate(run, "SchemaReady", "WaitingForMigrations", msg);
 		r = 0;
