@@ -422,6 +422,7 @@ static int ensure_job(struct run *r, struct scope *sc, struct phb_job_in *in,
 	}
 	rc = kube_create(r->p->client, &r->p->job_res, r->ns, job, NULL, &st);
 	cJSON_Delete(job);
+	job = NULL;
 	if (rc == -EEXIST) {
 		/* Created by an earlier reconcile the cache has not shown yet:
 		 * its replica counts, not this choice. */
@@ -491,8 +492,10 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 			continue;
 		}
 		if (jr < 0) {
-			if (!strcmp(str(r->status, "phase"), "Failed"))
+			if (!strcmp(str(r->status, "phase"), "Failed")) {
+				cJSON_Delete(pods.list);
 				return jr;
+			}
 			if (rc == 0)
 				rc = jr; /* retried with backoff */
 			running++;
