@@ -22,6 +22,9 @@ int bk_escape_file_name(const char *s, struct buf *out);
 /* dir + "/" + name into out[n]. Returns 0 or -ENAMETOOLONG. */
 int bk_path_join(char *out, size_t n, const char *dir, const char *name);
 
+/* Removes path and everything under it, not following links. */
+void bk_remove_tree(const char *path);
+
 /* [A-Za-z0-9._-]+ of at most max characters, not "." or "..". */
 bool bk_valid_name(const char *s, size_t max);
 

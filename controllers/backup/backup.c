@@ -83,16 +83,6 @@ static bool keyset_has(const struct keyset *ks, const char *key)
 	return ks->n && bsearch(&key, ks->keys, ks->n, sizeof(char *), cmp_str) != NULL;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* The file the agent puts into each shadow/N it made, so that the next
  * run can remove what a killed run left behind. */
@@ -130,7 +120,7 @@ static void remove_stale_shadows(const struct bk_target *t)
 			continue;
 		if (access(mark, F_OK) == 0) {
 			log_info(t->log, "backup: removing %s, left by a run that did not finish", dir);
-			remove_tree(dir);
+			bk_remove_tree(dir);
 		}
 	}
 	closedir(d);
@@ -646,7 +636,7 @@ int bk_backup(const struct bk_target *t, const char *name,
 	r = write_manifest(t, name, m, err, errlen);
 out:
 	for (i = 0; i < nfz; i++)
-		remove_tree(fz[i].shadow);
+		bk_remove_tree(fz[i].shadow);
 	free(fz);
 	keyset_free(&have);
 	cJSON_Delete(tables);

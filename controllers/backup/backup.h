@@ -85,11 +85,15 @@ struct bk_restore_opts {
 
 /*
  * Restores backup `name` of the shard into the database, which must not
- * hold any of its tables: creates the database and the tables, downloads
- * every part into the table's detached/, checks each file's SHA-256 against
- * the manifest, runs ALTER TABLE ... ATTACH PART, and checks every table's
- * row count against the manifest; then (replay_kafka) sets the consumer
- * groups back and creates the Kafka tables and the materialized views.
+ * hold any of its tables: downloads every part into
+ * <clickhouse_path>/backup-agent-restore/ and checks each file's SHA-256
+ * against the manifest (a difference fails with -EBADMSG naming the file,
+ * before any table is created); then creates the database and the tables,
+ * moves each part into its table's detached/, runs ALTER TABLE ... ATTACH
+ * PART, and checks every table's row count against the manifest (-EBADMSG
+ * naming the table; its parts stay attached); then (replay_kafka) sets the
+ * consumer groups back and creates the Kafka tables and the materialized
+ * views. One restore per replica at a time.
  */
 int bk_restore(const struct bk_target *t, const char *name,
 	       const struct bk_restore_opts *o, struct bk_result *res,

@@ -1,9 +1,13 @@
 /*
  * backup: restoring one shard (bk_restore).
  *
- * Tables come back in three stages so that nothing consumes before the
- * data is in place: first every table that holds data (and every other
- * engine, such as Distributed), with its parts attached and checked; then
+ * First every part of the backup is downloaded and every file's SHA-256
+ * checked against the manifest, before anything is created in ClickHouse
+ * (a corrupt or missing object fails the restore then, with nothing
+ * created or attached). Then tables come back in three stages so that
+ * nothing consumes before the data is in place: first every table that
+ * holds data (and every other engine, such as Distributed), with its parts
+ * attached and its row count compared with the manifest's; then
  * the Kafka engine tables, after their consumer groups have been set back
  * when replaying; last the materialized views, which start the flow from
  * the Kafka tables into the data tables.
@@ -54,49 +58,58 @@ static int detached_dir(const struct bk_target *t, const char *table,
 	return r;
 }
 
-static void remove_dir_files(const char *dir, const cJSON *files)
-{
-	char path[BK_MAX_PATH];
-	const cJSON *f;
+/*
+ * Every part is downloaded and checked before anything is created in
+ * ClickHouse: into <path>/backup-agent-restore/<table>.<part> (the tables'
+ * and parts' positions in the manifest), on the volume of the data, so
+ * that a checked part moves into its table's detached/ with a rename. A
+ * corrupt or missing object then fails the restore with no table created
+ * and no part attached.
+ */
+#define BK_STAGING "backup-agent-restore"
 
-	cJSON_ArrayForEach(f, files) {
-		snprintf(path, sizeof(path), "%s/%s", dir,
-			 cJSON_GetStringValue(cJSON_GetObjectItem(f, "name")));
-		unlink(path);
-	}
-	rmdir(dir);
+static int staging_root(const struct bk_target *t, struct buf *out)
+{
+	return buf_printf(out, "%s/%s", t->clickhouse_path, BK_STAGING);
 }
 
-/* Downloads one part into detached/, checks every file, attaches it. */
-static int restore_part(const struct bk_target *t, const char *table,
-			const cJSON *part, struct bk_result *res, char *err,
-			size_t errlen)
+static int staged_dir(const struct bk_target *t, unsigned ti, unsigned pi, struct buf *out)
+{
+	return buf_printf(out, "%s/%s/%u.%u", t->clickhouse_path, BK_STAGING, ti, pi);
+}
+
+static bool part_valid(const cJSON *part)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(part, "name"));
+
+	return name && bk_valid_name(name, 200) &&
+	       cJSON_GetStringValue(cJSON_GetObjectItem(part, "key")) &&
+	       cJSON_IsArray(cJSON_GetObjectItem(part, "files"));
+}
+
+/* Downloads one part's files into dir and checks each file's SHA-256
+ * against the manifest; the error names the file and its object. */
+static int fetch_part(const struct bk_target *t, const char *table, const cJSON *part,
+		      const char *dir, struct bk_result *res, char *err, size_t errlen)
 {
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(part, "name"));
 	const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItem(part, "key"));
-	const cJSON *files = cJSON_GetObjectItem(part, "files"), *f;
+	const cJSON *f;
 	char path[BK_MAX_PATH], hex[65];
-	struct buf dir, key, sql;
-	int r;
+	struct buf key;
+	int r = 0;
 
-	if (!name || !prefix || !cJSON_IsArray(files) || !bk_valid_name(name, 200)) {
+	if (!part_valid(part)) {
 		bk_set_err(err, errlen, "manifest: a part of table %s lacks name, key or files", table);
 		return -EBADMSG;
 	}
-	buf_init(&dir, BK_MAX_PATH);
-	buf_init(&key, BK_MAX_PATH);
-	buf_init(&sql, 4096);
-	r = detached_dir(t, table, name, &dir);
-	if (r < 0) {
-		bk_set_err(err, errlen, "path of part %s too long", name);
-		goto out;
-	}
-	if (mkdir(buf_str(&dir), 0750) < 0) {
+	if (mkdir(dir, 0750) < 0) {
 		r = -errno;
-		bk_set_err(err, errlen, "create %s: %s", buf_str(&dir), strerror(errno));
-		goto out;
+		bk_set_err(err, errlen, "create %s: %s", dir, strerror(errno));
+		return r;
 	}
-	cJSON_ArrayForEach(f, files) {
+	buf_init(&key, BK_MAX_PATH);
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(part, "files")) {
 		const char *fn = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
 		const char *sum = cJSON_GetStringValue(cJSON_GetObjectItem(f, "sha256"));
 
@@ -106,15 +119,19 @@ static int restore_part(const struct bk_target *t, const char *table,
 			break;
 		}
 		buf_reset(&key);
-		bk_path_join(path, sizeof(path), buf_str(&dir), fn);
-		r = buf_printf(&key, "%s%s", prefix, fn);
+		r = bk_path_join(path, sizeof(path), dir, fn);
 		if (r == 0)
-			r = s3_get_file(t->s3, buf_str(&key), path, err, errlen);
+			r = buf_printf(&key, "%s%s", prefix, fn);
+		if (r < 0) {
+			bk_set_err(err, errlen, "part %s of %s: the path of %s is too long", name, table, fn);
+			break;
+		}
+		r = s3_get_file(t->s3, buf_str(&key), path, err, errlen);
 		if (r == 0)
 			r = s3_sha256_file(path, hex);
 		if (r == 0 && strcmp(hex, sum) != 0) {
-			bk_set_err(err, errlen, "part %s of %s: %s has SHA-256 %s, the manifest says %s",
-				   name, table, fn, hex, sum);
+			bk_set_err(err, errlen, "part %s of table %s: file %s (object %s) has SHA-256 %s, "
+				   "the manifest says %s", name, table, fn, buf_str(&key), hex, sum);
 			r = -EBADMSG;
 		}
 		if (r < 0)
@@ -122,8 +139,81 @@ static int restore_part(const struct bk_target *t, const char *table,
 		res->files_uploaded++; /* files moved, here downloaded */
 		res->bytes_uploaded += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(f, "size"));
 	}
+	buf_free(&key);
+	return r;
+}
+
+/* Downloads and checks every part of every table of the first stage. */
+static int fetch_all(const struct bk_target *t, const cJSON *tables, struct bk_result *res,
+		     char *err, size_t errlen)
+{
+	const cJSON *te, *p;
+	struct buf root, dir;
+	unsigned ti = 0;
+	int r;
+
+	buf_init(&root, BK_MAX_PATH);
+	buf_init(&dir, BK_MAX_PATH);
+	r = staging_root(t, &root);
 	if (r < 0) {
-		remove_dir_files(buf_str(&dir), files);
+		bk_set_err(err, errlen, "the path %s/%s is too long", t->clickhouse_path, BK_STAGING);
+		goto out;
+	}
+	/* A killed restore's downloads: nobody else writes here. */
+	bk_remove_tree(buf_str(&root));
+	if (mkdir(buf_str(&root), 0750) < 0) {
+		r = -errno;
+		bk_set_err(err, errlen, "create %s: %s", buf_str(&root), strerror(errno));
+		goto out;
+	}
+	cJSON_ArrayForEach(te, tables) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
+		unsigned pi = 0;
+
+		if (bk_engine_stage(cJSON_GetStringValue(cJSON_GetObjectItem(te, "engine"))) == 0) {
+			cJSON_ArrayForEach(p, cJSON_GetObjectItem(te, "parts")) {
+				buf_reset(&dir);
+				r = staged_dir(t, ti, pi++, &dir);
+				if (r < 0)
+					bk_set_err(err, errlen, "the path %s is too long", buf_str(&root));
+				else
+					r = fetch_part(t, name ? name : "?", p, buf_str(&dir), res, err,
+						       errlen);
+				if (r < 0)
+					goto out;
+			}
+		}
+		ti++;
+	}
+out:
+	buf_free(&root);
+	buf_free(&dir);
+	return r;
+}
+
+/* Moves a checked part from the staging directory into detached/ and
+ * attaches it. */
+static int attach_part(const struct bk_target *t, const char *table, const cJSON *part,
+		       unsigned ti, unsigned pi, struct bk_result *res, char *err, size_t errlen)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(part, "name"));
+	struct buf from, to, sql;
+	int r;
+
+	buf_init(&from, BK_MAX_PATH);
+	buf_init(&to, BK_MAX_PATH);
+	buf_init(&sql, 4096);
+	r = staged_dir(t, ti, pi, &from);
+	if (r == 0)
+		r = detached_dir(t, table, name, &to);
+	if (r < 0) {
+		bk_set_err(err, errlen, "path of part %s too long", name);
+		goto out;
+	}
+	if (rename(buf_str(&from), buf_str(&to)) < 0) {
+		r = -errno;
+		bk_set_err(err, errlen, "move %s to %s: %s", buf_str(&from), buf_str(&to),
+			   strerror(errno));
 		goto out;
 	}
 	r = table_sql(t, table, "ALTER TABLE ", " ATTACH PART ", &sql);
@@ -132,16 +222,24 @@ static int restore_part(const struct bk_target *t, const char *table,
 	if (r == 0)
 		r = ch_exec(t->ch, buf_str(&sql), err, errlen);
 	if (r < 0) {
-		remove_dir_files(buf_str(&dir), files);
+		bk_remove_tree(buf_str(&to));
 		goto out;
 	}
 	res->parts++;
 	res->rows += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(part, "rows"));
 out:
-	buf_free(&dir);
-	buf_free(&key);
+	buf_free(&from);
+	buf_free(&to);
 	buf_free(&sql);
 	return r;
+}
+
+static void append_err(char *err, size_t errlen, const char *more)
+{
+	size_t n = strnlen(err, errlen);
+
+	if (n + 1 < errlen)
+		snprintf(err + n, errlen - n, "%s", more);
 }
 
 static int check_count(const struct bk_target *t, const char *table,
@@ -163,8 +261,9 @@ static int check_count(const struct bk_target *t, const char *table,
 		got = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "c"))
 			     ?: "-1", NULL);
 		if (got != cJSON_GetNumberValue(want)) {
-			bk_set_err(err, errlen, "table %s: %.0f rows after the restore, the manifest says %.0f",
-				   table, got, cJSON_GetNumberValue(want));
+			bk_set_err(err, errlen, "table %s: %.0f rows after the restore, the manifest says %.0f "
+				   "(the table and its parts stay as attached: drop the database "
+				   "before a retry)", table, got, cJSON_GetNumberValue(want));
 			r = -EBADMSG;
 		}
 	}
@@ -173,12 +272,15 @@ static int check_count(const struct bk_target *t, const char *table,
 	return r;
 }
 
-static int create_table(const struct bk_target *t, const cJSON *te,
+/* Creates table te (the ti-th of the manifest) and attaches its staged
+ * parts. */
+static int create_table(const struct bk_target *t, const cJSON *te, unsigned ti,
 			struct bk_result *res, char *err, size_t errlen)
 {
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
 	const char *ddl = cJSON_GetStringValue(cJSON_GetObjectItem(te, "ddl"));
 	const cJSON *parts = cJSON_GetObjectItem(te, "parts"), *p;
+	unsigned pi = 0;
 	int r;
 
 	if (!name || !ddl) {
@@ -190,7 +292,7 @@ static int create_table(const struct bk_target *t, const cJSON *te,
 		return r;
 	res->tables++;
 	cJSON_ArrayForEach(p, parts) {
-		r = restore_part(t, name, p, res, err, errlen);
+		r = attach_part(t, name, p, ti, pi++, res, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -278,7 +380,7 @@ int bk_restore(const struct bk_target *t, const char *name,
 {
 	const cJSON *tables, *te;
 	cJSON *m = NULL;
-	struct buf sql;
+	struct buf sql, root;
 	int r, stage;
 
 	memset(res, 0, sizeof(*res));
@@ -292,24 +394,39 @@ int bk_restore(const struct bk_target *t, const char *name,
 		return r;
 	tables = cJSON_GetObjectItem(m, "tables");
 	buf_init(&sql, 4096);
-	r = buf_append_str(&sql, "CREATE DATABASE IF NOT EXISTS ");
+	buf_init(&root, BK_MAX_PATH);
+	r = refuse_existing(t, tables, err, errlen);
+	if (r == 0) {
+		r = fetch_all(t, tables, res, err, errlen);
+		if (r < 0)
+			append_err(err, errlen, "; nothing was restored: no table was created, no part "
+				   "attached, and the downloaded files were removed");
+	}
+	if (r == 0)
+		r = buf_append_str(&sql, "CREATE DATABASE IF NOT EXISTS ");
 	if (r == 0)
 		r = ch_quote_ident(t->database, &sql);
 	if (r == 0)
 		r = ch_exec(t->ch, buf_str(&sql), err, errlen);
-	buf_free(&sql);
-	if (r == 0)
-		r = refuse_existing(t, tables, err, errlen);
 	for (stage = 0; stage < 3 && r == 0; stage++) {
+		unsigned ti = 0;
+
 		if (stage == 1 && o->replay_kafka)
 			r = replay_offsets(t, m, err, errlen);
 		cJSON_ArrayForEach(te, tables) {
 			if (r < 0)
 				break;
 			if (bk_engine_stage(cJSON_GetStringValue(cJSON_GetObjectItem(te, "engine"))) == stage)
-				r = create_table(t, te, res, err, errlen);
+				r = create_table(t, te, ti, res, err, errlen);
+			ti++;
 		}
 	}
+	/* What is left staged: everything after a failed download, the parts
+	 * of the tables after one that failed. */
+	if (staging_root(t, &root) == 0)
+		bk_remove_tree(buf_str(&root));
+	buf_free(&root);
+	buf_free(&sql);
 	cJSON_Delete(m);
 	return r;
 }

@@ -22,6 +22,9 @@
 #define PHB_MAX_BACKOFF_MS 60000
 /* While Jobs run, a status check also comes this often without a Job event. */
 #define PHB_POLL_MS 30000
+/* A shard without a Ready replica is looked at again this often (no pod
+ * watch wakes the controller). */
+#define PHB_WAIT_MS 5000
 
 enum { K_BACKUP, K_SCHEDULE, K_RESTORE, K_N };
 
@@ -61,6 +64,7 @@ struct run {
 	struct log_fields lf;
 	cJSON *status;        /* the new status */
 	cJSON *conds;
+	bool waiting;         /* a shard waits for a Ready replica */
 	char now[KUBE_TIME_LEN];
 };
 
@@ -323,8 +327,65 @@ static int precheck(struct run *r, struct s3_client *s3, const cJSON *store,
 	return 0;
 }
 
-static int ensure_job(struct run *r, struct scope *sc, const struct phb_job_in *in,
-		      cJSON *e, cJSON **cached)
+/* The PostHog's ClickHouse pods, listed once per reconcile and only when a
+ * Job is to be created (as controllers/posthog/upgrade.c lists them). */
+struct pods {
+	cJSON *list;
+	int rc;
+	bool listed;
+};
+
+static int list_pods(struct run *r, const char *posthog, struct pods *pods)
+{
+	struct kube_resource res = {.version = "v1", .resource = "pods", .kind = "Pod",
+				    .namespaced = true};
+	struct kube_list_options lo = {0};
+	struct kube_status st = {0};
+	char sel[400];
+
+	if (pods->listed)
+		return pods->rc;
+	pods->listed = true;
+	snprintf(sel, sizeof(sel), "%s=%s,%s=clickhouse", PH_LABEL_INSTANCE, posthog,
+		 PH_LABEL_COMPONENT);
+	lo.label_selector = sel;
+	pods->rc = kube_list(r->p->client, &res, r->ns, &lo, &pods->list, &st);
+	if (pods->rc < 0)
+		log_write(r->p->log, LOG_WARN, &r->lf, "listing the ClickHouse pods: %s",
+			  st.message[0] ? st.message : kube_strerror(pods->rc));
+	return pods->rc;
+}
+
+/* Notes the Job's replica in the shard's status entry. */
+static void record_replica(const struct phb_job_in *in, unsigned replica, cJSON *e)
+{
+	struct ph_clickhouse_endpoint ep;
+
+	set_num(e, "replica", replica);
+	if (ph_clickhouse_endpoint(in->posthog, NULL, in->ph_spec, in->shard, replica, &ep) == 0)
+		set_str(e, "pod", ep.pod);
+	cJSON_DeleteItemFromObjectCaseSensitive(e, "message");
+}
+
+/* The replica an existing Job works beside: its annotation; a Job an
+ * older operator created has none and worked beside replica 0. */
+static unsigned job_replica(const cJSON *job)
+{
+	int rep = phb_job_replica(job);
+
+	return rep < 0 ? 0 : (unsigned)rep;
+}
+
+/*
+ * The shard's Job, created when missing. The replica is chosen once: a Job
+ * that exists keeps the one it names, and so does the status entry that
+ * recorded it (the cache may not show a Job just created). Otherwise the
+ * first Ready replica. Returns 0 (*cached is the cached Job, or NULL when
+ * just created), 1 when no replica is Ready (the entry's message says
+ * why), or a negative errno.
+ */
+static int ensure_job(struct run *r, struct scope *sc, struct phb_job_in *in,
+		      cJSON *e, struct pods *pods, cJSON **cached)
 {
 	char name[64], err[512];
 	struct kube_status st = {0};
@@ -334,8 +395,26 @@ static int ensure_job(struct run *r, struct scope *sc, const struct phb_job_in *
 	phb_job_name(r->name, in->shard, name, sizeof(name));
 	set_str(e, "job", name);
 	*cached = informer_get(sc->jobs, r->ns, name);
-	if (*cached)
+	if (*cached) {
+		record_replica(in, job_replica(*cached), e);
 		return 0;
+	}
+	if (cJSON_IsNumber(get(e, "replica")) && get(e, "replica")->valuedouble >= 0 &&
+	    get(e, "replica")->valuedouble < PHB_MAX_REPLICAS) {
+		in->replica = (unsigned)get(e, "replica")->valuedouble;
+	} else {
+		rc = list_pods(r, in->posthog, pods);
+		if (rc < 0)
+			return rc; /* retried with backoff */
+		rc = phb_pick_replica(in->posthog, in->ph_spec, in->shard, pods->list, err,
+				      sizeof(err));
+		if (rc == -EAGAIN) {
+			set_str(e, "phase", "Pending");
+			set_str(e, "message", err);
+			return 1;
+		}
+		in->replica = rc < 0 ? 0 : (unsigned)rc; /* -EINVAL: phb_build_job says why */
+	}
 	rc = phb_build_job(in, &job, err, sizeof(err));
 	if (rc < 0) {
 		finish(r, "Failed", "SpecInvalid", err);
@@ -343,15 +422,28 @@ static int ensure_job(struct run *r, struct scope *sc, const struct phb_job_in *
 	}
 	rc = kube_create(r->p->client, &r->p->job_res, r->ns, job, NULL, &st);
 	cJSON_Delete(job);
-	if (rc == -EEXIST)
-		return 0;
+	job = NULL;
+	if (rc == -EEXIST) {
+		/* Created by an earlier reconcile the cache has not shown yet:
+		 * its replica counts, not this choice. */
+		rc = kube_get(r->p->client, &r->p->job_res, r->ns, name, &job, &st);
+		if (rc == 0)
+			record_replica(in, job_replica(job), e);
+		cJSON_Delete(job);
+		if (rc < 0)
+			log_write(r->p->log, LOG_WARN, &r->lf, "read Job %s: %s", name,
+				  st.message[0] ? st.message : kube_strerror(rc));
+		return rc;
+	}
 	if (rc < 0) {
 		log_write(r->p->log, LOG_WARN, &r->lf, "create Job %s: %s", name,
 			  st.message[0] ? st.message : kube_strerror(rc));
 		return rc;
 	}
+	record_replica(in, in->replica, e);
 	recorder_event(r->p->rec, r->obj, "Normal", "JobCreated", "Create",
-		       "created Job %s for shard %u", name, in->shard);
+		       "created Job %s for shard %u beside replica %s", name, in->shard,
+		       str(e, "pod") ? str(e, "pod") : "?");
 	return 0;
 }
 
@@ -360,8 +452,9 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 {
 	const cJSON *store = get(spec, "store");
 	const char *bname = r->kind == K_BACKUP ? r->name : str(spec, "backupName");
-	unsigned running = 0, failed = 0, done = 0;
-	char first_err[1024] = "", err[1024], sh[16];
+	unsigned running = 0, failed = 0, done = 0, waiting = 0;
+	char first_err[1024] = "", first_wait[1100] = "", err[1024], sh[16];
+	struct pods pods = {0};
 	int rc = 0;
 
 	for (unsigned s = 0; s < nshards; s++) {
@@ -388,11 +481,21 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 				snprintf(first_err, sizeof(first_err), "shard %u: %.900s", s, str(e, "error"));
 			continue;
 		}
-		int jr = ensure_job(r, sc, &in, e, &job);
+		int jr = ensure_job(r, sc, &in, e, &pods, &job);
 
+		if (jr == 1) {
+			/* A closed gate, not an error: checked again soon. */
+			if (!waiting)
+				snprintf(first_wait, sizeof(first_wait), "shard %u: %.1000s", s,
+					 str(e, "message"));
+			waiting++;
+			continue;
+		}
 		if (jr < 0) {
-			if (!strcmp(str(r->status, "phase"), "Failed"))
+			if (!strcmp(str(r->status, "phase"), "Failed")) {
+				cJSON_Delete(pods.list);
 				return jr;
+			}
 			if (rc == 0)
 				rc = jr; /* retried with backoff */
 			running++;
@@ -458,6 +561,10 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 			}
 		}
 	}
+	cJSON_Delete(pods.list);
+	r->waiting = waiting > 0;
+	/* A failed shard fails the backup once no Job runs; a shard still
+	 * waiting for a Ready replica then gets no Job. */
 	if (running == 0 && failed > 0) {
 		aggregate(r->status);
 		finish(r, "Failed", "JobFailed", first_err);
@@ -470,6 +577,13 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 					     : "restored");
 		finish(r, "Completed", r->kind == K_BACKUP ? "BackupCompleted" : "RestoreCompleted",
 		       msg);
+	} else if (waiting) {
+		char msg[1300];
+
+		snprintf(msg, sizeof(msg), "%s; waiting for a Ready replica%s", first_wait,
+			 waiting > 1 ? " (and more shards)" : "");
+		set_str(r->status, "phase", running ? "Running" : "Pending");
+		phb_set_condition(r->conds, "Completed", "False", "WaitingForReplica", msg, r->now);
 	} else {
 		set_str(r->status, "phase", "Running");
 		phb_set_condition(r->conds, "Completed", "False", "Running",
@@ -618,7 +732,7 @@ static int reconcile_run(struct phbackup *p, int kind, const char *key,
 	if (final(str(r.status, "phase")))
 		rc = 0;
 	else if (rc >= 0)
-		res->requeue_after_ms = PHB_POLL_MS;
+		res->requeue_after_ms = r.waiting ? PHB_WAIT_MS : PHB_POLL_MS;
 write:
 	{
 		int wr = write_status(&r, old);

@@ -154,7 +154,7 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 	const char *uid = str(meta, "uid");
 	const char *ch_user = NULL, *ch_secret = NULL, *ch_key = NULL;
 	struct ph_clickhouse_endpoint ep;
-	char jobname[64], pod[128], claim[160], url[400], shard[16], keep[16];
+	char jobname[64], pod[128], claim[160], url[400], shard[16], keep[16], rep[16];
 	cJSON *job, *md, *ref, *spec, *tpl, *pspec, *ct, *args, *e, *term;
 	int r;
 
@@ -166,11 +166,11 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 		snprintf(err, errlen, "metadata.name: \"%s\" is too long for a Job name", owner);
 		return -EINVAL;
 	}
-	r = ph_clickhouse_endpoint(in->posthog, ns, in->ph_spec, in->shard, 0, &ep);
+	r = ph_clickhouse_endpoint(in->posthog, ns, in->ph_spec, in->shard, in->replica, &ep);
 	if (r < 0 || !ep.pod[0]) {
-		snprintf(err, errlen, "PostHog %s has no managed ClickHouse shard %u "
+		snprintf(err, errlen, "PostHog %s has no managed ClickHouse replica %u of shard %u "
 			 "(spec.clickhouse.external: backups need the data directory)",
-			 in->posthog, in->shard);
+			 in->posthog, in->replica, in->shard);
 		return -EINVAL;
 	}
 	if (ph_clickhouse_credentials(in->ph_spec, &ch_user, &ch_secret, &ch_key) < 0) {
@@ -182,6 +182,7 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 	snprintf(claim, sizeof(claim), "data-%s", ep.pod);
 	snprintf(url, sizeof(url), "%s://%s:%u", ep.secure ? "https" : "http", ep.host, ep.port);
 	snprintf(shard, sizeof(shard), "%u", in->shard);
+	snprintf(rep, sizeof(rep), "%u", in->replica);
 
 	job = nn(cJSON_CreateObject());
 	put(job, "apiVersion", "batch/v1");
@@ -190,6 +191,9 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 	put(md, "name", jobname);
 	put(md, "namespace", ns);
 	cJSON_AddItemToObject(md, "labels", labels(in));
+	/* The choice of replica, read back by later reconciles: a Job keeps
+	 * its replica even when another becomes Ready first later. */
+	put(obj(md, "annotations"), PHB_ANN_REPLICA, rep);
 	ref = nn(cJSON_CreateObject());
 	put(ref, "apiVersion", PH_GROUP "/v1alpha1");
 	put(ref, "kind", in->owner_kind);
@@ -275,6 +279,78 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 	cJSON_AddItemToArray(arr(ct, "volumeMounts"), term);
 	*out = job;
 	return 0;
+}
+
+static bool pod_ready(const cJSON *pod)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, util_json_get(pod, "status.conditions"))
+		if (str(c, "type") && !strcmp(str(c, "type"), "Ready"))
+			return str(c, "status") && !strcmp(str(c, "status"), "True");
+	return false;
+}
+
+static const cJSON *find_pod(const cJSON *pods, const char *name)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pods, "items")) {
+		const char *n = str(cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
+
+		if (n && !strcmp(n, name))
+			return it;
+	}
+	return NULL;
+}
+
+int phb_pick_replica(const char *posthog, const cJSON *ph_spec, unsigned shard,
+		     const cJSON *pods, char *why, size_t whylen)
+{
+	int64_t reps = util_json_get_int(ph_spec, "clickhouse.replicasPerShard", 1);
+	struct ph_clickhouse_endpoint ep;
+	size_t len;
+	int n;
+
+	if (reps < 1)
+		reps = 1;
+	if (reps > PHB_MAX_REPLICAS)
+		reps = PHB_MAX_REPLICAS;
+	n = snprintf(why, whylen, "no ClickHouse replica of shard %u is Ready:", shard);
+	len = n < 0 ? 0 : (size_t)n;
+	for (unsigned r = 0; r < (unsigned)reps; r++) {
+		const cJSON *pod;
+		const char *state;
+
+		if (ph_clickhouse_endpoint(posthog, NULL, ph_spec, shard, r, &ep) < 0 || !ep.pod[0])
+			return -EINVAL;
+		pod = find_pod(pods, ep.pod);
+		if (!pod)
+			state = "has no pod";
+		else if (cJSON_GetObjectItemCaseSensitive(
+				 cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "deletionTimestamp"))
+			state = "is being deleted";
+		else if (!pod_ready(pod))
+			state = "is not Ready";
+		else
+			return (int)r;
+		if (len < whylen) {
+			n = snprintf(why + len, whylen - len, "%s %s %s", r ? "," : "", ep.pod, state);
+			len += n < 0 ? 0 : (size_t)n;
+		}
+	}
+	return -EAGAIN;
+}
+
+int phb_job_replica(const cJSON *job)
+{
+	const char *v = str(util_json_get(job, "metadata.annotations"), PHB_ANN_REPLICA);
+	long r;
+
+	if (!v || !*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 4)
+		return -ENOENT;
+	r = strtol(v, NULL, 10);
+	return r < PHB_MAX_REPLICAS ? (int)r : -ENOENT;
 }
 
 int phb_job_outcome(const cJSON *job, char *msg, size_t msglen)

@@ -4,9 +4,11 @@
  *
  * A PostHogBackup or PostHogRestore becomes one Job per ClickHouse shard,
  * running the operator's own image as `posthog-operator backup-agent`
- * beside the shard's first replica: the Job's pod must land on that pod's
- * node (pod affinity) and mounts the same ReadWriteOnce volume claim, which
- * Kubernetes allows for pods of one node. The status comes from evidence:
+ * beside one replica of the shard, the first whose Pod is Ready when the
+ * Job is created (phb_pick_replica; recorded on the Job and in
+ * status.shards[], and kept for the Job's life): the Job's pod must land on
+ * that pod's node (pod affinity) and mounts the same ReadWriteOnce volume
+ * claim, which Kubernetes allows for pods of one node. The status comes from evidence:
  * a backup is Completed only when the operator has read every shard's
  * manifest from the store (the agent writes it last); the Jobs' own
  * outcome only says that the agent ran. A schedule creates PostHogBackups
@@ -35,6 +37,11 @@
 #define PHB_KIND_SCHEDULE "PostHogBackupSchedule"
 #define PHB_KIND_RESTORE "PostHogRestore"
 #define PHB_LABEL_SCHEDULE "posthog.com/backup-schedule"
+/* On an agent Job: the ClickHouse replica it works beside, chosen once when
+ * the Job was created. */
+#define PHB_ANN_REPLICA "posthog.com/clickhouse-replica"
+/* Replicas per shard the choice looks at (the CRD allows fewer). */
+#define PHB_MAX_REPLICAS 64
 /* The ClickHouse image's own user and group (ClickHouse/ClickHouse
  * docker/server/Dockerfile.ubuntu: groupadd --gid=101, useradd --uid=101),
  * so that the server can read the parts a restore writes. */
@@ -64,6 +71,7 @@ struct phb_job_in {
 	const cJSON *ph_spec;   /* the PostHog's normalized spec */
 	const cJSON *store;     /* spec.store */
 	unsigned shard;
+	unsigned replica;       /* whose volume claim and Service the agent uses */
 	const char *image;
 	const char *retention;  /* NULL: none */
 	unsigned keep_min;
@@ -77,6 +85,23 @@ int phb_job_name(const char *owner, unsigned shard, char *out, size_t outsz);
  * err. */
 int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 		  size_t errlen);
+
+/*
+ * The replica of shard `shard` an agent Job works beside: the first r
+ * (0, 1, ... below spec.clickhouse.replicasPerShard) whose Pod
+ * "<posthog>-clickhouse-<shard>-<r>" is in pods (a PodList, borrowed), is
+ * not being deleted and has the condition Ready True. Returns r; -EAGAIN
+ * when no replica is Ready, with each replica's state in why ("no
+ * ClickHouse replica of shard 1 is Ready: ph-clickhouse-1-0 is not Ready,
+ * ph-clickhouse-1-1 has no pod"); -EINVAL when the shard is not a managed
+ * one.
+ */
+int phb_pick_replica(const char *posthog, const cJSON *ph_spec, unsigned shard,
+		     const cJSON *pods, char *why, size_t whylen);
+
+/* The replica a Job's PHB_ANN_REPLICA annotation names. Returns it, or
+ * -ENOENT when the Job has no valid annotation. */
+int phb_job_replica(const cJSON *job);
 
 /* Checks spec.store and the retention of a backup, restore or schedule
  * spec. Returns 0 or -EINVAL with the field named in err. */

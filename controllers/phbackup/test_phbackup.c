@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkg/util/util.h"
 #include "phbackup.h"
 
 static cJSON *parse(const char *s)
@@ -48,7 +49,7 @@ static const char *at(const cJSON *j, const char *path)
 #define OWNER "{\"metadata\":{\"name\":\"nightly-1\",\"namespace\":\"ph\",\"uid\":\"u-1\"}}"
 #define STORE "{\"endpoint\":\"https://s3.example\",\"bucket\":\"bk\",\"prefix\":\"p\"," \
 	      "\"region\":\"eu-west-1\",\"credentials\":{\"secretName\":\"s3\"}}"
-#define PHSPEC "{\"clickhouse\":{\"shards\":2,\"replicas\":2,\"user\":\"admin\"," \
+#define PHSPEC "{\"clickhouse\":{\"shards\":2,\"replicasPerShard\":2,\"user\":\"admin\"," \
 	       "\"passwordSecret\":{\"name\":\"chpw\",\"key\":\"password\"}}}"
 
 /* Each case: a path in the built Job and the value it must hold. */
@@ -128,6 +129,133 @@ START_TEST(test_job_restore_and_external)
 	cJSON_Delete(owner);
 	cJSON_Delete(store);
 	cJSON_Delete(phs);
+}
+END_TEST
+
+/* The Job beside another replica than 0: its claim, affinity, Service and
+ * the annotation that records the choice. */
+START_TEST(test_job_replica)
+{
+	cJSON *owner = parse(OWNER), *store = parse(STORE), *phs = parse(PHSPEC), *job = NULL;
+	struct phb_job_in in = {
+		.op = "backup", .owner = owner, .owner_kind = PHB_KIND_BACKUP, .name = "nightly-1",
+		.posthog = "ph1", .ph_spec = phs, .store = store, .shard = 1, .replica = 1,
+		.image = "img:1",
+	};
+	const cJSON *ann, *sel;
+	char err[256] = "";
+
+	ck_assert_int_eq(phb_build_job(&in, &job, err, sizeof(err)), 0);
+	ck_assert_str_eq(at(job, "metadata.name"), "nightly-1-s1");
+	ck_assert_str_eq(at(job, "spec.template.spec.volumes.0.persistentVolumeClaim.claimName"),
+			 "data-ph1-clickhouse-1-1");
+	ck_assert_str_eq(at(job, "spec.template.spec.containers.0.env.7.value"),
+			 "http://ph1-clickhouse-1-1.ph.svc:8123");
+	sel = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetArrayItem(util_json_get(job, "spec.template.spec.affinity.podAffinity."
+						       "requiredDuringSchedulingIgnoredDuringExecution"), 0),
+			"labelSelector"), "matchLabels");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+				 sel, "statefulset.kubernetes.io/pod-name")), "ph1-clickhouse-1-1");
+	ann = util_json_get(job, "metadata.annotations");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ann, PHB_ANN_REPLICA)),
+			 "1");
+	ck_assert_int_eq(phb_job_replica(job), 1);
+	cJSON_Delete(job);
+	job = NULL;
+	/* A replica outside replicasPerShard is refused, naming it. */
+	in.replica = 2;
+	ck_assert_int_eq(phb_build_job(&in, &job, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "replica 2 of shard 1"), "%s", err);
+	cJSON_Delete(owner);
+	cJSON_Delete(store);
+	cJSON_Delete(phs);
+}
+END_TEST
+
+static const struct {
+	const char *job;
+	int want;
+} job_replica_cases[] = {
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":\"0\"}}}", 0},
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":\"3\"}}}", 3},
+	{"{\"metadata\":{\"name\":\"made-by-an-older-operator\"}}", -ENOENT},
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":\"\"}}}", -ENOENT},
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":\"-1\"}}}", -ENOENT},
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":\"1x\"}}}", -ENOENT},
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":\"64\"}}}", -ENOENT},
+	{"{\"metadata\":{\"annotations\":{\"" PHB_ANN_REPLICA "\":1}}}", -ENOENT},
+};
+
+START_TEST(test_job_replica_annotation)
+{
+	cJSON *job = parse(job_replica_cases[_i].job);
+
+	ck_assert_int_eq(phb_job_replica(job), job_replica_cases[_i].want);
+	cJSON_Delete(job);
+}
+END_TEST
+
+/* Pods as the API server lists them: name, Ready, being deleted. */
+#define POD(name, ready) "{\"metadata\":{\"name\":\"" name "\"},\"status\":{\"conditions\":[" \
+	"{\"type\":\"PodScheduled\",\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"" \
+	ready "\"}]}}"
+#define GONE(name) "{\"metadata\":{\"name\":\"" name "\",\"deletionTimestamp\":" \
+	"\"2026-01-01T00:00:00Z\"},\"status\":{\"conditions\":[{\"type\":\"Ready\"," \
+	"\"status\":\"True\"}]}}"
+#define NOCOND(name) "{\"metadata\":{\"name\":\"" name "\"},\"status\":{\"phase\":\"Pending\"}}"
+#define SPEC3 "{\"clickhouse\":{\"shards\":2,\"replicasPerShard\":3}}"
+
+static const struct {
+	const char *spec, *pods;
+	unsigned shard;
+	int want;
+	const char *why; /* with -EAGAIN: part of the message */
+} pick_cases[] = {
+	/* Replica 0 Ready: it, as before. */
+	{SPEC3, "[" POD("ph-clickhouse-1-0", "True") "," POD("ph-clickhouse-1-1", "True") "]", 1, 0,
+	 NULL},
+	/* Replica 0 not Ready: the next Ready one. */
+	{SPEC3, "[" POD("ph-clickhouse-1-0", "False") "," POD("ph-clickhouse-1-1", "True") "]", 1, 1,
+	 NULL},
+	/* Replica 0 missing, 1 without conditions (pending), 2 Ready. */
+	{SPEC3, "[" NOCOND("ph-clickhouse-1-1") "," POD("ph-clickhouse-1-2", "True") "]", 1, 2, NULL},
+	/* A pod being deleted can still say Ready: not chosen. */
+	{SPEC3, "[" GONE("ph-clickhouse-0-0") "," POD("ph-clickhouse-0-1", "True") "]", 0, 1, NULL},
+	/* Another shard's Ready pod does not count. */
+	{SPEC3, "[" POD("ph-clickhouse-0-0", "True") "," POD("ph-clickhouse-1-0", "False") "]", 1,
+	 -EAGAIN, "no ClickHouse replica of shard 1 is Ready: ph-clickhouse-1-0 is not Ready, "
+	 "ph-clickhouse-1-1 has no pod, ph-clickhouse-1-2 has no pod"},
+	/* A replica beyond replicasPerShard (a StatefulSet not yet scaled
+	 * down) is not chosen. */
+	{"{\"clickhouse\":{\"shards\":1}}", "[" POD("ph-clickhouse-0-0", "False") ","
+	 POD("ph-clickhouse-0-1", "True") "]", 0, -EAGAIN,
+	 "shard 0 is Ready: ph-clickhouse-0-0 is not Ready"},
+	{SPEC3, "[" GONE("ph-clickhouse-0-0") "]", 0, -EAGAIN, "ph-clickhouse-0-0 is being deleted"},
+	/* No pods at all. */
+	{SPEC3, "[]", 0, -EAGAIN, "ph-clickhouse-0-0 has no pod"},
+	/* A shard outside the topology. */
+	{SPEC3, "[]", 2, -EINVAL, NULL},
+	/* An external ClickHouse has no replicas to pick. */
+	{"{\"clickhouse\":{\"external\":{\"host\":\"ch\"}}}", "[]", 0, -EINVAL, NULL},
+};
+
+START_TEST(test_pick_replica)
+{
+	cJSON *spec = parse(pick_cases[_i].spec), *items = parse(pick_cases[_i].pods);
+	cJSON *list = cJSON_CreateObject();
+	char why[512] = "";
+	int r;
+
+	cJSON_AddItemToObject(list, "items", items);
+	r = phb_pick_replica("ph", spec, pick_cases[_i].shard, list, why, sizeof(why));
+	ck_assert_int_eq(r, pick_cases[_i].want);
+	if (pick_cases[_i].why)
+		ck_assert_msg(strstr(why, pick_cases[_i].why), "got \"%s\", want \"%s\"", why,
+			      pick_cases[_i].why);
+	cJSON_Delete(list);
+	cJSON_Delete(spec);
 }
 END_TEST
 
@@ -238,6 +366,10 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_job, 0, sizeof(job_cases) / sizeof(job_cases[0]));
 	tcase_add_test(tc, test_job_restore_and_external);
+	tcase_add_test(tc, test_job_replica);
+	tcase_add_loop_test(tc, test_job_replica_annotation, 0,
+			    sizeof(job_replica_cases) / sizeof(job_replica_cases[0]));
+	tcase_add_loop_test(tc, test_pick_replica, 0, sizeof(pick_cases) / sizeof(pick_cases[0]));
 	tcase_add_loop_test(tc, test_validate, 0, sizeof(spec_cases) / sizeof(spec_cases[0]));
 	tcase_add_loop_test(tc, test_outcome, 0, sizeof(outcome_cases) / sizeof(outcome_cases[0]));
 	tcase_add_test(tc, test_names);

@@ -272,11 +272,16 @@ class BackupE2E(unittest.TestCase):
         self.assertGreaterEqual(st["partsUploaded"], 1)
         self.assertEqual(st["completedAt"], m["finishedAt"])
         self.assertEqual(st["shards"][0]["job"], "now-1-s0")
+        # The example PostHog has one replica per shard, Ready: the choice
+        # is replica 0, recorded in the status and on the Job.
+        self.assertEqual((st["shards"][0]["replica"], st["shards"][0]["pod"]),
+                         (0, "posthog-clickhouse-0-0"))
         self.assertEqual(condition(b, "Completed")["status"], "True")
         self.assertEqual(condition(b, "StoreAccessible")["status"], "True")
         self.assertEqual(json.loads(run["out"].strip().splitlines()[-1])["bytes"], m["bytes"])
         job = get("job", "now-1-s0")
         self.assertEqual(job["metadata"]["ownerReferences"][0]["kind"], "PostHogBackup")
+        self.assertEqual(job["metadata"]["annotations"]["posthog.com/clickhouse-replica"], "0")
         spec = job["spec"]["template"]["spec"]
         self.assertEqual(spec["volumes"][0]["persistentVolumeClaim"]["claimName"],
                          "data-posthog-clickhouse-0-0")

@@ -57,6 +57,8 @@ Left out on purpose (add here if the operator starts to need them):
 # read into the MigrationFailed condition. The stateful pods (ZooKeeper,
 # Kafka, ClickHouse; their StatefulSets use OnDelete) are listed and
 # deleted one at a time by the health-gated restart plan (docs/upgrades.md).
+# The backup controller lists the ClickHouse pods to run each shard's
+# agent Job beside a Ready replica (docs/backups.md).
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "delete"]
