@@ -388,13 +388,22 @@ static int run_schema(struct phc_run *run)
 	int r;
 
 	if (!run->stage_ready[ST_CLICKHOUSE]) {
-		/* A password Secret that is missing or unusable is a failure
-		 * now, not once ClickHouse is ready: a new Secret restarts the
-		 * ClickHouse pods, and the restart plan's gate cannot pass
-		 * without a password it can send. */
+		/* The password Secret is read now too, not only once ClickHouse
+		 * is ready: a new Secret restarts the ClickHouse pods, and the
+		 * restart plan's gate cannot pass without a password it can
+		 * send. An unusable value is a failure; a Secret that cannot
+		 * be read is named in the wait. Tables that an earlier sync
+		 * made are still there while the servers restart. */
 		r = phc_ch_check_password(run, msg, sizeof(msg));
-		if (r == 0) {
-			wait_gate(run, "SchemaReady", "WaitingForClickHouse", "ClickHouse is not ready yet");
+		if (r != -EKEYREJECTED) {
+			char why[2100];
+
+			snprintf(why, sizeof(why), "ClickHouse is not ready yet%s%s", r < 0 ? "; " : "",
+				 r < 0 ? msg : "");
+			wait_gate(run, "SchemaReady", "WaitingForClickHouse", why);
+			keep_known_tables(run);
+			for (unsigned b = 0; b < run->buckets; b++)
+				set_bool(bucket_status(run, b), "tablesReady", run->bucket_schema_ready[b]);
 			return 0;
 		}
 	} else {
