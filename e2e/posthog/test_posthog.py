@@ -653,13 +653,23 @@ class ZkKubelet:
     """Plays the kubelet for the ZooKeeper pods, from a watch: the moment a
     pod is being deleted it notes whether the ensemble was whole and which
     server led, kills the pod's server (pod i is server 3 - i) and starts
-    it again, as a kubelet would start the recreated pod's container. The
-    server is down before the recreated pod can be Ready, so the gate sees
-    it rejoin."""
+    it again, as a kubelet would start the recreated pod's container.
+
+    As a kubelet's, the old container is gone before the Pod object is: the
+    kubelet puts its finalizer (FINALIZER) on each ZooKeeper pod, and
+    hack/kube-cluster's kwok stage "pod-delete" leaves a pod alone while it
+    carries it; the kubelet takes it off once the server is killed. So the
+    StatefulSet cannot recreate the pod, and kwok cannot mark the new one
+    Ready, while the old server still answers the operator's gate. (Without
+    this, a watch event that came late let the gate read the old server,
+    whole, and pass: seen under load.)"""
+
+    FINALIZER = "e2e.posthog.com/kubelet"
 
     def __init__(self, name, zk, pods):
         import threading
         self.zk, self.pods, self.seen, self.handled, self.killed = zk, pods, [], set(), set()
+        self.stopping = False
         # When the leader's server was killed: (the kill sent, it is gone).
         self.leader_stops = []
         self.proc = subprocess.Popen(
@@ -669,7 +679,7 @@ class ZkKubelet:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.watching = threading.Event()
-        self.listed = set()
+        self.held = set()  # pod names whose live object carries FINALIZER
         # (started, finished, (whole, leader)) of the recent rounds of
         # mntr, every 0.1 s; and when the last server was killed.
         self.state_lock = threading.Lock()
@@ -689,10 +699,16 @@ class ZkKubelet:
             time.sleep(0.1)
 
     def start(self):
-        """Returns once the watch has listed every pod."""
+        """Returns once every pod carries the kubelet's finalizer."""
         self.thread.start()
         if not self.watching.wait(60):
-            raise AssertionError("the pod watch did not start")
+            raise AssertionError("the pod watch did not start, or the finalizers were not set")
+
+    def finalize(self, name, hold):
+        """Puts the kubelet's finalizer on pod name, or takes it off. The
+        ZooKeeper pods have no other finalizer."""
+        kubectl("patch", "pod", name, "--type=merge", "-p", json.dumps(
+            {"metadata": {"finalizers": [self.FINALIZER] if hold else None}}), check=False)
 
     def events(self):
         dec, buf = json.JSONDecoder(), ""
@@ -708,20 +724,28 @@ class ZkKubelet:
     def run(self):
         for ev in self.events():
             meta = ev.get("object", {}).get("metadata", {})
-            self.listed.add(meta.get("name"))
-            if self.listed >= set(self.pods):
-                self.watching.set()
+            name = meta.get("name")
+            if name not in self.pods:
+                continue
             going = ev.get("type") == "DELETED" or meta.get("deletionTimestamp")
-            if not going or meta.get("uid") in self.handled or meta.get("name") not in self.pods:
+            ours = self.FINALIZER in (meta.get("finalizers") or [])
+            if not going:
+                if ours:
+                    self.held.add(name)
+                    if self.held >= set(self.pods):
+                        self.watching.set()
+                elif not self.stopping:
+                    self.finalize(name, True)
+                continue
+            if meta.get("uid") in self.handled:
                 continue
             self.handled.add(meta["uid"])
-            i = self.pods.index(meta["name"])
-            # Was the ensemble whole when the pod was deleted? Asking now,
-            # before the kill, would let the old server run on while kwok
-            # marks the recreated pod Ready (0.5 s), and the operator's
-            # gate could read the old server (seen in a clean-clone run).
-            # So the sampled rounds of mntr answer: the ensemble was whole
-            # if a round that began after the previous kill (the last
+            self.held.discard(name)
+            i = self.pods.index(name)
+            # Was the ensemble whole when the pod was deleted? The old
+            # server still runs (the finalizer holds the pod), so the
+            # sampled rounds of mntr answer: the ensemble was whole if a
+            # round that began after the previous kill (the last
             # disturbance; nothing else breaks the ensemble here) and
             # ended before this event found it whole. Rounds are slow
             # under load (three servers asked in turn, with the writer,
@@ -735,28 +759,32 @@ class ZkKubelet:
             since = self.last_kill
             whole = any(st[0] for t0, _, st in rounds if since is None or t0 >= since)
             leader = rounds[-1][2][1]
-            self.seen.append((meta["name"], whole, leader and self.pods[3 - leader]))
-            # kwok deletes by name, and so sometimes deletes a pod that the
-            # StatefulSet just recreated once more (docs/upgrades.md); a
-            # kubelet deletes with the old pod's UID and would not. The
-            # operator restarts each pod once per plan, so only a pod's
-            # first deletion here restarts its server.
-            if meta["name"] in self.killed:
-                continue
-            self.killed.add(meta["name"])
-            t_kill = time.monotonic()
-            self.zk.kill(3 - i)
-            self.last_kill = time.monotonic()
-            if leader == 3 - i:
-                self.leader_stops.append((t_kill, self.last_kill))
-            self.zk.start(3 - i)
+            self.seen.append((name, whole, leader and self.pods[3 - leader]))
+            # The operator restarts each pod once per plan; a later
+            # deletion (kwok's by-name delete, docs/upgrades.md, or the
+            # test's own clean-up) does not restart the server again.
+            if name not in self.killed:
+                self.killed.add(name)
+                t_kill = time.monotonic()
+                self.zk.kill(3 - i)
+                self.last_kill = time.monotonic()
+                if leader == 3 - i:
+                    self.leader_stops.append((t_kill, self.last_kill))
+                self.zk.start(3 - i)
+            if ours:
+                self.finalize(name, False)
 
     def stop(self):
+        """Stops the watch, and takes the finalizer off every pod still
+        carrying it (later deletions are kwok's alone again)."""
+        self.stopping = True
         self.sampling.set()
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.thread.join(timeout=60)
         self.sampler.join(timeout=30)
+        for p in self.pods:
+            self.finalize(p, False)
 
 
 class PostHogE2E(unittest.TestCase):
