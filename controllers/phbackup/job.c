@@ -6,6 +6,7 @@
 
 #include "controllers/backup/backup.h"
 #include "api/posthog/posthog.h"
+#include "pkg/kube/kube.h"
 #include "pkg/util/util.h"
 #include "phbackup.h"
 
@@ -281,29 +282,6 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 	return 0;
 }
 
-static bool pod_ready(const cJSON *pod)
-{
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c, util_json_get(pod, "status.conditions"))
-		if (str(c, "type") && !strcmp(str(c, "type"), "Ready"))
-			return str(c, "status") && !strcmp(str(c, "status"), "True");
-	return false;
-}
-
-static const cJSON *find_pod(const cJSON *pods, const char *name)
-{
-	const cJSON *it;
-
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pods, "items")) {
-		const char *n = str(cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
-
-		if (n && !strcmp(n, name))
-			return it;
-	}
-	return NULL;
-}
-
 int phb_pick_replica(const char *posthog, const cJSON *ph_spec, unsigned shard,
 		     const cJSON *pods, char *why, size_t whylen)
 {
@@ -324,13 +302,13 @@ int phb_pick_replica(const char *posthog, const cJSON *ph_spec, unsigned shard,
 
 		if (ph_clickhouse_endpoint(posthog, NULL, ph_spec, shard, r, &ep) < 0 || !ep.pod[0])
 			return -EINVAL;
-		pod = find_pod(pods, ep.pod);
+		pod = kube_list_find(pods, ep.pod);
 		if (!pod)
 			state = "has no pod";
 		else if (cJSON_GetObjectItemCaseSensitive(
 				 cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "deletionTimestamp"))
 			state = "is being deleted";
-		else if (!pod_ready(pod))
+		else if (!kube_pod_ready(pod))
 			state = "is not Ready";
 		else
 			return (int)r;

@@ -59,29 +59,6 @@ static int component_of_stage(const char *stage)
 	return -1;
 }
 
-static bool pod_ready(const cJSON *pod)
-{
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c, util_json_get(pod, "status.conditions"))
-		if (util_json_str(c, "type") && !strcmp(util_json_str(c, "type"), "Ready"))
-			return util_json_str(c, "status") && !strcmp(util_json_str(c, "status"), "True");
-	return false;
-}
-
-static const cJSON *find_item(const cJSON *list, const char *name)
-{
-	const cJSON *it;
-
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-		const char *n = util_json_str(cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
-
-		if (n && !strcmp(n, name))
-			return it;
-	}
-	return NULL;
-}
-
 static cJSON *upgrade_status(struct phc_run *run)
 {
 	cJSON *u = cJSON_GetObjectItemCaseSensitive(run->status, "upgrade");
@@ -183,13 +160,13 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		p->ordinal = o;
 		p->shard = comp == PHC_UP_CLICKHOUSE ? shard_of(run->name, name) : 0;
 		p->voter = comp == PHC_UP_KAFKA && is_kafka_controller(run->name, name);
-		pod = find_item(pods, p->name);
+		pod = kube_list_find(pods, p->name);
 		pm = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
 		p->exists = pod && !cJSON_GetObjectItemCaseSensitive(pm, "deletionTimestamp");
 		snprintf(p->uid, sizeof(p->uid), "%s", util_json_str(pm, "uid") ? util_json_str(pm, "uid") : "");
 		h = util_json_str(cJSON_GetObjectItemCaseSensitive(pm, "labels"), "controller-revision-hash");
 		p->updated = h && !strcmp(h, rev);
-		p->ready = p->exists && pod_ready(pod);
+		p->ready = p->exists && kube_pod_ready(pod);
 		p->healthy = p->ready;
 		if (p->exists && !p->updated) {
 			g->outdated = true;

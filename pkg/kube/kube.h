@@ -77,6 +77,13 @@ int kube_parse_rfc3339(const char *s, time_t *out) __attribute__((warn_unused_re
 /* The current UTC time as a metav1.MicroTime, "2026-11-22T00:00:00.000000Z". */
 void kube_micro_time_now(char out[KUBE_TIME_LEN]);
 
+/* ---- objects ------------------------------------------------------------ */
+
+/* Whether a Pod's condition Ready is "True" (core/v1 PodCondition). */
+bool kube_pod_ready(const cJSON *pod);
+/* The item of a List (its "items") whose metadata.name is name, or NULL. */
+const cJSON *kube_list_find(const cJSON *list, const char *name);
+
 /* ---- configuration ---------------------------------------------------- */
 
 struct kube_config;

@@ -371,6 +371,44 @@ START_TEST(quantity_canonical)
 }
 END_TEST
 
+static const struct {
+	const char *pod;
+	bool ready;
+} pod_cases[] = {
+	{"{\"status\":{\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"True\"},"
+	 "{\"type\":\"Ready\",\"status\":\"True\"}]}}", true},
+	{"{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}", false},
+	{"{\"status\":{\"conditions\":[{\"type\":\"ContainersReady\",\"status\":\"True\"}]}}", false},
+	{"{\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}}", false},
+	{"{\"status\":{}}", false},
+	{"{}", false},
+};
+
+START_TEST(pod_ready)
+{
+	cJSON *pod = cJSON_Parse(pod_cases[_i].pod);
+
+	ck_assert_ptr_nonnull(pod);
+	ck_assert_int_eq(kube_pod_ready(pod), pod_cases[_i].ready);
+	cJSON_Delete(pod);
+}
+END_TEST
+
+START_TEST(list_find)
+{
+	cJSON *l = cJSON_Parse("{\"items\":[{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{}},"
+			       "{\"metadata\":{\"name\":\"b\",\"uid\":\"u\"}}]}");
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(kube_list_find(l, "b"), "metadata"),
+					     "uid")->valuestring, "u");
+	ck_assert_ptr_null(kube_list_find(l, "c"));
+	ck_assert_ptr_null(kube_list_find(l, NULL));
+	ck_assert_ptr_null(kube_list_find(NULL, "a"));
+	cJSON_Delete(l);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube-unit");
@@ -395,6 +433,8 @@ int main(void)
 	tcase_add_loop_test(tc, base64, 0, sizeof(b64_cases) / sizeof(b64_cases[0]));
 	tcase_add_loop_test(tc, rfc3339, 0, sizeof(ts_cases) / sizeof(ts_cases[0]));
 	tcase_add_test(tc, query_and_paths);
+	tcase_add_loop_test(tc, pod_ready, 0, sizeof(pod_cases) / sizeof(pod_cases[0]));
+	tcase_add_test(tc, list_find);
 	tcase_add_loop_test(tc, quantity_canonical, 0,
 			    sizeof(quantity_cases) / sizeof(quantity_cases[0]));
 	suite_add_tcase(s, tc);

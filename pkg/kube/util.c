@@ -313,3 +313,36 @@ void kube_micro_time_now(char out[KUBE_TIME_LEN])
 	n = strftime(out, KUBE_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + n, KUBE_TIME_LEN - n, ".%06dZ", (int)(ts.tv_nsec / 1000) % 1000000);
 }
+
+static const char *str_of(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+bool kube_pod_ready(const cJSON *pod)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(pod, "status"), *c;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions")) {
+		const char *type = str_of(c, "type"), *status = str_of(c, "status");
+
+		if (type && !strcmp(type, "Ready"))
+			return status && !strcmp(status, "True");
+	}
+	return false;
+}
+
+const cJSON *kube_list_find(const cJSON *list, const char *name)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const char *n = str_of(cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
+
+		if (n && name && !strcmp(n, name))
+			return it;
+	}
+	return NULL;
+}
