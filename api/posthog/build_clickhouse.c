@@ -141,7 +141,9 @@ static void kafka_client(const struct ph_ctx *c, struct buf *b)
 	buf_puts(b, "  </kafka>\n");
 }
 
-static char *server_config(struct ph_ctx *c)
+/* The server's config.d file; topology false leaves out remote_servers,
+ * for the restart hash. */
+static char *server_config(struct ph_ctx *c, bool topology)
 {
 	const struct ph_version *row =
 		ph_version_or_fallback(util_json_get_str(c->spec, "version", NULL));
@@ -157,7 +159,8 @@ static char *server_config(struct ph_ctx *c)
 	for (m = row->macros; m && m[0] && m[1]; m += 2)
 		buf_putf(&b, "    <%s>%s</%s>\n", m[0], m[1], m[0]);
 	buf_puts(&b, "  </macros>\n");
-	remote_servers(c, row, &b);
+	if (topology)
+		remote_servers(c, row, &b);
 	named_collections(c, row, &b);
 	zookeeper(c, &b);
 	kafka_client(c, &b);
@@ -353,8 +356,7 @@ static cJSON *statefulset(const struct ph_ctx *c, int shard, const char *hash)
 	ann = ph_pod_annotations(c, cpod);
 	if (!ann)
 		ann = PH_NN(cJSON_CreateObject());
-	/* Only users.d changes need a restart to be safe; remote_servers and
-	 * zookeeper are reloaded live, but a hash over both keeps it simple. */
+	/* The config that a server reads only at start (config_maps). */
 	ph_add_str(ann, "posthog.com/config-hash", hash);
 	cJSON_AddItemToObject(md, "annotations", ann);
 	ps = ph_add_obj(tpl, "spec");
@@ -379,10 +381,19 @@ static cJSON *statefulset(const struct ph_ctx *c, int shard, const char *hash)
 	return o;
 }
 
+/*
+ * hash covers what a server reads only at start: remote_servers is left
+ * out, since ClickHouse applies a changed cluster list from config.d
+ * without a restart (its main config reloader calls
+ * Context::setClustersConfig; ClickHouse/ClickHouse, programs/server/
+ * Server.cpp, dbms/programs/server/Server.cpp in 18.x). So a new shard or
+ * replica count restarts no running server (docs/resharding.md).
+ */
 static void config_maps(struct ph_ctx *c, char hash[17])
 {
-	char *server = server_config(c), *users = users_config(c);
-	char *both = util_xasprintf("%s\n%s", server, users);
+	char *server = server_config(c, true), *users = users_config(c);
+	char *fixed = server_config(c, false);
+	char *both = util_xasprintf("%s\n%s", fixed, users);
 	char *name = util_xasprintf("%s-clickhouse", c->name);
 	cJSON *cm;
 
@@ -398,6 +409,7 @@ static void config_maps(struct ph_ctx *c, char hash[17])
 	ph_emit(c, "clickhouse", -1, cm);
 	free(name);
 	free(both);
+	free(fixed);
 	free(server);
 	free(users);
 }

@@ -371,6 +371,49 @@ START_TEST(test_config)
 }
 END_TEST
 
+/* The ClickHouse pods' config hash: a shard or replica count changes only
+ * remote_servers, which ClickHouse reloads live, so no running server is
+ * restarted; what a server reads only at start (users, ZooKeeper) does. */
+static const struct {
+	const char *what, *key;
+	int value;         /* set spec.clickhouse.<key> (number) ... */
+	const char *user;  /* ... or spec.clickhouse.user */
+	bool same;
+} ch_hash_cases[] = {
+	{"a third shard", "shards", 3, NULL, true},
+	{"one shard", "shards", 1, NULL, true},
+	{"three replicas per shard", "replicasPerShard", 3, NULL, true},
+	{"another user", NULL, 0, "someone", false},
+};
+
+START_TEST(test_clickhouse_topology_keeps_hash)
+{
+	cJSON *ph = load_posthog("examples/production.yaml"), *a, *b;
+	cJSON *ch = cJSON_GetObjectItem(cJSON_GetObjectItem(ph, "spec"), "clickhouse");
+	const char *ha, *hb;
+
+	ck_assert_int_eq(ph_build(ph, &a), 0);
+	if (ch_hash_cases[_i].key)
+		cJSON_SetIntValue(cJSON_GetObjectItem(ch, ch_hash_cases[_i].key), ch_hash_cases[_i].value);
+	else
+		cJSON_SetValuestring(cJSON_GetObjectItem(ch, "user"), ch_hash_cases[_i].user);
+	ck_assert_int_eq(ph_build(ph, &b), 0);
+	ha = cJSON_GetStringValue(cJSON_GetObjectItem(
+		util_json_get(find(a, "StatefulSet", "posthog-clickhouse-0"), "spec.template.metadata.annotations"),
+		"posthog.com/config-hash"));
+	hb = cJSON_GetStringValue(cJSON_GetObjectItem(
+		util_json_get(find(b, "StatefulSet", "posthog-clickhouse-0"), "spec.template.metadata.annotations"),
+		"posthog.com/config-hash"));
+	ck_assert_ptr_nonnull(ha);
+	ck_assert_ptr_nonnull(hb);
+	ck_assert_msg((strcmp(ha, hb) == 0) == ch_hash_cases[_i].same, "%s: %s -> %s",
+		      ch_hash_cases[_i].what, ha, hb);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(ph);
+}
+END_TEST
+
 /* A membership change does not roll the ensemble: the pods' config hash
  * leaves out the fresh ensemble's members, which reconfig changes. */
 START_TEST(test_zookeeper_size_keeps_hash)
@@ -606,6 +649,8 @@ static Suite *suite(void)
 			    (int)(sizeof(lag_cases) / sizeof(lag_cases[0])));
 	tcase_add_test(tc, test_config);
 	tcase_add_test(tc, test_zookeeper_size_keeps_hash);
+	tcase_add_loop_test(tc, test_clickhouse_topology_keeps_hash, 0,
+			    sizeof(ch_hash_cases) / sizeof(ch_hash_cases[0]));
 	tcase_add_loop_test(tc, test_kafka_move_job, 0, sizeof(moves) / sizeof(moves[0]));
 	tcase_add_test(tc, test_topic_job_name);
 	tcase_add_test(tc, test_endpoints);
