@@ -863,9 +863,15 @@ static int drop_replica(struct phc_run *run, struct replica *rep, const char *db
 int phc_schema_drop_all(struct phc_run *run, char *msg, size_t msglen)
 {
 	const char *db = database_of(run->spec);
+	const char *user, *secret, *key;
 	struct replica *reps = NULL;
 	int n, r = 0, left = 0;
 
+	/* The Secret as the API server has it now: a copy cached by an
+	 * earlier reconcile may outlive a Secret deleted with its namespace,
+	 * and a deletion is rare enough to read it again. */
+	if (ph_clickhouse_credentials(run->spec, &user, &secret, &key) == 0 && secret)
+		secretcache_forget(run->p->secrets, run->ns, secret);
 	n = open_replicas(run, &reps, msg, msglen);
 	if (n < 0)
 		return n;
