@@ -244,7 +244,9 @@ int cmd_render(int argc, char **argv)
 	}
 	rc = render_docs(docs, tables, &out);
 	if (rc) {
-		fprintf(stderr, "error: rendering failed: %s\n", strerror(-rc));
+		/* render_bucket_ddl said what was wrong with the definitions. */
+		if (!tables || rc != -EINVAL)
+			fprintf(stderr, "error: rendering failed: %s\n", strerror(-rc));
 		goto done;
 	}
 	fwrite(out.data ? out.data : "", 1, out.len, stdout);
