@@ -7,6 +7,9 @@
  * skipped: the operator never creates them, so printing them would make
  * the output claim otherwise. Rendering is all or nothing: if any PostHog
  * is invalid, every problem is reported on stderr and nothing is printed.
+ *
+ * With --bucket-ddl it prints, instead of objects, the per-bucket
+ * ClickHouse tables the schema sync would create (render_ddl.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,12 +23,13 @@
 #include "api/posthog/posthog.h"
 #include "pkg/buf/buf.h"
 #include "pkg/jsonyaml/jsonyaml.h"
+#include "render_ddl.h"
 
 #define RENDER_MAX_INPUT (16u << 20)
 #define RENDER_MAX_OUTPUT (256u << 20)
 
 static const char usage[] =
-	"usage: posthog-operator render -f FILE|-\n";
+	"usage: posthog-operator render -f FILE|- [--bucket-ddl TABLES]\n";
 
 static const char help[] =
 	"Prints, as a YAML stream in apply order, the Kubernetes objects the\n"
@@ -34,6 +38,15 @@ static const char help[] =
 	"PostHog prints one 'error: FIELD: PROBLEM' line per problem on\n"
 	"stderr and nothing on stdout.\n\n"
 	"  -f, --file FILE   the input (required)\n"
+	"  --bucket-ddl TABLES\n"
+	"                    print instead, one JSON line per bucket, the\n"
+	"                    ClickHouse statements that the schema sync runs to\n"
+	"                    create the bucket's Kafka table and view, with its\n"
+	"                    names, topic, consumer group and brokers. TABLES\n"
+	"                    holds the database's tables as the server reports\n"
+	"                    them: the output of SELECT name, create_table_query\n"
+	"                    FROM system.tables WHERE database = '...' FORMAT\n"
+	"                    JSONEachRow\n"
 	"  -h, --help        this help\n\n"
 	"Exit status: 0 rendered, 1 invalid input, 2 bad usage.\n";
 
@@ -58,7 +71,7 @@ static int read_all(const char *path, struct buf *out)
 	return rc;
 }
 
-static int parse_flags(int argc, char **argv, const char **file)
+static int parse_flags(int argc, char **argv, const char **file, const char **ddl)
 {
 	int i;
 
@@ -74,6 +87,8 @@ static int parse_flags(int argc, char **argv, const char **file)
 			*file = argv[++i];
 		} else if (!strncmp(a, "--file=", 7)) {
 			*file = a + 7;
+		} else if (!strcmp(a, "--bucket-ddl") && i + 1 < argc) {
+			*ddl = argv[++i];
 		} else {
 			fprintf(stderr, "render: unexpected argument '%s'\n%s", a, usage);
 			return -1;
@@ -125,7 +140,33 @@ static int report_problems(const cJSON *docs, int posthogs)
 	return bad;
 }
 
-static int render_docs(const cJSON *docs, struct buf *out)
+/* The rows of a JSONEachRow text: one object per non-empty line. */
+static int parse_rows(const struct buf *in, cJSON **out)
+{
+	cJSON *rows = cJSON_CreateArray();
+	const char *p = in->data ? in->data : "", *end = p + in->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		cJSON *row;
+
+		if (n > 0) {
+			row = cJSON_ParseWithLength(p, n);
+			if (!cJSON_IsObject(row)) {
+				cJSON_Delete(row);
+				cJSON_Delete(rows);
+				return -EINVAL;
+			}
+			cJSON_AddItemToArray(rows, row);
+		}
+		p += n + 1;
+	}
+	*out = rows;
+	return 0;
+}
+
+static int render_docs(const cJSON *docs, const cJSON *tables, struct buf *out)
 {
 	const cJSON *d, *e;
 
@@ -134,6 +175,13 @@ static int render_docs(const cJSON *docs, struct buf *out)
 
 		if (!is_posthog(d))
 			continue;
+		if (tables) {
+			int rc = render_bucket_ddl(d, tables, out);
+
+			if (rc)
+				return rc;
+			continue;
+		}
 		if (ph_build(d, &entries) != 0)
 			return -EINVAL;
 		cJSON_ArrayForEach(e, entries) {
@@ -151,13 +199,13 @@ static int render_docs(const cJSON *docs, struct buf *out)
 
 int cmd_render(int argc, char **argv)
 {
-	const char *file = NULL;
+	const char *file = NULL, *ddl = NULL;
 	struct buf in, out;
-	cJSON *docs = NULL, *d;
+	cJSON *docs = NULL, *tables = NULL, *d;
 	char err[256];
 	int rc, posthogs = 0, status = 1;
 
-	rc = parse_flags(argc, argv, &file);
+	rc = parse_flags(argc, argv, &file, &ddl);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	buf_init(&in, RENDER_MAX_INPUT);
@@ -181,14 +229,30 @@ int cmd_render(int argc, char **argv)
 	}
 	if (report_problems(docs, posthogs) > 0)
 		goto done;
-	rc = render_docs(docs, &out);
+	if (ddl) {
+		buf_free(&in);
+		buf_init(&in, RENDER_MAX_INPUT);
+		rc = read_all(ddl, &in);
+		if (rc == 0)
+			rc = parse_rows(&in, &tables);
+		if (rc) {
+			fprintf(stderr, "error: %s: %s\n", ddl,
+				rc == -EINVAL ? "want one JSON object per line (FORMAT JSONEachRow)" :
+				rc == -EMSGSIZE ? "larger than 16 MiB" : strerror(-rc));
+			goto done;
+		}
+	}
+	rc = render_docs(docs, tables, &out);
 	if (rc) {
-		fprintf(stderr, "error: rendering failed: %s\n", strerror(-rc));
+		/* render_bucket_ddl said what was wrong with the definitions. */
+		if (!tables || rc != -EINVAL)
+			fprintf(stderr, "error: rendering failed: %s\n", strerror(-rc));
 		goto done;
 	}
 	fwrite(out.data ? out.data : "", 1, out.len, stdout);
 	status = fflush(stdout) == 0 ? 0 : 1;
 done:
+	cJSON_Delete(tables);
 	cJSON_Delete(docs);
 	buf_free(&in);
 	buf_free(&out);

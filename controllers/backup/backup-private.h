@@ -28,6 +28,11 @@ void bk_remove_tree(const char *path);
 /* [A-Za-z0-9._-]+ of at most max characters, not "." or "..". */
 bool bk_valid_name(const char *s, size_t max);
 
+/* A part's file name as ClickHouse writes it: bk_valid_name's characters
+ * and %XX escapes (a column "$group_0" has "%24group_0.bin"). Never
+ * "/", ".", "..", or a lone '%'. */
+bool bk_valid_file_name(const char *s, size_t max);
+
 /* The Kafka engine arguments of a CREATE TABLE: broker list, topics and
  * consumer group, from Kafka('brokers', 'topics', 'group', ...) or from
  * SETTINGS kafka_broker_list / kafka_topic_list / kafka_group_name.

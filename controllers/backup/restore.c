@@ -113,7 +113,7 @@ static int fetch_part(const struct bk_target *t, const char *table, const cJSON 
 		const char *fn = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
 		const char *sum = cJSON_GetStringValue(cJSON_GetObjectItem(f, "sha256"));
 
-		if (!fn || !sum || !bk_valid_name(fn, 200)) {
+		if (!fn || !sum || !bk_valid_file_name(fn, 200)) {
 			bk_set_err(err, errlen, "manifest: part %s of %s: a file lacks name or sha256", name, table);
 			r = -EBADMSG;
 			break;

@@ -36,6 +36,20 @@ START_TEST(test_names)
 }
 END_TEST
 
+static const struct { const char *in; bool ok; } files[] = {
+	{ "uuid.bin", true }, { "%24group_0.bin", true }, { "%24session_id.mrk", true },
+	{ "inserted_at.null.bin", true }, { "checksums.txt", true }, { "a%2Eb%2d.bin", true },
+	{ "%", false }, { "%2", false }, { "%2G.bin", false }, { "x%", false }, { "", false },
+	{ ".", false }, { "..", false }, { "a/b", false }, { "%2F", true }, { "a b", false },
+	{ "$group_0.bin", false },
+};
+
+START_TEST(test_file_names)
+{
+	ck_assert_int_eq(bk_valid_file_name(files[_i].in, 200), files[_i].ok);
+}
+END_TEST
+
 static const struct { const char *in; int rc; int64_t want; } durs[] = {
 	{ "30d", 0, 2592000 }, { "12h", 0, 43200 }, { "90m", 0, 5400 }, { "45s", 0, 45 },
 	{ "0d", -EINVAL, 0 }, { "d", -EINVAL, 0 }, { "10", -EINVAL, 0 }, { "1w", -EINVAL, 0 },
@@ -114,6 +128,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_escape, 0, sizeof(esc) / sizeof(esc[0]));
 	tcase_add_loop_test(tc, test_names, 0, sizeof(names) / sizeof(names[0]));
+	tcase_add_loop_test(tc, test_file_names, 0, sizeof(files) / sizeof(files[0]));
 	tcase_add_loop_test(tc, test_duration, 0, sizeof(durs) / sizeof(durs[0]));
 	tcase_add_loop_test(tc, test_kafka_ddl, 0, sizeof(kafka) / sizeof(kafka[0]));
 	tcase_add_loop_test(tc, test_engines, 0, sizeof(engines) / sizeof(engines[0]));

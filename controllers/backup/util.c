@@ -45,6 +45,27 @@ int bk_escape_file_name(const char *s, struct buf *out)
 	return r;
 }
 
+/* ClickHouse names a column's files after the column, escaped as
+ * escapeForFileName escapes it ("$group_0" -> "%24group_0.bin"): a '%' is
+ * followed by two hex digits. */
+bool bk_valid_file_name(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0, i;
+
+	if (n == 0 || n > max || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			if (!isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2]))
+				return false;
+			i += 2;
+		} else if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-') {
+			return false;
+		}
+	}
+	return true;
+}
+
 bool bk_valid_name(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0, i;
