@@ -743,22 +743,23 @@ class ZkKubelet:
             self.held.discard(name)
             i = self.pods.index(name)
             # Was the ensemble whole when the pod was deleted? The old
-            # server still runs (the finalizer holds the pod), so the
-            # sampled rounds of mntr answer: the ensemble was whole if a
-            # round that began after the previous kill (the last
-            # disturbance; nothing else breaks the ensemble here) and
-            # ended before this event found it whole. Rounds are slow
-            # under load (three servers asked in turn, with the writer,
-            # the monitor and this watch in one process), so "the newest
-            # round" can predate the rejoin that the operator's gate saw;
-            # a deletion before the previous server rejoined has no such
-            # round, since a rejoin takes seconds.
+            # server still runs (the finalizer holds the pod, so nothing
+            # can replace it yet), so one round of mntr now, before the
+            # kill, sees the ensemble as the operator's gate left it, or
+            # later by the watch's latency (a previous server finishing
+            # its rejoin in those milliseconds is the one thing that can
+            # change). The sampled rounds count too: one that began after
+            # the previous kill (the last disturbance; nothing else breaks
+            # the ensemble here) and ended before this event, whole. A
+            # deletion before the previous server rejoined fails both,
+            # since a rejoin takes seconds.
             now = time.monotonic()
             with self.state_lock:
                 rounds = [r for r in self.states if r[1] <= now]
             since = self.last_kill
-            whole = any(st[0] for t0, _, st in rounds if since is None or t0 >= since)
-            leader = rounds[-1][2][1]
+            whole_now, leader_now = self.zk.state()
+            whole = whole_now or any(st[0] for t0, _, st in rounds if since is None or t0 >= since)
+            leader = leader_now or rounds[-1][2][1]
             self.seen.append((name, whole, leader and self.pods[3 - leader]))
             # The operator restarts each pod once per plan; a later
             # deletion (kwok's by-name delete, docs/upgrades.md, or the
