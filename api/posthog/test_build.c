@@ -371,6 +371,14 @@ START_TEST(test_config)
 }
 END_TEST
 
+/* The config-hash annotation of StatefulSet sts's pod template, or NULL. */
+static const char *config_hash(const cJSON *entries, const char *sts)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+		util_json_get(find(entries, "StatefulSet", sts), "spec.template.metadata.annotations"),
+		"posthog.com/config-hash"));
+}
+
 /* The ClickHouse pods' config hash: a shard or replica count changes only
  * remote_servers, which ClickHouse reloads live, so no running server is
  * restarted; what a server reads only at start (users, ZooKeeper) does. */
@@ -398,12 +406,8 @@ START_TEST(test_clickhouse_topology_keeps_hash)
 	else
 		cJSON_SetValuestring(cJSON_GetObjectItem(ch, "user"), ch_hash_cases[_i].user);
 	ck_assert_int_eq(ph_build(ph, &b), 0);
-	ha = cJSON_GetStringValue(cJSON_GetObjectItem(
-		util_json_get(find(a, "StatefulSet", "posthog-clickhouse-0"), "spec.template.metadata.annotations"),
-		"posthog.com/config-hash"));
-	hb = cJSON_GetStringValue(cJSON_GetObjectItem(
-		util_json_get(find(b, "StatefulSet", "posthog-clickhouse-0"), "spec.template.metadata.annotations"),
-		"posthog.com/config-hash"));
+	ha = config_hash(a, "posthog-clickhouse-0");
+	hb = config_hash(b, "posthog-clickhouse-0");
 	ck_assert_ptr_nonnull(ha);
 	ck_assert_ptr_nonnull(hb);
 	ck_assert_msg((strcmp(ha, hb) == 0) == ch_hash_cases[_i].same, "%s: %s -> %s",
@@ -425,12 +429,8 @@ START_TEST(test_zookeeper_size_keeps_hash)
 	cJSON_SetIntValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ph, "spec"),
 								  "zookeeper"), "replicas"), 5);
 	ck_assert_int_eq(ph_build(ph, &b), 0);
-	ha = cJSON_GetStringValue(cJSON_GetObjectItem(
-		util_json_get(find(a, "StatefulSet", "posthog-zookeeper"), "spec.template.metadata.annotations"),
-		"posthog.com/config-hash"));
-	hb = cJSON_GetStringValue(cJSON_GetObjectItem(
-		util_json_get(find(b, "StatefulSet", "posthog-zookeeper"), "spec.template.metadata.annotations"),
-		"posthog.com/config-hash"));
+	ha = config_hash(a, "posthog-zookeeper");
+	hb = config_hash(b, "posthog-zookeeper");
 	ck_assert_ptr_nonnull(ha);
 	ck_assert_ptr_nonnull(hb);
 	ck_assert_str_eq(ha, hb);
