@@ -391,11 +391,12 @@ static int run_schema(struct phc_run *run)
 		/* The password Secret is read now too, not only once ClickHouse
 		 * is ready: a new Secret restarts the ClickHouse pods, and the
 		 * restart plan's gate cannot pass without a password it can
-		 * send. An unusable value is a failure; a Secret that cannot
-		 * be read is named in the wait. Tables that an earlier sync
-		 * made are still there while the servers restart. */
+		 * send. An unusable value, or a read that failed, is a failure
+		 * (backoff); a Secret that does not exist (yet) is named in the
+		 * wait. Tables that an earlier sync made are still there while
+		 * the servers restart. */
 		r = phc_ch_check_password(run, msg, sizeof(msg));
-		if (r != -EKEYREJECTED) {
+		if (r == 0 || r == -ENOENT) {
 			char why[2100];
 
 			snprintf(why, sizeof(why), "ClickHouse is not ready yet%s%s", r < 0 ? "; " : "",
