@@ -3,7 +3,11 @@
  * answers it understands, with a fixture transport in place of a server.
  * The answers are the texts a real 18.16 and a newer server send.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,7 +497,10 @@ START_TEST(test_connect_to_check)
 END_TEST
 
 /* A mapping sends a request for a name that does not resolve (.invalid,
- * RFC 6761) to a closed loopback port: refused, not a resolver failure. */
+ * RFC 6761) to a closed loopback port: refused, not a resolver failure.
+ * Then, with no name lookup at all: a listener on loopback that never
+ * answers is reached without the mapping (a timeout) and not with it
+ * (refused at the mapped closed port). */
 START_TEST(test_connect_to_used)
 {
 	const char *const map[] = {"clickhouse.invalid:8123:127.0.0.1:1", NULL};
@@ -501,7 +508,11 @@ START_TEST(test_connect_to_used)
 	struct ch_options o = {.url = "http://clickhouse.invalid:8123", .timeout_ms = 2000,
 			       .connect_to = bad};
 	struct ch_client *c = NULL;
-	char err[256];
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	char err[256], url[64], spec[64];
+	const char *away[] = {spec, NULL};
+	int fd;
 
 	ck_assert_int_eq(ch_new(&o, &c), -EINVAL);
 	ck_assert_ptr_null(c);
@@ -509,10 +520,26 @@ START_TEST(test_connect_to_used)
 	ck_assert_int_eq(ch_new(&o, &c), 0);
 	ck_assert_int_eq(ch_exec(c, "SELECT 1", err, sizeof(err)), -ECONNREFUSED);
 	ch_free(c);
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u:127.0.0.1:1", ntohs(sa.sin_port));
+	o.url = url;
+	o.timeout_ms = 300;
+	o.connect_to = away;
+	ck_assert_int_eq(ch_new(&o, &c), 0);
+	ck_assert_int_eq(ch_exec(c, "SELECT 1", err, sizeof(err)), -ECONNREFUSED);
+	ch_free(c);
 	o.connect_to = NULL;
 	ck_assert_int_eq(ch_new(&o, &c), 0);
-	ck_assert_int_ne(ch_exec(c, "SELECT 1", err, sizeof(err)), -ECONNREFUSED);
+	ck_assert_int_eq(ch_exec(c, "SELECT 1", err, sizeof(err)), -ETIMEDOUT);
 	ch_free(c);
+	close(fd);
 }
 END_TEST
 
