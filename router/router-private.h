@@ -175,6 +175,7 @@ struct router {
 	uint64_t fallback[RT_NREASONS];
 	uint64_t lookups[4]; /* found, not_found, error, rate_limited */
 	uint64_t produce_errors, hold_timeouts, moves, unknown_tokens;
+	uint64_t wakeups_seen; /* kafka_consumer_wakeups() at the last flush */
 	uint64_t map_reloads_ok, map_reloads_bad;
 	uint64_t delivered;
 

@@ -634,6 +634,14 @@ static void flush_metrics(struct router *r)
 	metrics_counter_add(m, "posthog_router_bucket_map_reloads_total",
 		"Bucket map file reads after a change, by result.",
 		(const char *[]){ "result", "error", NULL }, (double)r->map_reloads_bad);
+	if (r->consumer) {
+		uint64_t w = kafka_consumer_wakeups(r->consumer);
+
+		metrics_counter_add(m, "posthog_router_fetch_wakeups_total",
+			"Times the router woke its Kafka consumer's fetcher, parked by librdkafka after its prefetch queue filled.",
+			NULL, (double)(w - r->wakeups_seen));
+		r->wakeups_seen = w;
+	}
 	metrics_counter_add(m, "posthog_router_produce_errors_total",
 		"Messages librdkafka could not produce (the router then exits to retry).",
 		NULL, (double)r->produce_errors);

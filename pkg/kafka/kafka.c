@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kafka-private.h"
 
@@ -19,7 +20,45 @@ struct kafka_consumer {
 	rd_kafka_t *rk;
 	struct kafka_consumer_options o;
 	char group[256], topic[KAFKA_MAX_TOPIC + 1];
+	struct kafka_kick kick;
+	bool paused;
+	uint64_t wakeups;
+	/* Per partition id, the offset after the last message handed out,
+	 * -1 for none since the partition was assigned (wake_fetcher: a
+	 * seek clears librdkafka's own position until the next message).
+	 * Grown on demand, up to KAFKA_MAX_TRACKED partitions. */
+	int64_t *next;
+	size_t nnext;
 };
+
+#define KAFKA_MAX_TRACKED 65536
+
+static void track_reset(struct kafka_consumer *c, int32_t partition)
+{
+	if (partition >= 0 && (size_t)partition < c->nnext)
+		c->next[partition] = -1;
+}
+
+static void track(struct kafka_consumer *c, int32_t partition, int64_t next)
+{
+	if (partition < 0 || partition >= KAFKA_MAX_TRACKED)
+		return;
+	if ((size_t)partition >= c->nnext) {
+		size_t n = c->nnext ? c->nnext : 64, i;
+		int64_t *p;
+
+		while (n <= (size_t)partition)
+			n *= 2;
+		p = realloc(c->next, n * sizeof(*p));
+		if (!p)
+			abort();
+		for (i = c->nnext; i < n; i++)
+			p[i] = -1;
+		c->next = p;
+		c->nnext = n;
+	}
+	c->next[partition] = next;
+}
 
 struct kafka_producer {
 	struct log *log;
@@ -130,8 +169,10 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 	if (!ids)
 		abort();
-	for (i = 0; i < parts->cnt; i++)
+	for (i = 0; i < parts->cnt; i++) {
 		ids[n++] = parts->elems[i].partition;
+		track_reset(c, parts->elems[i].partition);
+	}
 	if (assigned) {
 		if (c->o.on_rebalance)
 			c->o.on_rebalance(c->o.userdata, true, ids, n);
@@ -156,16 +197,122 @@ static const char *const consumer_defaults[] = {
 	"auto.commit.interval.ms", "1000",
 	"auto.offset.reset", "earliest",
 	/* Bounded prefetch: the group consumer's one queue holds at most
-	 * 8 MiB (librdkafka's default is 64 MiB). Less starves the fetcher:
-	 * on the benchmark broker 1 MiB ran at a third of the rate
-	 * (docs/performance.md). A message larger than a fetch still
+	 * 4 MiB (librdkafka's default is 64 MiB), and one fetch response
+	 * at most 1 MiB (it must be at least message.max.bytes,
+	 * rdkafka_conf.c). The message-count threshold is librdkafka's
+	 * default: it counts the whole queue, not a partition
+	 * (rd_kafka_q_len() follows the queue forwarding), so a small value
+	 * capped the queue at a few hundred KiB. What a small queue costs
+	 * on librdkafka before 2.2.0, and how kafka_consumer_poll() pays
+	 * for it, is said there. A message larger than a fetch still
 	 * arrives: librdkafka grows the fetch size for it. */
-	"queued.min.messages", "2000",
-	"queued.max.messages.kbytes", "8192",
+	"queued.min.messages", "100000",
+	"queued.max.messages.kbytes", "4096",
 	"fetch.message.max.bytes", "262144",
-	"fetch.max.bytes", "8388608",
+	"fetch.max.bytes", "1048576",
 	NULL,
 };
+
+bool kafka_kick_due(struct kafka_kick *k, int64_t now_ms)
+{
+	if (!k->interval_ms)
+		k->interval_ms = KAFKA_KICK_MIN_MS;
+	if (now_ms - k->last_msg_ms < KAFKA_KICK_MIN_MS ||
+	    now_ms - k->last_kick_ms < k->interval_ms)
+		return false;
+	/* The first wake of a quiet spell comes KAFKA_KICK_MIN_MS after the
+	 * last message; each wake doubles the wait for the next one, until
+	 * a message comes. */
+	k->last_kick_ms = now_ms;
+	k->interval_ms = k->interval_ms * 2 > KAFKA_KICK_MAX_MS ? KAFKA_KICK_MAX_MS :
+								  k->interval_ms * 2;
+	return true;
+}
+
+void kafka_kick_msg(struct kafka_kick *k, int64_t now_ms)
+{
+	k->last_msg_ms = now_ms;
+	k->interval_ms = KAFKA_KICK_MIN_MS;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wakes a fetcher that librdkafka parked. Before 2.2.0, once the consumer
+ * queue passes queued.min.messages or queued.max.messages.kbytes, every
+ * partition of the broker is "not fetchable" with no backoff deadline
+ * (rd_kafka_toppar_fetch_decide(), rdkafka_fetcher.c at v2.0.2), and the
+ * broker thread sleeps until an operation arrives or its one-second serve
+ * timeout ends (rd_kafka_max_block_ms, rdkafka_broker.c); librdkafka's
+ * CHANGELOG (2.2.0, fetch.queue.backoff.ms) describes the same one-second
+ * backoff. With a queue of a few MiB that second is most of the time.
+ *
+ * The wake is a seek of each assigned partition that has handed out a
+ * message to its own position (the next message not yet handed out),
+ * when any partition may have messages left on the broker: a seek
+ * enqueues an operation for the partition's broker thread
+ * and ends in rd_kafka_broker_wakeup() (rd_kafka_toppar_seek(),
+ * rdkafka_partition.c). It is only done when the queue has been empty for
+ * a while (kafka_kick_due), so nothing prefetched is purged; had a fetch
+ * answer arrived meanwhile, the seek's version barrier drops it and the
+ * same messages are fetched again from the same offset, so none is lost
+ * or handed out twice. A partition never consumed has no position to seek
+ * to; the wake of any other partition wakes its broker's thread, which
+ * then decides again for all of its partitions.
+ */
+static void wake_fetcher(struct kafka_consumer *c)
+{
+	rd_kafka_topic_partition_list_t *l = NULL, *seek;
+	rd_kafka_error_t *err;
+	bool work = false;
+	int i;
+
+	if (rd_kafka_assignment(c->rk, &l) || !l)
+		return;
+	seek = rd_kafka_topic_partition_list_new(l->cnt ? l->cnt : 1);
+	for (i = 0; i < l->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &l->elems[i];
+		int64_t lo, hi, pos = e->partition >= 0 && (size_t)e->partition < c->nnext ?
+				      c->next[e->partition] : -1;
+		/* Cached from fetch answers; -1001 (OFFSET_INVALID) before
+		 * the first one. */
+		bool known = !rd_kafka_get_watermark_offsets(c->rk, e->topic, e->partition,
+							    &lo, &hi) &&
+			     lo >= 0 && hi >= 0;
+
+		if (pos < 0) {
+			/* Nothing handed out since the assignment: parked
+			 * before its first fetch, unless its watermarks say
+			 * it is empty. */
+			if (!known || hi > lo)
+				work = true;
+			continue;
+		}
+		if (!known || hi > pos)
+			work = true;
+		rd_kafka_topic_partition_list_add(seek, e->topic, e->partition)->offset = pos;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (work && seek->cnt) {
+		/* Asynchronous (timeout 0): the version barrier is set before
+		 * the call returns. A partition revoked meanwhile refuses the
+		 * seek; the next assignment starts from the committed offset. */
+		err = rd_kafka_seek_partitions(c->rk, seek, 0);
+		if (err) {
+			log_debug(c->o.log, "kafka: waking the fetcher: %s", rd_kafka_error_string(err));
+			rd_kafka_error_destroy(err);
+		} else {
+			c->wakeups++;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(seek);
+}
 
 int kafka_consumer_new(const struct kafka_consumer_options *o,
 		       struct kafka_consumer **out)
@@ -231,18 +378,36 @@ void kafka_consumer_close(struct kafka_consumer *c)
 		return;
 	rd_kafka_consumer_close(c->rk);
 	rd_kafka_destroy(c->rk);
+	free(c->next);
 	free(c);
 }
 
 int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms,
 			struct kafka_msg *m)
 {
-	rd_kafka_message_t *r = rd_kafka_consumer_poll(c->rk, timeout_ms);
+	int64_t now = mono_ms(), end = now + (timeout_ms > 0 ? timeout_ms : 0);
+	rd_kafka_message_t *r;
 	rd_kafka_timestamp_type_t tt;
 	char why[512];
 
-	if (!r)
-		return -EAGAIN;
+	/* In slices of KAFKA_KICK_MIN_MS, so that a parked fetcher is woken
+	 * soon after the queue runs dry (wake_fetcher). */
+	for (;;) {
+		int64_t left = end - now;
+
+		r = rd_kafka_consumer_poll(c->rk, (int)(left < KAFKA_KICK_MIN_MS ?
+							left : KAFKA_KICK_MIN_MS));
+		now = mono_ms();
+		if (r)
+			break;
+		if (!c->paused && kafka_kick_due(&c->kick, now))
+			wake_fetcher(c);
+		if (now >= end)
+			return -EAGAIN;
+	}
+	kafka_kick_msg(&c->kick, now);
+	if (!r->err)
+		track(c, r->partition, r->offset + 1);
 	if (r->err) {
 		rd_kafka_resp_err_t fe = rd_kafka_fatal_error(c->rk, why, sizeof(why));
 		int rc = fe ? kafka_errno(fe) : -EAGAIN;
@@ -301,7 +466,14 @@ int kafka_consumer_pause(struct kafka_consumer *c, bool pause)
 			    rd_kafka_resume_partitions(c->rk, l);
 	if (l)
 		rd_kafka_topic_partition_list_destroy(l);
+	if (!e)
+		c->paused = pause;
 	return kafka_errno(e);
+}
+
+uint64_t kafka_consumer_wakeups(const struct kafka_consumer *c)
+{
+	return c->wakeups;
 }
 
 int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
@@ -413,8 +585,11 @@ static const char *const producer_defaults[] = {
 	"message.timeout.ms", "0", /* retry until acknowledged */
 	"linger.ms", "5",
 	"batch.size", "1000000",
-	/* Bound the local queue: 4 MiB or 100 000 messages. */
-	"queue.buffering.max.kbytes", "4096",
+	/* Bound the local queue: 2 MiB or 100 000 messages. On the
+	 * benchmark broker 2 MiB kept the rate of 4 MiB (some 45 ms of
+	 * 1 KB messages at its pace) and took 2 MiB less RSS
+	 * (docs/performance.md). */
+	"queue.buffering.max.kbytes", "2048",
 	"queue.buffering.max.messages", "100000",
 	"message.max.bytes", "10000000",
 	NULL,

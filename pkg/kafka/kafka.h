@@ -113,6 +113,10 @@ int kafka_consumer_commit(struct kafka_consumer *c) __attribute__((warn_unused_r
 int kafka_consumer_pause(struct kafka_consumer *c, bool pause)
 	__attribute__((warn_unused_result));
 
+/* How many times kafka_consumer_poll() woke a fetcher that librdkafka
+ * had parked (kafka.c, wake_fetcher). */
+uint64_t kafka_consumer_wakeups(const struct kafka_consumer *c);
+
 /* The consumer's lag on one assigned partition: the high watermark (as last
  * seen by fetches, no broker round trip) minus the position. */
 int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,

@@ -202,6 +202,87 @@ START_TEST(consume_store_and_read_back_the_commit)
 }
 END_TEST
 
+/* A consumer queue that holds one message parks librdkafka's fetcher after
+ * every fetch (kafka.c, wake_fetcher). Every message still arrives exactly
+ * once, in offset order per partition, and the wake was what fetched
+ * them (librdkafka's own wake would also come, a second later). */
+START_TEST(parked_fetcher_is_woken_without_loss_or_doubles)
+{
+	static const char *const tiny[] = {
+		"log_level=3", "queued.min.messages=1", "queued.max.messages.kbytes=1",
+		"fetch.message.max.bytes=2048", NULL,
+	};
+	struct broker b;
+	struct delivered d = { 0 };
+	struct seen s = { 0 };
+	struct kafka_consumer_options co = {
+		.group = "g-park", .topic = "t5", .conf = tiny,
+		.on_rebalance = on_rebalance, .userdata = &s,
+	};
+	struct kafka_consumer *c;
+	int64_t next[3] = { 0, 0, 0 };
+	int got = 0, tries = 0;
+
+	broker_up(&b, "t5", 3);
+	produce_n(b.bootstrap, "t5", 600, &d);
+	co.bootstrap = b.bootstrap;
+	ck_assert_int_eq(kafka_consumer_new(&co, &c), 0);
+	while (got < 600 && tries++ < 6000) {
+		struct kafka_msg m = { 0 };
+
+		if (kafka_consumer_poll(c, 10, &m) != 0)
+			continue;
+		ck_assert_int_lt(m.partition, 3);
+		ck_assert_int_eq(m.offset, next[m.partition]);
+		next[m.partition]++;
+		kafka_msg_release(&m);
+		got++;
+	}
+	ck_assert_int_eq(got, 600);
+	ck_assert_int_eq(next[0] + next[1] + next[2], 600);
+	ck_assert_uint_gt(kafka_consumer_wakeups(c), 0);
+	kafka_consumer_close(c);
+	broker_down(&b);
+}
+END_TEST
+
+/* When the fetcher is woken: steps of (message or poll at t) and whether a
+ * poll wakes it. */
+static const struct {
+	const char *name;
+	struct { char ev; int64_t t; bool wake; } step[8];
+} kicks[] = {
+	{ "not while messages flow", { { 'm', 1000, 0 }, { 'p', 1010, 0 }, { 'm', 1015, 0 },
+				       { 'p', 1030, 0 }, { 'p', 1035, 1 } } },
+	{ "once per interval", { { 'm', 1000, 0 }, { 'p', 1020, 1 }, { 'p', 1030, 0 },
+				 { 'p', 1039, 0 } } },
+	{ "the interval doubles while wakes bring nothing",
+	  { { 'm', 1000, 0 }, { 'p', 1020, 1 }, { 'p', 1040, 0 }, { 'p', 1060, 1 },
+	    { 'p', 1120, 0 }, { 'p', 1140, 1 } } },
+	{ "a message resets it", { { 'm', 1000, 0 }, { 'p', 1020, 1 }, { 'p', 1060, 1 },
+				   { 'm', 1070, 0 }, { 'p', 1090, 1 } } },
+	{ "capped at a second", { { 'm', 0, 0 }, { 'p', 20, 1 }, { 'p', 60, 1 }, { 'p', 140, 1 },
+				  { 'p', 300, 1 }, { 'p', 620, 1 }, { 'p', 1260, 1 },
+				  { 'p', 2260, 1 } } },
+};
+
+START_TEST(fetcher_wakes_are_paced)
+{
+	struct kafka_kick k = { 0 };
+	size_t i;
+
+	for (i = 0; i < 8 && kicks[_i].step[i].ev; i++) {
+		if (kicks[_i].step[i].ev == 'm') {
+			kafka_kick_msg(&k, kicks[_i].step[i].t);
+			continue;
+		}
+		ck_assert_msg(kafka_kick_due(&k, kicks[_i].step[i].t) == kicks[_i].step[i].wake,
+			      "%s: step %zu (t=%lld)", kicks[_i].name, i,
+			      (long long)kicks[_i].step[i].t);
+	}
+}
+END_TEST
+
 START_TEST(headers_key_and_timestamp_are_copied)
 {
 	struct broker b;
@@ -351,6 +432,8 @@ int main(void)
 	tcase_add_test(t, produce_acknowledges_every_message);
 	tcase_add_test(t, consume_store_and_read_back_the_commit);
 	tcase_add_test(t, headers_key_and_timestamp_are_copied);
+	tcase_add_test(t, parked_fetcher_is_woken_without_loss_or_doubles);
+	tcase_add_loop_test(t, fetcher_wakes_are_paced, 0, sizeof(kicks) / sizeof(kicks[0]));
 	tcase_add_loop_test(t, bad_consumer_options_are_refused, 0,
 			    sizeof(bad_consumers) / sizeof(bad_consumers[0]));
 	tcase_add_test(t, bad_producer_options_are_refused);
