@@ -1030,6 +1030,10 @@ static void collect(void *userdata, struct metrics *m)
 {
 	struct phbackup *p = userdata;
 
+	/* Set again from the cache each time: a deleted schedule's or
+	 * PostHog's series goes with it. */
+	(void)metrics_clear(m, M_LAST_SUCCESS);
+	(void)metrics_clear(m, M_INTERVAL);
 	for (unsigned i = 0; i < p->nscopes; i++) {
 		cJSON *all = informer_list(p->scopes[i].objs[K_BACKUP], NULL), *best;
 		const cJSON *o;

@@ -245,6 +245,20 @@ static int run_init(struct posthog_controller *p, const char *key, struct phc_ru
 	return 0;
 }
 
+/* The PostHog is gone: its series go too, so that a dashboard or an alert
+ * does not keep a deleted PostHog "not ready". The controller's series
+ * label it as namespace and name, the lag autoscaler's as namespace and
+ * posthog (docs/operations.md). */
+static void forget_metrics(struct posthog_controller *p, const char *ns, const char *name)
+{
+	int a = metrics_forget(p->metrics, (const char *[]){"namespace", ns, "name", name, NULL});
+	int b = metrics_forget(p->metrics, (const char *[]){"namespace", ns, "posthog", name, NULL});
+
+	if (a > 0 || b > 0)
+		log_write(p->log, LOG_DEBUG, NULL, "posthog %s/%s deleted: %d metric series removed", ns,
+			  name, (a > 0 ? a : 0) + (b > 0 ? b : 0));
+}
+
 static int reconcile(void *userdata, const char *key, struct reconcile_result *res)
 {
 	struct posthog_controller *p = userdata;
@@ -260,6 +274,7 @@ static int reconcile(void *userdata, const char *key, struct reconcile_result *r
 	run.ph = informer_get(scope->posthogs, ns, name);
 	if (!run.ph) {
 		phc_schema_forget(p, key);
+		forget_metrics(p, ns, name);
 		return 0; /* deleted; its children go with ownerReferences */
 	}
 	if ((r = run_init(p, key, &run)) < 0)

@@ -2098,8 +2098,14 @@ class PostHogE2E(unittest.TestCase):
         ready_gen()
         name = ph_name()
         pvcs = [p["metadata"]["name"] for p in get("pvc")["items"]]
+        ns = get("posthog", name)["metadata"]["namespace"]
+        self.assertEqual(OPERATOR.gauge("posthog_ready", namespace=ns, name=name), 1)
         kubectl("delete", "posthog", name, "--wait=false")
         wait_for("PostHog gone", lambda: get("posthog", name, check=False) is None)
+        # Its series leave /metrics: no alert keeps firing for it.
+        wait_for("its metric series gone",
+                 lambda: OPERATOR.gauge("posthog_ready", namespace=ns, name=name) is None
+                 and OPERATOR.gauge("posthog_component_ready", namespace=ns, name=name) is None)
         sel = "app.kubernetes.io/instance=%s" % name
         wait_for("children gone", lambda: not get("statefulsets", selector=sel)["items"]
                  and not get("deployments", selector=sel)["items"])

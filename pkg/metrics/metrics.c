@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "pkg/util/util.h"
@@ -207,6 +208,93 @@ static struct series *get_series(struct metrics *m, struct family *f,
 	f->nseries++;
 	m->nseries++;
 	return s;
+}
+
+/* Whether the rendered label set has item (one rendered name="value") as
+ * a whole item. Values are escaped, so no '"' inside one ends an item. */
+static bool has_item(const char *labels, const char *item)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = strstr(labels, item); p; p = strstr(p + 1, item))
+		if ((p == labels || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return true;
+	return false;
+}
+
+int metrics_forget(struct metrics *m, const char *const *labels)
+{
+	char *items[8];
+	size_t nitems = 0, i;
+	int gone = 0;
+
+	for (i = 0; labels && labels[i] && labels[i + 1]; i += 2) {
+		const char *pair[] = {labels[i], labels[i + 1], NULL};
+
+		if (nitems == sizeof(items) / sizeof(items[0]) ||
+		    !(items[nitems] = render_labels(pair))) {
+			while (nitems)
+				free(items[--nitems]);
+			return -EINVAL;
+		}
+		nitems++;
+	}
+	if (!nitems || !m) {
+		while (nitems)
+			free(items[--nitems]);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (struct family *f = m->families; f; f = f->next) {
+		struct series **sp = &f->series;
+
+		while (*sp) {
+			struct series *s = *sp;
+			bool all = true;
+
+			for (i = 0; i < nitems && all; i++)
+				all = has_item(s->labels, items[i]);
+			if (!all) {
+				sp = &s->next;
+				continue;
+			}
+			*sp = s->next;
+			free(s->labels);
+			free(s->bucket_counts);
+			free(s);
+			f->nseries--;
+			m->nseries--;
+			gone++;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	while (nitems)
+		free(items[--nitems]);
+	return gone;
+}
+
+int metrics_clear(struct metrics *m, const char *name)
+{
+	struct family *f;
+	int gone = 0;
+
+	if (!m || !name)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	f = find_family(m, name);
+	while (f && f->series && strcmp(name, DROPPED_NAME)) {
+		struct series *s = f->series;
+
+		f->series = s->next;
+		free(s->labels);
+		free(s->bucket_counts);
+		free(s);
+		f->nseries--;
+		m->nseries--;
+		gone++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return f ? gone : -ENOENT;
 }
 
 static int update(struct metrics *m, const char *name, const char *help,

@@ -58,6 +58,18 @@ int metrics_histogram_observe(struct metrics *m, const char *name,
 			      const char *help, const char *const *labels,
 			      const double *buckets, size_t nbuckets, double v);
 
+/* Removes every series, of every family, whose labels include each
+ * name/value pair of labels (NULL-terminated, at least one pair): the
+ * series of an object that no longer exists, so that a deleted PostHog
+ * does not stay "not ready" on a dashboard. Families stay registered.
+ * Returns how many series went, or -EINVAL for no pair. */
+int metrics_forget(struct metrics *m, const char *const *labels);
+
+/* Removes every series of the family name (a collector that sets a
+ * family from a list of objects calls it first, so that a deleted
+ * object's series goes). Returns how many went, -ENOENT for no family. */
+int metrics_clear(struct metrics *m, const char *name);
+
 /* Reads back one series' value (counters and gauges), for tests and for
  * code that derives status from metrics. Returns 0 or -ENOENT. */
 int metrics_get(struct metrics *m, const char *name,

@@ -191,6 +191,67 @@ START_TEST(test_collectors)
 }
 END_TEST
 
+/* metrics_forget: which series go. The registry holds the same five
+ * series each time. */
+static const struct {
+	const char *forget[7];
+	int gone;
+	const char *kept; /* series left in ph_ready, as rendered, "|"-joined */
+} forgets[] = {
+	{ { "namespace", "a", "name", "x", NULL }, 3, "namespace=\"a\",name=\"xy\"|namespace=\"b\",name=\"x\"" },
+	{ { "name", "x", NULL }, 4, "namespace=\"a\",name=\"xy\"" },
+	{ { "namespace", "b", NULL }, 1, "namespace=\"a\",name=\"x\"|namespace=\"a\",name=\"xy\"" },
+	{ { "name", "y", NULL }, 0, "namespace=\"a\",name=\"x\"|namespace=\"a\",name=\"xy\"|namespace=\"b\",name=\"x\"" },
+	/* a value that holds another pair's text matches nothing */
+	{ { "name", "q\",name=\"x", NULL }, 0, "namespace=\"a\",name=\"x\"|namespace=\"a\",name=\"xy\"|namespace=\"b\",name=\"x\"" },
+	{ { NULL }, -EINVAL, "namespace=\"a\",name=\"x\"|namespace=\"a\",name=\"xy\"|namespace=\"b\",name=\"x\"" },
+};
+
+START_TEST(test_forget)
+{
+	static const double b[] = { 1 };
+	struct metrics *m;
+	double v;
+	char *text, want[512], *tok, *save;
+
+	ck_assert_int_eq(metrics_new(&m), 0);
+	metrics_gauge_set(m, "ph_ready", "", (const char *[]){ "namespace", "a", "name", "x", NULL }, 1);
+	metrics_gauge_set(m, "ph_ready", "", (const char *[]){ "namespace", "a", "name", "xy", NULL }, 1);
+	metrics_gauge_set(m, "ph_ready", "", (const char *[]){ "namespace", "b", "name", "x", NULL }, 1);
+	metrics_counter_add(m, "ph_total", "", (const char *[]){ "name", "x", "namespace", "a", "r", "ok", NULL }, 2);
+	metrics_histogram_observe(m, "ph_seconds", "", (const char *[]){ "namespace", "a", "name", "x", NULL },
+				  b, 1, 0.5);
+	ck_assert_int_eq(metrics_forget(m, forgets[_i].forget), forgets[_i].gone);
+	/* the a/x series go in cases 0 and 1 (and the counter with them) */
+	ck_assert_int_eq(metrics_get(m, "ph_ready", (const char *[]){ "namespace", "a", "name", "x", NULL }, &v),
+			 _i < 2 ? -ENOENT : 0);
+	ck_assert_int_eq(metrics_get(m, "ph_total", (const char *[]){ "name", "x", "namespace", "a", "r", "ok", NULL },
+				     &v), _i < 2 ? -ENOENT : 0);
+	text = render(m);
+	snprintf(want, sizeof(want), "%s", forgets[_i].kept);
+	for (tok = strtok_r(want, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+		char line[256];
+
+		snprintf(line, sizeof(line), "ph_ready{%s} 1\n", tok);
+		ck_assert_msg(strstr(text, line), "case %d: %s missing in\n%s", _i, line, text);
+	}
+	if (_i == 0) {
+		ck_assert_int_eq(metrics_clear(m, "ph_ready"), 2);
+		ck_assert_int_eq(metrics_clear(m, "ph_ready"), 0);
+		ck_assert_int_eq(metrics_clear(m, "nope"), -ENOENT);
+		ck_assert_int_eq(metrics_get(m, "ph_ready", (const char *[]){ "namespace", "b", "name", "x", NULL },
+					     &v), -ENOENT);
+	}
+	/* the families stay, and a forgotten series can come back */
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE ph_ready gauge"));
+	ck_assert_int_eq(metrics_gauge_set(m, "ph_ready", "", (const char *[]){ "namespace", "a", "name", "x", NULL }, 0), 0);
+	ck_assert_int_eq(metrics_get(m, "ph_ready", (const char *[]){ "namespace", "a", "name", "x", NULL }, &v), 0);
+	ck_assert(v == 0);
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("metrics");
@@ -203,6 +264,7 @@ int main(void)
 	tcase_add_test(tc, test_escaping_and_order);
 	tcase_add_test(tc, test_series_cap);
 	tcase_add_test(tc, test_collectors);
+	tcase_add_loop_test(tc, test_forget, 0, sizeof(forgets) / sizeof(forgets[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
