@@ -79,14 +79,30 @@ int metrics_new(struct metrics **out)
 	return 0;
 }
 
+static void series_free(struct series *s)
+{
+	free(s->labels);
+	free(s->bucket_counts);
+	free(s);
+}
+
+/* Unlinks *sp (called with the lock held). */
+static void series_drop(struct metrics *m, struct family *f, struct series **sp)
+{
+	struct series *s = *sp;
+
+	*sp = s->next;
+	series_free(s);
+	f->nseries--;
+	m->nseries--;
+}
+
 static void family_free(struct family *f)
 {
 	struct series *s = f->series;
 	while (s) {
 		struct series *n = s->next;
-		free(s->labels);
-		free(s->bucket_counts);
-		free(s);
+		series_free(s);
 		s = n;
 	}
 	free(f->name);
@@ -258,12 +274,7 @@ int metrics_forget(struct metrics *m, const char *const *labels)
 				sp = &s->next;
 				continue;
 			}
-			*sp = s->next;
-			free(s->labels);
-			free(s->bucket_counts);
-			free(s);
-			f->nseries--;
-			m->nseries--;
+			series_drop(m, f, sp);
 			gone++;
 		}
 	}
@@ -283,14 +294,7 @@ int metrics_clear(struct metrics *m, const char *name)
 	pthread_mutex_lock(&m->lock);
 	f = find_family(m, name);
 	while (f && f->series && strcmp(name, DROPPED_NAME)) {
-		struct series *s = f->series;
-
-		f->series = s->next;
-		free(s->labels);
-		free(s->bucket_counts);
-		free(s);
-		f->nseries--;
-		m->nseries--;
+		series_drop(m, f, &f->series);
 		gone++;
 	}
 	pthread_mutex_unlock(&m->lock);
