@@ -487,6 +487,12 @@ int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
 	e = rd_kafka_position(c->rk, l);
 	pos = l->elems[0].offset;
 	rd_kafka_topic_partition_list_destroy(l);
+	/* A wake's seek clears librdkafka's position until the next message;
+	 * the wrapper's own record of it stays. */
+	if (partition >= 0 && (size_t)partition < c->nnext && c->next[partition] >= 0) {
+		pos = c->next[partition];
+		e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	}
 	if (!e)
 		e = rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, &lo, &hi);
 	if (e)
