@@ -4,7 +4,7 @@
  * directory it reads (a sidecar in the ClickHouse pod, or by hand).
  *
  *   backup-agent backup  --shard S --name N [--retention 30d [--keep-min K]]
- *   backup-agent restore --shard S --name N [--replay-kafka | --stage data|streams]
+ *   backup-agent restore --shard S --name N [--replay-kafka | --stage data|kafka|views]
  *   backup-agent reset-offsets --shards K --name N
  *   backup-agent retain  --shard S --retention 30d [--keep-min K]
  *   backup-agent list    --shard S
@@ -59,9 +59,10 @@ static void usage(FILE *out)
 	      "  --s3-insecure           do not verify the store's TLS certificate\n"
 	      "  --kafka-bootstrap B     brokers for consumer-group offsets; default each Kafka table's own\n"
 	      "  --replay-kafka          restore: set the consumer groups back to the backup's offsets\n"
-	      "  --stage data|streams    restore one step of a multi-shard point-in-time restore:\n"
-	      "                          data (no Kafka tables or views), then reset-offsets once,\n"
-	      "                          then streams (the missing Kafka tables and views)\n"
+	      "  --stage data|kafka|views  restore one step of a multi-shard point-in-time restore,\n"
+	      "                          each on every shard before the next: data (no Kafka tables\n"
+	      "                          or views), reset-offsets once, kafka (the missing Kafka\n"
+	      "                          tables), views (the missing materialized views)\n"
 	      "  --shards K              reset-offsets: the backup's shards 0..K-1, whose manifests'\n"
 	      "                          smallest offset per partition each group is set back to\n"
 	      "  --retention D           retain (and backup): delete backups older than D (30d, 12h, 90m, 45s)\n"
@@ -146,8 +147,9 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 	else if (!strcmp(f->action, "reset-offsets") && (!f->shards || !f->name))
 		snprintf(err, errlen, "reset-offsets needs --shards and --name");
 	else if (f->stage && (strcmp(f->action, "restore") ||
-			      (strcmp(f->stage, "data") && strcmp(f->stage, "streams"))))
-		snprintf(err, errlen, "--stage: want data or streams, with restore");
+			      (strcmp(f->stage, "data") && strcmp(f->stage, "kafka") &&
+			       strcmp(f->stage, "views"))))
+		snprintf(err, errlen, "--stage: want data, kafka or views, with restore");
 	else if (f->stage && f->replay_kafka)
 		snprintf(err, errlen, "--stage and --replay-kafka exclude each other: with --stage, "
 			 "reset-offsets sets the groups back between the two steps");
@@ -185,7 +187,8 @@ static int act(const struct agent_flags *f, const struct bk_target *t,
 	struct bk_restore_opts ro = {
 		.replay_kafka = f->replay_kafka,
 		.stage = !f->stage ? BK_RESTORE_ALL
-			 : !strcmp(f->stage, "data") ? BK_RESTORE_DATA : BK_RESTORE_STREAMS,
+			 : !strcmp(f->stage, "data") ? BK_RESTORE_DATA
+			 : !strcmp(f->stage, "kafka") ? BK_RESTORE_KAFKA : BK_RESTORE_VIEWS,
 	};
 	struct bk_result res = { 0 }, ret = { 0 };
 	struct timespec t0, t1;

@@ -10,7 +10,10 @@
  * attached and its row count compared with the manifest's; then
  * the Kafka engine tables, after their consumer groups have been set back
  * when replaying; last the materialized views, which start the flow from
- * the Kafka tables into the data tables.
+ * the Kafka tables into the data tables. A point-in-time restore of
+ * several shards runs these stages one at a time on every shard
+ * (BK_RESTORE_DATA, bk_reset_offsets once, BK_RESTORE_KAFKA,
+ * BK_RESTORE_VIEWS), because the shards' Kafka tables share their groups.
  *
  * Parts go through the table's detached/ directory and ALTER TABLE ...
  * ATTACH PART (ClickHouse docs/en/query_language/alter.md, "ATTACH
@@ -376,34 +379,28 @@ static int table_exists(const struct bk_target *t, const char *name, char *err, 
 	return r;
 }
 
-/* BK_RESTORE_STREAMS: the Kafka tables, then the views, that are missing. */
-static int create_streams(const struct bk_target *t, const cJSON *tables, struct bk_result *res,
-			  char *err, size_t errlen)
+/* BK_RESTORE_KAFKA and BK_RESTORE_VIEWS: the tables of engine stage
+ * `stage` (1 Kafka, 2 views) that are missing. */
+static int create_missing(const struct bk_target *t, const cJSON *tables, int stage,
+			  struct bk_result *res, char *err, size_t errlen)
 {
 	const cJSON *te;
-	int r = 0, stage;
+	unsigned ti = 0;
+	int r = 0;
 
-	for (stage = 1; stage < 3 && r == 0; stage++) {
-		unsigned ti = 0;
+	cJSON_ArrayForEach(te, tables) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
 
-		cJSON_ArrayForEach(te, tables) {
-			const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
-
-			if (bk_engine_stage(cJSON_GetStringValue(cJSON_GetObjectItem(te, "engine"))) != stage) {
-				ti++;
-				continue;
-			}
+		if (bk_engine_stage(cJSON_GetStringValue(cJSON_GetObjectItem(te, "engine"))) == stage) {
 			r = name ? table_exists(t, name, err, errlen) : 0;
 			if (r == 0)
 				r = create_table(t, te, ti, res, err, errlen);
-			else if (r > 0)
-				r = 0;
 			if (r < 0)
-				break;
-			ti++;
+				return r;
 		}
+		ti++;
 	}
-	return r;
+	return 0;
 }
 
 int bk_restore(const struct bk_target *t, const char *name,
@@ -427,8 +424,8 @@ int bk_restore(const struct bk_target *t, const char *name,
 	tables = cJSON_GetObjectItem(m, "tables");
 	buf_init(&sql, 4096);
 	buf_init(&root, BK_MAX_PATH);
-	if (o->stage == BK_RESTORE_STREAMS) {
-		r = create_streams(t, tables, res, err, errlen);
+	if (o->stage == BK_RESTORE_KAFKA || o->stage == BK_RESTORE_VIEWS) {
+		r = create_missing(t, tables, o->stage == BK_RESTORE_KAFKA ? 1 : 2, res, err, errlen);
 		goto out;
 	}
 	r = refuse_existing(t, tables, err, errlen);
