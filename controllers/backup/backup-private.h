@@ -80,6 +80,14 @@ int bk_kafka_commit_offsets(const char *brokers, const char *group,
 int bk_merge_offsets(const cJSON *const *manifests, size_t n, cJSON **out,
 		     char *err, size_t errlen);
 
+/* Right after the FREEZE: records in the manifest "distributedQueue",
+ * [{"table", "pendingFiles"}], the block files each Distributed table of
+ * the database still had to send (queue.c says why), and
+ * "insertDistributedSync", the server's setting; logs a warning when any
+ * file was pending. Returns 0 (nothing here fails a backup). */
+int bk_record_distributed_queue(const struct bk_target *t, const cJSON *tables,
+				cJSON *manifest);
+
 /* Commits each group of such a merged array (brokers: t->kafka_bootstrap,
  * else the entry's own), one group after the other. */
 int bk_commit_merged(const struct bk_target *t, const cJSON *merged, char *err,
