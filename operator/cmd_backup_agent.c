@@ -4,7 +4,8 @@
  * directory it reads (a sidecar in the ClickHouse pod, or by hand).
  *
  *   backup-agent backup  --shard S --name N [--retention 30d [--keep-min K]]
- *   backup-agent restore --shard S --name N [--replay-kafka]
+ *   backup-agent restore --shard S --name N [--replay-kafka | --stage data|kafka|views]
+ *   backup-agent reset-offsets --shards K --name N
  *   backup-agent retain  --shard S --retention 30d [--keep-min K]
  *   backup-agent list    --shard S
  *
@@ -30,8 +31,8 @@
 struct agent_flags {
 	const char *action;
 	const char *ch_url, *ch_user, *ch_path, *database, *shard, *name;
-	const char *endpoint, *bucket, *prefix, *region, *kafka, *retention;
-	unsigned keep_min;
+	const char *endpoint, *bucket, *prefix, *region, *kafka, *retention, *stage;
+	unsigned keep_min, shards;
 	bool replay_kafka, tls_verify;
 };
 
@@ -44,7 +45,7 @@ static const char *env_or(const char *name, const char *def)
 
 static void usage(FILE *out)
 {
-	fputs("usage: posthog-operator backup-agent backup|restore|retain|list [flags]\n"
+	fputs("usage: posthog-operator backup-agent backup|restore|reset-offsets|retain|list [flags]\n"
 	      "  --shard S               shard id ([A-Za-z0-9_-]+; env SHARD)\n"
 	      "  --name N                backup name (backup, restore)\n"
 	      "  --clickhouse-url U      default $CLICKHOUSE_URL or http://127.0.0.1:8123\n"
@@ -58,6 +59,12 @@ static void usage(FILE *out)
 	      "  --s3-insecure           do not verify the store's TLS certificate\n"
 	      "  --kafka-bootstrap B     brokers for consumer-group offsets; default each Kafka table's own\n"
 	      "  --replay-kafka          restore: set the consumer groups back to the backup's offsets\n"
+	      "  --stage data|kafka|views  restore one step of a multi-shard point-in-time restore,\n"
+	      "                          each on every shard before the next: data (no Kafka tables\n"
+	      "                          or views), reset-offsets once, kafka (the missing Kafka\n"
+	      "                          tables), views (the missing materialized views)\n"
+	      "  --shards K              reset-offsets: the backup's shards 0..K-1, whose manifests'\n"
+	      "                          smallest offset per partition each group is set back to\n"
 	      "  --retention D           retain (and backup): delete backups older than D (30d, 12h, 90m, 45s)\n"
 	      "  --keep-min K            keep at least the newest K backups; default 1\n"
 	      "credentials: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY\n", out);
@@ -78,6 +85,7 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 		{ "--s3-region", offsetof(struct agent_flags, region) },
 		{ "--kafka-bootstrap", offsetof(struct agent_flags, kafka) },
 		{ "--retention", offsetof(struct agent_flags, retention) },
+		{ "--stage", offsetof(struct agent_flags, stage) },
 	};
 	char *end;
 	int i;
@@ -95,7 +103,7 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 	f->keep_min = 1;
 	f->tls_verify = true;
 	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "want an action: backup, restore, retain or list");
+		snprintf(err, errlen, "want an action: backup, restore, reset-offsets, retain or list");
 		return -EINVAL;
 	}
 	f->action = argv[1];
@@ -113,6 +121,13 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 			f->replay_kafka = true;
 		} else if (!strcmp(argv[i], "--s3-insecure")) {
 			f->tls_verify = false;
+		} else if (!strcmp(argv[i], "--shards") && i + 1 < argc) {
+			errno = 0;
+			f->shards = (unsigned)strtoul(argv[++i], &end, 10);
+			if (errno || *end || !*argv[i] || f->shards < 1 || f->shards > 256) {
+				snprintf(err, errlen, "--shards: want a count from 1 to 256, got '%s'", argv[i]);
+				return -EINVAL;
+			}
 		} else if (!strcmp(argv[i], "--keep-min") && i + 1 < argc) {
 			errno = 0;
 			f->keep_min = (unsigned)strtoul(argv[++i], &end, 10);
@@ -125,8 +140,19 @@ static int parse(int argc, char **argv, struct agent_flags *f, char *err, size_t
 			return -EINVAL;
 		}
 	}
+	if (!strcmp(f->action, "reset-offsets") && !f->shard)
+		f->shard = "all"; /* every shard's manifest: --shards */
 	if (!f->shard)
 		snprintf(err, errlen, "--shard (or SHARD) is required");
+	else if (!strcmp(f->action, "reset-offsets") && (!f->shards || !f->name))
+		snprintf(err, errlen, "reset-offsets needs --shards and --name");
+	else if (f->stage && (strcmp(f->action, "restore") ||
+			      (strcmp(f->stage, "data") && strcmp(f->stage, "kafka") &&
+			       strcmp(f->stage, "views"))))
+		snprintf(err, errlen, "--stage: want data, kafka or views, with restore");
+	else if (f->stage && f->replay_kafka)
+		snprintf(err, errlen, "--stage and --replay-kafka exclude each other: with --stage, "
+			 "reset-offsets sets the groups back between the two steps");
 	else if (!f->endpoint)
 		snprintf(err, errlen, "--s3-endpoint (or S3_ENDPOINT) is required");
 	else if (!f->bucket)
@@ -158,7 +184,12 @@ static void put_result(cJSON *o, const struct bk_result *r)
 static int act(const struct agent_flags *f, const struct bk_target *t,
 	       cJSON *out, char *err, size_t errlen)
 {
-	struct bk_restore_opts ro = { .replay_kafka = f->replay_kafka };
+	struct bk_restore_opts ro = {
+		.replay_kafka = f->replay_kafka,
+		.stage = !f->stage ? BK_RESTORE_ALL
+			 : !strcmp(f->stage, "data") ? BK_RESTORE_DATA
+			 : !strcmp(f->stage, "kafka") ? BK_RESTORE_KAFKA : BK_RESTORE_VIEWS,
+	};
 	struct bk_result res = { 0 }, ret = { 0 };
 	struct timespec t0, t1;
 	int64_t age = 0;
@@ -180,6 +211,10 @@ static int act(const struct agent_flags *f, const struct bk_target *t,
 		res.deleted_objects = ret.deleted_objects;
 	} else if (!strcmp(f->action, "restore")) {
 		r = bk_restore(t, f->name, &ro, &res, err, errlen);
+	} else if (!strcmp(f->action, "reset-offsets")) {
+		r = bk_reset_offsets(t, f->shards, f->name, &list, err, errlen);
+		if (r == 0)
+			cJSON_AddItemToObject(out, "groups", list);
 	} else if (!strcmp(f->action, "retain")) {
 		r = bk_retain(t, (int64_t)time(NULL), age, f->keep_min, &res, err, errlen);
 	} else if (!strcmp(f->action, "list")) {
@@ -188,7 +223,7 @@ static int act(const struct agent_flags *f, const struct bk_target *t,
 			cJSON_AddItemToObject(out, "backups", list);
 		return r;
 	} else {
-		snprintf(err, errlen, "backup-agent: unknown action \"%s\": want backup, restore, retain or list",
+		snprintf(err, errlen, "backup-agent: unknown action \"%s\": want backup, restore, reset-offsets, retain or list",
 			 f->action);
 		return -EINVAL;
 	}

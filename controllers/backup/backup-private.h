@@ -11,6 +11,7 @@
 #define BK_MAX_PATH 4096
 #define BK_MAX_MANIFEST ((size_t)256 << 20)
 #define BK_MAX_TOPICS 16
+#define BK_MAX_SHARDS 256
 
 void bk_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -64,5 +65,32 @@ int bk_kafka_read_offsets(const char *brokers, const char *group,
  * gets the partition's low watermark (its first retained message). */
 int bk_kafka_commit_offsets(const char *brokers, const char *group,
 			    const cJSON *offsets, char *err, size_t errlen);
+
+/*
+ * The offsets to set back, once per consumer group, from the manifests of
+ * one backup's shards (n of them, borrowed): an array (caller frees) of
+ * {"table", "group", "brokers", "offsets": [{"topic","partition","offset"}]}
+ * with one entry per group, in the order the groups first appear, where
+ * each partition's offset is the smallest any manifest recorded for it (-1,
+ * "nothing committed", is the smallest of all) and brokers is the broker
+ * list of the first manifest's Kafka table of that group (its DDL). A
+ * partition only some manifests name keeps the smallest of those. Returns
+ * 0, or -EBADMSG naming the manifest's flaw in err.
+ */
+int bk_merge_offsets(const cJSON *const *manifests, size_t n, cJSON **out,
+		     char *err, size_t errlen);
+
+/* Right after the FREEZE: records in the manifest "distributedQueue",
+ * [{"table", "pendingFiles"}], the block files each Distributed table of
+ * the database still had to send (queue.c says why), and
+ * "insertDistributedSync", the server's setting; logs a warning when any
+ * file was pending. Returns 0 (nothing here fails a backup). */
+int bk_record_distributed_queue(const struct bk_target *t, const cJSON *tables,
+				cJSON *manifest);
+
+/* Commits each group of such a merged array (brokers: t->kafka_bootstrap,
+ * else the entry's own), one group after the other. */
+int bk_commit_merged(const struct bk_target *t, const cJSON *merged, char *err,
+		     size_t errlen);
 
 #endif

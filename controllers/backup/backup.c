@@ -596,6 +596,9 @@ int bk_backup(const struct bk_target *t, const char *name,
 			goto out;
 		nfz++;
 	}
+	r = bk_record_distributed_queue(t, tables, m);
+	if (r < 0)
+		goto out;
 	buf_reset(&key);
 	r = buf_printf(&key, "%s%sparts/%s/", t->prefix, t->prefix[0] ? "/" : "", t->shard);
 	if (r == 0)

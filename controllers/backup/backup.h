@@ -75,12 +75,36 @@ struct bk_result {
 int bk_backup(const struct bk_target *t, const char *name,
 	      struct bk_result *res, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* What a restore does (docs/backups.md, "Restore"). */
+enum bk_restore_stage {
+	/* Everything on one shard: data, then (replay_kafka) the offsets of
+	 * this shard's manifest, then the Kafka tables and views. */
+	BK_RESTORE_ALL,
+	/* The tables that hold data (and every engine but Kafka and
+	 * materialized views) with their parts: step 1 of a multi-shard
+	 * point-in-time restore. */
+	BK_RESTORE_DATA,
+	/* The Kafka tables the database lacks, nothing else (no download, no
+	 * offsets): step 3, after bk_reset_offsets on every shard. Each
+	 * subscribes at once and so joins its group, but nothing consumes
+	 * before a view exists. Tables that exist are left alone, so it can
+	 * run again. */
+	BK_RESTORE_KAFKA,
+	/* The materialized views the database lacks: step 4, once every
+	 * shard's Kafka tables exist, so that consumption starts with every
+	 * member in the groups (a member that joins later makes the group
+	 * rebalance while messages are read, and what was read and not yet
+	 * committed is read again). Can run again. */
+	BK_RESTORE_VIEWS,
+};
+
 /* Options of a restore. */
 struct bk_restore_opts {
 	/* Commit the manifest's consumer-group offsets before the Kafka
 	 * tables are created, so that they consume everything after the
-	 * backup again (a point-in-time restore). */
+	 * backup again (a point-in-time restore); BK_RESTORE_ALL only. */
 	bool replay_kafka;
+	enum bk_restore_stage stage;
 };
 
 /*
@@ -93,11 +117,25 @@ struct bk_restore_opts {
  * PART, and checks every table's row count against the manifest (-EBADMSG
  * naming the table; its parts stay attached); then (replay_kafka) sets the
  * consumer groups back and creates the Kafka tables and the materialized
- * views. One restore per replica at a time.
+ * views. o->stage picks one part of this (enum bk_restore_stage). One
+ * restore per replica at a time.
  */
 int bk_restore(const struct bk_target *t, const char *name,
 	       const struct bk_restore_opts *o, struct bk_result *res,
 	       char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Step 2 of a multi-shard point-in-time restore: reads the manifests of
+ * backup `name` of shards 0 .. nshards-1 (t->shard is not used) and sets
+ * every consumer group back once, each partition to the smallest offset any
+ * shard recorded (bk_merge_offsets in backup-private.h says why). Needs no
+ * ClickHouse; must run while no Kafka table of the groups exists (before
+ * BK_RESTORE_KAFKA on any shard), and then can run again. *groups
+ * (optional; caller frees) gets what was set: [{"table","group","brokers",
+ * "offsets"}]. Returns 0 or a negative errno with the reason in err.
+ */
+int bk_reset_offsets(const struct bk_target *t, unsigned nshards, const char *name,
+		     cJSON **groups, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Deletes the shard's backups whose manifest's finishedAt is older than

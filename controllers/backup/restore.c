@@ -10,7 +10,10 @@
  * attached and its row count compared with the manifest's; then
  * the Kafka engine tables, after their consumer groups have been set back
  * when replaying; last the materialized views, which start the flow from
- * the Kafka tables into the data tables.
+ * the Kafka tables into the data tables. A point-in-time restore of
+ * several shards runs these stages one at a time on every shard
+ * (BK_RESTORE_DATA, bk_reset_offsets once, BK_RESTORE_KAFKA,
+ * BK_RESTORE_VIEWS), because the shards' Kafka tables share their groups.
  *
  * Parts go through the table's detached/ directory and ALTER TABLE ...
  * ATTACH PART (ClickHouse docs/en/query_language/alter.md, "ATTACH
@@ -338,38 +341,64 @@ out:
 static int replay_offsets(const struct bk_target *t, const cJSON *m,
 			  char *err, size_t errlen)
 {
-	const cJSON *k, *te;
-	struct bk_kafka_args ka;
+	cJSON *merged = NULL;
+	int r = bk_merge_offsets(&m, 1, &merged, err, errlen);
+
+	if (r == 0)
+		r = bk_commit_merged(t, merged, err, errlen);
+	cJSON_Delete(merged);
+	return r;
+}
+
+/* Does the database hold table `name`? 1 yes, 0 no, or a negative errno. */
+static int table_exists(const struct bk_target *t, const char *name, char *err, size_t errlen)
+{
+	cJSON *rows = NULL;
+	struct buf sql;
 	int r;
 
-	cJSON_ArrayForEach(k, cJSON_GetObjectItem(m, "kafka")) {
-		const char *table = cJSON_GetStringValue(cJSON_GetObjectItem(k, "table"));
-		const char *group = cJSON_GetStringValue(cJSON_GetObjectItem(k, "group"));
-		const char *brokers = t->kafka_bootstrap;
+	buf_init(&sql, 4096);
+	r = buf_append_str(&sql, "SELECT count() AS n FROM system.tables WHERE database = ");
+	if (r == 0)
+		r = ch_quote(t->database, &sql);
+	if (r == 0)
+		r = buf_append_str(&sql, " AND name = ");
+	if (r == 0)
+		r = ch_quote(name, &sql);
+	if (r == 0)
+		r = ch_query(t->ch, buf_str(&sql), &rows, err, errlen);
+	buf_free(&sql);
+	if (r == 0) {
+		const cJSON *n = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "n");
 
-		if (!table || !group) {
-			bk_set_err(err, errlen, "manifest: a Kafka entry lacks table or group");
-			return -EBADMSG;
-		}
-		if (!brokers) {
-			cJSON_ArrayForEach(te, cJSON_GetObjectItem(m, "tables")) {
-				const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
-				const char *ddl = cJSON_GetStringValue(cJSON_GetObjectItem(te, "ddl"));
+		/* UInt64 comes as a string in JSON output. */
+		r = (cJSON_IsString(n) && strcmp(n->valuestring, "0")) ||
+		    (cJSON_IsNumber(n) && n->valuedouble > 0);
+	}
+	cJSON_Delete(rows);
+	return r;
+}
 
-				if (n && ddl && !strcmp(n, table) && bk_parse_kafka_ddl(ddl, &ka) == 0) {
-					brokers = ka.brokers;
-					break;
-				}
-			}
+/* BK_RESTORE_KAFKA and BK_RESTORE_VIEWS: the tables of engine stage
+ * `stage` (1 Kafka, 2 views) that are missing. */
+static int create_missing(const struct bk_target *t, const cJSON *tables, int stage,
+			  struct bk_result *res, char *err, size_t errlen)
+{
+	const cJSON *te;
+	unsigned ti = 0;
+	int r = 0;
+
+	cJSON_ArrayForEach(te, tables) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(te, "name"));
+
+		if (bk_engine_stage(cJSON_GetStringValue(cJSON_GetObjectItem(te, "engine"))) == stage) {
+			r = name ? table_exists(t, name, err, errlen) : 0;
+			if (r == 0)
+				r = create_table(t, te, ti, res, err, errlen);
+			if (r < 0)
+				return r;
 		}
-		if (!brokers || !*brokers) {
-			bk_set_err(err, errlen, "Kafka table %s: no broker list", table);
-			return -EINVAL;
-		}
-		r = bk_kafka_commit_offsets(brokers, group, cJSON_GetObjectItem(k, "offsets"),
-					    err, errlen);
-		if (r < 0)
-			return r;
+		ti++;
 	}
 	return 0;
 }
@@ -395,6 +424,10 @@ int bk_restore(const struct bk_target *t, const char *name,
 	tables = cJSON_GetObjectItem(m, "tables");
 	buf_init(&sql, 4096);
 	buf_init(&root, BK_MAX_PATH);
+	if (o->stage == BK_RESTORE_KAFKA || o->stage == BK_RESTORE_VIEWS) {
+		r = create_missing(t, tables, o->stage == BK_RESTORE_KAFKA ? 1 : 2, res, err, errlen);
+		goto out;
+	}
 	r = refuse_existing(t, tables, err, errlen);
 	if (r == 0) {
 		r = fetch_all(t, tables, res, err, errlen);
@@ -408,7 +441,7 @@ int bk_restore(const struct bk_target *t, const char *name,
 		r = ch_quote_ident(t->database, &sql);
 	if (r == 0)
 		r = ch_exec(t->ch, buf_str(&sql), err, errlen);
-	for (stage = 0; stage < 3 && r == 0; stage++) {
+	for (stage = 0; stage < (o->stage == BK_RESTORE_DATA ? 1 : 3) && r == 0; stage++) {
 		unsigned ti = 0;
 
 		if (stage == 1 && o->replay_kafka)
@@ -425,6 +458,7 @@ int bk_restore(const struct bk_target *t, const char *name,
 	 * of the tables after one that failed. */
 	if (staging_root(t, &root) == 0)
 		bk_remove_tree(buf_str(&root));
+out:
 	buf_free(&root);
 	buf_free(&sql);
 	cJSON_Delete(m);

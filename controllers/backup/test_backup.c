@@ -2,6 +2,7 @@
  * tested against real ClickHouse and S3 servers in hack/test.d/27-backup. */
 #include <check.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backup-private.h"
@@ -119,6 +120,72 @@ START_TEST(test_keys)
 }
 END_TEST
 
+/* Manifests of a backup's shards in, the offsets to set back out: one
+ * entry per group, the smallest offset per partition, -1 smallest of all. */
+#define KDDL(t, g) "{\"name\":\"" t "\",\"engine\":\"Kafka\",\"ddl\":\"CREATE TABLE posthog." t \
+	" (a String) ENGINE = Kafka('k:9092', 'top', '" g "', 'JSONEachRow')\"}"
+#define OFF(t, p, o) "{\"topic\":\"" t "\",\"partition\":" #p ",\"offset\":" #o "}"
+static const struct { const char *m[3]; int rc; const char *want; } merges[] = {
+	/* One shard: its offsets as recorded, brokers from the table's DDL. */
+	{ { "{\"tables\":[" KDDL("k0", "g0") "],\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":["
+	    OFF("top", 0, 300) "," OFF("top", 1, 297) "]}]}" }, 0,
+	  "[{\"table\":\"k0\",\"group\":\"g0\",\"brokers\":\"k:9092\",\"offsets\":["
+	  OFF("top", 0, 300) "," OFF("top", 1, 297) "]}]" },
+	/* Two shards read at different times: the smaller per partition. */
+	{ { "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, 300) "," OFF("top", 1, 250) "]}]}",
+	    "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, 310) "," OFF("top", 1, 240) "]}]}" }, 0,
+	  "[{\"table\":\"k0\",\"group\":\"g0\",\"brokers\":\"\",\"offsets\":[" OFF("top", 0, 300) "," OFF("top", 1, 240) "]}]" },
+	/* Nothing committed on one shard's reading: -1 (the low watermark). */
+	{ { "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, 5) "]}]}",
+	    "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, -1) "]}]}",
+	    "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, 7) "]}]}" }, 0,
+	  "[{\"table\":\"k0\",\"group\":\"g0\",\"brokers\":\"\",\"offsets\":[" OFF("top", 0, -1) "]}]" },
+	/* Two groups, each set once, in the order they first appear; a
+	 * partition only one shard names is kept; a shard without Kafka
+	 * tables adds nothing. */
+	{ { "{\"kafka\":[{\"table\":\"k1\",\"group\":\"g1\",\"offsets\":[" OFF("t1", 0, 9) "]},"
+	    "{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, 4) "]}]}",
+	    "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[" OFF("top", 0, 3) "," OFF("top", 1, 8) "]},"
+	    "{\"table\":\"k1\",\"group\":\"g1\",\"offsets\":[" OFF("t1", 0, 10) "]}]}",
+	    "{\"tables\":[]}" }, 0,
+	  "[{\"table\":\"k1\",\"group\":\"g1\",\"brokers\":\"\",\"offsets\":[" OFF("t1", 0, 9) "]},"
+	  "{\"table\":\"k0\",\"group\":\"g0\",\"brokers\":\"\",\"offsets\":[" OFF("top", 0, 3) "," OFF("top", 1, 8) "]}]" },
+	/* No Kafka tables anywhere: nothing to set. */
+	{ { "{\"tables\":[]}", "{\"kafka\":[]}" }, 0, "[]" },
+	/* Flawed manifests are named. */
+	{ { "{\"kafka\":[{\"table\":\"k0\",\"offsets\":[]}]}" }, -EBADMSG, "manifest 0: a Kafka entry lacks table, group or offsets" },
+	{ { "{\"kafka\":[]}", "{\"kafka\":[{\"table\":\"k0\",\"group\":\"g0\",\"offsets\":[{\"topic\":\"top\",\"offset\":1}]}]}" },
+	  -EBADMSG, "manifest 1: an offset of group g0 lacks topic, partition or offset" },
+};
+
+START_TEST(test_merge_offsets)
+{
+	const cJSON *ms[3];
+	cJSON *parsed[3] = { 0 }, *out = NULL;
+	char err[256] = "";
+	size_t n = 0;
+	char *text;
+
+	for (; n < 3 && merges[_i].m[n]; n++) {
+		parsed[n] = cJSON_Parse(merges[_i].m[n]);
+		ck_assert_ptr_nonnull(parsed[n]);
+		ms[n] = parsed[n];
+	}
+	ck_assert_int_eq(bk_merge_offsets(ms, n, &out, err, sizeof(err)), merges[_i].rc);
+	if (merges[_i].rc == 0) {
+		text = cJSON_PrintUnformatted(out);
+		ck_assert_str_eq(text, merges[_i].want);
+		free(text);
+	} else {
+		ck_assert_ptr_null(out);
+		ck_assert_str_eq(err, merges[_i].want);
+	}
+	cJSON_Delete(out);
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(parsed[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("backup");
@@ -133,6 +200,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_kafka_ddl, 0, sizeof(kafka) / sizeof(kafka[0]));
 	tcase_add_loop_test(tc, test_engines, 0, sizeof(engines) / sizeof(engines[0]));
 	tcase_add_test(tc, test_keys);
+	tcase_add_loop_test(tc, test_merge_offsets, 0, sizeof(merges) / sizeof(merges[0]));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -65,6 +65,7 @@ struct run {
 	cJSON *status;        /* the new status */
 	cJSON *conds;
 	bool waiting;         /* a shard waits for a Ready replica */
+	bool advanced;        /* a restore step completed: run the next one now */
 	char now[KUBE_TIME_LEN];
 };
 
@@ -392,7 +393,7 @@ static int ensure_job(struct run *r, struct scope *sc, struct phb_job_in *in,
 	cJSON *job = NULL;
 	int rc;
 
-	phb_job_name(r->name, in->shard, name, sizeof(name));
+	phb_step_job_name(r->name, in->step, in->shard, name, sizeof(name));
 	set_str(e, "job", name);
 	*cached = informer_get(sc->jobs, r->ns, name);
 	if (*cached) {
@@ -447,18 +448,48 @@ static int ensure_job(struct run *r, struct scope *sc, struct phb_job_in *in,
 	return 0;
 }
 
+/* The object whose phase, job and replica a step's unit records: the
+ * shard's entry (PHB_STEP_ALL, PHB_STEP_DATA), its "kafka" or "views"
+ * object, or status.offsets. */
+static cJSON *unit_entry(cJSON *status, cJSON *shards, enum phb_step step, unsigned u)
+{
+	cJSON *parent = step == PHB_STEP_OFFSETS ? status : shard_entry(shards, u);
+	const char *k = phb_step_name(step);
+	cJSON *o;
+
+	if (step == PHB_STEP_ALL || step == PHB_STEP_DATA)
+		return parent;
+	o = get(parent, k);
+	if (!cJSON_IsObject(o)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(parent, k);
+		o = nn(cJSON_AddObjectToObject(parent, k));
+	}
+	return o;
+}
+
+/* "step 2 of 4 (offsets): " for the steps of a replaying restore. */
+static void step_prefix(enum phb_step step, char *out, size_t outsz)
+{
+	if (step == PHB_STEP_ALL)
+		out[0] = '\0';
+	else
+		snprintf(out, outsz, "step %d of 4 (%s): ", (int)step, phb_step_name(step));
+}
+
 static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJSON *phspec,
-		    struct s3_client *s3, unsigned nshards, cJSON *shards)
+		    struct s3_client *s3, unsigned nshards, cJSON *shards, enum phb_step step)
 {
 	const cJSON *store = get(spec, "store");
 	const char *bname = r->kind == K_BACKUP ? r->name : str(spec, "backupName");
 	unsigned running = 0, failed = 0, done = 0, waiting = 0;
-	char first_err[1024] = "", first_wait[1100] = "", err[1024], sh[16];
+	unsigned nunits = step == PHB_STEP_OFFSETS ? 1 : nshards;
+	char first_err[1024] = "", first_wait[1100] = "", err[1024], sh[16], pre[40];
 	struct pods pods = {0};
 	int rc = 0;
 
-	for (unsigned s = 0; s < nshards; s++) {
-		cJSON *e = shard_entry(shards, s), *job = NULL;
+	step_prefix(step, pre, sizeof(pre));
+	for (unsigned s = 0; s < nunits; s++) {
+		cJSON *e = unit_entry(r->status, shards, step, s), *job = NULL;
 		const char *ph = str(e, "phase");
 		struct phb_job_in in = {
 			.op = r->kind == K_BACKUP ? "backup" : "restore",
@@ -469,6 +500,7 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 			.keep_min = cJSON_IsNumber(get(spec, "keepMin"))
 					    ? (unsigned)get(spec, "keepMin")->valuedouble : 1,
 			.replay_kafka = cJSON_IsTrue(get(spec, "replayKafka")),
+			.step = step, .nshards = nshards,
 		};
 
 		if (ph && !strcmp(ph, "Completed")) {
@@ -478,7 +510,9 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 		if (ph && !strcmp(ph, "Failed")) {
 			failed++;
 			if (!first_err[0] && str(e, "error"))
-				snprintf(first_err, sizeof(first_err), "shard %u: %.900s", s, str(e, "error"));
+				snprintf(first_err, sizeof(first_err), "%s%s%u: %.900s", pre,
+					 step == PHB_STEP_OFFSETS ? "the offsets Job beside shard " : "shard ",
+					 s, str(e, "error"));
 			continue;
 		}
 		int jr = ensure_job(r, sc, &in, e, &pods, &job);
@@ -514,7 +548,9 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 			running--;
 			failed++;
 			if (!first_err[0])
-				snprintf(first_err, sizeof(first_err), "shard %u: %.900s", s, err);
+				snprintf(first_err, sizeof(first_err), "%s%s%u: %.900s", pre,
+					 step == PHB_STEP_OFFSETS ? "the offsets Job beside shard " : "shard ",
+					 s, err);
 			continue;
 		}
 		if (o == 0)
@@ -568,26 +604,37 @@ static int run_jobs(struct run *r, struct scope *sc, const cJSON *spec, const cJ
 	if (running == 0 && failed > 0) {
 		aggregate(r->status);
 		finish(r, "Failed", "JobFailed", first_err);
-	} else if (running == 0 && done == nshards) {
+	} else if (running == 0 && done == nunits &&
+		   (step == PHB_STEP_DATA || step == PHB_STEP_OFFSETS || step == PHB_STEP_KAFKA)) {
+		r->advanced = true; /* the next step starts in this reconcile */
+		if (step == PHB_STEP_OFFSETS)
+			phb_set_condition(r->conds, "OffsetsReset", "True", "OffsetsReset",
+					  "every consumer group of the backup was set back once to the "
+					  "smallest offset its shards' manifests recorded", r->now);
+	} else if (running == 0 && done == nunits) {
 		char msg[256];
 
 		aggregate(r->status);
 		snprintf(msg, sizeof(msg), "%u shard%s %s", nshards, nshards == 1 ? "" : "s",
 			 r->kind == K_BACKUP ? "backed up; every manifest is in the store"
-					     : "restored");
+			 : step == PHB_STEP_VIEWS ? "restored; the consumer groups were set back "
+						      "to the backup's offsets"
+						    : "restored");
 		finish(r, "Completed", r->kind == K_BACKUP ? "BackupCompleted" : "RestoreCompleted",
 		       msg);
 	} else if (waiting) {
-		char msg[1300];
+		char msg[1400];
 
-		snprintf(msg, sizeof(msg), "%s; waiting for a Ready replica%s", first_wait,
+		snprintf(msg, sizeof(msg), "%s%s; waiting for a Ready replica%s", pre, first_wait,
 			 waiting > 1 ? " (and more shards)" : "");
 		set_str(r->status, "phase", running ? "Running" : "Pending");
 		phb_set_condition(r->conds, "Completed", "False", "WaitingForReplica", msg, r->now);
 	} else {
+		char msg[80];
+
+		snprintf(msg, sizeof(msg), "%sthe agent Jobs are running", pre);
 		set_str(r->status, "phase", "Running");
-		phb_set_condition(r->conds, "Completed", "False", "Running",
-				  "the agent Jobs are running", r->now);
+		phb_set_condition(r->conds, "Completed", "False", "Running", msg, r->now);
 	}
 	return rc;
 }
@@ -728,7 +775,24 @@ static int reconcile_run(struct phbackup *p, int kind, const char *key,
 		cJSON_DeleteItemFromObjectCaseSensitive(r.status, "error");
 		set_str(r.status, "startedAt", r.now);
 	}
-	rc = run_jobs(&r, sc, spec, phspec, s3, nshards, shards);
+	/* A replaying restore's steps follow each other within one reconcile
+	 * as soon as one completes (at most four). */
+	for (int i = 0; i < 4; i++) {
+		enum phb_step step = kind == K_RESTORE
+			? phb_restore_step(r.status, nshards, cJSON_IsTrue(get(spec, "replayKafka")))
+			: PHB_STEP_ALL;
+
+		if (step == PHB_STEP_DONE)
+			step = PHB_STEP_VIEWS; /* completed but not yet recorded so */
+		if (step != PHB_STEP_ALL)
+			set_str(r.status, "step", phb_step_name(step));
+		r.advanced = false;
+		rc = run_jobs(&r, sc, spec, phspec, s3, nshards, shards, step);
+		if (rc < 0 || !r.advanced || final(str(r.status, "phase")))
+			break;
+	}
+	if (str(r.status, "step") && !strcmp(str(r.status, "phase"), "Completed"))
+		set_str(r.status, "step", phb_step_name(PHB_STEP_DONE));
 	if (final(str(r.status, "phase")))
 		rc = 0;
 	else if (rc >= 0)

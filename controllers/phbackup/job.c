@@ -56,6 +56,78 @@ int phb_job_name(const char *owner, unsigned shard, char *out, size_t outsz)
 	return n < 0 || (size_t)n >= outsz || n > 63 ? -ENOSPC : 0;
 }
 
+int phb_step_job_name(const char *owner, enum phb_step step, unsigned shard, char *out,
+		      size_t outsz)
+{
+	int n;
+
+	switch (step) {
+	case PHB_STEP_ALL:
+	case PHB_STEP_DATA:
+		return phb_job_name(owner, shard, out, outsz);
+	case PHB_STEP_OFFSETS:
+		n = snprintf(out, outsz, "%s-offsets", owner);
+		break;
+	case PHB_STEP_KAFKA:
+	case PHB_STEP_VIEWS:
+		n = snprintf(out, outsz, "%s-%s-s%u", owner, phb_step_name(step), shard);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return n < 0 || (size_t)n >= outsz || n > 63 ? -ENOSPC : 0;
+}
+
+const char *phb_step_name(enum phb_step step)
+{
+	static const char *const names[] = {
+		[PHB_STEP_ALL] = "all", [PHB_STEP_DATA] = "data", [PHB_STEP_OFFSETS] = "offsets",
+		[PHB_STEP_KAFKA] = "kafka", [PHB_STEP_VIEWS] = "views", [PHB_STEP_DONE] = "done",
+	};
+
+	return (unsigned)step <= PHB_STEP_DONE ? names[step] : "?";
+}
+
+static bool completed(const cJSON *o)
+{
+	const char *ph = str(o, "phase");
+
+	return ph && !strcmp(ph, "Completed");
+}
+
+/* The entry of shard s in status.shards, or NULL. */
+static const cJSON *shard_of(const cJSON *status, unsigned s)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(status, "shards")) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "shard");
+
+		if (cJSON_IsNumber(n) && n->valuedouble == s)
+			return e;
+	}
+	return NULL;
+}
+
+enum phb_step phb_restore_step(const cJSON *status, unsigned nshards, bool replay)
+{
+	unsigned s;
+
+	if (!replay)
+		return PHB_STEP_ALL;
+	for (s = 0; s < nshards; s++)
+		if (!completed(shard_of(status, s)))
+			return PHB_STEP_DATA;
+	if (!completed(cJSON_GetObjectItemCaseSensitive(status, "offsets")))
+		return PHB_STEP_OFFSETS;
+	for (enum phb_step st = PHB_STEP_KAFKA; st <= PHB_STEP_VIEWS; st++)
+		for (s = 0; s < nshards; s++)
+			if (!completed(cJSON_GetObjectItemCaseSensitive(shard_of(status, s),
+									phb_step_name(st))))
+				return st;
+	return PHB_STEP_DONE;
+}
+
 int phb_scheduled_name(const char *schedule, time_t t, char *out, size_t outsz)
 {
 	struct tm tm;
@@ -144,6 +216,8 @@ static cJSON *labels(const struct phb_job_in *in)
 	put(l, !strcmp(in->op, "backup") ? "posthog.com/backup" : "posthog.com/restore",
 	    str(cJSON_GetObjectItemCaseSensitive(in->owner, "metadata"), "name"));
 	put(l, "posthog.com/shard", s);
+	if (in->step != PHB_STEP_ALL)
+		put(l, "posthog.com/restore-step", phb_step_name(in->step));
 	return l;
 }
 
@@ -163,7 +237,7 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 		snprintf(err, errlen, "the %s lacks metadata.name, namespace or uid", in->owner_kind);
 		return -EINVAL;
 	}
-	if (phb_job_name(owner, in->shard, jobname, sizeof(jobname)) < 0) {
+	if (phb_step_job_name(owner, in->step, in->shard, jobname, sizeof(jobname)) < 0) {
 		snprintf(err, errlen, "metadata.name: \"%s\" is too long for a Job name", owner);
 		return -EINVAL;
 	}
@@ -243,9 +317,19 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 	put(ct, "terminationMessagePolicy", "FallbackToLogsOnError");
 	args = arr(ct, "args");
 	cJSON_AddItemToArray(args, nn(cJSON_CreateString("backup-agent")));
-	cJSON_AddItemToArray(args, nn(cJSON_CreateString(in->op)));
+	cJSON_AddItemToArray(args, nn(cJSON_CreateString(in->step == PHB_STEP_OFFSETS
+							 ? "reset-offsets" : in->op)));
 	cJSON_AddItemToArray(args, nn(cJSON_CreateString("--name")));
 	cJSON_AddItemToArray(args, nn(cJSON_CreateString(in->name)));
+	if (in->step == PHB_STEP_DATA || in->step == PHB_STEP_KAFKA || in->step == PHB_STEP_VIEWS) {
+		cJSON_AddItemToArray(args, nn(cJSON_CreateString("--stage")));
+		cJSON_AddItemToArray(args, nn(cJSON_CreateString(phb_step_name(in->step))));
+	}
+	if (in->step == PHB_STEP_OFFSETS) {
+		snprintf(keep, sizeof(keep), "%u", in->nshards ? in->nshards : 1);
+		cJSON_AddItemToArray(args, nn(cJSON_CreateString("--shards")));
+		cJSON_AddItemToArray(args, nn(cJSON_CreateString(keep)));
+	}
 	if (in->retention) {
 		snprintf(keep, sizeof(keep), "%u", in->keep_min ? in->keep_min : 1);
 		cJSON_AddItemToArray(args, nn(cJSON_CreateString("--retention")));
@@ -253,7 +337,7 @@ int phb_build_job(const struct phb_job_in *in, cJSON **out, char *err,
 		cJSON_AddItemToArray(args, nn(cJSON_CreateString("--keep-min")));
 		cJSON_AddItemToArray(args, nn(cJSON_CreateString(keep)));
 	}
-	if (in->replay_kafka)
+	if (in->replay_kafka && in->step == PHB_STEP_ALL)
 		cJSON_AddItemToArray(args, nn(cJSON_CreateString("--replay-kafka")));
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in->store, "insecureSkipTLSVerify")))
 		cJSON_AddItemToArray(args, nn(cJSON_CreateString("--s3-insecure")));

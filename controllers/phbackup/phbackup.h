@@ -11,8 +11,9 @@
  * claim, which Kubernetes allows for pods of one node. The status comes from evidence:
  * a backup is Completed only when the operator has read every shard's
  * manifest from the store (the agent writes it last); the Jobs' own
- * outcome only says that the agent ran. A schedule creates PostHogBackups
- * on its cron schedule.
+ * outcome only says that the agent ran. A PostHogRestore with replayKafka
+ * runs four such rounds of Jobs one after the other (enum phb_step). A
+ * schedule creates PostHogBackups on its cron schedule.
  *
  * Metrics (on the operator's /metrics):
  *   posthog_backup_last_success_timestamp_seconds{namespace,posthog}
@@ -61,6 +62,46 @@ void phbackup_free(struct phbackup *p);
 
 /* ---- pure parts, for tests ---------------------------------------------- */
 
+/*
+ * The steps of a restore. A backup, and a restore without replayKafka, is
+ * one Job per shard that does everything (PHB_STEP_ALL). A restore with
+ * replayKafka goes through four steps, each started when the one before
+ * has completed on every shard, so that every consumer group is set back
+ * exactly once while none of its members exists, and consumption starts
+ * only once every shard's members are in the groups (docs/backups.md):
+ *   PHB_STEP_DATA     one Job per shard: tables and parts, no Kafka tables
+ *                     or views (`restore --stage data`);
+ *   PHB_STEP_OFFSETS  one Job, beside a replica of shard 0: every group set
+ *                     back once to the smallest offset any shard's
+ *                     manifest recorded (`reset-offsets --shards K`);
+ *   PHB_STEP_KAFKA    one Job per shard: the missing Kafka tables, which
+ *                     join their groups (`restore --stage kafka`);
+ *   PHB_STEP_VIEWS    one Job per shard: the missing materialized views,
+ *                     which start the consumption (`restore --stage views`).
+ */
+enum phb_step {
+	PHB_STEP_ALL,
+	PHB_STEP_DATA,
+	PHB_STEP_OFFSETS,
+	PHB_STEP_KAFKA,
+	PHB_STEP_VIEWS,
+	PHB_STEP_DONE,
+};
+
+/* "data", "offsets", "kafka", "views" ("all", "done"): status.step, the
+ * agent's --stage, the status key of a shard's Job in that step. */
+const char *phb_step_name(enum phb_step step);
+
+/*
+ * The step a restore is at, from its status (borrowed): without replay
+ * PHB_STEP_ALL; with it PHB_STEP_DATA until status.shards[] holds a
+ * "Completed" phase for every shard 0 .. nshards-1, then PHB_STEP_OFFSETS
+ * until status.offsets.phase is "Completed", then PHB_STEP_KAFKA until
+ * every shard entry's kafka.phase is, then PHB_STEP_VIEWS until every
+ * views.phase is, then PHB_STEP_DONE.
+ */
+enum phb_step phb_restore_step(const cJSON *status, unsigned nshards, bool replay);
+
 /* What one agent Job does. */
 struct phb_job_in {
 	const char *op;         /* "backup" or "restore" */
@@ -75,11 +116,20 @@ struct phb_job_in {
 	const char *image;
 	const char *retention;  /* NULL: none */
 	unsigned keep_min;
-	bool replay_kafka;
+	bool replay_kafka;      /* PHB_STEP_ALL only */
+	enum phb_step step;     /* PHB_STEP_ALL for a backup */
+	unsigned nshards;       /* PHB_STEP_OFFSETS: the backup's shards */
 };
 
 /* The Job's name, "<owner>-s<shard>". Returns 0 or -ENOSPC. */
 int phb_job_name(const char *owner, unsigned shard, char *out, size_t outsz);
+
+/* The name of a step's Job: "<owner>-s<shard>" (PHB_STEP_ALL and
+ * PHB_STEP_DATA), "<owner>-offsets", "<owner>-kafka-s<shard>",
+ * "<owner>-views-s<shard>". Returns 0
+ * or -ENOSPC (over 63 characters), -EINVAL for another step. */
+int phb_step_job_name(const char *owner, enum phb_step step, unsigned shard, char *out,
+		      size_t outsz);
 
 /* Builds the Job (caller frees). Returns 0 or -EINVAL naming the field in
  * err. */

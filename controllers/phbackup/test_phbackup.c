@@ -46,6 +46,12 @@ static const char *at(const cJSON *j, const char *path)
 	return num;
 }
 
+/* The string member k of the object at path, or NULL (keys with dots). */
+static const char *str_at(const cJSON *j, const char *path, const char *k)
+{
+	return util_json_str(util_json_get(j, path), k);
+}
+
 #define OWNER "{\"metadata\":{\"name\":\"nightly-1\",\"namespace\":\"ph\",\"uid\":\"u-1\"}}"
 #define STORE "{\"endpoint\":\"https://s3.example\",\"bucket\":\"bk\",\"prefix\":\"p\"," \
 	      "\"region\":\"eu-west-1\",\"credentials\":{\"secretName\":\"s3\"}}"
@@ -129,6 +135,127 @@ START_TEST(test_job_restore_and_external)
 	cJSON_Delete(owner);
 	cJSON_Delete(store);
 	cJSON_Delete(phs);
+}
+END_TEST
+
+/* The four steps of a replaying restore: each step's Job, its name,
+ * arguments and label. */
+static const struct {
+	enum phb_step step;
+	unsigned shard, nshards;
+	const char *name, *args, *label;
+} step_jobs[] = {
+	{PHB_STEP_ALL, 1, 2, "nightly-1-s1", "backup-agent restore --name b1 --replay-kafka", NULL},
+	{PHB_STEP_DATA, 1, 2, "nightly-1-s1", "backup-agent restore --name b1 --stage data", "data"},
+	{PHB_STEP_OFFSETS, 0, 2, "nightly-1-offsets",
+	 "backup-agent reset-offsets --name b1 --shards 2", "offsets"},
+	{PHB_STEP_OFFSETS, 0, 5, "nightly-1-offsets",
+	 "backup-agent reset-offsets --name b1 --shards 5", "offsets"},
+	{PHB_STEP_KAFKA, 0, 2, "nightly-1-kafka-s0",
+	 "backup-agent restore --name b1 --stage kafka", "kafka"},
+	{PHB_STEP_VIEWS, 1, 2, "nightly-1-views-s1",
+	 "backup-agent restore --name b1 --stage views", "views"},
+};
+
+START_TEST(test_step_job)
+{
+	cJSON *owner = parse(OWNER), *store = parse(STORE), *phs = parse(PHSPEC), *job = NULL;
+	struct phb_job_in in = {
+		.op = "restore", .owner = owner, .owner_kind = PHB_KIND_RESTORE, .name = "b1",
+		.posthog = "ph1", .ph_spec = phs, .store = store, .shard = step_jobs[_i].shard,
+		.image = "img:1", .replay_kafka = true, .step = step_jobs[_i].step,
+		.nshards = step_jobs[_i].nshards,
+	};
+	char err[256] = "", args[256] = "", name[64];
+	const cJSON *a;
+
+	ck_assert_int_eq(phb_build_job(&in, &job, err, sizeof(err)), 0);
+	ck_assert_str_eq(at(job, "metadata.name"), step_jobs[_i].name);
+	ck_assert_int_eq(phb_step_job_name("nightly-1", step_jobs[_i].step, step_jobs[_i].shard,
+					   name, sizeof(name)), 0);
+	ck_assert_str_eq(name, step_jobs[_i].name);
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
+				      cJSON_GetArrayItem(util_json_get(job, "spec.template.spec.containers"), 0),
+				      "args"))
+		snprintf(args + strlen(args), sizeof(args) - strlen(args), "%s%s", args[0] ? " " : "",
+			 a->valuestring);
+	ck_assert_str_eq(args, step_jobs[_i].args);
+	if (step_jobs[_i].label)
+		ck_assert_str_eq(str_at(job, "metadata.labels", "posthog.com/restore-step"),
+				 step_jobs[_i].label);
+	else
+		ck_assert_ptr_null(str_at(job, "metadata.labels", "posthog.com/restore-step"));
+	cJSON_Delete(job);
+	cJSON_Delete(owner);
+	cJSON_Delete(store);
+	cJSON_Delete(phs);
+}
+END_TEST
+
+/* Which step a restore is at, from its status (two shards). */
+#define SH(n, ph) "{\"shard\":" #n ",\"phase\":\"" ph "\"}"
+#define SHK(n, kph) "{\"shard\":" #n ",\"phase\":\"Completed\",\"kafka\":{\"phase\":\"" kph "\"}}"
+#define SHV(n, vph) "{\"shard\":" #n ",\"phase\":\"Completed\",\"kafka\":{\"phase\":\"Completed\"}," \
+	"\"views\":{\"phase\":\"" vph "\"}}"
+#define OFFS(ph) ",\"offsets\":{\"phase\":\"" ph "\"}"
+static const struct {
+	const char *status;
+	bool replay;
+	enum phb_step want;
+} step_cases[] = {
+	{"{}", false, PHB_STEP_ALL},
+	{"{\"shards\":[" SH(0, "Completed") "," SH(1, "Running") "]}", false, PHB_STEP_ALL},
+	{"{}", true, PHB_STEP_DATA},
+	{"{\"shards\":[" SH(0, "Pending") "," SH(1, "Pending") "]}", true, PHB_STEP_DATA},
+	/* One shard's data still running: no offset is touched yet. */
+	{"{\"shards\":[" SH(0, "Completed") "," SH(1, "Running") "]}", true, PHB_STEP_DATA},
+	/* A shard missing from the status counts as not done. */
+	{"{\"shards\":[" SH(0, "Completed") "]}", true, PHB_STEP_DATA},
+	{"{\"shards\":[" SH(1, "Completed") "," SH(0, "Completed") "]}", true, PHB_STEP_OFFSETS},
+	{"{\"shards\":[" SH(0, "Completed") "," SH(1, "Completed") "]" OFFS("Running") "}",
+	 true, PHB_STEP_OFFSETS},
+	{"{\"shards\":[" SH(0, "Completed") "," SH(1, "Completed") "]" OFFS("Failed") "}",
+	 true, PHB_STEP_OFFSETS},
+	{"{\"shards\":[" SH(0, "Completed") "," SH(1, "Completed") "]" OFFS("Completed") "}",
+	 true, PHB_STEP_KAFKA},
+	/* No view before every shard's Kafka tables exist. */
+	{"{\"shards\":[" SHK(0, "Completed") "," SHK(1, "Running") "]" OFFS("Completed") "}",
+	 true, PHB_STEP_KAFKA},
+	{"{\"shards\":[" SHK(0, "Completed") "," SHK(1, "Completed") "]" OFFS("Completed") "}",
+	 true, PHB_STEP_VIEWS},
+	{"{\"shards\":[" SHV(0, "Completed") "," SHV(1, "Running") "]" OFFS("Completed") "}",
+	 true, PHB_STEP_VIEWS},
+	{"{\"shards\":[" SHV(0, "Completed") "," SHV(1, "Completed") "]" OFFS("Completed") "}",
+	 true, PHB_STEP_DONE},
+	/* Later steps recorded without the offsets (not something the
+	 * controller writes): the offsets come first. */
+	{"{\"shards\":[" SHV(0, "Completed") "," SHV(1, "Completed") "]}", true, PHB_STEP_OFFSETS},
+};
+
+START_TEST(test_restore_step)
+{
+	cJSON *st = parse(step_cases[_i].status);
+
+	ck_assert_int_eq(phb_restore_step(st, 2, step_cases[_i].replay), step_cases[_i].want);
+	cJSON_Delete(st);
+}
+END_TEST
+
+START_TEST(test_step_names)
+{
+	char name[64];
+
+	ck_assert_str_eq(phb_step_name(PHB_STEP_DATA), "data");
+	ck_assert_str_eq(phb_step_name(PHB_STEP_OFFSETS), "offsets");
+	ck_assert_str_eq(phb_step_name(PHB_STEP_KAFKA), "kafka");
+	ck_assert_str_eq(phb_step_name(PHB_STEP_VIEWS), "views");
+	ck_assert_str_eq(phb_step_name(PHB_STEP_DONE), "done");
+	/* 63 characters at most, as for every Job. */
+	ck_assert_int_eq(phb_step_job_name("a23456789012345678901234567890123456789012345678901234",
+					   PHB_STEP_VIEWS, 1, name, sizeof(name)), 0);
+	ck_assert_int_eq(phb_step_job_name("a234567890123456789012345678901234567890123456789012345",
+					   PHB_STEP_VIEWS, 1, name, sizeof(name)), -ENOSPC);
+	ck_assert_int_eq(phb_step_job_name("x", PHB_STEP_DONE, 0, name, sizeof(name)), -EINVAL);
 }
 END_TEST
 
@@ -367,6 +494,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_job, 0, sizeof(job_cases) / sizeof(job_cases[0]));
 	tcase_add_test(tc, test_job_restore_and_external);
 	tcase_add_test(tc, test_job_replica);
+	tcase_add_loop_test(tc, test_step_job, 0, sizeof(step_jobs) / sizeof(step_jobs[0]));
+	tcase_add_loop_test(tc, test_restore_step, 0, sizeof(step_cases) / sizeof(step_cases[0]));
+	tcase_add_test(tc, test_step_names);
 	tcase_add_loop_test(tc, test_job_replica_annotation, 0,
 			    sizeof(job_replica_cases) / sizeof(job_replica_cases[0]));
 	tcase_add_loop_test(tc, test_pick_replica, 0, sizeof(pick_cases) / sizeof(pick_cases[0]));

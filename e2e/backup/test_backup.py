@@ -401,13 +401,34 @@ class BackupE2E(unittest.TestCase):
         self.assertEqual(before.split()[0], str(ROWS))
         sql("DROP TABLE posthog.e2e_rows")
         restore("restore-1", "now-1")
-        job = wait_for("the restore Job", lambda: get("job", "restore-1-s0"))
-        args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-        self.assertEqual(args, ["backup-agent", "restore", "--name", "now-1", "--replay-kafka"])
+        # replayKafka: four steps, each a Job per shard (one for the
+        # offsets) started once the step before has completed: the data,
+        # the consumer groups' offsets once, the Kafka tables, the views.
+        steps = [("restore-1-s0", ["--stage", "data"], "data"),
+                 ("restore-1-offsets", ["--shards", "1"], "offsets"),
+                 ("restore-1-kafka-s0", ["--stage", "kafka"], "kafka"),
+                 ("restore-1-views-s0", ["--stage", "views"], "views")]
+        for name, extra, step in steps:
+            job = wait_for("the restore Job " + name, lambda: get("job", name))
+            args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+            verb = "reset-offsets" if step == "offsets" else "restore"
+            self.assertEqual(args, ["backup-agent", verb, "--name", "now-1"] + extra)
+            self.assertEqual(job["metadata"]["labels"]["posthog.com/restore-step"], step)
         r = self.final("posthogrestore", "restore-1")
-        run = RUNNER.result("restore-1-s0")
-        self.assertEqual(run["rc"], 0, run["err"] + run["out"])
+        for name, _, _ in steps:
+            run = RUNNER.result(name)
+            self.assertEqual(run["rc"], 0, run["err"] + run["out"])
         self.assertEqual(r["status"]["phase"], "Completed", r["status"])
+        self.assertEqual(r["status"]["step"], "done", r["status"])
+        self.assertEqual(r["status"]["offsets"]["phase"], "Completed", r["status"])
+        self.assertEqual(r["status"]["shards"][0]["kafka"]["phase"], "Completed", r["status"])
+        self.assertEqual(r["status"]["shards"][0]["views"]["phase"], "Completed", r["status"])
+        self.assertEqual(condition(r, "OffsetsReset")["status"], "True")
+        # Each step's Job was created only after the one before completed.
+        created = [rfc3339(get("job", n)["metadata"]["creationTimestamp"]) for n, _, _ in steps]
+        finished = [rfc3339(get("job", n)["status"]["completionTime"]) for n, _, _ in steps]
+        for i in range(3):
+            self.assertLessEqual(finished[i], created[i + 1])
         self.assertEqual(sql(check), before)
 
 
