@@ -355,6 +355,86 @@ static int checksum_both(struct run *r, const cJSON *u, const char *table,
 	return rc;
 }
 
+/* A unit's rows on its source, from group_sums(). */
+struct usum {
+	char n[32];
+	char sum[32];
+};
+
+#define GROUP_CHUNK 32
+
+/*
+ * Count (and with with_sum the checksum) of each unit's rows in tbl on
+ * source, as checksum() gives them, but one query for up to GROUP_CHUNK
+ * units: countIf and sumIf over each unit's own rs_sql_where condition, so
+ * every partition of the group is read once, not once per unit (a
+ * partition's rows that go to two targets would be read twice). NULL
+ * entries of units are skipped.
+ */
+static int group_sums(struct run *r, cJSON **units, size_t n, int source,
+		      const char *tbl, bool with_sum, struct usum *out)
+{
+	struct buf sql, where, pids;
+	size_t i, k;
+	int rc = 0;
+
+	buf_init(&sql, SQL_CAP);
+	buf_init(&where, SQL_CAP);
+	buf_init(&pids, SQL_CAP);
+	for (i = 0; !rc && i < n; i += GROUP_CHUNK) {
+		size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK, cols = 0;
+		cJSON *rows = NULL;
+
+		buf_reset(&sql);
+		buf_reset(&pids);
+		rc = buf_append_str(&sql, "SELECT ");
+		for (k = 0; !rc && k < m; k++) {
+			const cJSON *u = units[i + k];
+
+			if (!u)
+				continue;
+			buf_reset(&where);
+			rc = unit_where(r, u, &where);
+			if (!rc)
+				rc = buf_printf(&sql, "%scountIf(%s) AS n%zu", cols ? ", " : "", buf_str(&where), k);
+			if (!rc && with_sum)
+				rc = buf_printf(&sql, ", toString(sumIf(cityHash64(toString(tuple(%s))), %s)) AS s%zu",
+						table_of(r, u)->sorting_key, buf_str(&where), k);
+			if (!rc)
+				rc = buf_append_str(&pids, cols ? ", " : "");
+			if (!rc)
+				rc = ch_quote(ustr(u, "partitionId"), &pids);
+			cols++;
+		}
+		if (!rc && !cols)
+			continue;
+		if (!rc)
+			rc = buf_printf(&sql, " FROM %s WHERE _partition_id IN (%s)", tbl, buf_str(&pids));
+		if (!rc)
+			rc = query_on(r, source, buf_str(&sql), &rows);
+		for (k = 0; !rc && k < m; k++) {
+			char name[32];
+
+			if (!units[i + k])
+				continue;
+			snprintf(name, sizeof(name), "n%zu", k);
+			rc = row_field(rows, name, out[i + k].n, sizeof(out[i + k].n));
+			snprintf(name, sizeof(name), "s%zu", k);
+			if (!rc && with_sum)
+				rc = row_field(rows, name, out[i + k].sum, sizeof(out[i + k].sum));
+			if (rc) {
+				snprintf(r->err, r->errlen, "shard %d: unexpected checksum answer", source);
+				rc = -EIO;
+			}
+		}
+		cJSON_Delete(rows);
+	}
+	buf_free(&sql);
+	buf_free(&where);
+	buf_free(&pids);
+	return rc;
+}
+
 /* ---- the steps ------------------------------------------------------------ */
 
 /* Stops a copy that a killed predecessor left running, drops and creates
@@ -428,7 +508,15 @@ static void throttle(struct run *r, unsigned long long rows)
 	}
 }
 
-static int step_copy(struct run *r, cJSON *u)
+/*
+ * Copies a unit into staging and verifies it. expect, when not NULL, is
+ * the count and checksum of the unit's rows on the source read just before
+ * (group_sums() for the whole group, one read of each partition): if the
+ * staging table matches it, the source is not read again; any mismatch
+ * verifies again with both sides read now (checksum_both()) before the
+ * copy counts as failed.
+ */
+static int step_copy(struct run *r, cJSON *u, const struct usum *expect)
 {
 	const char *user = r->o->user ? r->o->user : "default";
 	int source = uint_of(u, "source"), target = uint_of(u, "target");
@@ -479,8 +567,15 @@ static int step_copy(struct run *r, cJSON *u)
 		buf_reset(&sql);
 		if (!rc)
 			rc = table_name(r, ustr(u, "table"), &sql);
-		if (!rc)
+		if (!rc && expect && !tries) {
+			snprintf(n, sizeof(n), "%s", expect->n);
+			snprintf(sum, sizeof(sum), "%s", expect->sum);
+			rc = checksum(r, u, target, buf_str(&staging), n2, sum2);
+			if (!rc && (strcmp(n, n2) || strcmp(sum, sum2)))
+				rc = checksum_both(r, u, buf_str(&sql), buf_str(&staging), n, sum, n2, sum2);
+		} else if (!rc) {
 			rc = checksum_both(r, u, buf_str(&sql), buf_str(&staging), n, sum, n2, sum2);
+		}
 		if (rc)
 			break;
 		if (!strcmp(n, n2) && !strcmp(sum, sum2)) {
@@ -676,86 +771,6 @@ static int unit_done(struct run *r, cJSON *u)
 	return save(r);
 }
 
-/* A unit's rows on its source, from group_sums(). */
-struct usum {
-	char n[32];
-	char sum[32];
-};
-
-#define GROUP_CHUNK 32
-
-/*
- * Count (and with with_sum the checksum) of each unit's rows in tbl on
- * source, as checksum() gives them, but one query for up to GROUP_CHUNK
- * units: countIf and sumIf over each unit's own rs_sql_where condition, so
- * every partition of the group is read once, not once per unit (a
- * partition's rows that go to two targets would be read twice). NULL
- * entries of units are skipped.
- */
-static int group_sums(struct run *r, cJSON **units, size_t n, int source,
-		      const char *tbl, bool with_sum, struct usum *out)
-{
-	struct buf sql, where, pids;
-	size_t i, k;
-	int rc = 0;
-
-	buf_init(&sql, SQL_CAP);
-	buf_init(&where, SQL_CAP);
-	buf_init(&pids, SQL_CAP);
-	for (i = 0; !rc && i < n; i += GROUP_CHUNK) {
-		size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK, cols = 0;
-		cJSON *rows = NULL;
-
-		buf_reset(&sql);
-		buf_reset(&pids);
-		rc = buf_append_str(&sql, "SELECT ");
-		for (k = 0; !rc && k < m; k++) {
-			const cJSON *u = units[i + k];
-
-			if (!u)
-				continue;
-			buf_reset(&where);
-			rc = unit_where(r, u, &where);
-			if (!rc)
-				rc = buf_printf(&sql, "%scountIf(%s) AS n%zu", cols ? ", " : "", buf_str(&where), k);
-			if (!rc && with_sum)
-				rc = buf_printf(&sql, ", toString(sumIf(cityHash64(toString(tuple(%s))), %s)) AS s%zu",
-						table_of(r, u)->sorting_key, buf_str(&where), k);
-			if (!rc)
-				rc = buf_append_str(&pids, cols ? ", " : "");
-			if (!rc)
-				rc = ch_quote(ustr(u, "partitionId"), &pids);
-			cols++;
-		}
-		if (!rc && !cols)
-			continue;
-		if (!rc)
-			rc = buf_printf(&sql, " FROM %s WHERE _partition_id IN (%s)", tbl, buf_str(&pids));
-		if (!rc)
-			rc = query_on(r, source, buf_str(&sql), &rows);
-		for (k = 0; !rc && k < m; k++) {
-			char name[32];
-
-			if (!units[i + k])
-				continue;
-			snprintf(name, sizeof(name), "n%zu", k);
-			rc = row_field(rows, name, out[i + k].n, sizeof(out[i + k].n));
-			snprintf(name, sizeof(name), "s%zu", k);
-			if (!rc && with_sum)
-				rc = row_field(rows, name, out[i + k].sum, sizeof(out[i + k].sum));
-			if (rc) {
-				snprintf(r->err, r->errlen, "shard %d: unexpected checksum answer", source);
-				rc = -EIO;
-			}
-		}
-		cJSON_Delete(rows);
-	}
-	buf_free(&sql);
-	buf_free(&where);
-	buf_free(&pids);
-	return rc;
-}
-
 /*
  * Starts the deletion of the rows of every attached unit of one (table,
  * source) with one mutation: ClickHouse 18.16 rewrites every part a
@@ -836,18 +851,55 @@ static int group_delete_start(struct run *r, cJSON **units, size_t n)
 	return rc;
 }
 
-/* Waits until the rows of the units group_delete_start() left deleting
+/* Whether a mutation of table (unquoted) is still running on shard:
+ * system.mutations with is_done = 0 (ClickHouse 18.16,
+ * dbms/src/Storages/System/StorageSystemMutations.cpp). */
+static int mutation_running(struct run *r, int shard, const char *table, bool *yes)
+{
+	struct buf sql;
+	cJSON *rows = NULL;
+	int rc;
+
+	buf_init(&sql, 4096);
+	rc = buf_append_str(&sql, "SELECT count() AS n FROM system.mutations WHERE database = ");
+	if (!rc)
+		rc = ch_quote(r->o->database, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " AND table = ");
+	if (!rc)
+		rc = ch_quote(table, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " AND NOT is_done");
+	if (!rc)
+		rc = query_on(r, shard, buf_str(&sql), &rows);
+	if (!rc)
+		*yes = num_field(cJSON_GetArrayItem(rows, 0), "n") != 0;
+	cJSON_Delete(rows);
+	buf_free(&sql);
+	return rc;
+}
+
+/*
+ * Waits until the rows of the units group_delete_start() left deleting
  * are gone from their source, and marks them done: one count per unit at
- * each look, all in one query (group_sums), at the intervals and within
- * the bound of delete_wait(). */
+ * each count, all in one query (group_sums), at the intervals and within
+ * the bound of delete_wait(). The count reads the group's partitions and
+ * competes with the mutation for the server, so while system.mutations
+ * says a mutation of the table is running, a look is that metadata query
+ * alone, with a count at least every 5 seconds. The count decides:
+ * a Replicated table's mutation may not show in system.mutations yet, a
+ * plain table's not at all in some versions, and another mutation of the
+ * table may be the running one.
+ */
 static int group_delete_finish(struct run *r, cJSON **units, size_t n)
 {
 	struct buf tbl;
 	struct usum *sums;
 	cJSON **wait;
-	double start = now_s();
+	double start = now_s(), counted = start;
 	long wait_ms = 20;
 	size_t i, left = 0, first = n;
+	const char *table;
 	int rc, source;
 
 	wait = util_xcalloc(n ? n : 1, sizeof(*wait));
@@ -865,13 +917,22 @@ static int group_delete_finish(struct run *r, cJSON **units, size_t n)
 	sums = util_xcalloc(n, sizeof(*sums));
 	buf_init(&tbl, SQL_CAP);
 	source = uint_of(wait[first], "source");
-	rc = table_name(r, ustr(wait[first], "table"), &tbl);
+	table = ustr(wait[first], "table");
+	rc = table_name(r, table, &tbl);
 	while (!rc) {
 		size_t done = 0;
-		struct timespec ts;
+		struct timespec ts = { .tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L };
+		bool busy = false;
 
-		rc = group_sums(r, wait, n, source, buf_str(&tbl), false, sums);
-		for (i = 0; !rc && i < n; i++) {
+		nanosleep(&ts, NULL);
+		wait_ms = wait_ms * 2 > 250 ? 250 : wait_ms * 2;
+		if (now_s() - counted < 5.0)
+			rc = mutation_running(r, source, table, &busy);
+		if (!rc && !busy) {
+			counted = now_s();
+			rc = group_sums(r, wait, n, source, buf_str(&tbl), false, sums);
+		}
+		for (i = 0; !rc && !busy && i < n; i++) {
 			if (wait[i] && !strcmp(sums[i].n, "0")) {
 				unit_mark_done(r, wait[i]);
 				wait[i] = NULL;
@@ -892,10 +953,6 @@ static int group_delete_finish(struct run *r, cJSON **units, size_t n)
 			rc = -EAGAIN;
 			break;
 		}
-		ts.tv_sec = wait_ms / 1000;
-		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
-		wait_ms = wait_ms * 2 > 250 ? 250 : wait_ms * 2;
 	}
 	free(sums);
 	free(wait);
@@ -910,7 +967,7 @@ static int unit_run(struct run *r, cJSON *u)
 	int rc = 0;
 
 	if (s <= RS_COPIED) {
-		rc = step_copy(r, u);
+		rc = step_copy(r, u, NULL);
 		if (rc)
 			return rc;
 		crash_point("verified");
@@ -1093,9 +1150,36 @@ static int unit_cmp(const void *a, const void *b, void *m)
 	return strcmp(ustr(x, "id"), ustr(y, "id"));
 }
 
+/* The count and checksum on the source of each unit of a group that is to
+ * be copied, for step_copy(); *out has n entries (caller frees). */
+static int group_expect(struct run *r, cJSON **units, size_t n, struct usum **out)
+{
+	cJSON **copy = util_xcalloc(n, sizeof(*copy));
+	struct buf tbl;
+	size_t i, m = 0;
+	int rc = 0;
+
+	*out = util_xcalloc(n, sizeof(**out));
+	for (i = 0; i < n; i++) {
+		if (ustate(units[i]) <= RS_COPIED) {
+			copy[i] = units[i];
+			m++;
+		}
+	}
+	buf_init(&tbl, SQL_CAP);
+	if (m)
+		rc = table_name(r, ustr(units[0], "table"), &tbl);
+	if (m && !rc)
+		rc = group_sums(r, copy, n, uint_of(units[0], "source"), buf_str(&tbl), true, *out);
+	buf_free(&tbl);
+	free(copy);
+	return rc;
+}
+
 static int round_run(struct run *r, double *found)
 {
 	cJSON **todo = NULL, *u;
+	struct usum *expect = NULL;
 	size_t n = 0, i, prev = 0; /* [prev, i): the group whose delete runs */
 	int rc = 0;
 	int s;
@@ -1129,11 +1213,12 @@ static int round_run(struct run *r, double *found)
 		while (j < n && j - i < 500 && uint_of(todo[j], "source") == uint_of(todo[i], "source") &&
 		       !strcmp(ustr(todo[j], "table"), ustr(todo[i], "table")))
 			j++;
+		rc = group_expect(r, todo + i, j - i, &expect);
 		for (k = i; !rc && k < j; k++) {
 			enum rs_state st = ustate(todo[k]);
 
 			if (st <= RS_COPIED) {
-				rc = step_copy(r, todo[k]);
+				rc = step_copy(r, todo[k], expect + (k - i));
 				if (!rc)
 					crash_point("verified");
 				st = RS_VERIFIED;
@@ -1141,6 +1226,8 @@ static int round_run(struct run *r, double *found)
 			if (!rc && st <= RS_ATTACHING)
 				rc = step_attach(r, todo[k], st == RS_ATTACHING);
 		}
+		free(expect);
+		expect = NULL;
 		if (!rc)
 			rc = group_delete_finish(r, todo + prev, i - prev);
 		prev = i;
@@ -1150,6 +1237,7 @@ static int round_run(struct run *r, double *found)
 	}
 	if (!rc)
 		rc = group_delete_finish(r, todo + prev, n - prev);
+	free(expect);
 	free(todo);
 	return rc;
 }
