@@ -29,6 +29,10 @@ struct run {
 	cJSON *units; /* borrowed from doc */
 	struct timespec started;
 	unsigned long long copied_rows; /* this process, for the throttle */
+	/* Staging tables (as "<target> <name>") whose leftovers this process
+	 * has dealt with already, and targets with the staging database. */
+	cJSON *cleaned;
+	unsigned long long db_made; /* bit per target shard */
 	char *err;
 	size_t errlen;
 };
@@ -437,6 +441,32 @@ static int group_sums(struct run *r, cJSON **units, size_t n, int source,
 
 /* ---- the steps ------------------------------------------------------------ */
 
+static bool staging_cleaned(struct run *r, int target, const char *staging)
+{
+	const cJSON *e;
+	char key[32];
+	size_t kl;
+
+	kl = (size_t)snprintf(key, sizeof(key), "%d ", target);
+	cJSON_ArrayForEach(e, r->cleaned)
+		if (!strncmp(e->valuestring, key, kl) && !strcmp(e->valuestring + kl, staging))
+			return true;
+	return false;
+}
+
+static void staging_mark_cleaned(struct run *r, int target, const char *staging)
+{
+	struct buf k;
+
+	buf_init(&k, 8192);
+	if (!buf_printf(&k, "%d %s", target, staging)) {
+		if (!r->cleaned)
+			r->cleaned = util_nn(cJSON_CreateArray());
+		cJSON_AddItemToArray(r->cleaned, util_nn(cJSON_CreateString(buf_str(&k))));
+	}
+	buf_free(&k);
+}
+
 /* Stops a copy that a killed predecessor left running, drops and creates
  * the staging table. */
 static int staging_fresh(struct run *r, const cJSON *u, const char *staging)
@@ -444,21 +474,26 @@ static int staging_fresh(struct run *r, const cJSON *u, const char *staging)
 	const struct rs_table *t = table_of(r, u);
 	int target = uint_of(u, "target");
 	struct buf sql;
-	int rc;
+	int rc = 0;
 
 	buf_init(&sql, SQL_CAP);
-	{
+	if (!(r->db_made & (1ull << target))) {
 		char db[RS_MAX_NAME + 16];
 
 		snprintf(db, sizeof(db), "%s_reshard", r->o->database);
 		rc = buf_append_str(&sql, "CREATE DATABASE IF NOT EXISTS ");
 		if (!rc)
 			rc = ch_quote_ident(db, &sql);
+		if (!rc)
+			rc = exec_on(r, target, buf_str(&sql));
+		if (!rc)
+			r->db_made |= 1ull << target;
 	}
-	if (!rc)
-		rc = exec_on(r, target, buf_str(&sql));
 	buf_reset(&sql);
-	if (!rc) {
+	/* Only a predecessor's copy can still be running: this process's
+	 * copies return before it goes on (or it stops), so one KILL per
+	 * staging table and process is enough. */
+	if (!rc && !staging_cleaned(r, target, staging)) {
 		struct buf pat;
 
 		buf_init(&pat, 4096);
@@ -470,9 +505,11 @@ static int staging_fresh(struct run *r, const cJSON *u, const char *staging)
 		if (!rc)
 			rc = buf_append_str(&sql, " SYNC");
 		buf_free(&pat);
+		if (!rc)
+			rc = exec_on(r, target, buf_str(&sql));
+		if (!rc)
+			staging_mark_cleaned(r, target, staging);
 	}
-	if (!rc)
-		rc = exec_on(r, target, buf_str(&sql));
 	buf_reset(&sql);
 	if (!rc)
 		rc = buf_printf(&sql, "DROP TABLE IF EXISTS %s", staging);
@@ -869,7 +906,7 @@ static int mutation_running(struct run *r, int shard, const char *table, bool *y
 	if (!rc)
 		rc = ch_quote(table, &sql);
 	if (!rc)
-		rc = buf_append_str(&sql, " AND NOT is_done");
+		rc = buf_append_str(&sql, " AND NOT is_done AND parts_to_do > 0");
 	if (!rc)
 		rc = query_on(r, shard, buf_str(&sql), &rows);
 	if (!rc)
@@ -1167,8 +1204,11 @@ static int group_expect(struct run *r, cJSON **units, size_t n, struct usum **ou
 		}
 	}
 	buf_init(&tbl, SQL_CAP);
-	if (m)
+	if (m) {
+		log_info(r->o->log, "reshard: shard %d: reading the counts and checksums of %zu units of %s",
+			 uint_of(units[0], "source"), m, ustr(units[0], "table"));
 		rc = table_name(r, ustr(units[0], "table"), &tbl);
+	}
 	if (m && !rc)
 		rc = group_sums(r, copy, n, uint_of(units[0], "source"), buf_str(&tbl), true, *out);
 	buf_free(&tbl);
@@ -1404,6 +1444,7 @@ int rs_run(const struct rs_options *o, char *err, size_t errlen)
 	}
 	doc_close(&r, rc);
 	cJSON_Delete(r.doc);
+	cJSON_Delete(r.cleaned);
 	rs_tables_free(r.tables, r.ntables);
 	for (i = 0; i < o->nshards; i++)
 		ch_free(r.ch[i]);
