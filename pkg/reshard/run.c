@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,10 @@ struct run {
 	cJSON *units; /* borrowed from doc */
 	struct timespec started;
 	unsigned long long copied_rows; /* this process, for the throttle */
+	/* Staging tables (as "<target> <name>") whose leftovers this process
+	 * has dealt with already, and targets with the staging database. */
+	cJSON *cleaned;
+	unsigned long long db_made; /* bit per target shard */
 	char *err;
 	size_t errlen;
 };
@@ -224,38 +229,243 @@ static int unit_where(struct run *r, const cJSON *u, struct buf *out)
 	return rs_sql_where(t, ustr(u, "partitionId"), uint_of(u, "modulus"), uint_of(u, "target"), out);
 }
 
-/* count and checksum of the unit's rows in from (on shard), as text; with
- * sum NULL the count alone (what the delete wait polls: reading the
+/* The query for the count and checksum of the unit's rows in from; with
+ * with_sum false the count alone (what the delete wait polls: reading the
  * sorting key for a checksum on every poll would read the partition again
  * each time). */
-static int checksum(struct run *r, const cJSON *u, int shard, const char *from,
-		    char *n, char *sum)
+static int checksum_sql(struct run *r, const cJSON *u, const char *from,
+			bool with_sum, struct buf *sql)
 {
-	struct buf where, sql;
-	cJSON *rows = NULL;
+	struct buf where;
 	int rc;
 
 	buf_init(&where, SQL_CAP);
-	buf_init(&sql, SQL_CAP);
 	rc = unit_where(r, u, &where);
-	if (!rc && sum)
-		rc = rs_sql_checksum(table_of(r, u), from, buf_str(&where), &sql);
+	if (!rc && with_sum)
+		rc = rs_sql_checksum(table_of(r, u), from, buf_str(&where), sql);
 	else if (!rc)
-		rc = buf_printf(&sql, "SELECT count() AS n FROM %s WHERE %s", from, buf_str(&where));
-	if (!rc)
-		rc = query_on(r, shard, buf_str(&sql), &rows);
-	if (!rc && (row_field(rows, "n", n, 32) || (sum && row_field(rows, "sum", sum, 32)))) {
-		snprintf(r->err, r->errlen, "shard %d: unexpected %s answer", shard,
-			 sum ? "checksum" : "count");
-		rc = -EIO;
+		rc = buf_printf(sql, "SELECT count() AS n FROM %s WHERE %s", from, buf_str(&where));
+	buf_free(&where);
+	return rc;
+}
+
+/* One side of a verify: runs sql on a shard and reads n (and sum). It
+ * touches nothing of struct run but the shard's client, so that the two
+ * sides can run at once on two threads; the caller reports why. */
+struct side {
+	struct ch_client *ch;
+	const char *sql;
+	bool with_sum;
+	char n[32], sum[32];
+	char why[1024];
+	int rc;
+};
+
+static void *side_run(void *p)
+{
+	struct side *s = p;
+	cJSON *rows = NULL;
+
+	s->rc = ch_query(s->ch, s->sql, &rows, s->why, sizeof(s->why));
+	if (s->rc)
+		s->rc = s->rc == -EIO || s->rc == -EACCES ? -EIO : -EAGAIN;
+	else if (row_field(rows, "n", s->n, sizeof(s->n)) ||
+		 (s->with_sum && row_field(rows, "sum", s->sum, sizeof(s->sum)))) {
+		snprintf(s->why, sizeof(s->why), "unexpected %s answer", s->with_sum ? "checksum" : "count");
+		s->rc = -EIO;
 	}
 	cJSON_Delete(rows);
-	buf_free(&where);
+	return NULL;
+}
+
+static int side_report(struct run *r, int shard, const struct side *s)
+{
+	if (s->rc) {
+		snprintf(r->err, r->errlen, "shard %d: %s", shard, s->why);
+		log_error(r->o->log, "reshard: shard %d: %s", shard, s->why);
+	}
+	return s->rc;
+}
+
+/* count and checksum of the unit's rows in from (on shard), as text; with
+ * sum NULL the count alone. */
+static int checksum(struct run *r, const cJSON *u, int shard, const char *from,
+		    char *n, char *sum)
+{
+	struct side side = { .ch = r->ch[shard], .with_sum = sum != NULL };
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql, SQL_CAP);
+	rc = checksum_sql(r, u, from, sum != NULL, &sql);
+	if (!rc) {
+		side.sql = buf_str(&sql);
+		side_run(&side);
+		rc = side_report(r, shard, &side);
+	}
+	if (!rc) {
+		snprintf(n, 32, "%s", side.n);
+		if (sum)
+			snprintf(sum, 32, "%s", side.sum);
+	}
 	buf_free(&sql);
 	return rc;
 }
 
+/*
+ * The verify: count and checksum of the unit's rows in the source table and
+ * in the staging table, both queried at once (they are on two servers, each
+ * with its own client), the source's on a second thread. Each side is the
+ * same query as checksum()'s; only the waiting overlaps. Falls back to one
+ * after the other when no thread can be started.
+ */
+static int checksum_both(struct run *r, const cJSON *u, const char *table,
+			 const char *staging, char *n, char *sum, char *n2, char *sum2)
+{
+	int source = uint_of(u, "source"), target = uint_of(u, "target");
+	struct side src = { .ch = r->ch[source], .with_sum = true };
+	struct side dst = { .ch = r->ch[target], .with_sum = true };
+	struct buf sql_src, sql_dst;
+	pthread_t th;
+	bool threaded = false;
+	int rc;
+
+	buf_init(&sql_src, SQL_CAP);
+	buf_init(&sql_dst, SQL_CAP);
+	rc = checksum_sql(r, u, table, true, &sql_src);
+	if (!rc)
+		rc = checksum_sql(r, u, staging, true, &sql_dst);
+	if (!rc) {
+		src.sql = buf_str(&sql_src);
+		dst.sql = buf_str(&sql_dst);
+		threaded = !pthread_create(&th, NULL, side_run, &src);
+		if (!threaded)
+			side_run(&src);
+		side_run(&dst);
+		if (threaded)
+			pthread_join(th, NULL);
+		rc = side_report(r, source, &src);
+		if (!rc)
+			rc = side_report(r, target, &dst);
+	}
+	if (!rc) {
+		snprintf(n, 32, "%s", src.n);
+		snprintf(sum, 32, "%s", src.sum);
+		snprintf(n2, 32, "%s", dst.n);
+		snprintf(sum2, 32, "%s", dst.sum);
+	}
+	buf_free(&sql_src);
+	buf_free(&sql_dst);
+	return rc;
+}
+
+/* A unit's rows on its source, from group_sums(). */
+struct usum {
+	char n[32];
+	char sum[32];
+};
+
+#define GROUP_CHUNK 32
+
+/*
+ * Count (and with with_sum the checksum) of each unit's rows in tbl on
+ * source, as checksum() gives them, but one query for up to GROUP_CHUNK
+ * units: countIf and sumIf over each unit's own rs_sql_where condition, so
+ * every partition of the group is read once, not once per unit (a
+ * partition's rows that go to two targets would be read twice). NULL
+ * entries of units are skipped.
+ */
+static int group_sums(struct run *r, cJSON **units, size_t n, int source,
+		      const char *tbl, bool with_sum, struct usum *out)
+{
+	struct buf sql, where, pids;
+	size_t i, k;
+	int rc = 0;
+
+	buf_init(&sql, SQL_CAP);
+	buf_init(&where, SQL_CAP);
+	buf_init(&pids, SQL_CAP);
+	for (i = 0; !rc && i < n; i += GROUP_CHUNK) {
+		size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK, cols = 0;
+		cJSON *rows = NULL;
+
+		buf_reset(&sql);
+		buf_reset(&pids);
+		rc = buf_append_str(&sql, "SELECT ");
+		for (k = 0; !rc && k < m; k++) {
+			const cJSON *u = units[i + k];
+
+			if (!u)
+				continue;
+			buf_reset(&where);
+			rc = unit_where(r, u, &where);
+			if (!rc)
+				rc = buf_printf(&sql, "%scountIf(%s) AS n%zu", cols ? ", " : "", buf_str(&where), k);
+			if (!rc && with_sum)
+				rc = buf_printf(&sql, ", toString(sumIf(cityHash64(toString(tuple(%s))), %s)) AS s%zu",
+						table_of(r, u)->sorting_key, buf_str(&where), k);
+			if (!rc)
+				rc = buf_append_str(&pids, cols ? ", " : "");
+			if (!rc)
+				rc = ch_quote(ustr(u, "partitionId"), &pids);
+			cols++;
+		}
+		if (!rc && !cols)
+			continue;
+		if (!rc)
+			rc = buf_printf(&sql, " FROM %s WHERE _partition_id IN (%s)", tbl, buf_str(&pids));
+		if (!rc)
+			rc = query_on(r, source, buf_str(&sql), &rows);
+		for (k = 0; !rc && k < m; k++) {
+			char name[32];
+
+			if (!units[i + k])
+				continue;
+			snprintf(name, sizeof(name), "n%zu", k);
+			rc = row_field(rows, name, out[i + k].n, sizeof(out[i + k].n));
+			snprintf(name, sizeof(name), "s%zu", k);
+			if (!rc && with_sum)
+				rc = row_field(rows, name, out[i + k].sum, sizeof(out[i + k].sum));
+			if (rc) {
+				snprintf(r->err, r->errlen, "shard %d: unexpected checksum answer", source);
+				rc = -EIO;
+			}
+		}
+		cJSON_Delete(rows);
+	}
+	buf_free(&sql);
+	buf_free(&where);
+	buf_free(&pids);
+	return rc;
+}
+
 /* ---- the steps ------------------------------------------------------------ */
+
+static bool staging_cleaned(struct run *r, int target, const char *staging)
+{
+	const cJSON *e;
+	char key[32];
+	size_t kl;
+
+	kl = (size_t)snprintf(key, sizeof(key), "%d ", target);
+	cJSON_ArrayForEach(e, r->cleaned)
+		if (!strncmp(e->valuestring, key, kl) && !strcmp(e->valuestring + kl, staging))
+			return true;
+	return false;
+}
+
+static void staging_mark_cleaned(struct run *r, int target, const char *staging)
+{
+	struct buf k;
+
+	buf_init(&k, 8192);
+	if (!buf_printf(&k, "%d %s", target, staging)) {
+		if (!r->cleaned)
+			r->cleaned = util_nn(cJSON_CreateArray());
+		cJSON_AddItemToArray(r->cleaned, util_nn(cJSON_CreateString(buf_str(&k))));
+	}
+	buf_free(&k);
+}
 
 /* Stops a copy that a killed predecessor left running, drops and creates
  * the staging table. */
@@ -264,21 +474,26 @@ static int staging_fresh(struct run *r, const cJSON *u, const char *staging)
 	const struct rs_table *t = table_of(r, u);
 	int target = uint_of(u, "target");
 	struct buf sql;
-	int rc;
+	int rc = 0;
 
 	buf_init(&sql, SQL_CAP);
-	{
+	if (!(r->db_made & (1ull << target))) {
 		char db[RS_MAX_NAME + 16];
 
 		snprintf(db, sizeof(db), "%s_reshard", r->o->database);
 		rc = buf_append_str(&sql, "CREATE DATABASE IF NOT EXISTS ");
 		if (!rc)
 			rc = ch_quote_ident(db, &sql);
+		if (!rc)
+			rc = exec_on(r, target, buf_str(&sql));
+		if (!rc)
+			r->db_made |= 1ull << target;
 	}
-	if (!rc)
-		rc = exec_on(r, target, buf_str(&sql));
 	buf_reset(&sql);
-	if (!rc) {
+	/* Only a predecessor's copy can still be running: this process's
+	 * copies return before it goes on (or it stops), so one KILL per
+	 * staging table and process is enough. */
+	if (!rc && !staging_cleaned(r, target, staging)) {
 		struct buf pat;
 
 		buf_init(&pat, 4096);
@@ -290,9 +505,11 @@ static int staging_fresh(struct run *r, const cJSON *u, const char *staging)
 		if (!rc)
 			rc = buf_append_str(&sql, " SYNC");
 		buf_free(&pat);
+		if (!rc)
+			rc = exec_on(r, target, buf_str(&sql));
+		if (!rc)
+			staging_mark_cleaned(r, target, staging);
 	}
-	if (!rc)
-		rc = exec_on(r, target, buf_str(&sql));
 	buf_reset(&sql);
 	if (!rc)
 		rc = buf_printf(&sql, "DROP TABLE IF EXISTS %s", staging);
@@ -328,7 +545,15 @@ static void throttle(struct run *r, unsigned long long rows)
 	}
 }
 
-static int step_copy(struct run *r, cJSON *u)
+/*
+ * Copies a unit into staging and verifies it. expect, when not NULL, is
+ * the count and checksum of the unit's rows on the source read just before
+ * (group_sums() for the whole group, one read of each partition): if the
+ * staging table matches it, the source is not read again; any mismatch
+ * verifies again with both sides read now (checksum_both()) before the
+ * copy counts as failed.
+ */
+static int step_copy(struct run *r, cJSON *u, const struct usum *expect)
 {
 	const char *user = r->o->user ? r->o->user : "default";
 	int source = uint_of(u, "source"), target = uint_of(u, "target");
@@ -379,10 +604,15 @@ static int step_copy(struct run *r, cJSON *u)
 		buf_reset(&sql);
 		if (!rc)
 			rc = table_name(r, ustr(u, "table"), &sql);
-		if (!rc)
-			rc = checksum(r, u, source, buf_str(&sql), n, sum);
-		if (!rc)
+		if (!rc && expect && !tries) {
+			snprintf(n, sizeof(n), "%s", expect->n);
+			snprintf(sum, sizeof(sum), "%s", expect->sum);
 			rc = checksum(r, u, target, buf_str(&staging), n2, sum2);
+			if (!rc && (strcmp(n, n2) || strcmp(sum, sum2)))
+				rc = checksum_both(r, u, buf_str(&sql), buf_str(&staging), n, sum, n2, sum2);
+		} else if (!rc) {
+			rc = checksum_both(r, u, buf_str(&sql), buf_str(&staging), n, sum, n2, sum2);
+		}
 		if (rc)
 			break;
 		if (!strcmp(n, n2) && !strcmp(sum, sum2)) {
@@ -559,7 +789,7 @@ static int step_delete(struct run *r, cJSON *u)
 }
 
 /* Marks a unit done: its rows are on the target only. */
-static int unit_done(struct run *r, cJSON *u)
+static void unit_mark_done(struct run *r, cJSON *u)
 {
 	double copied = num_field(u, "rows"), before = num_field(u, "moved");
 
@@ -568,7 +798,14 @@ static int unit_done(struct run *r, cJSON *u)
 	set_num(r->doc, "seq", (num_field(r->doc, "seq") > 0 ? num_field(r->doc, "seq") : 0) + 1);
 	set_num(u, "doneSeq", num_field(r->doc, "seq"));
 	set_num(u, "moved", (before > 0 ? before : 0) + (copied > 0 ? copied : 0));
-	return set_state(r, u, RS_DONE);
+	set_str(u, "state", rs_state_name(RS_DONE));
+	log_info(r->o->log, "reshard: %s %s", ustr(u, "id"), rs_state_name(RS_DONE));
+}
+
+static int unit_done(struct run *r, cJSON *u)
+{
+	unit_mark_done(r, u);
+	return save(r);
 }
 
 /*
@@ -582,36 +819,49 @@ static int unit_done(struct run *r, cJSON *u)
 static int group_delete_start(struct run *r, cJSON **units, size_t n)
 {
 	struct buf tbl, del;
+	struct usum *sums = util_xcalloc(n, sizeof(*sums));
+	cJSON **check = util_xcalloc(n, sizeof(*check));
 	size_t i, ndel = 0;
 	int rc, source = uint_of(units[0], "source");
 
 	buf_init(&tbl, SQL_CAP);
 	buf_init(&del, SQL_CAP);
+	for (i = 0; i < n; i++)
+		if (ustate(units[i]) >= RS_ATTACHED && ustate(units[i]) != RS_DONE)
+			check[i] = units[i];
 	rc = table_name(r, ustr(units[0], "table"), &tbl);
 	if (!rc)
+		rc = group_sums(r, check, n, source, buf_str(&tbl), true, sums);
+	if (!rc)
 		rc = buf_printf(&del, "ALTER TABLE %s DELETE WHERE ", buf_str(&tbl));
+	/* Every unit is checked before any is marked deleting, so that a
+	 * failed check leaves no unit recorded as deleting without its
+	 * mutation. */
 	for (i = 0; !rc && i < n; i++) {
-		cJSON *u = units[i];
-		double copied = num_field(u, "rows");
-		char cnt[32], sum[32];
+		cJSON *u = check[i];
+		double copied = u ? num_field(u, "rows") : 0;
 
-		if (ustate(u) < RS_ATTACHED || ustate(u) == RS_DONE)
+		if (!u || !strcmp(sums[i].n, "0"))
 			continue;
-		rc = checksum(r, u, source, buf_str(&tbl), cnt, sum);
-		if (!rc && !strcmp(cnt, "0")) {
-			rc = unit_done(r, u);
+		if (ustate(u) != RS_DELETING &&
+		    (strcmp(sums[i].sum, ustr(u, "checksum")) || to_ull(sums[i].n) != (unsigned long long)copied)) {
+			snprintf(r->err, r->errlen,
+				 "%s: shard %d now holds %s rows (sum %s) under this unit, %.0f were copied (sum %s); rows arrived after the copy: not deleting",
+				 ustr(u, "id"), source, sums[i].n, sums[i].sum, copied, ustr(u, "checksum"));
+			rc = -EPROTO;
+		}
+	}
+	for (i = 0; !rc && i < n; i++) {
+		cJSON *u = check[i];
+
+		if (!u)
+			continue;
+		if (!strcmp(sums[i].n, "0")) {
+			unit_mark_done(r, u);
 			units[i] = NULL;
 			continue;
 		}
-		if (!rc && ustate(u) != RS_DELETING &&
-		    (strcmp(sum, ustr(u, "checksum")) || to_ull(cnt) != (unsigned long long)copied)) {
-			snprintf(r->err, r->errlen,
-				 "%s: shard %d now holds %s rows (sum %s) under this unit, %.0f were copied (sum %s); rows arrived after the copy: not deleting",
-				 ustr(u, "id"), source, cnt, sum, copied, ustr(u, "checksum"));
-			rc = -EPROTO;
-		}
-		if (!rc)
-			rc = buf_append_str(&del, ndel ? " OR (" : "(");
+		rc = buf_append_str(&del, ndel ? " OR (" : "(");
 		if (!rc)
 			rc = rs_sql_delete_where(table_of(r, u), ustr(u, "partition"),
 						 uint_of(u, "modulus"), uint_of(u, "target"), &del);
@@ -622,39 +872,127 @@ static int group_delete_start(struct run *r, cJSON **units, size_t n)
 			ndel++;
 		}
 	}
-	if (!rc && ndel)
+	/* One save for the units found done and those now deleting: each
+	 * change is safe to lose (a rerun checks the source again). */
+	if (!rc)
 		rc = save(r);
 	if (!rc && ndel) {
 		log_info(r->o->log, "reshard: shard %d: deleting the rows of %zu units of %s", source, ndel,
 			 ustr(units[0], "table"));
 		rc = exec_on(r, source, buf_str(&del));
 	}
+	free(sums);
+	free(check);
 	buf_free(&tbl);
 	buf_free(&del);
 	return rc;
 }
 
-/* Waits until the rows of the units group_delete_start() left deleting
- * are gone from their source, and marks them done. */
+/* Whether a mutation of table (unquoted) is still running on shard:
+ * system.mutations with is_done = 0 (ClickHouse 18.16,
+ * dbms/src/Storages/System/StorageSystemMutations.cpp). */
+static int mutation_running(struct run *r, int shard, const char *table, bool *yes)
+{
+	struct buf sql;
+	cJSON *rows = NULL;
+	int rc;
+
+	buf_init(&sql, 4096);
+	rc = buf_append_str(&sql, "SELECT count() AS n FROM system.mutations WHERE database = ");
+	if (!rc)
+		rc = ch_quote(r->o->database, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " AND table = ");
+	if (!rc)
+		rc = ch_quote(table, &sql);
+	if (!rc)
+		rc = buf_append_str(&sql, " AND NOT is_done AND parts_to_do > 0");
+	if (!rc)
+		rc = query_on(r, shard, buf_str(&sql), &rows);
+	if (!rc)
+		*yes = num_field(cJSON_GetArrayItem(rows, 0), "n") != 0;
+	cJSON_Delete(rows);
+	buf_free(&sql);
+	return rc;
+}
+
+/*
+ * Waits until the rows of the units group_delete_start() left deleting
+ * are gone from their source, and marks them done: one count per unit at
+ * each count, all in one query (group_sums), at the intervals and within
+ * the bound of delete_wait(). The count reads the group's partitions and
+ * competes with the mutation for the server, so while system.mutations
+ * says a mutation of the table is running, a look is that metadata query
+ * alone, with a count at least every 5 seconds. The count decides:
+ * a Replicated table's mutation may not show in system.mutations yet, a
+ * plain table's not at all in some versions, and another mutation of the
+ * table may be the running one.
+ */
 static int group_delete_finish(struct run *r, cJSON **units, size_t n)
 {
 	struct buf tbl;
-	size_t i;
-	int rc;
+	struct usum *sums;
+	cJSON **wait;
+	double start = now_s(), counted = start;
+	long wait_ms = 20;
+	size_t i, left = 0, first = n;
+	const char *table;
+	int rc, source;
 
-	for (i = 0; i < n && !units[i]; i++)
-		;
-	if (i == n)
-		return 0;
-	buf_init(&tbl, SQL_CAP);
-	rc = table_name(r, ustr(units[i], "table"), &tbl);
-	for (; !rc && i < n; i++) {
-		if (!units[i] || ustate(units[i]) != RS_DELETING)
-			continue;
-		rc = delete_wait(r, units[i], buf_str(&tbl));
-		if (!rc)
-			rc = unit_done(r, units[i]);
+	wait = util_xcalloc(n ? n : 1, sizeof(*wait));
+	for (i = 0; i < n; i++) {
+		if (units[i] && ustate(units[i]) == RS_DELETING) {
+			wait[i] = units[i];
+			left++;
+			first = first < n ? first : i;
+		}
 	}
+	if (!left) {
+		free(wait);
+		return 0;
+	}
+	sums = util_xcalloc(n, sizeof(*sums));
+	buf_init(&tbl, SQL_CAP);
+	source = uint_of(wait[first], "source");
+	table = ustr(wait[first], "table");
+	rc = table_name(r, table, &tbl);
+	while (!rc) {
+		size_t done = 0;
+		struct timespec ts = { .tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L };
+		bool busy = false;
+
+		nanosleep(&ts, NULL);
+		wait_ms = wait_ms * 2 > 250 ? 250 : wait_ms * 2;
+		if (now_s() - counted < 5.0)
+			rc = mutation_running(r, source, table, &busy);
+		if (!rc && !busy) {
+			counted = now_s();
+			rc = group_sums(r, wait, n, source, buf_str(&tbl), false, sums);
+		}
+		for (i = 0; !rc && !busy && i < n; i++) {
+			if (wait[i] && !strcmp(sums[i].n, "0")) {
+				unit_mark_done(r, wait[i]);
+				wait[i] = NULL;
+				done++;
+			}
+		}
+		if (!rc && done)
+			rc = save(r);
+		left -= done;
+		if (rc || !left)
+			break;
+		if (now_s() - start > 600) {
+			for (i = 0; i < n && !wait[i]; i++)
+				;
+			snprintf(r->err, r->errlen,
+				 "%s: %s rows still on shard %d 10 minutes after the delete (see system.mutations)",
+				 ustr(wait[i], "id"), sums[i].n, uint_of(wait[i], "source"));
+			rc = -EAGAIN;
+			break;
+		}
+	}
+	free(sums);
+	free(wait);
 	buf_free(&tbl);
 	return rc;
 }
@@ -666,7 +1004,7 @@ static int unit_run(struct run *r, cJSON *u)
 	int rc = 0;
 
 	if (s <= RS_COPIED) {
-		rc = step_copy(r, u);
+		rc = step_copy(r, u, NULL);
 		if (rc)
 			return rc;
 		crash_point("verified");
@@ -849,9 +1187,39 @@ static int unit_cmp(const void *a, const void *b, void *m)
 	return strcmp(ustr(x, "id"), ustr(y, "id"));
 }
 
+/* The count and checksum on the source of each unit of a group that is to
+ * be copied, for step_copy(); *out has n entries (caller frees). */
+static int group_expect(struct run *r, cJSON **units, size_t n, struct usum **out)
+{
+	cJSON **copy = util_xcalloc(n, sizeof(*copy));
+	struct buf tbl;
+	size_t i, m = 0;
+	int rc = 0;
+
+	*out = util_xcalloc(n, sizeof(**out));
+	for (i = 0; i < n; i++) {
+		if (ustate(units[i]) <= RS_COPIED) {
+			copy[i] = units[i];
+			m++;
+		}
+	}
+	buf_init(&tbl, SQL_CAP);
+	if (m) {
+		log_info(r->o->log, "reshard: shard %d: reading the counts and checksums of %zu units of %s",
+			 uint_of(units[0], "source"), m, ustr(units[0], "table"));
+		rc = table_name(r, ustr(units[0], "table"), &tbl);
+	}
+	if (m && !rc)
+		rc = group_sums(r, copy, n, uint_of(units[0], "source"), buf_str(&tbl), true, *out);
+	buf_free(&tbl);
+	free(copy);
+	return rc;
+}
+
 static int round_run(struct run *r, double *found)
 {
 	cJSON **todo = NULL, *u;
+	struct usum *expect = NULL;
 	size_t n = 0, i, prev = 0; /* [prev, i): the group whose delete runs */
 	int rc = 0;
 	int s;
@@ -885,11 +1253,12 @@ static int round_run(struct run *r, double *found)
 		while (j < n && j - i < 500 && uint_of(todo[j], "source") == uint_of(todo[i], "source") &&
 		       !strcmp(ustr(todo[j], "table"), ustr(todo[i], "table")))
 			j++;
+		rc = group_expect(r, todo + i, j - i, &expect);
 		for (k = i; !rc && k < j; k++) {
 			enum rs_state st = ustate(todo[k]);
 
 			if (st <= RS_COPIED) {
-				rc = step_copy(r, todo[k]);
+				rc = step_copy(r, todo[k], expect + (k - i));
 				if (!rc)
 					crash_point("verified");
 				st = RS_VERIFIED;
@@ -897,6 +1266,8 @@ static int round_run(struct run *r, double *found)
 			if (!rc && st <= RS_ATTACHING)
 				rc = step_attach(r, todo[k], st == RS_ATTACHING);
 		}
+		free(expect);
+		expect = NULL;
 		if (!rc)
 			rc = group_delete_finish(r, todo + prev, i - prev);
 		prev = i;
@@ -906,6 +1277,7 @@ static int round_run(struct run *r, double *found)
 	}
 	if (!rc)
 		rc = group_delete_finish(r, todo + prev, n - prev);
+	free(expect);
 	free(todo);
 	return rc;
 }
@@ -1072,6 +1444,7 @@ int rs_run(const struct rs_options *o, char *err, size_t errlen)
 	}
 	doc_close(&r, rc);
 	cJSON_Delete(r.doc);
+	cJSON_Delete(r.cleaned);
 	rs_tables_free(r.tables, r.ntables);
 	for (i = 0; i < o->nshards; i++)
 		ch_free(r.ch[i]);
