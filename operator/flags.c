@@ -354,26 +354,21 @@ static int load_config(const struct op_flags *f, struct log *log,
 	return rc;
 }
 
-/* A separate, impatient client: the real one retries for up to 30 s, but
- * an unreachable server at start-up should fail in seconds. */
-static int probe(const struct op_flags *f, struct log *log)
+/*
+ * Checks the server before anything else starts: the client retries for
+ * up to 30 s, but an unreachable server at start-up should fail in
+ * seconds. The check goes through the client that carries the traffic
+ * afterwards, so the informers' first requests reuse its connection and
+ * resume its TLS session instead of each doing a full handshake
+ * (docs/kube-client.md, "Connections").
+ */
+static int probe(struct kube_client *c, struct log *log)
 {
-	struct kube_config *cfg;
-	int rc = load_config(f, log, &cfg);
-	if (rc < 0)
-		return rc;
-	char server[512];
-	snprintf(server, sizeof(server), "%s", kube_config_server(cfg));
-	struct kube_client_options o = { .qps = -1, .retry_budget_ms = 3000,
-					 .timeout_ms = 5000, .log = NULL };
-	struct kube_client *c;
-	rc = kube_client_new(cfg, &o, &c);
-	if (rc < 0)
-		return rc;
+	const char *server = kube_config_server(kube_client_config(c));
 	struct buf out;
 	buf_init(&out, 1 << 16);
 	int code = 0;
-	rc = kube_raw(c, "GET", "/version", NULL, NULL, 0, &out, &code);
+	int rc = kube_get_bounded(c, "/version", 5000, 3000, &out, &code);
 	if (rc < 0)
 		log_error(log, "API server %s unreachable (%s): check --kubeconfig / --context and that the server is up",
 			  server, kube_strerror(rc));
@@ -385,7 +380,6 @@ static int probe(const struct op_flags *f, struct log *log)
 	if (rc == 0 && code / 100 != 2)
 		rc = code == 401 ? -EACCES : code == 403 ? -EPERM : -EIO;
 	buf_free(&out);
-	kube_client_free(c);
 	return rc;
 }
 
@@ -416,11 +410,8 @@ int op_observe(const struct op_flags *f, struct log **log, struct metrics **metr
 int op_connect(const struct op_flags *f, struct log *log,
 	       struct metrics *metrics, struct kube_client **out)
 {
-	int rc = probe(f, log);
-	if (rc < 0)
-		return rc;
 	struct kube_config *cfg;
-	rc = load_config(f, log, &cfg);
+	int rc = load_config(f, log, &cfg);
 	if (rc < 0)
 		return rc;
 	struct kube_client_options o = {
@@ -428,7 +419,17 @@ int op_connect(const struct op_flags *f, struct log *log,
 		.on_request = manager_rest_client_metrics,
 		.on_request_userdata = metrics,
 	};
-	return kube_client_new(cfg, &o, out);
+	struct kube_client *c;
+	rc = kube_client_new(cfg, &o, &c);
+	if (rc < 0)
+		return rc;
+	rc = probe(c, log);
+	if (rc < 0) {
+		kube_client_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
 }
 
 /* A replica that lost its Lease exits at once: a reconcile still in

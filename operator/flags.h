@@ -67,10 +67,12 @@ int op_observe(const struct op_flags *f, struct log **log, struct metrics **metr
 	__attribute__((warn_unused_result));
 
 /*
- * Loads the kubeconfig, checks that the API server answers GET /version
- * within a few seconds, and creates the client (with the rest_client_*
- * metrics hook on metrics). Returns 0, or a negative errno after logging a
- * one-line message that says what to fix.
+ * Loads the kubeconfig, creates the client (with the rest_client_*
+ * metrics hook on metrics) and checks through it that the API server
+ * answers GET /version within a few seconds; the check's connection and
+ * TLS session stay in the client for what follows. Returns 0, or a
+ * negative errno after logging a one-line message that says what to fix
+ * (*out untouched).
  */
 int op_connect(const struct op_flags *f, struct log *log,
 	       struct metrics *metrics, struct kube_client **out)

@@ -473,8 +473,10 @@ static int64_t next_wait(struct kube_client *c, const struct xfer *x,
 	if (!err && x->code < 400)
 		return -1;
 	uint64_t rng = rng_next(c);
+	unsigned budget = x->rq->retry_budget_ms ? x->rq->retry_budget_ms :
+						   c->retry_budget_ms;
 	return kube_retry_delay(&a, n, kube_now_ms() - start,
-				c->retry_budget_ms, c->backoff_base_ms,
+				budget, c->backoff_base_ms,
 				c->backoff_max_ms, &rng);
 }
 
@@ -537,7 +539,8 @@ int kube_exchange(struct kube_client *c, const struct kube_request *rq,
 	/* A stream's failures (its own verdict, the callback's stop, a
 	 * dropped connection) are the stream owner's to report, once, with
 	 * what it knows of the watch (kube_watch_run logs them). */
-	if (err && err != -ECANCELED && err != -EFBIG && !stream_stopped && !rq->stream)
+	if (err && err != -ECANCELED && err != -EFBIG && !stream_stopped && !rq->stream &&
+	    !rq->quiet)
 		log_warn(c->log, "kube: %s %s: %s", rq->method, rq->path,
 			 st ? st->message : kube_strerror(err));
 	free(url);

@@ -264,6 +264,8 @@ struct kube_request {
 	int (*stream)(void *userdata, const char *data, size_t len);
 	void *stream_userdata;
 	unsigned timeout_ms;       /* 0 = the client's */
+	unsigned retry_budget_ms;  /* 0 = the client's */
+	bool quiet;                /* the caller logs failures */
 	const atomic_bool *cancel; /* may be NULL */
 };
 

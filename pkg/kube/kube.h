@@ -263,6 +263,18 @@ int kube_raw(struct kube_client *c, const char *method, const char *path,
 	     const char *const *headers, const void *body, size_t body_len,
 	     struct buf *out, int *http_code) __attribute__((warn_unused_result));
 
+/*
+ * A GET of path on c's connections, with tighter bounds than the client's:
+ * each attempt at most timeout_ms, retries at most retry_budget_ms in all
+ * (0 = the client's), and nothing logged: the caller reports a failure
+ * with what it knows. For a start-up check on the client that carries the
+ * traffic afterwards, so that its connection and TLS session are reused
+ * (docs/kube-client.md, "Connections"). Results as kube_raw().
+ */
+int kube_get_bounded(struct kube_client *c, const char *path,
+		     unsigned timeout_ms, unsigned retry_budget_ms,
+		     struct buf *out, int *http_code) __attribute__((warn_unused_result));
+
 /* ---- watch ------------------------------------------------------------ */
 
 enum kube_event_type {

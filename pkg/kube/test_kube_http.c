@@ -293,6 +293,38 @@ START_TEST(retry_budget_bounds)
 }
 END_TEST
 
+/* kube_get_bounded: its own retry budget, not the client's; the handle
+ * goes back to the pool for the next request. */
+START_TEST(bounded_get)
+{
+	cJSON *s = script_new();
+	script_rule(s, "GET", "/version", 200, "{\"major\":\"1\"}");
+	script_rule(s, NULL, NULL, 503, NULL);
+	struct kube_client_options o = { .qps = -1, .retry_budget_ms = 60000 };
+	struct env e;
+	env_start(&e, s, &o, NULL);
+	struct buf b;
+	int code = 0;
+	buf_init(&b, 1024);
+	ck_assert_int_eq(kube_get_bounded(e.c, "version", 5000, 300, &b, &code), -EINVAL);
+	ck_assert_int_eq(kube_get_bounded(e.c, "/version", 5000, 300, &b, &code), 0);
+	ck_assert_int_eq(code, 200);
+	ck_assert_ptr_nonnull(strstr(buf_str(&b), "\"major\""));
+	ck_assert_uint_eq(kube_client_pool_size(e.c), 1);
+	buf_free(&b);
+	/* 503 is retried for a GET, within 300 ms here: waits of 100 to 200
+	 * ms allow at most four attempts, where the client's 60 s would
+	 * allow its ten. */
+	kube_client_set_backoff(e.c, 200, 200);
+	buf_init(&b, 1024);
+	ck_assert_int_eq(kube_get_bounded(e.c, "/other", 5000, 300, &b, &code), 0);
+	ck_assert_int_eq(code, 503);
+	ck_assert_int_le(count_requests(&e.f), 1 + 4);
+	buf_free(&b);
+	env_stop(&e);
+}
+END_TEST
+
 START_TEST(connection_failures)
 {
 	/* A port nobody listens on. */
@@ -879,6 +911,7 @@ int main(void)
 	tcase_add_test(tc, retry_after_honoured);
 	tcase_add_test(tc, retry_5xx);
 	tcase_add_test(tc, retry_budget_bounds);
+	tcase_add_test(tc, bounded_get);
 	tcase_add_test(tc, connection_failures);
 	tcase_add_test(tc, pagination);
 	tcase_add_test(tc, pagination_expired_restarts);

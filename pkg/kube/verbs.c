@@ -334,3 +334,20 @@ int kube_raw(struct kube_client *c, const char *method, const char *path,
 	};
 	return kube_exchange(c, &rq, http_code, NULL);
 }
+
+int kube_get_bounded(struct kube_client *c, const char *path,
+		     unsigned timeout_ms, unsigned retry_budget_ms,
+		     struct buf *out, int *http_code)
+{
+	if (!c || !path || path[0] != '/' || !out || !http_code)
+		return -EINVAL;
+	struct kube_request rq = {
+		.method = "GET",
+		.path = path,
+		.out = out,
+		.timeout_ms = timeout_ms,
+		.retry_budget_ms = retry_budget_ms,
+		.quiet = true,
+	};
+	return kube_exchange(c, &rq, http_code, NULL);
+}

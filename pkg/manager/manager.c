@@ -368,13 +368,20 @@ static void trim_heap(void)
 #endif
 }
 
+/*
+ * The informers start before the HTTP servers: their first LISTs are
+ * round trips to the API server, during which the servers' set-up (two
+ * libwebsockets contexts, tens of ms on a loaded machine,
+ * docs/performance.md "Start-up") runs. /readyz answers only once every
+ * cache has synced, whichever comes first.
+ */
 int manager_run(struct manager *m)
 {
-	int rc = start_http(m);
-	if (rc < 0)
-		goto out;
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < m->ninformers; i++)
 		rc = informer_start(m->informers[i]);
+	if (rc == 0)
+		rc = start_http(m);
 	if (rc == 0)
 		rc = wait_for_sync(m);
 	if (rc == 0 && m->opts.leader_elect)
@@ -405,7 +412,6 @@ int manager_run(struct manager *m)
 		leader_stop(m->leader, rc == 0);
 	for (size_t i = 0; i < m->ninformers; i++)
 		informer_stop(m->informers[i]);
-out:
 	httpserver_stop(m->metrics_srv);
 	httpserver_stop(m->health_srv);
 	m->metrics_srv = m->health_srv = NULL;
