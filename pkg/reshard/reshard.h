@@ -27,10 +27,11 @@
  *   deleting  ALTER TABLE t DELETE WHERE ... on the source (a mutation)
  *   done      the source holds none of the unit's rows
  *
- * On a rerun, a unit in copying/copied/verified is copied again (the
- * staging table is dropped first); one in attaching is checked (are the
- * staging rows in the target table?) before attaching again; one in
- * attached/deleting goes on deleting. So a row is never deleted before its
+ * On a rerun, a unit in copying/copied is copied again (the staging table
+ * is dropped first); one in verified is attached from the staging table it
+ * verified, which nothing writes after its verify; one in attaching is
+ * checked (are the staging rows in the target table?) before attaching
+ * again; one in attached/deleting goes on deleting. So a row is never deleted before its
  * copy is attached, and never attached twice.
  *
  * The pure part (this header's rs_* functions without a ch_client) is in
