@@ -64,8 +64,10 @@ static const char *const quiet[] = { "log_level=3", NULL };
 
 /* Produces n keyed messages with a header each; returns after all are
  * acknowledged. */
-static void produce_n(const char *bootstrap, const char *topic, int n,
-		      struct delivered *d)
+/* n messages; flushed after every `every` (0: once, at the end), so that
+ * each flush is a batch of its own on the broker. */
+static void produce_every(const char *bootstrap, const char *topic, int n,
+			  int every, struct delivered *d)
 {
 	struct kafka_producer_options po = {
 		.bootstrap = bootstrap, .conf = quiet,
@@ -83,10 +85,18 @@ static void produce_n(const char *bootstrap, const char *topic, int n,
 		ck_assert_int_eq(kafka_produce(p, topic, key, strlen(key), val,
 					       strlen(val), NULL, 1000 + i,
 					       (void *)(intptr_t)i), 0);
+		if (every && i % every == 0)
+			ck_assert_int_eq(kafka_producer_flush(p, 10000), 0);
 	}
 	ck_assert_int_eq(kafka_producer_flush(p, 10000), 0);
 	ck_assert_int_eq(kafka_producer_outstanding(p), 0);
 	kafka_producer_close(p, 1000);
+}
+
+static void produce_n(const char *bootstrap, const char *topic, int n,
+		      struct delivered *d)
+{
+	produce_every(bootstrap, topic, n, 0, d);
 }
 
 START_TEST(produce_acknowledges_every_message)
@@ -205,12 +215,16 @@ END_TEST
 /* A consumer queue that holds one message parks librdkafka's fetcher after
  * every fetch (kafka.c, wake_fetcher). Every message still arrives exactly
  * once, in offset order per partition, and the wake was what fetched
- * them (librdkafka's own wake would also come, a second later). */
+ * them (librdkafka's own wake would also come, a second later).
+ * The messages are produced as 30 batches, and a fetch answer carries one
+ * batch per partition (fetch.message.max.bytes=1; a broker answers with
+ * at least one whole batch): one batch of all 600 would be fetched at
+ * once and leave nothing to wake the fetcher for. */
 START_TEST(parked_fetcher_is_woken_without_loss_or_doubles)
 {
 	static const char *const tiny[] = {
 		"log_level=3", "queued.min.messages=1", "queued.max.messages.kbytes=1",
-		"fetch.message.max.bytes=2048", NULL,
+		"fetch.message.max.bytes=1", NULL,
 	};
 	struct broker b;
 	struct delivered d = { 0 };
@@ -225,7 +239,7 @@ START_TEST(parked_fetcher_is_woken_without_loss_or_doubles)
 	int got = 0, tries = 0, nsnap = 0;
 
 	broker_up(&b, "t5", 3);
-	produce_n(b.bootstrap, "t5", 600, &d);
+	produce_every(b.bootstrap, "t5", 600, 20, &d);
 	co.bootstrap = b.bootstrap;
 	ck_assert_int_eq(kafka_consumer_new(&co, &c), 0);
 	while (got < 600 && tries++ < 6000) {
