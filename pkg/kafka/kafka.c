@@ -39,6 +39,12 @@ static void track_reset(struct kafka_consumer *c, int32_t partition)
 		c->next[partition] = -1;
 }
 
+/* The offset after the last message handed out of partition, or -1. */
+static int64_t tracked(const struct kafka_consumer *c, int32_t partition)
+{
+	return partition >= 0 && (size_t)partition < c->nnext ? c->next[partition] : -1;
+}
+
 static void track(struct kafka_consumer *c, int32_t partition, int64_t next)
 {
 	if (partition < 0 || partition >= KAFKA_MAX_TRACKED)
@@ -278,8 +284,7 @@ static void wake_fetcher(struct kafka_consumer *c)
 	seek = rd_kafka_topic_partition_list_new(l->cnt ? l->cnt : 1);
 	for (i = 0; i < l->cnt; i++) {
 		const rd_kafka_topic_partition_t *e = &l->elems[i];
-		int64_t lo, hi, pos = e->partition >= 0 && (size_t)e->partition < c->nnext ?
-				      c->next[e->partition] : -1;
+		int64_t lo, hi, pos = tracked(c, e->partition);
 		/* Cached from fetch answers; -1001 (OFFSET_INVALID) before
 		 * the first one. */
 		bool known = !rd_kafka_get_watermark_offsets(c->rk, e->topic, e->partition,
@@ -489,8 +494,8 @@ int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
 	rd_kafka_topic_partition_list_destroy(l);
 	/* A wake's seek clears librdkafka's position until the next message;
 	 * the wrapper's own record of it stays. */
-	if (partition >= 0 && (size_t)partition < c->nnext && c->next[partition] >= 0) {
-		pos = c->next[partition];
+	if (tracked(c, partition) >= 0) {
+		pos = tracked(c, partition);
 		e = RD_KAFKA_RESP_ERR_NO_ERROR;
 	}
 	if (!e)
