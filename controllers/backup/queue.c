@@ -110,6 +110,12 @@ int bk_record_distributed_queue(const struct bk_target *t, const cJSON *tables,
 
 		if (v)
 			cJSON_AddBoolToObject(manifest, "insertDistributedSync", !strcmp(v, "1"));
+	} else if (t->log) {
+		/* The manifest only lacks insertDistributedSync then; the
+		 * backup goes on. */
+		log_write(t->log, LOG_WARN, NULL,
+			  "backup: reading insert_distributed_sync failed, the manifest will not record it: %s",
+			  err);
 	}
 	cJSON_Delete(rows);
 	if (total > 0 && t->log)
