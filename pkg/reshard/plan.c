@@ -406,6 +406,51 @@ int rs_sql_checksum(const struct rs_table *t, const char *from,
 			  t->sorting_key, from, where);
 }
 
+int rs_sql_columns(const cJSON *rows, struct buf *out)
+{
+	const cJSON *row;
+	int rc = 0, n = 0;
+
+	cJSON_ArrayForEach(row, rows) {
+		const char *name = str_field(row, "name");
+		const char *kind = str_field(row, "default_kind");
+
+		if (!name || !*name)
+			return -EINVAL;
+		if (kind && (!strcmp(kind, "MATERIALIZED") || !strcmp(kind, "ALIAS")))
+			continue;
+		if (n++)
+			rc = buf_append_str(out, ", ");
+		if (!rc)
+			rc = ch_quote_ident(name, out);
+		if (rc)
+			return rc;
+	}
+	return n ? 0 : -EINVAL;
+}
+
+int rs_sql_attach_missing(const char *cols, const char *table,
+			  const char *partition_id, const char *staging,
+			  struct buf *out)
+{
+	int rc;
+
+	if (!cols || !*cols)
+		return -EINVAL;
+	rc = buf_printf(out,
+			"SELECT count() AS short FROM (SELECT h, count() AS c FROM "
+			"(SELECT cityHash64(toString(tuple(%s))) AS h FROM %s) GROUP BY h) "
+			"ANY LEFT JOIN (SELECT h, count() AS have FROM "
+			"(SELECT cityHash64(toString(tuple(%s))) AS h FROM %s WHERE _partition_id = ",
+			cols, staging, cols, table);
+	if (!rc)
+		rc = ch_quote(partition_id, out);
+	if (!rc)
+		rc = buf_printf(out, ") WHERE h IN (SELECT cityHash64(toString(tuple(%s))) FROM %s) "
+				"GROUP BY h) USING h WHERE have < c", cols, staging);
+	return rc;
+}
+
 const char *rs_strerror(int err)
 {
 	switch (err) {

@@ -151,6 +151,29 @@ int rs_sql_checksum(const struct rs_table *t, const char *from,
 		    const char *where, struct buf *out);
 
 /*
+ * The stored columns of a table as one list for tuple(), from rows of
+ * system.columns (objects with name and default_kind): each name quoted
+ * as an identifier, MATERIALIZED and ALIAS columns left out (INSERT ...
+ * SELECT * copies neither). Returns 0, -EINVAL when no row names a
+ * stored column, or -EMSGSIZE.
+ */
+int rs_sql_columns(const cJSON *rows, struct buf *out);
+/*
+ * After a kill in attaching, whether the ATTACH happened: the number of
+ * distinct whole rows (cols, rs_sql_columns' list) of the staging table
+ * that partition_id of table holds fewer times than staging does:
+ *   SELECT count() AS short FROM (<staging: row hash, count c>)
+ *   ANY LEFT JOIN (<table's partition: row hash, count have, for the
+ *   hashes staging has>) USING h WHERE have < c
+ * 0 means every staged row is in the table as often as in staging. Whole
+ * rows, not the sorting key: where the key is not unique per row, live
+ * writes with the staged keys must not pass for the attach.
+ */
+int rs_sql_attach_missing(const char *cols, const char *table,
+			  const char *partition_id, const char *staging,
+			  struct buf *out);
+
+/*
  * The progress document (a JSON object, kept by the caller's store):
  *   {"modulus": M, "units": [{"id", "table", "partition", "partitionId",
  *    "source", "target", "modulus", "state", "rows", "checksum"}],
@@ -229,6 +252,7 @@ struct rs_options {
  *
  * Test hook: when the environment variable POSTHOG_RESHARD_CRASH_AT names
  * a point ("verified": after a unit is verified, before its attach;
+ * "attaching": after attaching is recorded, before the ATTACH is sent;
  * "attached": after the ATTACH returned, before that is recorded), the
  * process kills itself with SIGKILL there, once per process.
  */

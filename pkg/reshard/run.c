@@ -638,34 +638,60 @@ out:
 	return rc;
 }
 
-/* After a kill in attaching: are the staging rows in the target table? */
+/*
+ * After a kill in attaching: are the staging rows in the target table?
+ * Whole rows are compared, with their multiplicity
+ * (rs_sql_attach_missing), so that live writes with the staged keys do
+ * not pass for the attach.
+ */
 static int attached_already(struct run *r, cJSON *u, const char *staging, bool *yes)
 {
-	const struct rs_table *t = table_of(r, u);
-	struct buf sql;
+	int target = uint_of(u, "target");
+	struct buf sql, cols, table;
 	cJSON *rows = NULL;
-	char n[32], have[32];
+	char shortfall[32];
 	int rc;
 
 	buf_init(&sql, SQL_CAP);
-	rc = buf_printf(&sql, "SELECT (SELECT count() FROM %s) AS n, count() AS have FROM ", staging);
+	buf_init(&cols, SQL_CAP);
+	buf_init(&table, SQL_CAP);
+	rc = buf_append_str(&sql, "SELECT name, default_kind FROM system.columns WHERE database = ");
 	if (!rc)
-		rc = table_name(r, t->name, &sql);
+		rc = ch_quote(r->o->database, &sql);
 	if (!rc)
-		rc = buf_append_str(&sql, " WHERE _partition_id = ");
+		rc = buf_append_str(&sql, " AND table = ");
 	if (!rc)
-		rc = ch_quote(ustr(u, "partitionId"), &sql);
+		rc = ch_quote(ustr(u, "table"), &sql);
 	if (!rc)
-		rc = buf_printf(&sql, " AND cityHash64(toString(tuple(%s))) IN (SELECT cityHash64(toString(tuple(%s))) FROM %s)",
-				t->sorting_key, t->sorting_key, staging);
-	if (!rc)
-		rc = query_on(r, uint_of(u, "target"), buf_str(&sql), &rows);
-	if (!rc && (row_field(rows, "n", n, sizeof(n)) || row_field(rows, "have", have, sizeof(have))))
+		rc = query_on(r, target, buf_str(&sql), &rows);
+	if (!rc && rs_sql_columns(rows, &cols)) {
+		snprintf(r->err, r->errlen, "%s: shard %d lists no stored column of %s",
+			 ustr(u, "id"), target, ustr(u, "table"));
+		log_error(r->o->log, "reshard: %s", r->err);
 		rc = -EIO;
+	}
+	cJSON_Delete(rows);
+	rows = NULL;
+	buf_reset(&sql);
 	if (!rc)
-		*yes = to_ull(have) >= to_ull(n);
+		rc = table_name(r, ustr(u, "table"), &table);
+	if (!rc)
+		rc = rs_sql_attach_missing(buf_str(&cols), buf_str(&table),
+					   ustr(u, "partitionId"), staging, &sql);
+	if (!rc)
+		rc = query_on(r, target, buf_str(&sql), &rows);
+	if (!rc && row_field(rows, "short", shortfall, sizeof(shortfall))) {
+		snprintf(r->err, r->errlen, "%s: shard %d answered the attach check without a count",
+			 ustr(u, "id"), target);
+		log_error(r->o->log, "reshard: %s", r->err);
+		rc = -EIO;
+	}
+	if (!rc)
+		*yes = to_ull(shortfall) == 0;
 	cJSON_Delete(rows);
 	buf_free(&sql);
+	buf_free(&cols);
+	buf_free(&table);
 	return rc;
 }
 
@@ -682,6 +708,8 @@ static int step_attach(struct run *r, cJSON *u, bool resumed)
 		rc = attached_already(r, u, buf_str(&staging), &done);
 	if (!rc && !done)
 		rc = set_state(r, u, RS_ATTACHING);
+	if (!rc && !done)
+		crash_point("attaching");
 	if (!rc && !done)
 		rc = buf_printf(&sql, "ALTER TABLE ");
 	if (!rc && !done)

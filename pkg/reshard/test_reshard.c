@@ -126,6 +126,37 @@ START_TEST(test_tables_find)
 }
 END_TEST
 
+/* system.columns rows -> the stored-column list (rs_sql_columns) */
+static const struct {
+	const char *rows;
+	int rc;
+	const char *want;
+} column_cases[] = {
+	{ "[{\"name\":\"uuid\",\"default_kind\":\"\"},{\"name\":\"team_id\",\"default_kind\":\"DEFAULT\"}]",
+	  0, "`uuid`, `team_id`" },
+	{ "[{\"name\":\"a\",\"default_kind\":\"\"},{\"name\":\"m\",\"default_kind\":\"MATERIALIZED\"},"
+	  "{\"name\":\"al\",\"default_kind\":\"ALIAS\"},{\"name\":\"we`ird\"}]",
+	  0, "`a`, `we\\`ird`" },
+	{ "[{\"name\":\"m\",\"default_kind\":\"MATERIALIZED\"}]", -EINVAL, NULL },
+	{ "[]", -EINVAL, NULL },
+	{ "[{\"default_kind\":\"\"}]", -EINVAL, NULL },
+};
+
+START_TEST(test_columns)
+{
+	cJSON *rows = cJSON_Parse(column_cases[_i].rows);
+	struct buf b;
+
+	ck_assert_ptr_nonnull(rows);
+	buf_init(&b, 4096);
+	ck_assert_int_eq(rs_sql_columns(rows, &b), column_cases[_i].rc);
+	if (column_cases[_i].want)
+		ck_assert_str_eq(buf_str(&b), column_cases[_i].want);
+	buf_free(&b);
+	cJSON_Delete(rows);
+}
+END_TEST
+
 START_TEST(test_sql)
 {
 	struct rs_table t = { .name = "sharded_events", .key = "sipHash64(distinct_id)",
@@ -157,6 +188,16 @@ START_TEST(test_sql)
 	ck_assert_int_eq(rs_sql_checksum(&t, "x", "1", &b), 0);
 	ck_assert_str_eq(buf_str(&b), "SELECT count() AS n, toString(sum(cityHash64(toString(tuple(team_id, event))))) AS sum FROM x WHERE 1");
 	buf_reset(&b);
+	ck_assert_int_eq(rs_sql_attach_missing("`a`, `b`", "`d`.`t`", "2020'01", "`s`.`x`", &b), 0);
+	ck_assert_str_eq(buf_str(&b),
+			 "SELECT count() AS short FROM (SELECT h, count() AS c FROM "
+			 "(SELECT cityHash64(toString(tuple(`a`, `b`))) AS h FROM `s`.`x`) GROUP BY h) "
+			 "ANY LEFT JOIN (SELECT h, count() AS have FROM "
+			 "(SELECT cityHash64(toString(tuple(`a`, `b`))) AS h FROM `d`.`t` WHERE _partition_id = '2020\\'01') "
+			 "WHERE h IN (SELECT cityHash64(toString(tuple(`a`, `b`))) FROM `s`.`x`) GROUP BY h) "
+			 "USING h WHERE have < c");
+	ck_assert_int_eq(rs_sql_attach_missing("", "t", "1", "s", &b), -EINVAL);
+	buf_reset(&b);
 	ck_assert_int_eq(rs_unit_id("t", "202001", 0, 2, &b), 0);
 	ck_assert_str_eq(buf_str(&b), "t/202001/0->2");
 	for (s = RS_PENDING; s <= RS_DONE; s++) {
@@ -181,6 +222,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_parse_distributed, 0, sizeof(dist_cases) / sizeof(dist_cases[0]));
 	tcase_add_loop_test(tc, test_staging_engine, 0, sizeof(staging_cases) / sizeof(staging_cases[0]));
 	tcase_add_loop_test(tc, test_tables_find, 0, sizeof(find_cases) / sizeof(find_cases[0]));
+	tcase_add_loop_test(tc, test_columns, 0, sizeof(column_cases) / sizeof(column_cases[0]));
 	tcase_add_test(tc, test_sql);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
