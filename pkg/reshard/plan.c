@@ -356,21 +356,6 @@ int rs_unit_id(const char *table, const char *partition_id, int source,
 	return buf_printf(out, "%s/%s/%d->%d", table, partition_id, source, target);
 }
 
-int rs_sql_where(const struct rs_table *t, const char *partition_id,
-		 int modulus, int target, struct buf *out)
-{
-	int rc;
-
-	if (modulus < 1 || target < 0 || target >= modulus)
-		return -EINVAL;
-	rc = buf_append_str(out, "_partition_id = ");
-	if (!rc)
-		rc = ch_quote(partition_id, out);
-	if (!rc)
-		rc = buf_printf(out, " AND ((%s) %% %d) = %d", t->key, modulus, target);
-	return rc;
-}
-
 /* Whether expr holds a comma outside parentheses and quotes. */
 static bool top_level_comma(const char *expr)
 {
@@ -381,18 +366,45 @@ static bool top_level_comma(const char *expr)
 	return n > 1;
 }
 
-int rs_sql_delete_where(const struct rs_table *t, const char *partition,
-			int modulus, int target, struct buf *out)
+/* "(<partition key>) = <partition> AND ", or nothing for a table without
+ * a partition key. */
+static int partition_cond(const struct rs_table *t, const char *partition,
+			  struct buf *out)
 {
 	const char *pk = t->partition_key;
-	int rc = 0;
+
+	if (!*pk || !strcmp(pk, "tuple()"))
+		return 0;
+	return buf_printf(out, top_level_comma(pk) ? "tuple(%s) = %s AND " : "(%s) = %s AND ",
+			  pk, partition);
+}
+
+int rs_sql_where(const struct rs_table *t, const char *partition,
+		 const char *partition_id, int modulus, int target,
+		 struct buf *out)
+{
+	int rc;
 
 	if (modulus < 1 || target < 0 || target >= modulus || !partition || !*partition)
 		return -EINVAL;
-	if (*pk && strcmp(pk, "tuple()")) {
-		rc = buf_printf(out, top_level_comma(pk) ? "tuple(%s) = %s AND " : "(%s) = %s AND ",
-				pk, partition);
-	}
+	rc = partition_cond(t, partition, out);
+	if (!rc)
+		rc = buf_append_str(out, "_partition_id = ");
+	if (!rc)
+		rc = ch_quote(partition_id, out);
+	if (!rc)
+		rc = buf_printf(out, " AND ((%s) %% %d) = %d", t->key, modulus, target);
+	return rc;
+}
+
+int rs_sql_delete_where(const struct rs_table *t, const char *partition,
+			int modulus, int target, struct buf *out)
+{
+	int rc;
+
+	if (modulus < 1 || target < 0 || target >= modulus || !partition || !*partition)
+		return -EINVAL;
+	rc = partition_cond(t, partition, out);
 	if (!rc)
 		rc = buf_printf(out, "((%s) %% %d) = %d", t->key, modulus, target);
 	return rc;

@@ -131,10 +131,15 @@ int rs_unit_id(const char *table, const char *partition_id, int source,
  * The SQL of each step, appended to out (all return 0, -EINVAL or
  * -EMSGSIZE). Names are quoted as identifiers, the partition id as a
  * string. where_of: the rows of a unit,
- *   _partition_id = '<pid>' AND ((<key>) % <modulus>) = <target>
+ *   (<partition key>) = <partition> AND _partition_id = '<pid>'
+ *   AND ((<key>) % <modulus>) = <target>
+ * The partition key's condition (as in rs_sql_delete_where) is what
+ * lets ClickHouse skip the other partitions: 18.16 reads every part for
+ * a condition on the virtual column _partition_id alone.
  */
-int rs_sql_where(const struct rs_table *t, const char *partition_id,
-		 int modulus, int target, struct buf *out);
+int rs_sql_where(const struct rs_table *t, const char *partition,
+		 const char *partition_id, int modulus, int target,
+		 struct buf *out);
 /*
  * The same rows for ALTER ... DELETE, where ClickHouse 18.16 refuses the
  * virtual column _partition_id ("Unknown identifier: _partition_id" from

@@ -226,7 +226,8 @@ static int unit_where(struct run *r, const cJSON *u, struct buf *out)
 		snprintf(r->err, r->errlen, "%s: table %s is no longer sharded", ustr(u, "id"), ustr(u, "table"));
 		return -EPROTO;
 	}
-	return rs_sql_where(t, ustr(u, "partitionId"), uint_of(u, "modulus"), uint_of(u, "target"), out);
+	return rs_sql_where(t, ustr(u, "partition"), ustr(u, "partitionId"), uint_of(u, "modulus"),
+			    uint_of(u, "target"), out);
 }
 
 /* The query for the count and checksum of the unit's rows in from; with
@@ -1137,11 +1138,33 @@ static int unit_put(struct run *r, const char *table, const char *partition,
 
 /* Rows of table on shard that belong elsewhere, by partition and target:
  * adds their units. *found counts them. */
+/* The partition (its literal, as system.parts writes it) whose id is pid,
+ * among rows of system.parts; NULL when none is. */
+static const char *partition_of(const cJSON *parts, const char *pid)
+{
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, parts) {
+		const char *id = ustr(p, "partition_id");
+
+		if (!strcmp(id, pid))
+			return *ustr(p, "partition") ? ustr(p, "partition") : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Finds the rows of table t on shard that belong elsewhere, in one read of
+ * the table (counts by partition and target), and records a unit for each
+ * (partition, target) with rows. A partition that appears between the
+ * parts query and the count is counted in found but left to the next
+ * round, which then sees it in system.parts.
+ */
 static int scan_table(struct run *r, const struct rs_table *t, int shard,
 		      double *found)
 {
 	struct buf sql, name;
-	cJSON *parts = NULL, *p;
+	cJSON *parts = NULL, *rows = NULL, *row;
 	int rc;
 
 	buf_init(&sql, SQL_CAP);
@@ -1159,37 +1182,33 @@ static int scan_table(struct run *r, const struct rs_table *t, int shard,
 		rc = buf_append_str(&sql, " GROUP BY partition, partition_id ORDER BY partition_id");
 	if (!rc)
 		rc = query_on(r, shard, buf_str(&sql), &parts);
-	cJSON_ArrayForEach(p, parts) {
-		const char *pid = ustr(p, "partition_id");
-		cJSON *rows = NULL, *row;
+	buf_reset(&sql);
+	if (!rc && cJSON_GetArraySize(parts) > 0)
+		rc = buf_printf(&sql, "SELECT _partition_id AS pid, toUInt32((%s) %% %d) AS target, count() AS n FROM %s "
+				"GROUP BY pid, target ORDER BY pid, target",
+				t->key, r->o->modulus, buf_str(&name));
+	if (!rc && cJSON_GetArraySize(parts) > 0)
+		rc = query_on(r, shard, buf_str(&sql), &rows);
+	cJSON_ArrayForEach(row, rows) {
+		const char *pid = ustr(row, "pid");
+		const char *partition = partition_of(parts, pid);
+		int target = uint_field(row, "target");
+		double n = num_field(row, "n");
 
 		if (rc)
 			break;
-		buf_reset(&sql);
-		rc = buf_printf(&sql, "SELECT toUInt32((%s) %% %d) AS target, count() AS n FROM %s WHERE _partition_id = ",
-				t->key, r->o->modulus, buf_str(&name));
-		if (!rc)
-			rc = ch_quote(pid, &sql);
-		if (!rc)
-			rc = buf_append_str(&sql, " GROUP BY target ORDER BY target");
-		if (!rc)
-			rc = query_on(r, shard, buf_str(&sql), &rows);
-		cJSON_ArrayForEach(row, rows) {
-			int target = uint_field(row, "target");
-			double n = num_field(row, "n");
-
-			if (rc)
-				break;
-			if (target < 0 || target >= r->o->modulus || n < 0) {
-				snprintf(r->err, r->errlen, "shard %d: unexpected scan answer", shard);
-				rc = -EIO;
-			} else if (target != shard && n > 0) {
-				rc = unit_put(r, t->name, ustr(p, "partition"), pid, shard, target, n);
-				*found += n;
-			}
+		if (!*pid || target < 0 || target >= r->o->modulus || n < 0) {
+			snprintf(r->err, r->errlen, "shard %d: unexpected scan answer", shard);
+			log_error(r->o->log, "reshard: %s", r->err);
+			rc = -EIO;
+		} else if (target != shard && n > 0) {
+			/* Counted either way, so that another round looks. */
+			if (partition)
+				rc = unit_put(r, t->name, partition, pid, shard, target, n);
+			*found += n;
 		}
-		cJSON_Delete(rows);
 	}
+	cJSON_Delete(rows);
 	cJSON_Delete(parts);
 	buf_free(&sql);
 	buf_free(&name);

@@ -165,14 +165,20 @@ START_TEST(test_sql)
 	enum rs_state s;
 
 	buf_init(&b, 4096);
-	ck_assert_int_eq(rs_sql_where(&t, "202001", 3, 2, &b), 0);
-	ck_assert_str_eq(buf_str(&b), "_partition_id = '202001' AND ((sipHash64(distinct_id)) % 3) = 2");
+	ck_assert_int_eq(rs_sql_where(&t, "tuple()", "all", 3, 2, &b), 0);
+	ck_assert_str_eq(buf_str(&b), "_partition_id = 'all' AND ((sipHash64(distinct_id)) % 3) = 2");
 	buf_reset(&b);
-	ck_assert_int_eq(rs_sql_where(&t, "x'y", 3, 0, &b), 0);
+	ck_assert_int_eq(rs_sql_where(&t, "'x\\'y'", "x'y", 3, 0, &b), 0);
 	ck_assert_str_eq(buf_str(&b), "_partition_id = 'x\\'y' AND ((sipHash64(distinct_id)) % 3) = 0");
 	buf_reset(&b);
-	ck_assert_int_eq(rs_sql_where(&t, "1", 3, 3, &b), -EINVAL);
-	ck_assert_int_eq(rs_sql_where(&t, "1", 0, 0, &b), -EINVAL);
+	ck_assert_int_eq(rs_sql_where(&t, "1", "1", 3, 3, &b), -EINVAL);
+	ck_assert_int_eq(rs_sql_where(&t, "1", "1", 0, 0, &b), -EINVAL);
+	ck_assert_int_eq(rs_sql_where(&t, "", "1", 3, 0, &b), -EINVAL);
+	snprintf(t.partition_key, sizeof(t.partition_key), "toYYYYMM(timestamp)");
+	ck_assert_int_eq(rs_sql_where(&t, "202001", "202001", 3, 2, &b), 0);
+	ck_assert_str_eq(buf_str(&b), "(toYYYYMM(timestamp)) = 202001 AND _partition_id = '202001' AND ((sipHash64(distinct_id)) % 3) = 2");
+	buf_reset(&b);
+	t.partition_key[0] = '\0';
 	ck_assert_int_eq(rs_sql_delete_where(&t, "202001", 3, 1, &b), 0);
 	ck_assert_str_eq(buf_str(&b), "((sipHash64(distinct_id)) % 3) = 1");
 	buf_reset(&b);
