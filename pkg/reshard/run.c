@@ -88,10 +88,10 @@ static int query_on(struct run *r, int shard, const char *sql, cJSON **rows)
 	return 0;
 }
 
-/* The first row's field as text (numbers come as strings or numbers). */
-static int row_field(const cJSON *rows, const char *name, char *out, size_t outlen)
+/* A row's field as text (numbers come as strings or numbers). */
+static int field_text(const cJSON *row, const char *name, char *out, size_t outlen)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rows, 0), name);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, name);
 
 	if (cJSON_IsString(v))
 		snprintf(out, outlen, "%s", v->valuestring);
@@ -100,6 +100,12 @@ static int row_field(const cJSON *rows, const char *name, char *out, size_t outl
 	else
 		return -EBADMSG;
 	return 0;
+}
+
+/* The first row's field as text. */
+static int row_field(const cJSON *rows, const char *name, char *out, size_t outlen)
+{
+	return field_text(cJSON_GetArrayItem(rows, 0), name, out, outlen);
 }
 
 static unsigned long long to_ull(const char *s)
@@ -366,77 +372,97 @@ struct usum {
 	char sum[32];
 };
 
-#define GROUP_CHUNK 32
+/* The answer row of pid and target among rows; NULL when none. */
+static const cJSON *sums_row(const cJSON *rows, const char *pid, int target)
+{
+	const cJSON *row;
+
+	cJSON_ArrayForEach(row, rows) {
+		if (!strcmp(ustr(row, "pid"), pid) && uint_field(row, "target") == target)
+			return row;
+	}
+	return NULL;
+}
 
 /*
  * Count (and with with_sum the checksum) of each unit's rows in tbl on
- * source, as checksum() gives them, but one query for up to GROUP_CHUNK
- * units: countIf and sumIf over each unit's own rs_sql_where condition, so
- * every partition of the group is read once, not once per unit (a
- * partition's rows that go to two targets would be read twice). NULL
- * entries of units are skipped.
+ * source, as checksum() gives them, in one read of the group's partitions:
+ *   SELECT _partition_id AS pid, toUInt32((<key>) % <modulus>) AS target,
+ *          count() AS n, toString(sum(<row hash>)) AS sum
+ *   FROM tbl WHERE _partition_id IN (...) GROUP BY pid, target
+ * (one query per modulus among the units; a plan's units share one). Each
+ * row's hash is computed once; a countIf/sumIf per unit computed it once
+ * per unit. A unit with no answer row has no rows: 0 and 0. The units
+ * share their table (a group). NULL entries of units are skipped.
  */
 static int group_sums(struct run *r, cJSON **units, size_t n, int source,
 		      const char *tbl, bool with_sum, struct usum *out)
 {
-	struct buf sql, where, pids;
+	struct buf sql;
+	bool *done = calloc(n ? n : 1, sizeof(*done));
 	size_t i, k;
 	int rc = 0;
 
+	if (!done)
+		abort();
 	buf_init(&sql, SQL_CAP);
-	buf_init(&where, SQL_CAP);
-	buf_init(&pids, SQL_CAP);
-	for (i = 0; !rc && i < n; i += GROUP_CHUNK) {
-		size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK, cols = 0;
+	for (i = 0; !rc && i < n; i++) {
+		const struct rs_table *t;
 		cJSON *rows = NULL;
+		int modulus, cols = 0;
 
-		buf_reset(&sql);
-		buf_reset(&pids);
-		rc = buf_append_str(&sql, "SELECT ");
-		for (k = 0; !rc && k < m; k++) {
-			const cJSON *u = units[i + k];
-
-			if (!u)
-				continue;
-			buf_reset(&where);
-			rc = unit_where(r, u, &where);
-			if (!rc)
-				rc = buf_printf(&sql, "%scountIf(%s) AS n%zu", cols ? ", " : "", buf_str(&where), k);
-			if (!rc && with_sum)
-				rc = buf_printf(&sql, ", toString(sumIf(cityHash64(toString(tuple(%s))), %s)) AS s%zu",
-						table_of(r, u)->sorting_key, buf_str(&where), k);
-			if (!rc)
-				rc = buf_append_str(&pids, cols ? ", " : "");
-			if (!rc)
-				rc = ch_quote(ustr(u, "partitionId"), &pids);
-			cols++;
-		}
-		if (!rc && !cols)
+		if (!units[i] || done[i])
 			continue;
+		t = table_of(r, units[i]);
+		if (!t) {
+			snprintf(r->err, r->errlen, "%s: table %s is no longer sharded",
+				 ustr(units[i], "id"), ustr(units[i], "table"));
+			rc = -EPROTO;
+			break;
+		}
+		modulus = uint_of(units[i], "modulus");
+		buf_reset(&sql);
+		rc = buf_printf(&sql, "SELECT _partition_id AS pid, toUInt32((%s) %% %d) AS target, count() AS n",
+				t->key, modulus);
+		if (!rc && with_sum)
+			rc = buf_printf(&sql, ", toString(sum(cityHash64(toString(tuple(%s))))) AS sum",
+					t->sorting_key);
 		if (!rc)
-			rc = buf_printf(&sql, " FROM %s WHERE _partition_id IN (%s)", tbl, buf_str(&pids));
+			rc = buf_printf(&sql, " FROM %s WHERE _partition_id IN (", tbl);
+		for (k = i; !rc && k < n; k++) {
+			if (!units[k] || done[k] || uint_of(units[k], "modulus") != modulus)
+				continue;
+			rc = buf_append_str(&sql, cols++ ? ", " : "");
+			if (!rc)
+				rc = ch_quote(ustr(units[k], "partitionId"), &sql);
+		}
+		if (!rc)
+			rc = buf_append_str(&sql, ") GROUP BY pid, target");
 		if (!rc)
 			rc = query_on(r, source, buf_str(&sql), &rows);
-		for (k = 0; !rc && k < m; k++) {
-			char name[32];
+		for (k = i; !rc && k < n; k++) {
+			const cJSON *row;
 
-			if (!units[i + k])
+			if (!units[k] || done[k] || uint_of(units[k], "modulus") != modulus)
 				continue;
-			snprintf(name, sizeof(name), "n%zu", k);
-			rc = row_field(rows, name, out[i + k].n, sizeof(out[i + k].n));
-			snprintf(name, sizeof(name), "s%zu", k);
-			if (!rc && with_sum)
-				rc = row_field(rows, name, out[i + k].sum, sizeof(out[i + k].sum));
+			done[k] = true;
+			row = sums_row(rows, ustr(units[k], "partitionId"), uint_of(units[k], "target"));
+			snprintf(out[k].n, sizeof(out[k].n), "0");
+			snprintf(out[k].sum, sizeof(out[k].sum), "0");
+			if (row)
+				rc = field_text(row, "n", out[k].n, sizeof(out[k].n));
+			if (row && !rc && with_sum)
+				rc = field_text(row, "sum", out[k].sum, sizeof(out[k].sum));
 			if (rc) {
 				snprintf(r->err, r->errlen, "shard %d: unexpected checksum answer", source);
+				log_error(r->o->log, "reshard: %s", r->err);
 				rc = -EIO;
 			}
 		}
 		cJSON_Delete(rows);
 	}
 	buf_free(&sql);
-	buf_free(&where);
-	buf_free(&pids);
+	free(done);
 	return rc;
 }
 
