@@ -25,7 +25,7 @@ static bool is_pinned(const cJSON *pins, int64_t team, unsigned count)
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(p, "bucket");
 
 		if (cJSON_IsNumber(t) && kp_num(t) == team && cJSON_IsNumber(b) &&
-		    b->valuedouble >= 0 && (unsigned)b->valuedouble < count)
+		    b->valuedouble >= 0 && b->valuedouble < (double)count)
 			return true;
 	}
 	return false;

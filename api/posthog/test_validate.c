@@ -22,6 +22,12 @@ static const struct {
 	/* schema: types, enums, bounds, patterns, lengths, items, unknown */
 	{ "ph", BASE ",\"zookeeper\":{\"replicas\":\"three\"}", "spec.zookeeper.replicas", "must be an integer" },
 	{ "ph", BASE ",\"zookeeper\":{\"replicas\":9}", "spec.zookeeper.replicas", "must be at most 7" },
+	/* Beyond int64_t: refused, not converted (the fuzzer found the cast). */
+	{ "ph", "\"version\":\"1.43.0\",\"clickhouse\":{\"passwordSecret\":{\"name\":\"ch\"},"
+		"\"replicasPerShard\":9999999999999999999999999999999999992}" DS,
+	  "spec.clickhouse.replicasPerShard", "must be an integer" },
+	{ "ph", BASE ",\"zookeeper\":{\"replicas\":-1e300}", "spec.zookeeper.replicas", "must be an integer" },
+	{ "ph", BASE ",\"zookeeper\":{\"replicas\":2.5}", "spec.zookeeper.replicas", "must be an integer" },
 	{ "ph", BASE ",\"kafka\":{\"brokers\":0}", "spec.kafka.brokers", "must be at least 1" },
 	{ "ph", BASE ",\"deletionPolicy\":\"Keep\"", "spec.deletionPolicy", "must be one of" },
 	{ "ph", BASE ",\"kafka\":{\"storage\":{\"size\":\"lots\"}}", "spec.kafka.storage.size", "must match" },

@@ -749,9 +749,8 @@ static int reconcile_run(struct phbackup *p, int kind, const char *key,
 	{
 		const cJSON *n = get(get(phspec, "clickhouse"), "shards");
 
-		nshards = cJSON_IsNumber(n) && n->valuedouble >= 1 ? (unsigned)n->valuedouble : 1;
-		if (nshards > PHB_MAX_SHARDS)
-			nshards = PHB_MAX_SHARDS;
+		nshards = !cJSON_IsNumber(n) || !(n->valuedouble >= 1) ? 1 :
+			  n->valuedouble > PHB_MAX_SHARDS ? PHB_MAX_SHARDS : (unsigned)n->valuedouble;
 	}
 	rc = store_open(&r, get(spec, "store"), &s3, err, sizeof(err));
 	if (rc < 0) {
@@ -911,7 +910,8 @@ static int prune_and_summarize(struct phbackup *p, struct scope *sc, const cJSON
 {
 	const char *uid = str(get(sched, "metadata"), "uid");
 	const cJSON *lim = get(get(sched, "spec"), "backupHistoryLimit");
-	unsigned limit = cJSON_IsNumber(lim) && lim->valuedouble >= 1 ? (unsigned)lim->valuedouble : 30;
+	unsigned limit = !cJSON_IsNumber(lim) || !(lim->valuedouble >= 1) ? 30 :
+			 lim->valuedouble > 1e6 ? 1000000 : (unsigned)lim->valuedouble;
 	cJSON *all = informer_list(sc->objs[K_BACKUP], str(get(sched, "metadata"), "namespace"));
 	const cJSON *o, **mine;
 	size_t n = 0, nfinished = 0;

@@ -29,7 +29,7 @@ END_TEST
 
 static const char doc[] =
 	"{\"a\":{\"b\":{\"s\":\"x\",\"n\":7.9,\"t\":true,\"f\":false},\"arr\":[1]},"
-	"\"dotted.key\":\"d\",\"top\":\"y\",\"num\":-2}";
+	"\"dotted.key\":\"d\",\"top\":\"y\",\"num\":-2,\"huge\":1e37,\"tiny\":-1e300}";
 
 /* path, its string (def "D"), its integer (def -1), its boolean (def
  * false). */
@@ -49,6 +49,8 @@ static const struct {
 	{"a.arr.x", "D", -1, false},   /* through an array: absent */
 	{"top.x", "D", -1, false},     /* through a string: absent */
 	{"dotted.key", "D", -1, false}, /* a path, not a key */
+	{"huge", "D", -1, false},      /* beyond int64_t: def, not a conversion */
+	{"tiny", "D", -1, false},
 };
 
 START_TEST(test_paths)

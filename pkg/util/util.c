@@ -133,7 +133,9 @@ int64_t util_json_get_int(const cJSON *obj, const char *path, int64_t def)
 {
 	const cJSON *v = util_json_get(obj, path);
 
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+	/* Out of int64_t's range (or NaN) the conversion would be undefined. */
+	return cJSON_IsNumber(v) && v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18 ?
+		       (int64_t)v->valuedouble : def;
 }
 
 bool util_json_get_bool(const cJSON *obj, const char *path, bool def)

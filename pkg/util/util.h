@@ -67,7 +67,8 @@ double util_json_num(const cJSON *obj, const char *key, double dflt);
 const cJSON *util_json_get(const cJSON *obj, const char *path);
 /* The string at path, or def when absent or not a string. */
 const char *util_json_get_str(const cJSON *obj, const char *path, const char *def);
-/* The number at path truncated to an integer, or def. */
+/* The number at path truncated to an integer, or def (also for a number
+ * beyond int64_t, which no conversion can hold). */
 int64_t util_json_get_int(const cJSON *obj, const char *path, int64_t def);
 /* The boolean at path, or def. */
 bool util_json_get_bool(const cJSON *obj, const char *path, bool def);
