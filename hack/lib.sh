@@ -10,9 +10,10 @@
 #                    service DNS name, mapped to the local server with
 #                    --connect-to (no traffic leaves loopback).
 
-# free_port: prints a TCP port nobody listens on.
+# free_port: prints a TCP port nobody listens on, from below the ephemeral
+# range so that no outgoing connection takes it first (hack/free-port.py).
 free_port() {
-  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  "$PYTHON" "$top/hack/free-port.py"
 }
 
 # stack_up DIR: starts ClickHouse (with PostHog's base schema) and a local

@@ -12,16 +12,8 @@ zk_jar=/usr/share/java/zookeeper.jar
 fx_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 fx_zk_pid=""
 
-fx_free_ports() { # n
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
+fx_free_ports() { # n (hack/free-port.py: from below the ephemeral range)
+  python3 "$top/hack/free-port.py" "$1"
 }
 
 fx_url() { (source "$dir/ch$1/env"; echo "$CLICKHOUSE_URL"); }
