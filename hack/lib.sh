@@ -11,9 +11,9 @@
 #                    --connect-to (no traffic leaves loopback).
 
 # free_port: prints a TCP port nobody listens on, from below the ephemeral
-# range so that no outgoing connection takes it first (hack/free-port.py).
+# range so that no outgoing connection takes it first (hack/freeport.py).
 free_port() {
-  "$PYTHON" "$top/hack/free-port.py"
+  "$PYTHON" "$top/hack/freeport.py"
 }
 
 # stack_up DIR: starts ClickHouse (with PostHog's base schema) and a local

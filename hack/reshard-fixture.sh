@@ -12,8 +12,8 @@ zk_jar=/usr/share/java/zookeeper.jar
 fx_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 fx_zk_pid=""
 
-fx_free_ports() { # n (hack/free-port.py: from below the ephemeral range)
-  python3 "$top/hack/free-port.py" "$1"
+fx_free_ports() { # n (hack/freeport.py: from below the ephemeral range)
+  python3 "$top/hack/freeport.py" "$1"
 }
 
 fx_url() { (source "$dir/ch$1/env"; echo "$CLICKHOUSE_URL"); }

@@ -18,7 +18,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,9 +32,10 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # From below the ephemeral range (hack/freeport.py).
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import freeport
+    return freeport.free_port()
 
 
 def log(msg):

@@ -12,9 +12,9 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -226,8 +226,7 @@ def get():
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    # From below the ephemeral range (hack/freeport.py).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack"))
+    import freeport
+    return freeport.free_port()

@@ -79,10 +79,10 @@ def condition(ph, ctype):
 
 
 def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # From below the ephemeral range (hack/freeport.py).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack"))
+    import freeport
+    return freeport.free_port()
 
 
 def clickhouse_pods():
