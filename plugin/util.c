@@ -46,7 +46,7 @@ void kp_scalar(const cJSON *v, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", v->valuestring);
 	else if (cJSON_IsBool(v))
 		snprintf(out, outlen, "%s", cJSON_IsTrue(v) ? "true" : "false");
-	else if (cJSON_IsNumber(v) && v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18 &&
+	else if (cJSON_IsNumber(v) && util_fits_int64(v->valuedouble) &&
 		 v->valuedouble == (double)(long long)v->valuedouble)
 		snprintf(out, outlen, "%lld", (long long)v->valuedouble);
 	else if (cJSON_IsNumber(v))

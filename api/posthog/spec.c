@@ -56,10 +56,8 @@ static bool is_integral(const cJSON *v)
 {
 	double d = v->valuedouble;
 
-	/* The range first: converting a double outside int64_t's range is
-	 * undefined (C11 6.3.1.4); NaN fails both comparisons. */
-	return cJSON_IsNumber(v) && d >= -9.2e18 && d <= 9.2e18 &&
-	       d == (double)(int64_t)d;
+	/* The range first: the conversion is undefined outside it. */
+	return cJSON_IsNumber(v) && util_fits_int64(d) && d == (double)(int64_t)d;
 }
 
 /* Whether value has the schema's type; int-or-string accepts both. */

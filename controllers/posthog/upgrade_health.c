@@ -235,8 +235,7 @@ static int64_t row_int(const cJSON *rows, const char *key)
 	/* 64-bit integers come quoted in FORMAT JSON. */
 	if (cJSON_IsString(v))
 		return strtoll(v->valuestring, NULL, 10);
-	return cJSON_IsNumber(v) && v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18 ?
-		       (int64_t)v->valuedouble : -1;
+	return cJSON_IsNumber(v) && util_fits_int64(v->valuedouble) ? (int64_t)v->valuedouble : -1;
 }
 
 struct ch_probe {

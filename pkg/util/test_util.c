@@ -1,4 +1,5 @@
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,22 @@ START_TEST(test_alloc)
 }
 END_TEST
 
+/* Doubles that util_fits_int64 lets through to an int64_t conversion. */
+static const struct {
+	double d;
+	bool fits;
+} fit_cases[] = {
+	{0, true}, {-2.5, true}, {9.2e18, true}, {-9.2e18, true},
+	{9.3e18, false}, {-1e19, false}, {1e37, false}, {INFINITY, false},
+	{-INFINITY, false}, {NAN, false},
+};
+
+START_TEST(test_fits_int64)
+{
+	ck_assert_int_eq(util_fits_int64(fit_cases[_i].d), fit_cases[_i].fits);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -114,6 +131,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_fnv, 0, sizeof(fnv_cases) / sizeof(*fnv_cases));
 	tcase_add_loop_test(tc, test_paths, 0, sizeof(path_cases) / sizeof(*path_cases));
+	tcase_add_loop_test(tc, test_fits_int64, 0, sizeof(fit_cases) / sizeof(*fit_cases));
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_alloc);
 	suite_add_tcase(s, tc);

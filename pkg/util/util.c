@@ -129,13 +129,16 @@ const char *util_json_get_str(const cJSON *obj, const char *path, const char *de
 	return cJSON_IsString(v) ? v->valuestring : def;
 }
 
+bool util_fits_int64(double d)
+{
+	return d >= -9.2e18 && d <= 9.2e18;
+}
+
 int64_t util_json_get_int(const cJSON *obj, const char *path, int64_t def)
 {
 	const cJSON *v = util_json_get(obj, path);
 
-	/* Out of int64_t's range (or NaN) the conversion would be undefined. */
-	return cJSON_IsNumber(v) && v->valuedouble >= -9.2e18 && v->valuedouble <= 9.2e18 ?
-		       (int64_t)v->valuedouble : def;
+	return cJSON_IsNumber(v) && util_fits_int64(v->valuedouble) ? (int64_t)v->valuedouble : def;
 }
 
 bool util_json_get_bool(const cJSON *obj, const char *path, bool def)

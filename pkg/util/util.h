@@ -67,6 +67,9 @@ double util_json_num(const cJSON *obj, const char *key, double dflt);
 const cJSON *util_json_get(const cJSON *obj, const char *path);
 /* The string at path, or def when absent or not a string. */
 const char *util_json_get_str(const cJSON *obj, const char *path, const char *def);
+/* Whether d may be converted to int64_t: within its range (to about 2^63;
+ * outside it, or for NaN, the conversion is undefined, C11 6.3.1.4). */
+bool util_fits_int64(double d);
 /* The number at path truncated to an integer, or def (also for a number
  * beyond int64_t, which no conversion can hold). */
 int64_t util_json_get_int(const cJSON *obj, const char *path, int64_t def);
