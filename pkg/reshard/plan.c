@@ -414,7 +414,7 @@ int rs_sql_checksum(const struct rs_table *t, const char *from,
 		    const char *where, struct buf *out)
 {
 	return buf_printf(out,
-			  "SELECT count() AS n, toString(sum(cityHash64(toString(tuple(%s))))) AS sum FROM %s WHERE %s",
+			  "SELECT count() AS n, toString(sum(" RS_ROW_HASH ")) AS sum FROM %s WHERE %s",
 			  t->sorting_key, from, where);
 }
 
@@ -451,14 +451,14 @@ int rs_sql_attach_missing(const char *cols, const char *table,
 		return -EINVAL;
 	rc = buf_printf(out,
 			"SELECT count() AS short FROM (SELECT h, count() AS c FROM "
-			"(SELECT cityHash64(toString(tuple(%s))) AS h FROM %s) GROUP BY h) "
+			"(SELECT " RS_ROW_HASH " AS h FROM %s) GROUP BY h) "
 			"ANY LEFT JOIN (SELECT h, count() AS have FROM "
-			"(SELECT cityHash64(toString(tuple(%s))) AS h FROM %s WHERE _partition_id = ",
+			"(SELECT " RS_ROW_HASH " AS h FROM %s WHERE _partition_id = ",
 			cols, staging, cols, table);
 	if (!rc)
 		rc = ch_quote(partition_id, out);
 	if (!rc)
-		rc = buf_printf(out, ") WHERE h IN (SELECT cityHash64(toString(tuple(%s))) FROM %s) "
+		rc = buf_printf(out, ") WHERE h IN (SELECT " RS_ROW_HASH " FROM %s) "
 				"GROUP BY h) USING h WHERE have < c", cols, staging);
 	return rc;
 }

@@ -151,7 +151,15 @@ int rs_sql_where(const struct rs_table *t, const char *partition,
  */
 int rs_sql_delete_where(const struct rs_table *t, const char *partition,
 			int modulus, int target, struct buf *out);
-/* sum of cityHash64 over the sorting key as text, with count(). */
+/*
+ * The hash of a row's columns (or of its sorting key), a format with one
+ * %s for the column list: text first, since 18.16's cityHash64 refuses
+ * some types (UUID) as arguments. Every checksum that is compared with
+ * another uses it, so that the two sides agree.
+ */
+#define RS_ROW_HASH "cityHash64(toString(tuple(%s)))"
+
+/* sum of RS_ROW_HASH over the sorting key as text, with count(). */
 int rs_sql_checksum(const struct rs_table *t, const char *from,
 		    const char *where, struct buf *out);
 

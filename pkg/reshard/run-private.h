@@ -60,6 +60,9 @@ int rr_set_state(struct run *r, cJSON *u, enum rs_state s);
 const struct rs_table *rr_table_of(struct run *r, const cJSON *u);
 int rr_staging_name(struct run *r, const cJSON *u, struct buf *out);
 int rr_table_name(struct run *r, const char *table, struct buf *out);
+/* Appends " WHERE database = '<database>' AND table = '<table>'": the rows
+ * of one table in a system table (system.parts, .columns, .mutations). */
+int rr_system_where(struct run *r, const char *table, struct buf *out);
 int rr_unit_where(struct run *r, const cJSON *u, struct buf *out);
 
 /* verify.c: counts and checksums */

@@ -164,15 +164,11 @@ static int scan_table(struct run *r, const struct rs_table *t, int shard,
 	buf_init(&name, 4096);
 	rc = rr_table_name(r, t->name, &name);
 	if (!rc)
-		rc = buf_append_str(&sql, "SELECT partition, partition_id FROM system.parts WHERE active AND database = ");
+		rc = buf_append_str(&sql, "SELECT partition, partition_id FROM system.parts");
 	if (!rc)
-		rc = ch_quote(r->o->database, &sql);
+		rc = rr_system_where(r, t->name, &sql);
 	if (!rc)
-		rc = buf_append_str(&sql, " AND table = ");
-	if (!rc)
-		rc = ch_quote(t->name, &sql);
-	if (!rc)
-		rc = buf_append_str(&sql, " GROUP BY partition, partition_id ORDER BY partition_id");
+		rc = buf_append_str(&sql, " AND active GROUP BY partition, partition_id ORDER BY partition_id");
 	if (!rc)
 		rc = rr_query_on(r, shard, buf_str(&sql), &parts);
 	buf_reset(&sql);

@@ -202,6 +202,19 @@ int rr_table_name(struct run *r, const char *table, struct buf *out)
 	return rc;
 }
 
+int rr_system_where(struct run *r, const char *table, struct buf *out)
+{
+	int rc = buf_append_str(out, " WHERE database = ");
+
+	if (!rc)
+		rc = ch_quote(r->o->database, out);
+	if (!rc)
+		rc = buf_append_str(out, " AND table = ");
+	if (!rc)
+		rc = ch_quote(table, out);
+	return rc;
+}
+
 int rr_unit_where(struct run *r, const cJSON *u, struct buf *out)
 {
 	const struct rs_table *t = rr_table_of(r, u);

@@ -228,17 +228,14 @@ static int attached_already(struct run *r, cJSON *u, const char *staging, bool *
 	buf_init(&sql, SQL_CAP);
 	buf_init(&cols, SQL_CAP);
 	buf_init(&table, SQL_CAP);
-	rc = buf_append_str(&sql, "SELECT name, default_kind FROM system.columns WHERE database = ");
+	rc = buf_append_str(&sql, "SELECT name, default_kind FROM system.columns");
 	if (!rc)
-		rc = ch_quote(r->o->database, &sql);
-	if (!rc)
-		rc = buf_append_str(&sql, " AND table = ");
-	if (!rc)
-		rc = ch_quote(rr_ustr(u, "table"), &sql);
+		rc = rr_system_where(r, rr_ustr(u, "table"), &sql);
 	if (!rc)
 		rc = rr_query_on(r, target, buf_str(&sql), &rows);
-	if (!rc && rs_sql_columns(rows, &cols)) {
-		snprintf(r->err, r->errlen, "%s: shard %d lists no stored column of %s",
+	if (!rc && (rc = rs_sql_columns(rows, &cols)) != 0) {
+		snprintf(r->err, r->errlen, rc == -EMSGSIZE ? "%s: shard %d: the column list of %s is too long" :
+								"%s: shard %d lists no stored column of %s",
 			 rr_ustr(u, "id"), target, rr_ustr(u, "table"));
 		log_error(r->o->log, "reshard: %s", r->err);
 		rc = -EIO;
@@ -499,13 +496,9 @@ static int mutation_running(struct run *r, int shard, const char *table, bool *y
 	int rc;
 
 	buf_init(&sql, 4096);
-	rc = buf_append_str(&sql, "SELECT count() AS n FROM system.mutations WHERE database = ");
+	rc = buf_append_str(&sql, "SELECT count() AS n FROM system.mutations");
 	if (!rc)
-		rc = ch_quote(r->o->database, &sql);
-	if (!rc)
-		rc = buf_append_str(&sql, " AND table = ");
-	if (!rc)
-		rc = ch_quote(table, &sql);
+		rc = rr_system_where(r, table, &sql);
 	if (!rc)
 		rc = buf_append_str(&sql, " AND NOT is_done AND parts_to_do > 0");
 	if (!rc)

@@ -199,7 +199,7 @@ int rr_group_sums(struct run *r, cJSON **units, size_t n, int source,
 		rc = buf_printf(&sql, "SELECT _partition_id AS pid, toUInt32((%s) %% %d) AS target, count() AS n",
 				t->key, modulus);
 		if (!rc && with_sum)
-			rc = buf_printf(&sql, ", toString(sum(cityHash64(toString(tuple(%s))))) AS sum",
+			rc = buf_printf(&sql, ", toString(sum(" RS_ROW_HASH ")) AS sum",
 					t->sorting_key);
 		if (!rc)
 			rc = buf_printf(&sql, " FROM %s WHERE _partition_id IN (", tbl);
