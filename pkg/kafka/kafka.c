@@ -485,7 +485,7 @@ int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
 		       int64_t *lag)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	int64_t lo, hi, pos;
+	int64_t lo, hi, pos, mine = tracked(c, partition);
 	rd_kafka_resp_err_t e;
 
 	rd_kafka_topic_partition_list_add(l, c->topic, partition);
@@ -494,8 +494,8 @@ int kafka_consumer_lag(struct kafka_consumer *c, int32_t partition,
 	rd_kafka_topic_partition_list_destroy(l);
 	/* A wake's seek clears librdkafka's position until the next message;
 	 * the wrapper's own record of it stays. */
-	if (tracked(c, partition) >= 0) {
-		pos = tracked(c, partition);
+	if (mine >= 0) {
+		pos = mine;
 		e = RD_KAFKA_RESP_ERR_NO_ERROR;
 	}
 	if (!e)

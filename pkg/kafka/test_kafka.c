@@ -63,9 +63,8 @@ static void on_delivery(void *ud, void *opaque, int err, const char *topic,
 static const char *const quiet[] = { "log_level=3", NULL };
 
 /* Produces n keyed messages with a header each; returns after all are
- * acknowledged. */
-/* n messages; flushed after every `every` (0: once, at the end), so that
- * each flush is a batch of its own on the broker. */
+ * acknowledged. Flushed after every `every` messages too (0: only at the
+ * end), so that each flush is a batch of its own on the broker. */
 static void produce_every(const char *bootstrap, const char *topic, int n,
 			  int every, struct delivered *d)
 {
@@ -93,6 +92,7 @@ static void produce_every(const char *bootstrap, const char *topic, int n,
 	kafka_producer_close(p, 1000);
 }
 
+/* produce_every() with one flush, at the end. */
 static void produce_n(const char *bootstrap, const char *topic, int n,
 		      struct delivered *d)
 {
