@@ -29,18 +29,14 @@ def free_ports(n):
             break
         s = socket.socket()
         try:
-            if low > 11000:
-                port = random.randint(10000, low - 1)
-                if port in found:
-                    continue
-                s.bind(("127.0.0.1", port))
-            else:
-                s.bind(("127.0.0.1", 0))
-            found.append(s.getsockname()[1])
+            s.bind(("127.0.0.1", random.randint(10000, low - 1) if low > 11000 else 0))
+            port = s.getsockname()[1]
         except OSError:
             continue
         finally:
             s.close()
+        if port not in found:
+            found.append(port)
     if len(found) < n:
         raise OSError("freeport: no free port found")
     return found

@@ -24,18 +24,15 @@ import tempfile
 import time
 import urllib.request
 
+# Ports from below the ephemeral range (hack/freeport.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from freeport import free_port  # noqa: E402
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS = "soak"
 PH = "soak"
 LEASE = "posthog-operator-leader"
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
-
-
-def free_port():
-    # From below the ephemeral range (hack/freeport.py).
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import freeport
-    return freeport.free_port()
 
 
 def log(msg):

@@ -14,7 +14,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -223,10 +222,3 @@ def get():
         atexit.register(_cluster.close)
     _cluster.ensure_clean()
     return _cluster
-
-
-def free_port():
-    # From below the ephemeral range (hack/freeport.py).
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack"))
-    import freeport
-    return freeport.free_port()

@@ -23,6 +23,10 @@ import time
 import unittest
 import urllib.request
 
+# Ports from below the ephemeral range (hack/freeport.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack"))
+from freeport import free_port  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 LOCAL = os.environ.get("E2E_LOCAL") == "1"
@@ -76,13 +80,6 @@ def condition(ph, ctype):
         if c["type"] == ctype:
             return c
     return None
-
-
-def free_port():
-    # From below the ephemeral range (hack/freeport.py).
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hack"))
-    import freeport
-    return freeport.free_port()
 
 
 def clickhouse_pods():
