@@ -16,6 +16,18 @@ free_port() {
   "$PYTHON" "$top/hack/freeport.py"
 }
 
+# kube_cluster_down DIR [PID]: stops the control plane whose state is in
+# DIR. PID is a `hack/kube-cluster up` still running in the background (an
+# early failure); it is stopped and waited for first, so that `down` finds
+# every process that `up` started and none outlives the run.
+kube_cluster_down() {
+  if [ -n "${2:-}" ]; then
+    kill -TERM "$2" 2>/dev/null || true
+    wait "$2" 2>/dev/null || true
+  fi
+  KUBE_CLUSTER_DIR="$1" "$top/hack/kube-cluster" down >/dev/null 2>&1 || true
+}
+
 # stack_up DIR: starts ClickHouse (with PostHog's base schema) and a local
 # API server proxying every Service port 8123 to it, all state under DIR.
 # Sets KUBECONFIG, CLICKHOUSE_URL/USER/PASSWORD, STACK_DIR.

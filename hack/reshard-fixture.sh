@@ -8,9 +8,8 @@
 #
 # Needs: top, dir. Defines: fx_up, fx_down, fx_topology N, q S SQL,
 # fx_url S, fx_addr S. Servers are 0, 1, 2.
-zk_jar=/usr/share/java/zookeeper.jar
 fx_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-fx_zk_pid=""
+fx_zk_started=""
 
 fx_free_ports() { # n (hack/freeport.py: from below the ephemeral range)
   python3 "$top/hack/freeport.py" "$1"
@@ -60,28 +59,10 @@ XML
 }
 
 fx_up() {
-  local ports zk_ok s
+  local ports s
   read -r fx_zk p0 p1 p2 p3 p4 p5 p6 p7 p8 < <(fx_free_ports 10)
-  mkdir -p "$dir/zk/data"
-  cat >"$dir/zk/zoo.cfg" <<EOF2
-tickTime=2000
-dataDir=$dir/zk/data
-clientPort=$fx_zk
-clientPortAddress=127.0.0.1
-admin.enableServer=false
-4lw.commands.whitelist=ruok
-EOF2
-  java -Xmx256m -cp "/etc/zookeeper/conf:$zk_jar" org.apache.zookeeper.server.ZooKeeperServerMain \
-    "$dir/zk/zoo.cfg" >"$dir/zk/log" 2>&1 </dev/null &
-  fx_zk_pid=$!
-  zk_ok=""
-  for _ in $(seq 1 150); do
-    if [ "$(timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$fx_zk; printf ruok >&3; cat <&3" 2>/dev/null)" = imok ]; then
-      zk_ok=1; break
-    fi
-    sleep 0.2
-  done
-  [ -n "$zk_ok" ] || { tail -n 20 "$dir/zk/log" >&2; echo "fixture: ZooKeeper did not start" >&2; return 1; }
+  fx_zk_started=1
+  "$top/hack/zookeeper" up --dir "$dir/zk" --port "$fx_zk" || return 1
   ports=("$p0 $p1 $p2" "$p3 $p4 $p5" "$p6 $p7 $p8")
   fx_urls=()
   # The env files first (ports), then the config, then the servers.
@@ -115,8 +96,5 @@ fx_down() {
   for s in 0 1 2; do
     "$top/hack/clickhouse" down --dir "$dir/ch$s" >/dev/null 2>&1
   done
-  if [ -n "$fx_zk_pid" ]; then
-    kill "$fx_zk_pid" 2>/dev/null
-    wait "$fx_zk_pid" 2>/dev/null
-  fi
+  [ -z "$fx_zk_started" ] || "$top/hack/zookeeper" down --dir "$dir/zk"
 }
