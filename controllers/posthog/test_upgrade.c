@@ -38,6 +38,9 @@ static void pod_of(const char *spec, struct phc_up_pod *p)
 	p->voter = strchr(f[4], 'V') != NULL;
 	if (!p->healthy)
 		strcpy(p->check, "check X failed");
+	/* Not Ready since the plan's clock starts (st.since in test_decide). */
+	if (p->exists && !p->ready)
+		p->unready_since = 100000;
 }
 
 #define MAXP 8
@@ -80,6 +83,16 @@ static const struct {
 	 {"k0:k:0:0:EUR", "k1:k:0:1:ERH"}, "", 0, PHC_UP_WAIT, "k0", "before restarting k1, waiting for k0: check X", false},
 	{"nothing outdated: health is not the plan's affair",
 	 {"k0:k:0:0:EUR", "k1:k:0:1:EURH"}, "", 0, PHC_UP_DONE, NULL, "every pod", false},
+	{"an updated pod never Ready past the timeout halts, the plan's memory lost",
+	 {"z0:z:0:0:EU", "z1:z:0:1:ERH", "z2:z:0:2:ERHL"}, "", 700, PHC_UP_HALT, "z0",
+	 "halted at pod z0: the pod is not Ready, for 700 s", false},
+	{"... and waits within the timeout",
+	 {"z0:z:0:0:EU", "z1:z:0:1:ERH", "z2:z:0:2:ERHL"}, "", 500, PHC_UP_WAIT, "z0",
+	 "before restarting z1, waiting for z0: the pod is not Ready", false},
+	{"an updated pod Ready but unhealthy past the timeout waits (a backlog drains)",
+	 {"k0:k:0:0:EUR", "k1:k:0:1:ERH"}, "", 700, PHC_UP_WAIT, "k0", "check X", false},
+	{"an outdated pod not Ready past the timeout is replaced, not halted on",
+	 {"z0:z:0:0:EURH", "z1:z:0:1:E", "z2:z:0:2:ERHL"}, "", 700, PHC_UP_RESTART, "z1", "not Ready", false},
 	{"in-flight pod scaled away: forgotten",
 	 {"k0:k:0:0:EURH"}, "k5", 10, PHC_UP_DONE, NULL, "every pod", true},
 };

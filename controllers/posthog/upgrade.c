@@ -133,6 +133,28 @@ static bool is_kafka_controller(const char *ph, const char *sts)
 	return !strncmp(sts, ph, l) && !strcmp(sts + l, "-kafka-controller");
 }
 
+/* Since when a pod that is not Ready has not been: its Ready condition's
+ * lastTransitionTime, else its creationTimestamp; 0 when neither parses. */
+static int64_t unready_since(const cJSON *pod)
+{
+	const cJSON *c;
+	const char *t = NULL;
+	time_t v = 0;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
+				      cJSON_GetObjectItemCaseSensitive(pod, "status"), "conditions")) {
+		const char *type = util_json_str(c, "type");
+
+		if (type && !strcmp(type, "Ready"))
+			t = util_json_str(c, "lastTransitionTime");
+	}
+	if (!t)
+		t = util_json_get_str(pod, "metadata.creationTimestamp", NULL);
+	if (!t || kube_parse_rfc3339(t, &v) < 0)
+		return 0;
+	return (int64_t)v;
+}
+
 /* The pods of one live StatefulSet into g. */
 static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts,
 		       const cJSON *pods, struct gather *g)
@@ -167,6 +189,8 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		h = util_json_str(cJSON_GetObjectItemCaseSensitive(pm, "labels"), "controller-revision-hash");
 		p->updated = h && !strcmp(h, rev);
 		p->ready = p->exists && kube_pod_ready(pod);
+		if (p->exists && !p->ready)
+			p->unready_since = unready_since(pod);
 		p->healthy = p->ready;
 		if (p->exists && !p->updated) {
 			g->outdated = true;

@@ -38,6 +38,9 @@ struct phc_up_pod {
 	bool exists;       /* a Pod object exists and is not being deleted */
 	bool updated;      /* it runs its StatefulSet's update revision */
 	bool ready;        /* condition Ready is True */
+	int64_t unready_since; /* when not Ready: since when (epoch s; the Ready
+				* condition's lastTransitionTime, else the
+				* pod's creationTimestamp); 0 unknown */
 	bool healthy;      /* its system's own check passed (see check) */
 	bool leader;       /* ZooKeeper: it leads the ensemble */
 	bool voter;        /* Kafka: a KRaft controller (<ph>-kafka-controller),
@@ -97,7 +100,11 @@ void phc_upgrade_order(struct phc_up_pod *pods, size_t n,
  * Then a pod that is not on its update revision and not Ready is restarted
  * first (it serves nothing; this is how a fix or a rollback replaces a pod
  * that never started). Otherwise the first pod not on its update revision
- * is restarted, but only while every pod is Ready and healthy. Pure.
+ * is restarted, but only while every pod is Ready and healthy. A pod on
+ * its update revision that has not been Ready for longer than timeout_s
+ * (unready_since) halts the plan too, with or without st: the plan's
+ * memory is written after the deletion, and a refused status write (a
+ * 409) loses it; the pod's own timestamps do not. Pure.
  */
 void phc_upgrade_decide(const struct phc_up_pod *pods, size_t n, const struct phc_up_state *st,
 			int64_t now, int64_t timeout_s, struct phc_up_decision *d);

@@ -176,6 +176,19 @@ void phc_upgrade_decide(const struct phc_up_pod *pods, size_t n, const struct ph
 
 		if (!why)
 			continue;
+		/* A pod restarted onto the update revision that never became
+		 * Ready: the plan halts there even when its memory of the
+		 * restart (st) was lost. */
+		if (p->exists && p->updated && !p->ready && p->unready_since > 0 &&
+		    now - p->unready_since > timeout_s) {
+			set(d, PHC_UP_HALT, (int)i, "HealthCheckFailed");
+			snprintf(d->message, sizeof(d->message),
+				 "halted at pod %s: the pod is not Ready, for %" PRId64
+				 " s on its update revision (limit %" PRId64 " s); no later pod is "
+				 "restarted until it is Ready, or the spec changes",
+				 p->name, now - p->unready_since, timeout_s);
+			return;
+		}
 		set(d, PHC_UP_WAIT, (int)i, "WaitingForHealth");
 		snprintf(d->message, sizeof(d->message), "before restarting %s, waiting for %s: %s",
 			 pods[next].name, p->name, why);
