@@ -1,7 +1,8 @@
 """TCP ports on 127.0.0.1 that nobody listens on.
 
 `python3 hack/freeport.py [N]` prints N of them (default 1), for
-hack/lib.sh (free_port) and hack/reshard-fixture.sh; the Python scripts
+hack/lib.sh (free_port), hack/reshard-fixture.sh, hack/postgres and the
+server suites of hack/test.d; the Python scripts
 (hack/kube-cluster, hack/soak.py, the e2e suites) import free_port(). The ports
 come from below the kernel's ephemeral range
 (/proc/sys/net/ipv4/ip_local_port_range): a port from bind(port 0) lies
