@@ -37,6 +37,7 @@ struct reshard_flags {
 	const char *progress, *database, *cluster;
 	unsigned long long rows_ps, bytes_ps;
 	bool skip_cluster_check;
+	bool one_lane;
 	bool progress_ch;
 };
 
@@ -57,6 +58,8 @@ static void usage(FILE *out)
 	      "  --max-rows-per-second N   average copy rate limit; default none\n"
 	      "  --max-bytes-per-second N  per-copy network limit (max_network_bandwidth); default none\n"
 	      "  --skip-cluster-check      do not wait for remote_servers to list M shards\n"
+	      "  --one-at-a-time           move one unit at a time (default: the units of a table\n"
+	      "                            and source move to each target at once, a thread each)\n"
 	      "environment: CLICKHOUSE_USER (default \"default\"), CLICKHOUSE_PASSWORD\n", out);
 }
 
@@ -112,6 +115,10 @@ static int parse(int argc, char **argv, struct reshard_flags *f)
 
 		if (!strcmp(a, "--skip-cluster-check")) {
 			f->skip_cluster_check = true;
+			continue;
+		}
+		if (!strcmp(a, "--one-at-a-time")) {
+			f->one_lane = true;
 			continue;
 		}
 		if (!strcmp(a, "--progress-clickhouse")) {
@@ -192,6 +199,7 @@ int cmd_reshard(int argc, char **argv)
 	o.max_rows_per_second = f.rows_ps;
 	o.max_bytes_per_second = f.bytes_ps;
 	o.skip_cluster_check = f.skip_cluster_check;
+	o.one_lane = f.one_lane;
 	o.log = log;
 	if (f.progress_ch) {
 		struct ch_options co = {

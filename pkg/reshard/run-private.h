@@ -8,6 +8,7 @@
 #ifndef POSTHOG_RESHARD_RUN_PRIVATE_H
 #define POSTHOG_RESHARD_RUN_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -32,6 +33,16 @@ struct run {
 	unsigned long long db_made; /* bit per target shard */
 	char *err;
 	size_t errlen;
+	/* Lanes (run.c): a group's units of different targets move at once,
+	 * one thread per target. While they run, gil is held by whichever
+	 * thread is not waiting on ClickHouse (rr_unlock() and rr_lock()
+	 * around every query and sleep), so everything above, the progress
+	 * document included, is touched by one thread at a time. NULL when
+	 * one thread runs. lane_rc and lane_err keep the first lane's
+	 * failure; the other lanes stop at their next unit. */
+	pthread_mutex_t *gil;
+	int lane_rc;
+	char *lane_err;
 };
 
 /* A unit's rows on its source, from rr_group_sums(). */
@@ -42,6 +53,8 @@ struct usum {
 
 /* run_util.c: the progress document, queries, names */
 double rr_now_s(void);
+void rr_unlock(struct run *r);
+void rr_lock(struct run *r);
 void rr_crash_point(const char *name);
 int rr_save(struct run *r);
 int rr_exec_on(struct run *r, int shard, const char *sql);

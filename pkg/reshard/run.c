@@ -252,6 +252,124 @@ static int group_expect(struct run *r, cJSON **units, size_t n, struct usum **ou
 	return rc;
 }
 
+/* Copies, verifies and attaches one unit, from the state it is in. */
+static int unit_move(struct run *r, cJSON *u, const struct usum *expect)
+{
+	enum rs_state st = rr_ustate(u);
+	int rc = 0;
+
+	if (st <= RS_COPIED) {
+		rc = rr_step_copy(r, u, expect);
+		if (!rc)
+			rr_crash_point("verified");
+		st = RS_VERIFIED;
+	}
+	if (!rc && st <= RS_ATTACHING)
+		rc = rr_step_attach(r, u, st == RS_ATTACHING);
+	return rc;
+}
+
+/* One target's units of a group, moved in order on a thread of their own. */
+struct lane {
+	struct run *r;
+	int target;
+	size_t n;
+	cJSON **units;
+	const struct usum **expect;
+	pthread_t th;
+	bool started;
+};
+
+static void *lane_run(void *p)
+{
+	struct lane *l = p;
+	struct run *r = l->r;
+	size_t i;
+
+	pthread_mutex_lock(r->gil);
+	for (i = 0; i < l->n && !r->lane_rc; i++) {
+		int rc = unit_move(r, l->units[i], l->expect[i]);
+
+		if (rc && !r->lane_rc) {
+			r->lane_rc = rc;
+			snprintf(r->lane_err, r->errlen, "%s", r->err);
+		}
+	}
+	pthread_mutex_unlock(r->gil);
+	return NULL;
+}
+
+/*
+ * Moves a group's units. Units of different targets share nothing but the
+ * source's rows, which they only read, so each target's units run on a
+ * lane of their own (in id order within the lane): one lane's verify,
+ * attach and progress writes overlap another's copy. Every step and every
+ * state recorded is the same as with one thread, so what a kill leaves is
+ * what the single-threaded run could leave, once per lane.
+ */
+static int group_move(struct run *r, cJSON **units, size_t n, const struct usum *expect)
+{
+	struct lane *lanes = util_xcalloc(RS_MAX_SHARDS, sizeof(*lanes));
+	pthread_mutex_t gil;
+	size_t i, nl = 0;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		int t = rr_uint_of(units[i], "target");
+		struct lane *l = &lanes[t];
+
+		if (rr_ustate(units[i]) >= RS_ATTACHED)
+			continue;
+		if (!l->n) {
+			l->units = util_xcalloc(n, sizeof(*l->units));
+			l->expect = util_xcalloc(n, sizeof(*l->expect));
+			nl++;
+		}
+		l->units[l->n] = units[i];
+		l->expect[l->n++] = expect + i;
+	}
+	if (nl <= 1 || r->o->one_lane) {
+		for (i = 0; !rc && i < n; i++)
+			rc = unit_move(r, units[i], expect + i);
+		goto out;
+	}
+	pthread_mutex_init(&gil, NULL);
+	r->gil = &gil;
+	r->lane_rc = 0;
+	r->lane_err = util_xcalloc(1, r->errlen ? r->errlen : 1);
+	pthread_mutex_lock(&gil);
+	for (i = 0; i < RS_MAX_SHARDS; i++) {
+		lanes[i].r = r;
+		lanes[i].target = (int)i;
+		if (lanes[i].n)
+			lanes[i].started = !pthread_create(&lanes[i].th, NULL, lane_run, &lanes[i]);
+	}
+	pthread_mutex_unlock(&gil);
+	/* A lane whose thread could not start runs here, after the others started. */
+	for (i = 0; i < RS_MAX_SHARDS; i++) {
+		if (lanes[i].n && !lanes[i].started)
+			lane_run(&lanes[i]);
+	}
+	for (i = 0; i < RS_MAX_SHARDS; i++) {
+		if (lanes[i].started)
+			pthread_join(lanes[i].th, NULL);
+	}
+	r->gil = NULL;
+	pthread_mutex_destroy(&gil);
+	rc = r->lane_rc;
+	if (rc && r->errlen)
+		snprintf(r->err, r->errlen, "%s", r->lane_err);
+	free(r->lane_err);
+	r->lane_err = NULL;
+out:
+	for (i = 0; i < RS_MAX_SHARDS; i++) {
+		free(lanes[i].units);
+		free(lanes[i].expect);
+	}
+	free(lanes);
+	return rc;
+}
+
 static int round_run(struct run *r, double *found)
 {
 	cJSON **todo = NULL, *u;
@@ -284,24 +402,14 @@ static int round_run(struct run *r, double *found)
 	 * belongs to it, so the running mutation's condition (rows of this
 	 * group's partitions that belong elsewhere) never matches one. */
 	for (i = 0; !rc && i < n;) {
-		size_t j = i, k;
+		size_t j = i;
 
 		while (j < n && j - i < 500 && rr_uint_of(todo[j], "source") == rr_uint_of(todo[i], "source") &&
 		       !strcmp(rr_ustr(todo[j], "table"), rr_ustr(todo[i], "table")))
 			j++;
 		rc = group_expect(r, todo + i, j - i, &expect);
-		for (k = i; !rc && k < j; k++) {
-			enum rs_state st = rr_ustate(todo[k]);
-
-			if (st <= RS_COPIED) {
-				rc = rr_step_copy(r, todo[k], expect + (k - i));
-				if (!rc)
-					rr_crash_point("verified");
-				st = RS_VERIFIED;
-			}
-			if (!rc && st <= RS_ATTACHING)
-				rc = rr_step_attach(r, todo[k], st == RS_ATTACHING);
-		}
+		if (!rc)
+			rc = group_move(r, todo + i, j - i, expect);
 		free(expect);
 		expect = NULL;
 		if (!rc)

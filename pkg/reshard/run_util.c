@@ -35,6 +35,19 @@ void rr_crash_point(const char *name)
 	}
 }
 
+/* Around every wait on ClickHouse or the clock while lanes run (run-private.h). */
+void rr_unlock(struct run *r)
+{
+	if (r->gil)
+		pthread_mutex_unlock(r->gil);
+}
+
+void rr_lock(struct run *r)
+{
+	if (r->gil)
+		pthread_mutex_lock(r->gil);
+}
+
 int rr_save(struct run *r)
 {
 	return r->o->store.save(r->o->store.userdata, r->doc, r->err, r->errlen);
@@ -43,7 +56,11 @@ int rr_save(struct run *r)
 int rr_exec_on(struct run *r, int shard, const char *sql)
 {
 	char why[1024];
-	int rc = ch_exec(r->ch[shard], sql, why, sizeof(why));
+	int rc;
+
+	rr_unlock(r);
+	rc = ch_exec(r->ch[shard], sql, why, sizeof(why));
+	rr_lock(r);
 
 	if (rc) {
 		snprintf(r->err, r->errlen, "shard %d: %s", shard, why);
@@ -56,7 +73,11 @@ int rr_exec_on(struct run *r, int shard, const char *sql)
 int rr_query_on(struct run *r, int shard, const char *sql, cJSON **rows)
 {
 	char why[1024];
-	int rc = ch_query(r->ch[shard], sql, rows, why, sizeof(why));
+	int rc;
+
+	rr_unlock(r);
+	rc = ch_query(r->ch[shard], sql, rows, why, sizeof(why));
+	rr_lock(r);
 
 	if (rc) {
 		snprintf(r->err, r->errlen, "shard %d: %s", shard, why);

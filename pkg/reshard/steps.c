@@ -114,7 +114,9 @@ static void throttle(struct run *r, unsigned long long rows)
 		struct timespec ts = { .tv_sec = (time_t)(want - spent) };
 
 		ts.tv_nsec = (long)((want - spent - (double)ts.tv_sec) * 1e9);
+		rr_unlock(r);
 		nanosleep(&ts, NULL);
+		rr_lock(r);
 	}
 }
 

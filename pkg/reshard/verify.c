@@ -86,7 +86,9 @@ int rr_checksum(struct run *r, const cJSON *u, int shard, const char *from,
 	rc = checksum_sql(r, u, from, sum != NULL, &sql);
 	if (!rc) {
 		side.sql = buf_str(&sql);
+		rr_unlock(r);
 		side_run(&side);
+		rr_lock(r);
 		rc = side_report(r, shard, &side);
 	}
 	if (!rc) {
@@ -124,12 +126,14 @@ int rr_checksum_both(struct run *r, const cJSON *u, const char *table,
 	if (!rc) {
 		src.sql = buf_str(&sql_src);
 		dst.sql = buf_str(&sql_dst);
+		rr_unlock(r);
 		threaded = !pthread_create(&th, NULL, side_run, &src);
 		if (!threaded)
 			side_run(&src);
 		side_run(&dst);
 		if (threaded)
 			pthread_join(th, NULL);
+		rr_lock(r);
 		rc = side_report(r, source, &src);
 		if (!rc)
 			rc = side_report(r, target, &dst);
