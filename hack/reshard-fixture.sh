@@ -6,7 +6,7 @@
 # PostHog's own is (ReplicatedReplacingMergeTree on
 # /clickhouse/tables/{shard}/posthog.events, posthog/models/event/sql.py).
 #
-# Needs: top, dir. Defines: fx_up, fx_down, fx_topology N, q S SQL,
+# Needs: top, dir. Defines: fx_up, fx_down, fx_kill S, fx_start S, fx_topology N, q S SQL,
 # fx_url S, fx_addr S. Servers are 0, 1, 2.
 fx_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 fx_zk_started=""
@@ -70,6 +70,7 @@ fx_up() {
     read -r http tcp is <<<"${ports[$s]}"
     mkdir -p "$dir/ch$s"
     printf 'CLICKHOUSE_URL=http://127.0.0.1:%s\nCLICKHOUSE_TCP_PORT=%s\n' "$http" "$tcp" >"$dir/ch$s/env"
+    echo "$is" >"$dir/ch$s/interserver-port"
   done
   fx_topology 2
   for s in 0 1 2; do
@@ -89,6 +90,22 @@ fx_up() {
   for s in 0 1 2; do
     "$top/hack/clickhouse" sql --dir "$dir/ch$s" "$dir/schema.sql" >/dev/null || return 1
   done
+}
+
+fx_kill() { # server: kill -9 of one server (its data stays), waiting until it is gone
+  local pid
+  pid=$(cat "$dir/ch$1/pid") || return 1
+  kill -9 "$pid" || return 1
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+}
+
+fx_start() { # server: starts a killed server again, on the same ports
+  local url tcp is
+  url=$(fx_url "$1") tcp=$(source "$dir/ch$1/env"; echo "$CLICKHOUSE_TCP_PORT")
+  is=$(cat "$dir/ch$1/interserver-port") || return 1
+  "$top/hack/clickhouse" up --dir "$dir/ch$1" --port "${url##*:}" --tcp-port "$tcp" --interserver-port "$is" \
+    --password "$fx_password" >/dev/null 2>"$dir/up$1.log" ||
+    { cat "$dir/up$1.log" >&2; echo "fixture: server $1 did not start again" >&2; return 1; }
 }
 
 fx_down() {

@@ -7,6 +7,7 @@
  * checksums in verify.c, the shared helpers in run_util.c.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,112 +270,192 @@ static int unit_move(struct run *r, cJSON *u, const struct usum *expect)
 	return rc;
 }
 
-/* One target's units of a group, moved in order on a thread of their own. */
+/* A (table, source) group of a round: todo[first, first + n). */
+struct group {
+	size_t first, n;
+	size_t left; /* units the lanes have still to attach */
+	struct usum *expect;
+};
+
+/* The units of a round from one source to one target, moved in order on a
+ * thread of their own. */
 struct lane {
 	struct run *r;
-	int target;
+	int source, target;
+	pthread_cond_t *moved; /* broadcast when a unit is attached or a lane failed */
+	size_t *busy;          /* units being moved, by every lane */
+	size_t slots;          /* at most this many at once */
 	size_t n;
 	cJSON **units;
 	const struct usum **expect;
+	size_t **left; /* the unit's group's count of units left */
 	pthread_t th;
 	bool started;
 };
+
+/* The first failure of a lane or of the deletes; the rest stop. Under the lock. */
+static void lanes_fail(struct run *r, int rc)
+{
+	if (!r->lane_rc) {
+		r->lane_rc = rc;
+		snprintf(r->lane_err, r->errlen, "%s", r->err);
+	}
+}
 
 static void *lane_run(void *p)
 {
 	struct lane *l = p;
 	struct run *r = l->r;
 	size_t i;
+	int rc;
 
 	pthread_mutex_lock(r->gil);
 	for (i = 0; i < l->n && !r->lane_rc; i++) {
-		int rc = unit_move(r, l->units[i], l->expect[i]);
-
-		if (rc && !r->lane_rc) {
-			r->lane_rc = rc;
-			snprintf(r->lane_err, r->errlen, "%s", r->err);
-		}
+		while (*l->busy >= l->slots && !r->lane_rc)
+			pthread_cond_wait(l->moved, r->gil);
+		if (r->lane_rc)
+			break;
+		(*l->busy)++;
+		rc = unit_move(r, l->units[i], l->expect[i]);
+		(*l->busy)--;
+		if (rc)
+			lanes_fail(r, rc);
+		else
+			(*l->left[i])--;
+		pthread_cond_broadcast(l->moved);
 	}
 	pthread_mutex_unlock(r->gil);
 	return NULL;
 }
 
 /*
- * Moves a group's units. Units of different targets share nothing but the
- * source's rows, which they only read, so each target's units run on a
- * lane of their own (in id order within the lane): one lane's verify,
- * attach and progress writes overlap another's copy. Every step and every
- * state recorded is the same as with one thread, so what a kill leaves is
- * what the single-threaded run could leave, once per lane.
+ * The moves of a round with lanes: the units of each (source, target)
+ * pair, of every table, move in the round's order on a lane of their own
+ * (removed shards' units first, then by table and source), as many units
+ * at once as there are shards. A lane's units share only their source's
+ * rows, which a copy reads and never changes, with the other lanes, and
+ * each (table, source) has its own staging table on the target. This
+ * thread deletes: as each (table, source) group in turn has all its units
+ * attached, it starts the group's delete (its checks, then the mutation);
+ * once every group's has started, it waits for each in the same order.
+ * The deletes keep the order and the checks of one unit at a time, and
+ * the lanes copy on meanwhile. A row a lane attaches to a group's source
+ * belongs there, so neither a running delete's condition nor the group's
+ * sums before its delete ever match it.
  */
-static int group_move(struct run *r, cJSON **units, size_t n, const struct usum *expect)
+static int round_lanes(struct run *r, cJSON **todo, struct group *g, size_t ng)
 {
-	struct lane *lanes = util_xcalloc(RS_MAX_SHARDS, sizeof(*lanes));
+	struct lane *lanes = NULL, *l;
+	size_t n = g[ng - 1].first + g[ng - 1].n, nl = 0, i, k, busy = 0, started = 0;
 	pthread_mutex_t gil;
-	size_t i, nl = 0;
+	pthread_cond_t moved;
 	int rc = 0;
 
-	for (i = 0; i < n; i++) {
-		int t = rr_uint_of(units[i], "target");
-		struct lane *l = &lanes[t];
+	for (k = 0; k < ng; k++) {
+		for (i = g[k].first; i < g[k].first + g[k].n; i++) {
+			int src = rr_uint_of(todo[i], "source"), dst = rr_uint_of(todo[i], "target");
 
-		if (rr_ustate(units[i]) >= RS_ATTACHED)
-			continue;
-		if (!l->n) {
-			l->units = util_xcalloc(n, sizeof(*l->units));
-			l->expect = util_xcalloc(n, sizeof(*l->expect));
-			nl++;
+			if (rr_ustate(todo[i]) >= RS_ATTACHED)
+				continue;
+			for (l = lanes; l && l < lanes + nl; l++)
+				if (l->source == src && l->target == dst)
+					break;
+			if (!lanes || l == lanes + nl) {
+				lanes = util_xrealloc(lanes, (nl + 1) * sizeof(*lanes));
+				l = &lanes[nl++];
+				*l = (struct lane){ .r = r, .source = src, .target = dst,
+						    .moved = &moved, .busy = &busy,
+						    .slots = r->o->nshards > 2 ? r->o->nshards : 2 };
+				l->units = util_xcalloc(n, sizeof(*l->units));
+				l->expect = util_xcalloc(n, sizeof(*l->expect));
+				l->left = util_xcalloc(n, sizeof(*l->left));
+			}
+			l->units[l->n] = todo[i];
+			l->expect[l->n] = g[k].expect + (i - g[k].first);
+			l->left[l->n++] = &g[k].left;
+			g[k].left++;
 		}
-		l->units[l->n] = units[i];
-		l->expect[l->n++] = expect + i;
-	}
-	if (nl <= 1 || r->o->one_lane) {
-		for (i = 0; !rc && i < n; i++)
-			rc = unit_move(r, units[i], expect + i);
-		goto out;
 	}
 	pthread_mutex_init(&gil, NULL);
+	pthread_cond_init(&moved, NULL);
 	r->gil = &gil;
 	r->lane_rc = 0;
 	r->lane_err = util_xcalloc(1, r->errlen ? r->errlen : 1);
 	pthread_mutex_lock(&gil);
-	for (i = 0; i < RS_MAX_SHARDS; i++) {
-		lanes[i].r = r;
-		lanes[i].target = (int)i;
-		if (lanes[i].n)
-			lanes[i].started = !pthread_create(&lanes[i].th, NULL, lane_run, &lanes[i]);
+	for (i = 0; i < nl; i++)
+		lanes[i].started = !pthread_create(&lanes[i].th, NULL, lane_run, &lanes[i]);
+	/* A lane whose thread could not start runs here, after the others started. */
+	for (i = 0; i < nl; i++) {
+		if (!lanes[i].started) {
+			pthread_mutex_unlock(&gil);
+			lane_run(&lanes[i]);
+			pthread_mutex_lock(&gil);
+		}
+	}
+	for (k = 0; k < ng && !r->lane_rc; k++) {
+		while (g[k].left && !r->lane_rc)
+			pthread_cond_wait(&moved, &gil);
+		if (r->lane_rc)
+			break;
+		rc = rr_group_delete_start(r, todo + g[k].first, g[k].n);
+		if (rc)
+			lanes_fail(r, rc);
+		else
+			started = k + 1;
+	}
+	for (k = 0; k < started && !r->lane_rc; k++) {
+		rc = rr_group_delete_finish(r, todo + g[k].first, g[k].n);
+		if (rc)
+			lanes_fail(r, rc);
 	}
 	pthread_mutex_unlock(&gil);
-	/* A lane whose thread could not start runs here, after the others started. */
-	for (i = 0; i < RS_MAX_SHARDS; i++) {
-		if (lanes[i].n && !lanes[i].started)
-			lane_run(&lanes[i]);
-	}
-	for (i = 0; i < RS_MAX_SHARDS; i++) {
+	for (i = 0; i < nl; i++) {
 		if (lanes[i].started)
 			pthread_join(lanes[i].th, NULL);
+		free(lanes[i].units);
+		free(lanes[i].expect);
+		free(lanes[i].left);
 	}
+	free(lanes);
 	r->gil = NULL;
+	pthread_cond_destroy(&moved);
 	pthread_mutex_destroy(&gil);
 	rc = r->lane_rc;
 	if (rc && r->errlen)
 		snprintf(r->err, r->errlen, "%s", r->lane_err);
 	free(r->lane_err);
 	r->lane_err = NULL;
-out:
-	for (i = 0; i < RS_MAX_SHARDS; i++) {
-		free(lanes[i].units);
-		free(lanes[i].expect);
+	return rc;
+}
+
+/* The moves of a round one unit at a time (--one-at-a-time): a group's
+ * units, then the previous group's delete is waited for and this one's
+ * started, so that it runs on the source's server while the next group
+ * copies. */
+static int round_serial(struct run *r, cJSON **todo, struct group *g, size_t ng)
+{
+	size_t k, i;
+	int rc = 0;
+
+	for (k = 0; !rc && k < ng; k++) {
+		rc = group_expect(r, todo + g[k].first, g[k].n, &g[k].expect);
+		for (i = 0; !rc && i < g[k].n; i++)
+			rc = unit_move(r, todo[g[k].first + i], g[k].expect + i);
+		if (!rc && k)
+			rc = rr_group_delete_finish(r, todo + g[k - 1].first, g[k - 1].n);
+		if (!rc)
+			rc = rr_group_delete_start(r, todo + g[k].first, g[k].n);
 	}
-	free(lanes);
+	if (!rc && ng)
+		rc = rr_group_delete_finish(r, todo + g[ng - 1].first, g[ng - 1].n);
 	return rc;
 }
 
 static int round_run(struct run *r, double *found)
 {
 	cJSON **todo = NULL, *u;
-	struct usum *expect = NULL;
-	size_t n = 0, i, prev = 0; /* [prev, i): the group whose delete runs */
+	struct group *g = NULL;
+	size_t n = 0, ng = 0, i, k;
 	int rc = 0;
 	int s;
 
@@ -395,33 +476,30 @@ static int round_run(struct run *r, double *found)
 	}
 	if (n)
 		qsort_r(todo, n, sizeof(*todo), unit_cmp, (void *)&r->o->modulus);
-	/* Copy and attach every unit of a (table, source), then delete
-	 * their rows from the source with one mutation. The mutation runs on
-	 * the source's server while the next group copies; it is waited for
-	 * after that copy. A row the next group attaches to this source
-	 * belongs to it, so the running mutation's condition (rows of this
-	 * group's partitions that belong elsewhere) never matches one. */
-	for (i = 0; !rc && i < n;) {
+	/* Groups: the units of a (table, source), at most 500, whose rows
+	 * leave the source with one delete mutation. */
+	for (i = 0; i < n;) {
 		size_t j = i;
 
 		while (j < n && j - i < 500 && rr_uint_of(todo[j], "source") == rr_uint_of(todo[i], "source") &&
 		       !strcmp(rr_ustr(todo[j], "table"), rr_ustr(todo[i], "table")))
 			j++;
-		rc = group_expect(r, todo + i, j - i, &expect);
-		if (!rc)
-			rc = group_move(r, todo + i, j - i, expect);
-		free(expect);
-		expect = NULL;
-		if (!rc)
-			rc = rr_group_delete_finish(r, todo + prev, i - prev);
-		prev = i;
-		if (!rc)
-			rc = rr_group_delete_start(r, todo + i, j - i);
+		g = util_xrealloc(g, (ng + 1) * sizeof(*g));
+		g[ng++] = (struct group){ .first = i, .n = j - i };
 		i = j;
 	}
-	if (!rc)
-		rc = rr_group_delete_finish(r, todo + prev, n - prev);
-	free(expect);
+	if (!rc && ng && r->o->one_lane) {
+		rc = round_serial(r, todo, g, ng);
+	} else if (!rc && ng) {
+		/* Every group's source counts and checksums, before any copy. */
+		for (k = 0; !rc && k < ng; k++)
+			rc = group_expect(r, todo + g[k].first, g[k].n, &g[k].expect);
+		if (!rc)
+			rc = round_lanes(r, todo, g, ng);
+	}
+	for (k = 0; k < ng; k++)
+		free(g[k].expect);
+	free(g);
 	free(todo);
 	return rc;
 }

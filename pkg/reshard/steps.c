@@ -330,7 +330,9 @@ static int delete_wait(struct run *r, cJSON *u, const char *table)
 			break;
 		ts.tv_sec = wait_ms / 1000;
 		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
+		rr_unlock(r);
 		nanosleep(&ts, NULL);
+		rr_lock(r);
 		/* At most 250 ms between looks: a mutation that ends just
 		 * after one is noticed soon, and a look is one count(). */
 		wait_ms = wait_ms * 2 > 250 ? 250 : wait_ms * 2;
@@ -557,7 +559,9 @@ int rr_group_delete_finish(struct run *r, cJSON **units, size_t n)
 		struct timespec ts = { .tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L };
 		bool busy = false;
 
+		rr_unlock(r);
 		nanosleep(&ts, NULL);
+		rr_lock(r);
 		wait_ms = wait_ms * 2 > 250 ? 250 : wait_ms * 2;
 		if (rr_now_s() - counted < 5.0)
 			rc = mutation_running(r, source, table, &busy);
