@@ -619,7 +619,9 @@ static void doc_close(struct run *r, int rc)
 		moved += m > 0 ? m : 0;
 	}
 	rr_set_num(r->doc, "moved", moved);
-	rr_set_str(r->doc, "phase", rc ? "Failed" : "Done");
+	/* Paused as the subcommand's exit code 3 says: a shard unreachable or
+	 * not on the new topology yet; a rerun goes on from here. */
+	rr_set_str(r->doc, "phase", !rc ? "Done" : rc == -EAGAIN ? "Paused" : "Failed");
 	rr_set_str(r->doc, "message", rc ? r->err : "");
 	if (r->o->store.save(r->o->store.userdata, r->doc, why, sizeof(why)))
 		log_error(r->o->log, "reshard: saving the final progress: %s", why);
