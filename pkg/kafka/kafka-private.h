@@ -23,7 +23,7 @@ rd_kafka_conf_t *kafka_conf_build(const char *bootstrap,
  * its end, or the broker is slow), at doubling intervals up to
  * KAFKA_KICK_MAX_MS, librdkafka's own serve timeout. Pure, for tests.
  */
-#define KAFKA_KICK_MIN_MS 20
+#define KAFKA_KICK_MIN_MS 4
 #define KAFKA_KICK_MAX_MS 1000
 
 struct kafka_kick {

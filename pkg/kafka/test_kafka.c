@@ -287,31 +287,36 @@ START_TEST(parked_fetcher_is_woken_without_loss_or_doubles)
 END_TEST
 
 /* When the fetcher is woken: steps of (message or poll at t) and whether a
- * poll wakes it. */
+ * poll wakes it. Times are in KAFKA_KICK_MIN_MS (M) from the first step. */
+#define M KAFKA_KICK_MIN_MS
+_Static_assert(M % 4 == 0 && M >= 4, "the table below needs quarters of KAFKA_KICK_MIN_MS");
 static const struct {
 	const char *name;
-	struct { char ev; int64_t t; bool wake; } step[8];
+	struct { char ev; int64_t t; bool wake; } step[12];
 } kicks[] = {
-	{ "not while messages flow", { { 'm', 1000, 0 }, { 'p', 1010, 0 }, { 'm', 1015, 0 },
-				       { 'p', 1030, 0 }, { 'p', 1035, 1 } } },
-	{ "once per interval", { { 'm', 1000, 0 }, { 'p', 1020, 1 }, { 'p', 1030, 0 },
-				 { 'p', 1039, 0 } } },
+	{ "not while messages flow", { { 'm', 1000, 0 }, { 'p', 1000 + M / 2, 0 }, { 'm', 1000 + 3 * M / 4, 0 },
+				       { 'p', 1000 + 3 * M / 2, 0 }, { 'p', 1000 + 7 * M / 4, 1 } } },
+	{ "once per interval", { { 'm', 1000, 0 }, { 'p', 1000 + M, 1 }, { 'p', 1000 + 3 * M / 2, 0 },
+				 { 'p', 1000 + 2 * M - 1, 0 } } },
 	{ "the interval doubles while wakes bring nothing",
-	  { { 'm', 1000, 0 }, { 'p', 1020, 1 }, { 'p', 1040, 0 }, { 'p', 1060, 1 },
-	    { 'p', 1120, 0 }, { 'p', 1140, 1 } } },
-	{ "a message resets it", { { 'm', 1000, 0 }, { 'p', 1020, 1 }, { 'p', 1060, 1 },
-				   { 'm', 1070, 0 }, { 'p', 1090, 1 } } },
-	{ "capped at a second", { { 'm', 0, 0 }, { 'p', 20, 1 }, { 'p', 60, 1 }, { 'p', 140, 1 },
-				  { 'p', 300, 1 }, { 'p', 620, 1 }, { 'p', 1260, 1 },
-				  { 'p', 2260, 1 } } },
+	  { { 'm', 1000, 0 }, { 'p', 1000 + M, 1 }, { 'p', 1000 + 2 * M, 0 }, { 'p', 1000 + 3 * M, 1 },
+	    { 'p', 1000 + 6 * M, 0 }, { 'p', 1000 + 7 * M, 1 } } },
+	{ "a message resets it", { { 'm', 1000, 0 }, { 'p', 1000 + M, 1 }, { 'p', 1000 + 3 * M, 1 },
+				   { 'm', 1000 + 7 * M / 2, 0 }, { 'p', 1000 + 9 * M / 2, 1 } } },
+	{ "capped at a second", { { 'm', 0, 0 }, { 'p', M, 1 }, { 'p', 3 * M, 1 }, { 'p', 7 * M, 1 },
+				  { 'p', 15 * M, 1 }, { 'p', 31 * M, 1 }, { 'p', 63 * M, 1 },
+				  { 'p', 127 * M, 1 }, { 'p', 255 * M, 1 },
+				  { 'p', 255 * M + KAFKA_KICK_MAX_MS - 1, 0 },
+				  { 'p', 255 * M + KAFKA_KICK_MAX_MS, 1 } } },
 };
+#undef M
 
 START_TEST(fetcher_wakes_are_paced)
 {
 	struct kafka_kick k = { 0 };
 	size_t i;
 
-	for (i = 0; i < 8 && kicks[_i].step[i].ev; i++) {
+	for (i = 0; i < sizeof(kicks[0].step) / sizeof(kicks[0].step[0]) && kicks[_i].step[i].ev; i++) {
 		if (kicks[_i].step[i].ev == 'm') {
 			kafka_kick_msg(&k, kicks[_i].step[i].t);
 			continue;
