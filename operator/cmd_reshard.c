@@ -58,8 +58,8 @@ static void usage(FILE *out)
 	      "  --max-rows-per-second N   average copy rate limit; default none\n"
 	      "  --max-bytes-per-second N  per-copy network limit (max_network_bandwidth); default none\n"
 	      "  --skip-cluster-check      do not wait for remote_servers to list M shards\n"
-	      "  --one-at-a-time           move one unit at a time (default: the units of a table\n"
-	      "                            and source move to each target at once, a thread each)\n"
+	      "  --one-at-a-time           move one unit at a time (default: each source and target\n"
+	      "                            pair's units on a thread of their own, one per shard at once)\n"
 	      "environment: CLICKHOUSE_USER (default \"default\"), CLICKHOUSE_PASSWORD\n", out);
 }
 

@@ -250,9 +250,9 @@ struct rs_options {
 	unsigned timeout_ms;                     /* per query; default 1 h */
 	bool skip_cluster_check; /* do not require remote_servers to list
 				  * modulus shards already */
-	bool one_lane; /* move one unit at a time; by default a group's
-			* units of different targets move at once, on a
-			* thread per target */
+	bool one_lane; /* move one unit at a time; by default the units
+			* of each (source, target) pair move on a thread
+			* of their own, as many at once as there are shards */
 	struct rs_store store;
 	struct log *log; /* borrowed */
 };

@@ -33,8 +33,8 @@ struct run {
 	unsigned long long db_made; /* bit per target shard */
 	char *err;
 	size_t errlen;
-	/* Lanes (run.c): a group's units of different targets move at once,
-	 * one thread per target. While they run, gil is held by whichever
+	/* Lanes (run.c): the units of each (source, target) pair move on a
+	 * thread of their own, several pairs at once. While they run, gil is held by whichever
 	 * thread is not waiting on ClickHouse (rr_unlock() and rr_lock()
 	 * around every query and sleep), so everything above, the progress
 	 * document included, is touched by one thread at a time. NULL when

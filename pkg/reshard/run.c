@@ -20,25 +20,29 @@
 
 #define MAX_ROUNDS 5
 
+/* Copies, verifies and attaches one unit, from the state it is in. */
+static int unit_move(struct run *r, cJSON *u, const struct usum *expect)
+{
+	enum rs_state st = rr_ustate(u);
+	int rc = 0;
+
+	if (st <= RS_COPIED) {
+		rc = rr_step_copy(r, u, expect);
+		if (!rc)
+			rr_crash_point("verified");
+		st = RS_VERIFIED;
+	}
+	if (!rc && st <= RS_ATTACHING)
+		rc = rr_step_attach(r, u, st == RS_ATTACHING);
+	return rc;
+}
+
 /* Runs one unit from its recorded state to done. */
 static int unit_run(struct run *r, cJSON *u)
 {
-	enum rs_state s = rr_ustate(u);
-	int rc = 0;
+	int rc = unit_move(r, u, NULL);
 
-	if (s <= RS_COPIED) {
-		rc = rr_step_copy(r, u, NULL);
-		if (rc)
-			return rc;
-		rr_crash_point("verified");
-		s = RS_VERIFIED;
-	}
-	if (s <= RS_ATTACHING) {
-		rc = rr_step_attach(r, u, s == RS_ATTACHING);
-		if (rc)
-			return rc;
-	}
-	return rr_step_delete(r, u);
+	return rc ? rc : rr_step_delete(r, u);
 }
 
 /* The unit with this id, or NULL. */
@@ -250,23 +254,6 @@ static int group_expect(struct run *r, cJSON **units, size_t n, struct usum **ou
 		rc = rr_group_sums(r, copy, n, rr_uint_of(units[0], "source"), buf_str(&tbl), true, *out);
 	buf_free(&tbl);
 	free(copy);
-	return rc;
-}
-
-/* Copies, verifies and attaches one unit, from the state it is in. */
-static int unit_move(struct run *r, cJSON *u, const struct usum *expect)
-{
-	enum rs_state st = rr_ustate(u);
-	int rc = 0;
-
-	if (st <= RS_COPIED) {
-		rc = rr_step_copy(r, u, expect);
-		if (!rc)
-			rr_crash_point("verified");
-		st = RS_VERIFIED;
-	}
-	if (!rc && st <= RS_ATTACHING)
-		rc = rr_step_attach(r, u, st == RS_ATTACHING);
 	return rc;
 }
 
