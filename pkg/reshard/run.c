@@ -272,10 +272,12 @@ struct lane {
 	pthread_cond_t *moved; /* broadcast when a unit is attached or a lane failed */
 	size_t *busy;          /* units being moved, by every lane */
 	size_t slots;          /* at most this many at once */
-	size_t n;
-	cJSON **units;
-	const struct usum **expect;
-	size_t **left; /* the unit's group's count of units left */
+	size_t n, cap;
+	struct lane_unit {
+		cJSON *u;
+		const struct usum *expect;
+		size_t *left; /* the unit's group's count of units left */
+	} *units;
 	pthread_t th;
 	bool started;
 };
@@ -303,12 +305,12 @@ static void *lane_run(void *p)
 		if (r->lane_rc)
 			break;
 		(*l->busy)++;
-		rc = unit_move(r, l->units[i], l->expect[i]);
+		rc = unit_move(r, l->units[i].u, l->units[i].expect);
 		(*l->busy)--;
 		if (rc)
 			lanes_fail(r, rc);
 		else
-			(*l->left[i])--;
+			(*l->units[i].left)--;
 		pthread_cond_broadcast(l->moved);
 	}
 	pthread_mutex_unlock(r->gil);
@@ -333,7 +335,7 @@ static void *lane_run(void *p)
 static int round_lanes(struct run *r, cJSON **todo, struct group *g, size_t ng)
 {
 	struct lane *lanes = NULL, *l;
-	size_t n = g[ng - 1].first + g[ng - 1].n, nl = 0, i, k, busy = 0, started = 0;
+	size_t nl = 0, i, k, busy = 0, started = 0;
 	pthread_mutex_t gil;
 	pthread_cond_t moved;
 	int rc = 0;
@@ -353,13 +355,14 @@ static int round_lanes(struct run *r, cJSON **todo, struct group *g, size_t ng)
 				*l = (struct lane){ .r = r, .source = src, .target = dst,
 						    .moved = &moved, .busy = &busy,
 						    .slots = r->o->nshards > 2 ? r->o->nshards : 2 };
-				l->units = util_xcalloc(n, sizeof(*l->units));
-				l->expect = util_xcalloc(n, sizeof(*l->expect));
-				l->left = util_xcalloc(n, sizeof(*l->left));
 			}
-			l->units[l->n] = todo[i];
-			l->expect[l->n] = g[k].expect + (i - g[k].first);
-			l->left[l->n++] = &g[k].left;
+			if (l->n == l->cap) {
+				l->cap = l->cap ? 2 * l->cap : 16;
+				l->units = util_xrealloc(l->units, l->cap * sizeof(*l->units));
+			}
+			l->units[l->n++] = (struct lane_unit){ .u = todo[i],
+							      .expect = g[k].expect + (i - g[k].first),
+							      .left = &g[k].left };
 			g[k].left++;
 		}
 	}
@@ -400,8 +403,6 @@ static int round_lanes(struct run *r, cJSON **todo, struct group *g, size_t ng)
 		if (lanes[i].started)
 			pthread_join(lanes[i].th, NULL);
 		free(lanes[i].units);
-		free(lanes[i].expect);
-		free(lanes[i].left);
 	}
 	free(lanes);
 	r->gil = NULL;
