@@ -88,19 +88,48 @@ static void put_utf8(char *out, size_t outsz, size_t *n, unsigned cp,
 	}
 }
 
+/* Nonzero when a byte of v is a quote, a backslash or below 0x20: the bytes
+ * that end a run of plain string bytes. Each test is the exact "has a zero
+ * (or smaller) byte" word trick, so it never misses one; which byte it was
+ * is left to the byte loop. */
+static uint64_t word_stops(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+
+	return (((q - ones) & ~q) | ((b - ones) & ~b) |
+		((v - ones * 0x20) & ~v)) & (ones * 0x80);
+}
+
+/* The first quote, backslash or control byte at or after p (or end). */
+static const unsigned char *plain_run(const unsigned char *p,
+				      const unsigned char *end)
+{
+	uint64_t v;
+
+	while (end - p >= 8) {
+		memcpy(&v, p, sizeof(v));
+		if (word_stops(v))
+			break;
+		p += 8;
+	}
+	while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+		p++;
+	return p;
+}
+
 /*
  * Scans a string whose opening quote is at s->p. With out, decodes it
- * into out (NUL-terminated; *overflow set when it does not fit).
+ * into out (NUL-terminated; *overflow set when it does not fit); without,
+ * only validates it, which is what most of a capture message needs.
  */
 static int scan_string(struct scan *s, char *out, size_t outsz, size_t *n,
 		       bool *overflow)
 {
 	s->p++;
 	for (;;) {
-		const unsigned char *q = s->p;
+		const unsigned char *q = plain_run(s->p, s->end);
 
-		while (q < s->end && *q != '"' && *q != '\\' && *q >= 0x20)
-			q++;
 		if (out) {
 			size_t len = (size_t)(q - s->p);
 
@@ -129,8 +158,10 @@ static int scan_string(struct scan *s, char *out, size_t outsz, size_t *n,
 		case 'r': case 't': {
 			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 
-			put_utf8(out, outsz, n,
-				 (unsigned char)to[strchr(from, q[1]) - from], overflow);
+			if (out)
+				put_utf8(out, outsz, n,
+					 (unsigned char)to[strchr(from, q[1]) - from],
+					 overflow);
 			s->p = q + 2;
 			break;
 		}
@@ -140,6 +171,8 @@ static int scan_string(struct scan *s, char *out, size_t outsz, size_t *n,
 			if (s->end - q < 6 || hex4(q + 2, &cp))
 				return -EINVAL;
 			s->p = q + 6;
+			if (!out)
+				break; /* a low surrogate is checked as its own escape */
 			if (cp >= 0xd800 && cp < 0xdc00 && s->end - s->p >= 6 &&
 			    s->p[0] == '\\' && s->p[1] == 'u' &&
 			    hex4(s->p + 2, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {

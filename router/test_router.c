@@ -92,6 +92,58 @@ START_TEST(scanner_limits)
 }
 END_TEST
 
+/*
+ * Strings are skipped eight bytes at a time, then byte by byte. Each of
+ * these is put at every offset of a long string (so in every lane of a
+ * word, and in the byte loop's tail) between plain bytes, including bytes
+ * at or above 0x80 that a signed compare would take for control bytes.
+ */
+static const struct {
+	const char *insert;
+	int rc;
+} runs[] = {
+	{ "\x01", -EINVAL },	/* control bytes end a string: invalid */
+	{ "\x1f", -EINVAL },
+	{ "\n", -EINVAL },
+	{ "\"", -EINVAL },	/* ends "data" early; the rest is not JSON */
+	{ "\\\"", 0 },	/* escapes */
+	{ "\\\\", 0 },
+	{ "\\u00e9", 0 },
+	{ "\\ud83d", 0 },	/* a lone surrogate is not checked for pairing */
+	{ "\\q", -EINVAL },
+	{ "\\u12g4", -EINVAL },
+	{ " ", 0 },		/* plain bytes at the edges of the ranges */
+	{ "\x7f", 0 },
+	{ "\xc3\xa9", 0 },
+	{ "\xff", 0 },
+	{ "!#[]", 0 },		/* neighbours of '"' and '\\' */
+};
+
+START_TEST(scanner_skips_long_strings_exactly)
+{
+	char json[128], tok[16];
+	size_t len, off;
+	int rc;
+
+	for (off = 0; off < 34; off++) {
+		snprintf(json, sizeof(json),
+			 "{\"data\":\"%.*s%s%s\",\"token\":\"tk\"}", (int)off,
+			 "\xe2\x82\xac~aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", runs[_i].insert,
+			 "bbbbbbbbbbbbbbbbb");
+		rc = rt_json_token(json, strlen(json), tok, sizeof(tok), &len);
+		ck_assert_msg(rc == runs[_i].rc, "%s: got %d want %d", json, rc,
+			      runs[_i].rc);
+		if (!rc)
+			ck_assert_str_eq(tok, "tk");
+	}
+	/* a token longer than a word, read through the word loop */
+	snprintf(json, sizeof(json), "{\"token\":\"phc_0123456789a\"}");
+	ck_assert_int_eq(rt_json_token(json, strlen(json), tok, sizeof(tok), &len), 0);
+	ck_assert_str_eq(tok, "phc_0123456789a");
+	ck_assert_uint_eq(len, 15);
+}
+END_TEST
+
 #define PARAMS "\"algorithm\":\"JumpHash\",\"parameters\":{\"teamHash\":\"splitmix64\"," \
 	"\"splitmix64Gamma\":\"0x9e3779b97f4a7c15\",\"splitmix64Mul1\":\"0xbf58476d1ce4e5b9\"," \
 	"\"splitmix64Mul2\":\"0x94d049bb133111eb\",\"jumpMultiplier\":\"2862933555777941757\"}"
@@ -252,6 +304,8 @@ int main(void)
 	tcase_add_loop_test(t, scanner_finds_the_top_level_token, 0,
 			    sizeof(scans) / sizeof(scans[0]));
 	tcase_add_test(t, scanner_limits);
+	tcase_add_loop_test(t, scanner_skips_long_strings_exactly, 0,
+			    sizeof(runs) / sizeof(runs[0]));
 	tcase_add_loop_test(t, bucket_maps_parse_or_name_the_field, 0,
 			    sizeof(maps) / sizeof(maps[0]));
 	tcase_add_test(t, router_and_operator_assign_alike);
