@@ -178,6 +178,7 @@ struct router {
 	uint64_t wakeups_seen; /* kafka_consumer_wakeups() at the last flush */
 	uint64_t map_reloads_ok, map_reloads_bad;
 	uint64_t delivered;
+	double last_delivery; /* Unix time of the last acknowledged delivery */
 
 	struct rt_refresher *refresher;
 };

@@ -42,6 +42,15 @@ int64_t rt_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wall-clock seconds, for metrics read against other clocks. */
+static double rt_unix_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+}
+
 static char *dup_or(const char *s, const char *def)
 {
 	char *d = strdup(s && *s ? s : def);
@@ -419,6 +428,7 @@ static void on_delivery(void *ud, void *opaque, int err, const char *topic,
 	unpack(opaque, &src, &bucket, &seq);
 	rt_track_done(r->track, src, seq);
 	r->routed[bucket]++;
+	r->last_delivery = rt_unix_time();
 	/* One delivery in 64 feeds the latency histogram: the registry
 	 * takes a lock per observation. */
 	if ((r->delivered++ & 63) == 0 && latency_us >= 0)
@@ -655,6 +665,10 @@ static void flush_metrics(struct router *r)
 	metrics_gauge_set(m, "posthog_router_held_messages",
 		"Messages of moved teams waiting for their old bucket's consumers.",
 		NULL, (double)r->nheld);
+	if (r->last_delivery > 0)
+		metrics_gauge_set(m, "posthog_router_last_delivery_timestamp_seconds",
+			"Unix time of the last delivery the broker acknowledged (to the millisecond): with the consumer lag, shows a router that stopped.",
+			NULL, r->last_delivery);
 	metrics_gauge_set(m, "posthog_router_pending_messages",
 		"Messages consumed whose offsets are not yet committable.",
 		NULL, (double)rt_track_pending(r->track));

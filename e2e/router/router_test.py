@@ -324,6 +324,9 @@ def phase_volume():
           "%d" % r.routed())
     m = r.metrics()
     check("volume: no fallback", r.metric_sum("posthog_router_fallback_messages_total") == 0)
+    last_ts = m.get("posthog_router_last_delivery_timestamp_seconds", 0)
+    check("volume: the last delivery's time is within the run", t0 <= last_ts <= time.time(),
+          "%.3f not in [%.3f, now]" % (last_ts, t0))
     check("volume: stops cleanly", r.stop() == 0)
 
     team_of = {tok: t for t, tok in teams}
