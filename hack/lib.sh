@@ -16,6 +16,23 @@ free_port() {
   "$PYTHON" "$top/hack/freeport.py"
 }
 
+# bench_build: builds the operator the benchmarks time and sets BENCH_BUILD
+# to its build directory. That is the build that ships, configured as the
+# Dockerfile does (build-release: --buildtype=release, so -O3), unless
+# BUILD_DIR names another (BUILD_DIR=build: the debug build hack/test uses,
+# which is unoptimized, -O0). Figures recorded before 2026-12-03 came from
+# that debug build; docs/performance.md says which is which.
+bench_build() {
+  BENCH_BUILD=${BUILD_DIR:-build-release}
+  if [ ! -f "$top/$BENCH_BUILD/build.ninja" ]; then
+    [ "$BENCH_BUILD" = build-release ] || { echo "bench: no build in $BENCH_BUILD" >&2; return 1; }
+    meson setup --buildtype=release -Dtests=disabled -Dwerror=false "$top/$BENCH_BUILD" >/dev/null || return 1
+  fi
+  ninja -C "$top/$BENCH_BUILD" operator/posthog-operator >/dev/null || return 1
+  echo "bench: timing $BENCH_BUILD/operator/posthog-operator ($(meson introspect --buildoptions "$top/$BENCH_BUILD" |
+    "$PYTHON" -c 'import json,sys; o={x["name"]: x["value"] for x in json.load(sys.stdin)}; print("buildtype %s, optimization %s" % (o["buildtype"], o["optimization"]))'))"
+}
+
 # kube_cluster_down DIR [PID]: stops the control plane whose state is in
 # DIR. PID is a `hack/kube-cluster up` still running in the background (an
 # early failure); it is stopped and waited for first, so that `down` finds
