@@ -68,6 +68,8 @@ static const struct flag flags[] = {
 	  "Period of the full token -> team reload (default: 60s)" },
 	{ "lookups-per-second", "POSTHOG_ROUTER_LOOKUPS_PER_SECOND", K_UINT, OFF(o.lookups_per_sec),
 	  "Postgres lookups of unknown tokens per second (default: 10)" },
+	{ "producers", "POSTHOG_ROUTER_PRODUCERS", K_UINT, OFF(o.producers),
+	  "Idempotent Kafka producers, each with its own connections; bucket b uses producer b mod N (1..16, default: 4)" },
 	{ "max-message-bytes", "POSTHOG_ROUTER_MAX_MESSAGE_BYTES", K_BYTES, OFF(max_message_bytes),
 	  "Larger messages go to the fallback bucket unparsed (default: 1048576)" },
 	{ "map-check-interval", "POSTHOG_ROUTER_MAP_CHECK_INTERVAL", K_DURATION, OFF(o.map_check_ms),

@@ -93,10 +93,13 @@ void rt_begin_transition(struct router *r, struct rt_map *next)
 	struct rt_transition *t;
 
 	/* Everything routed under the old map must be in the old topics
-	 * before the marks are read: wait for every acknowledgement. */
-	while (kafka_producer_flush(r->producer, 1000) != 0 && !r->stop)
+	 * before the marks are read: wait for every acknowledgement. This
+	 * also keeps a topic's order when the new map gives it a bucket
+	 * number, hence a producer, of its own: nothing of it is in flight
+	 * on the old producer. */
+	while (rt_flush(r, 1000) != 0 && !r->stop)
 		log_warn(r->log, "router: waiting for %d messages to be acknowledged before changing the bucket map",
-			 kafka_producer_outstanding(r->producer));
+			 rt_outstanding(r));
 	if (r->ntrans == RT_MAX_TRANSITIONS) {
 		log_warn(r->log, "router: more than %d bucket map changes pending; releasing the oldest",
 			 RT_MAX_TRANSITIONS);
@@ -126,7 +129,7 @@ static int take_marks(struct router *r, struct rt_transition *t, unsigned b)
 {
 	int64_t high[MAX_MARKS];
 	size_t n = MAX_MARKS;
-	int rc = kafka_producer_watermarks(r->producer, t->from->topics[b],
+	int rc = kafka_producer_watermarks(r->producers[0], t->from->topics[b],
 					   high, &n, 5000);
 
 	if (rc == -ENOENT) {

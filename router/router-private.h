@@ -136,6 +136,11 @@ struct rt_transition {
 };
 
 #define RT_MAX_TRANSITIONS 8
+#define RT_MAX_PRODUCERS 16
+/* The producers' local queues share this bound (the default is 2 MiB in
+ * all), each at least RT_MIN_QUEUE_KBYTES. */
+#define RT_QUEUE_KBYTES 2048
+#define RT_MIN_QUEUE_KBYTES 256
 
 struct router {
 	struct router_options o;
@@ -147,7 +152,10 @@ struct router {
 	volatile int64_t loop_ms;
 
 	struct kafka_consumer *consumer;
-	struct kafka_producer *producer;
+	/* Bucket b's topic is produced by producers[b % nproducers] (one
+	 * connection each, so each its own five requests in flight). */
+	struct kafka_producer *producers[RT_MAX_PRODUCERS];
+	unsigned nproducers;
 	int fatal;
 
 	struct rt_map *map;
@@ -184,6 +192,11 @@ struct router {
 };
 
 int64_t rt_now_ms(void);
+/* Waits up to timeout_ms for every producer's acknowledgements; 0 when
+ * none is outstanding, else -ETIMEDOUT. */
+int rt_flush(struct router *r, int timeout_ms);
+/* Messages not yet acknowledged, over every producer. */
+int rt_outstanding(struct router *r);
 /* Produces m to bucket (retrying while the local queue is full); the
  * message is then released. */
 void rt_send(struct router *r, struct kafka_msg *m, unsigned bucket,

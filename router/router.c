@@ -81,6 +81,11 @@ int router_new(const struct router_options *o, struct metrics *m,
 		snprintf(err, errlen, "--fallback-bucket: want 0..%d", RT_MAX_BUCKETS - 1);
 		return -EINVAL;
 	}
+	if (o->producers > RT_MAX_PRODUCERS) {
+		snprintf(err, errlen, "--producers: want 1..%d, got %u", RT_MAX_PRODUCERS,
+			 o->producers);
+		return -EINVAL;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		abort();
@@ -104,6 +109,8 @@ int router_new(const struct router_options *o, struct metrics *m,
 		r->o.hold_max_ms = 600000;
 	if (!r->o.hold_max_bytes)
 		r->o.hold_max_bytes = 16u << 20;
+	if (!r->o.producers)
+		r->o.producers = 4;
 	r->metrics = m;
 	r->log = log;
 	r->track = rt_track_new();
@@ -361,15 +368,16 @@ static enum rt_reason classify(struct router *r, const struct kafka_msg *m,
 void rt_send(struct router *r, struct kafka_msg *m, unsigned bucket,
 	     uint64_t seq)
 {
+	struct kafka_producer *p = r->producers[bucket % r->nproducers];
 	int rc;
 
 	for (;;) {
-		rc = kafka_produce(r->producer, r->map->topics[bucket], m->key,
+		rc = kafka_produce(p, r->map->topics[bucket], m->key,
 				   m->key_len, m->value, m->len, m,
 				   m->timestamp_ms, pack(m->partition, bucket, seq));
 		if (rc != -ENOBUFS)
 			break;
-		if (kafka_producer_poll(r->producer, 10) < 0)
+		if (kafka_producer_poll(p, 10) < 0)
 			break;
 	}
 	if (rc) {
@@ -495,9 +503,9 @@ static void on_rebalance(void *ud, bool assigned, const int32_t *parts,
 	 * rest is acknowledged and stored. */
 	for (i = 0; i < n; i++)
 		rt_drop_held(r, parts[i]);
-	if (kafka_producer_flush(r->producer, 30000) != 0)
+	if (rt_flush(r, 30000) != 0)
 		log_warn(r->log, "router: %d messages unacknowledged at revoke; the next owner routes them again",
-			 kafka_producer_outstanding(r->producer));
+			 rt_outstanding(r));
 	store_offsets(r);
 	for (i = 0; i < n; i++) {
 		rt_track_reset(r->track, parts[i]);
@@ -711,19 +719,66 @@ static int wait_for_inputs(struct router *r, struct map_file *mf)
 	return -ECANCELED;
 }
 
+int rt_flush(struct router *r, int timeout_ms)
+{
+	int64_t end = rt_now_ms() + timeout_ms;
+	unsigned i;
+
+	for (i = 0; i < r->nproducers; i++) {
+		int64_t left = end - rt_now_ms();
+
+		if (kafka_producer_flush(r->producers[i], left > 0 ? (int)left : 0))
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+int rt_outstanding(struct router *r)
+{
+	int n = 0;
+	unsigned i;
+
+	for (i = 0; i < r->nproducers; i++)
+		n += kafka_producer_outstanding(r->producers[i]);
+	return n;
+}
+
+static void close_producers(struct router *r)
+{
+	while (r->nproducers)
+		kafka_producer_close(r->producers[--r->nproducers], 1000);
+}
+
+/*
+ * librdkafka (2.0.2, Debian 12's) puts one partition in a ProduceRequest
+ * and, for an idempotent producer, allows at most five requests in flight
+ * on a connection, so one producer's rate is five batches a round trip.
+ * Several producers, each with its own connections, multiply that; they
+ * share the queue bound, so memory does not grow. There are no more of
+ * them than buckets at the start (a later map with more buckets spreads
+ * its buckets over the same ones). docs/router.md gives the sources and
+ * the figures.
+ */
 static int start_clients(struct router *r)
 {
+	unsigned want = r->o.producers < r->map->count ? r->o.producers : r->map->count;
+	unsigned kb = RT_QUEUE_KBYTES / want; /* a map has 1..64 buckets */
 	struct kafka_producer_options po = {
 		.bootstrap = r->o.bootstrap, .conf = r->o.kafka_conf,
 		.on_delivery = on_delivery, .userdata = r, .log = r->log,
+		.queue_kbytes = kb < RT_MIN_QUEUE_KBYTES ? RT_MIN_QUEUE_KBYTES : kb,
 	};
 	struct kafka_consumer_options co = {
 		.bootstrap = r->o.bootstrap, .group = r->o.group,
 		.topic = r->o.source_topic, .conf = r->o.kafka_conf,
 		.on_rebalance = on_rebalance, .userdata = r, .log = r->log,
 	};
-	int rc = kafka_producer_new(&po, &r->producer);
+	int rc = 0;
 
+	while (!rc && r->nproducers < want) {
+		rc = kafka_producer_new(&po, &r->producers[r->nproducers]);
+		r->nproducers += !rc;
+	}
 	if (!rc)
 		rc = kafka_consumer_new(&co, &r->consumer);
 	return rc;
@@ -752,6 +807,7 @@ static void loop(struct router *r, struct map_file *mf)
 	while (!r->stop && !r->fatal) {
 		int64_t now = rt_now_ms();
 		int n, rc = 0;
+		unsigned i;
 
 		r->loop_ms = now;
 		if (now >= next_map) {
@@ -776,8 +832,9 @@ static void loop(struct router *r, struct map_file *mf)
 		}
 		if (rc && rc != -EAGAIN)
 			r->fatal = rc;
-		if (kafka_producer_poll(r->producer, 0) < 0)
-			r->fatal = -EIO;
+		for (i = 0; i < r->nproducers; i++)
+			if (kafka_producer_poll(r->producers[i], 0) < 0)
+				r->fatal = -EIO;
 		store_offsets(r);
 		if (r->nheld)
 			apply_backpressure(r);
@@ -810,17 +867,16 @@ int router_run(struct router *r)
 	/* Finish what is in flight, store it, and let the consumer's close
 	 * commit it. Held messages are not produced: they are consumed again
 	 * after a restart. */
-	if (r->producer && kafka_producer_flush(r->producer, 30000) != 0)
+	if (r->nproducers && rt_flush(r, 30000) != 0)
 		log_warn(r->log, "router: %d messages unacknowledged at exit; they are routed again on restart",
-			 kafka_producer_outstanding(r->producer));
+			 rt_outstanding(r));
 	if (r->consumer && !r->fatal)
 		store_offsets(r);
 	if (r->metrics && r->consumer)
 		flush_metrics(r);
 	kafka_consumer_close(r->consumer);
 	r->consumer = NULL;
-	kafka_producer_close(r->producer, 1000);
-	r->producer = NULL;
+	close_producers(r);
 	refresher_stop(r);
 	return rc;
 }

@@ -34,6 +34,8 @@ struct router_options {
 	unsigned hold_check_ms;		/* moved-team release check; default 1000 */
 	unsigned hold_max_ms;		/* longest hold; default 600 000 */
 	size_t hold_max_bytes;		/* held bytes before pausing; default 16 MiB */
+	unsigned producers;		/* idempotent producers, bucket b on b % producers;
+					 * default 4, at most 16 */
 };
 
 /*

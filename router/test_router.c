@@ -144,6 +144,38 @@ START_TEST(scanner_skips_long_strings_exactly)
 }
 END_TEST
 
+static const struct {
+	struct router_options o;
+	const char *err; /* NULL: accepted */
+} opts[] = {
+	{ { .bootstrap = "k:9092", .map_path = "/m", .database_url = "d" }, NULL },
+	{ { .map_path = "/m", .database_url = "d" }, "--kafka-bootstrap-servers: required" },
+	{ { .bootstrap = "k:9092", .database_url = "d" }, "--bucket-map: required" },
+	{ { .bootstrap = "k:9092", .map_path = "/m" }, "--database-url: required" },
+	{ { .bootstrap = "k:9092", .map_path = "/m", .database_url = "d",
+	    .fallback_bucket = RT_MAX_BUCKETS }, "--fallback-bucket: want 0..63" },
+	{ { .bootstrap = "k:9092", .map_path = "/m", .database_url = "d",
+	    .producers = RT_MAX_PRODUCERS }, NULL },
+	{ { .bootstrap = "k:9092", .map_path = "/m", .database_url = "d",
+	    .producers = RT_MAX_PRODUCERS + 1 }, "--producers: want 1..16, got 17" },
+};
+
+START_TEST(router_options_name_the_flag)
+{
+	struct router *r = NULL;
+	char err[128] = "";
+	int rc = router_new(&opts[_i].o, NULL, NULL, &r, err, sizeof(err));
+
+	if (!opts[_i].err) {
+		ck_assert_int_eq(rc, 0);
+		router_free(r);
+		return;
+	}
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_str_eq(err, opts[_i].err);
+}
+END_TEST
+
 #define PARAMS "\"algorithm\":\"JumpHash\",\"parameters\":{\"teamHash\":\"splitmix64\"," \
 	"\"splitmix64Gamma\":\"0x9e3779b97f4a7c15\",\"splitmix64Mul1\":\"0xbf58476d1ce4e5b9\"," \
 	"\"splitmix64Mul2\":\"0x94d049bb133111eb\",\"jumpMultiplier\":\"2862933555777941757\"}"
@@ -304,6 +336,8 @@ int main(void)
 	tcase_add_loop_test(t, scanner_finds_the_top_level_token, 0,
 			    sizeof(scans) / sizeof(scans[0]));
 	tcase_add_test(t, scanner_limits);
+	tcase_add_loop_test(t, router_options_name_the_flag, 0,
+			    sizeof(opts) / sizeof(opts[0]));
 	tcase_add_loop_test(t, scanner_skips_long_strings_exactly, 0,
 			    sizeof(runs) / sizeof(runs[0]));
 	tcase_add_loop_test(t, bucket_maps_parse_or_name_the_field, 0,
