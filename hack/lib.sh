@@ -33,6 +33,18 @@ bench_build() {
     "$PYTHON" -c 'import json,sys; o={x["name"]: x["value"] for x in json.load(sys.stdin)}; print("buildtype %s, optimization %s" % (o["buildtype"], o["optimization"]))'))"
 }
 
+# proc_running PID: whether process PID exists and has not exited (a zombie
+# has). The servers' start-up loops (hack/clickhouse, hack/zookeeper,
+# hack/s3) ask this of the child they started, not their live_pid: until
+# the child has exec'd the server its command line is still the shell's,
+# which live_pid took for an exit when the machine was busy ("server
+# exited during startup" with no server log at all).
+proc_running() {
+  local state
+  state=$(sed -n 's/.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # kube_cluster_down DIR [PID]: stops the control plane whose state is in
 # DIR. PID is a `hack/kube-cluster up` still running in the background (an
 # early failure); it is stopped and waited for first, so that `down` finds
