@@ -51,7 +51,7 @@ static int hex4(const unsigned char *p, unsigned *out)
 	return 0;
 }
 
-/* Appends code point cp as UTF-8 to out (when out is not NULL). */
+/* Appends code point cp as UTF-8 to out. */
 static void put_utf8(char *out, size_t outsz, size_t *n, unsigned cp,
 		     bool *overflow)
 {
@@ -77,8 +77,6 @@ static void put_utf8(char *out, size_t outsz, size_t *n, unsigned cp,
 		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
 		len = 4;
 	}
-	if (!out)
-		return;
 	for (k = 0; k < len; k++) {
 		if (*n + 1 >= outsz) {
 			*overflow = true;
