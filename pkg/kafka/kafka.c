@@ -617,9 +617,9 @@ int kafka_producer_new(const struct kafka_producer_options *o,
 	size_t i;
 
 	/* The defaults, with the caller's queue bound; o->conf still wins. */
-	snprintf(kbytes, sizeof(kbytes), "%u", o->queue_kbytes ? o->queue_kbytes : 2048);
+	snprintf(kbytes, sizeof(kbytes), "%u", o->queue_kbytes);
 	memcpy(defaults, producer_defaults, sizeof(defaults));
-	for (i = 0; defaults[i]; i += 2)
+	for (i = 0; o->queue_kbytes && defaults[i]; i += 2)
 		if (!strcmp(defaults[i], "queue.buffering.max.kbytes"))
 			defaults[i + 1] = kbytes;
 	conf = kafka_conf_build(o->bootstrap, defaults, o->conf, o->log);

@@ -150,7 +150,7 @@ struct kafka_producer_options {
 	kafka_delivery_fn on_delivery;
 	void *userdata;
 	struct log *log;
-	unsigned queue_kbytes;	/* local queue bound; 0: 2048 (conf may override) */
+	unsigned queue_kbytes;	/* local queue bound; 0: the default, 2048 (conf may override) */
 };
 
 /*
