@@ -34,11 +34,11 @@ struct run {
 	char *err;
 	size_t errlen;
 	/* Lanes (run.c): the units of each (source, target) pair move on a
-	 * thread of their own, several pairs at once. While they run, gil is held by whichever
-	 * thread is not waiting on ClickHouse (rr_unlock() and rr_lock()
-	 * around every query and sleep), so everything above, the progress
-	 * document included, is touched by one thread at a time. NULL when
-	 * one thread runs. lane_rc and lane_err keep the first lane's
+	 * thread of their own, several pairs at once. While they run, gil is
+	 * held by whichever thread is not waiting on ClickHouse (rr_unlock()
+	 * and rr_lock() around every query and sleep), so everything above,
+	 * the progress document included, is touched by one thread at a
+	 * time. NULL when one thread runs. lane_rc and lane_err keep the first lane's
 	 * failure; the other lanes stop at their next unit. */
 	pthread_mutex_t *gil;
 	int lane_rc;
