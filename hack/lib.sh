@@ -35,7 +35,7 @@ bench_build() {
 
 # proc_running PID: whether process PID exists and has not exited (a zombie
 # has). The servers' start-up loops (hack/clickhouse, hack/zookeeper,
-# hack/s3) ask this of the child they started, not their live_pid: until
+# hack/s3, hack/kafka) ask this of the child they started, not their live_pid: until
 # the child has exec'd the server its command line is still the shell's,
 # which live_pid took for an exit when the machine was busy ("server
 # exited during startup" with no server log at all).
