@@ -166,7 +166,10 @@ class Kubelet:
             # the old, still running server and pass).
             self.terminate(n)
             with self.lock:
-                restarting = set(self.down)
+                # Without n: kwok's repeat deletion of a recreated pod can
+                # come while n's own server is still restarting, and n is
+                # not among the others probed below.
+                restarting = set(self.down) - {n}
                 self.down.add(n)
             others = {PODS[m]: answers(m) for m in range(4) if m != n}
             # Down: a server this kubelet stopped that does not answer yet
