@@ -274,6 +274,16 @@ int main(int argc, char **argv)
 		free(o);
 		return 1;
 	}
+	/* KAFKA_MOCK_DEBUG=mock,cgrp logs the mock's group coordinator (to
+	 * stderr, which hack/kafka keeps in its log) when a test needs it. */
+	if (getenv("KAFKA_MOCK_DEBUG") &&
+	    (rd_kafka_conf_set(conf, "debug", getenv("KAFKA_MOCK_DEBUG"), errstr, sizeof(errstr)) ||
+	     rd_kafka_conf_set(conf, "log_level", "7", errstr, sizeof(errstr)))) {
+		fprintf(stderr, "kafka-mock: KAFKA_MOCK_DEBUG: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+		free(o);
+		return 1;
+	}
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!rk) {
 		fprintf(stderr, "kafka-mock: %s\n", errstr);

@@ -424,6 +424,14 @@ def phase_kill():
                 and m.get("posthog_router_pending_messages", 1) == 0
                 and committed_sum("b-router", "b_src") in (None, source_end))
     settled = r.wait("all consumed and committed", caught_up, timeout=180, every=0.5)
+    if not settled:
+        m = r.metrics()
+        lags = {k: v for k, v in m.items() if k.startswith("posthog_router_consumer_lag_messages{")}
+        print("kill: %d lag series (want 64), lag sum %d, nonzero %s; pending %s; committed %s of %d"
+              % (len(lags), sum(lags.values()), {k: v for k, v in lags.items() if v},
+                 m.get("posthog_router_pending_messages"),
+                 committed_sum("b-router", "b_src"), source_end), flush=True)
+        print("kill: the last router's log ends:\n%s" % open(r.log).read()[-3000:], flush=True)
     check("kill: router killed 5 times, then caught up", kills == 5 and settled)
     check("kill: stops cleanly", r.stop() == 0)
     check("kill: followers read every bucket topic", follow_until(followers, [8] * 4))
