@@ -178,6 +178,8 @@ int kube_client_new(struct kube_config *cfg,
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	/* Anything that does not parse here goes to libcurl as before. */
+	(void)kube_tls_new(&cfg->ca, &cfg->cert, &cfg->key, c->log, &c->tls);
 	int err = endpoint_init(c, &c->ep);
 	if (err) {
 		kube_client_free(c);
@@ -201,6 +203,7 @@ void kube_client_free(struct kube_client *c)
 	kube_ratelimit_destroy(&c->rl);
 	kube_discovery_free(c->disc);
 	endpoint_free(client_ep(c));
+	kube_tls_free(c->tls);
 	kube_config_free(c->cfg);
 	free(c->user_agent);
 	free(c->host);
@@ -321,10 +324,39 @@ static struct curl_slist *build_headers(struct kube_client *c,
 	return l;
 }
 
-static void set_tls(CURL *h, const struct kube_config *cfg,
+static bool same_blob(const struct kube_blob *a, const struct kube_blob *b)
+{
+	return a->len == b->len && (!a->len || !memcmp(a->data, b->data, a->len));
+}
+
+/*
+ * The CA and the client certificate: the objects parsed once (tls.c) when
+ * they are the kubeconfig's own, else PEM blobs that libcurl parses for
+ * each new connection (an exec plugin's certificate, which can change).
+ * Every option is set either way, since the handle is reused.
+ */
+static void set_tls(CURL *h, const struct kube_client *c,
 		    const struct kube_creds *cr)
 {
-	if (cfg->ca.len) {
+	const struct kube_config *cfg = c->cfg;
+	bool ca = kube_tls_has_ca(c->tls);
+	bool client = kube_tls_has_client(c->tls) && same_blob(&cr->cert, &cfg->cert) &&
+		      same_blob(&cr->key, &cfg->key);
+
+	if (ca || client) {
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION,
+				 client ? kube_tls_ctx_all : kube_tls_ctx_ca);
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c->tls);
+	} else {
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, NULL);
+	}
+	if (ca) {
+		/* Only the kubeconfig's CA, as with the blob: not the
+		 * system's bundle that libcurl loads by default. */
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, NULL);
+		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	} else if (cfg->ca.len) {
 		struct curl_blob b = { cfg->ca.data, cfg->ca.len,
 				       CURL_BLOB_COPY };
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
@@ -333,7 +365,10 @@ static void set_tls(CURL *h, const struct kube_config *cfg,
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (cr->cert.len && cr->key.len) {
+	if (client) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, NULL);
+		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, NULL);
+	} else if (cr->cert.len && cr->key.len) {
 		struct curl_blob cb = { cr->cert.data, cr->cert.len,
 					CURL_BLOB_COPY };
 		struct curl_blob kb = { cr->key.data, cr->key.len,
@@ -394,7 +429,7 @@ static void setup(struct kube_client *c, struct xfer *x, const char *url,
 		curl_easy_setopt(h, CURLOPT_CONNECT_TO, client_ep(c)->connect_to);
 	if (c->cfg->proxy_url)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->cfg->proxy_url);
-	set_tls(h, c->cfg, cr);
+	set_tls(h, c, cr);
 	if (cr->username) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, cr->username);

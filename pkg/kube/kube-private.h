@@ -222,8 +222,27 @@ struct kube_endpoint {
 	char *host_header;
 };
 
+/* ---- TLS material parsed once (tls.c) ------------------------------------ */
+
+/* The CA and the static client certificate and key, parsed once for every
+ * connection of a client. -ENOTSUP: libcurl is not built with OpenSSL;
+ * -ENOENT: nothing given; -EINVAL: nothing parsed (libcurl then parses
+ * the blobs and reports why). */
+struct kube_tls;
+int kube_tls_new(const struct kube_blob *ca, const struct kube_blob *cert,
+		 const struct kube_blob *key, struct log *log,
+		 struct kube_tls **out);
+void kube_tls_free(struct kube_tls *t);
+bool kube_tls_has_ca(const struct kube_tls *t);
+bool kube_tls_has_client(const struct kube_tls *t);
+/* CURLOPT_SSL_CTX_FUNCTION callbacks (userdata: the kube_tls): the CA
+ * store only, or the store and the client certificate and key. */
+CURLcode kube_tls_ctx_ca(CURL *h, void *ssl_ctx, void *userdata);
+CURLcode kube_tls_ctx_all(CURL *h, void *ssl_ctx, void *userdata);
+
 struct kube_client {
 	struct kube_config *cfg;
+	struct kube_tls *tls;      /* NULL: libcurl parses the PEM blobs */
 	struct log *log;
 	char *user_agent;
 	size_t max_body;
