@@ -178,8 +178,13 @@ int kube_client_new(struct kube_config *cfg,
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	/* Anything that does not parse here goes to libcurl as before. */
-	(void)kube_tls_new(&cfg->ca, &cfg->cert, &cfg->key, c->log, &c->tls);
+	/* Anything that does not parse here goes to libcurl as before. Not
+	 * through an HTTPS proxy: libcurl calls the SSL_CTX callback for
+	 * every TLS connection of the handle, the proxy's too
+	 * (ossl_connect_step1 in lib/vtls/openssl.c at curl-7_88_1), and the
+	 * proxy must not be checked against the cluster's CA. */
+	if (!cfg->proxy_url || strncasecmp(cfg->proxy_url, "https://", 8))
+		(void)kube_tls_new(&cfg->ca, &cfg->cert, &cfg->key, c->log, &c->tls);
 	int err = endpoint_init(c, &c->ep);
 	if (err) {
 		kube_client_free(c);

@@ -788,6 +788,26 @@ START_TEST(tls_material_parsed_once)
 	}
 	kube_client_free(c);
 	free(kc);
+
+	/* Through an HTTPS proxy libcurl would run the callback for the
+	 * proxy's TLS too: the blobs are used then. An HTTP proxy is fine. */
+	static const struct { const char *proxy; bool parsed; } proxies[] = {
+		{ "https://127.0.0.1:9", false }, { "HTTPS://127.0.0.1:9", false },
+		{ "http://127.0.0.1:9", true },
+	};
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+		char *pc;
+		ck_assert_int_ge(asprintf(&pc, "%s    proxy-url: %s\n", cluster,
+					  proxies[i].proxy), 0);
+		kc = kubeconfig_text(server, pc, user);
+		c = client_from_yaml(kc, &fast);
+		ck_assert_msg((c->tls != NULL) == (openssl && proxies[i].parsed &&
+						   (tc->has_ca || tc->has_client)),
+			      "%s: proxy %s", tc->name, proxies[i].proxy);
+		kube_client_free(c);
+		free(kc);
+		free(pc);
+	}
 	free(user);
 	free(u1);
 	free(u2);
