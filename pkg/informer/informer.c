@@ -497,6 +497,18 @@ int informer_start(struct informer *inf)
 	return 0;
 }
 
+void informer_cancel(struct informer *inf)
+{
+	pthread_mutex_lock(&inf->lock);
+	if (inf->running) {
+		atomic_store(&inf->stop, true);
+		if (inf->watch)
+			kube_watch_cancel(inf->watch);
+		pthread_cond_broadcast(&inf->cond);
+	}
+	pthread_mutex_unlock(&inf->lock);
+}
+
 void informer_stop(struct informer *inf)
 {
 	pthread_mutex_lock(&inf->lock);
@@ -504,11 +516,8 @@ void informer_stop(struct informer *inf)
 		pthread_mutex_unlock(&inf->lock);
 		return;
 	}
-	atomic_store(&inf->stop, true);
-	if (inf->watch)
-		kube_watch_cancel(inf->watch);
-	pthread_cond_broadcast(&inf->cond);
 	pthread_mutex_unlock(&inf->lock);
+	informer_cancel(inf);
 	pthread_join(inf->thread, NULL);
 	pthread_join(inf->resync_thread, NULL);
 	pthread_mutex_lock(&inf->lock);

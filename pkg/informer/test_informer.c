@@ -198,6 +198,30 @@ START_TEST(test_list_then_watch)
 }
 END_TEST
 
+/* informer_cancel() ends the watch without joining, and the reflector
+ * opens no other; informer_stop() then joins, and a cancel after it (or
+ * a second one) does nothing. */
+START_TEST(test_cancel_without_join)
+{
+	struct fixture fx;
+	setup(&fx, NULL, NULL);
+	cm(fx.api, "a", "one", "1", NULL, NULL);
+	informer_cancel(fx.inf); /* not running: nothing */
+	ck_assert_int_eq(informer_start(fx.inf), 0);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+	size_t watches = fakeapi_count(fx.api, "GET", "watch=1");
+	informer_cancel(fx.inf);
+	informer_cancel(fx.inf);
+	WAIT_FOR(fakeapi_watchers(fx.api) == 0);
+	informer_stop(fx.inf);
+	ck_assert_uint_eq(fakeapi_count(fx.api, "GET", "watch=1"), watches);
+	ck_assert_uint_eq(informer_list_count(fx.inf), 1);
+	informer_cancel(fx.inf);
+	teardown(&fx);
+}
+END_TEST
+
 START_TEST(test_owner_index_and_selector)
 {
 	struct fixture fx;
@@ -475,6 +499,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_list_then_watch);
+	tcase_add_test(tc, test_cancel_without_join);
 	tcase_add_test(tc, test_owner_index_and_selector);
 	tcase_add_test(tc, test_relist_on_gone);
 	tcase_add_test(tc, test_reconnect_resumes);

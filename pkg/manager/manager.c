@@ -155,6 +155,8 @@ void manager_free(struct manager *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->ninformers; i++)
+		informer_cancel(m->informers[i]);
+	for (size_t i = 0; i < m->ninformers; i++)
 		informer_stop(m->informers[i]);
 	for (size_t i = 0; i < m->ncontrollers; i++)
 		controller_free(m->controllers[i]);
@@ -410,6 +412,9 @@ int manager_run(struct manager *m)
 	shutdown_controllers(m, deadline);
 	if (m->leader)
 		leader_stop(m->leader, rc == 0);
+	/* All at once: each watch takes up to a second to notice. */
+	for (size_t i = 0; i < m->ninformers; i++)
+		informer_cancel(m->informers[i]);
 	for (size_t i = 0; i < m->ninformers; i++)
 		informer_stop(m->informers[i]);
 	httpserver_stop(m->metrics_srv);
