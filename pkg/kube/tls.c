@@ -114,17 +114,23 @@ static int load_client(struct kube_tls *t, const struct kube_blob *cert,
 	return rc;
 }
 
+/* Frees the client certificate, its chain and its key. */
+static void drop_client(struct kube_tls *t)
+{
+	X509_free(t->cert);
+	EVP_PKEY_free(t->key);
+	while (t->nchain)
+		X509_free(t->chain[--t->nchain]);
+	t->cert = NULL;
+	t->key = NULL;
+}
+
 void kube_tls_free(struct kube_tls *t)
 {
-	size_t i;
-
 	if (!t)
 		return;
 	X509_STORE_free(t->store);
-	X509_free(t->cert);
-	for (i = 0; i < t->nchain; i++)
-		X509_free(t->chain[i]);
-	EVP_PKEY_free(t->key);
+	drop_client(t);
 	free(t);
 }
 
@@ -154,14 +160,8 @@ int kube_tls_new(const struct kube_blob *ca, const struct kube_blob *cert,
 		X509_STORE_free(t->store);
 		t->store = NULL;
 	}
-	if (cert->len && key->len && load_client(t, cert, key, log) < 0) {
-		X509_free(t->cert);
-		EVP_PKEY_free(t->key);
-		while (t->nchain)
-			X509_free(t->chain[--t->nchain]);
-		t->cert = NULL;
-		t->key = NULL;
-	}
+	if (cert->len && key->len && load_client(t, cert, key, log) < 0)
+		drop_client(t);
 	if (!t->store && !t->cert) {
 		kube_tls_free(t);
 		return -EINVAL;
