@@ -202,6 +202,10 @@ static const char *const consumer_defaults[] = {
 	"enable.auto.commit", "true",
 	"auto.commit.interval.ms", "1000",
 	"auto.offset.reset", "earliest",
+	/* An event at each partition's end, so that a partition assigned at
+	 * a committed offset that is already its end has a position (and a
+	 * lag of 0) although no message comes: kafka_consumer_poll(). */
+	"enable.partition.eof", "true",
 	/* Bounded prefetch: the group consumer's one queue holds at most
 	 * 4 MiB (librdkafka's default is 64 MiB), and one fetch response
 	 * at most 1 MiB (it must be at least message.max.bytes,
@@ -403,8 +407,16 @@ int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms,
 		r = rd_kafka_consumer_poll(c->rk, (int)(left < KAFKA_KICK_MIN_MS ?
 							left : KAFKA_KICK_MIN_MS));
 		now = mono_ms();
-		if (r)
+		if (r && r->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			/* The partition's end, the offset after its last
+			 * message: bookkeeping for the lag, not for the caller. */
+			if (r->offset >= 0)
+				track(c, r->partition, r->offset);
+			rd_kafka_message_destroy(r);
+			r = NULL;
+		} else if (r) {
 			break;
+		}
 		if (!c->paused && kafka_kick_due(&c->kick, now))
 			wake_fetcher(c);
 		if (now >= end)
@@ -419,7 +431,7 @@ int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms,
 
 		if (fe)
 			log_error(c->o.log, "kafka: consumer fatal error: %s", why);
-		else if (r->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		else
 			log_warn(c->o.log, "kafka: consume: %s", rd_kafka_message_errstr(r));
 		rd_kafka_message_destroy(r);
 		return rc == -EAGAIN || rc == 0 ? -EAGAIN : (rc ? rc : -EIO);

@@ -133,8 +133,13 @@ START_TEST(consume_store_and_read_back_the_commit)
 	struct broker b;
 	struct delivered d = { 0 };
 	struct seen s = { 0 };
+	/* A short session: the mock broker's coordinator holds a new
+	 * member's join until the closed one's session has run out. */
+	static const char *const brief[] = {
+		"log_level=3", "session.timeout.ms=3000", "heartbeat.interval.ms=300", NULL,
+	};
 	struct kafka_consumer_options co = {
-		.group = "g1", .topic = "t2", .conf = quiet,
+		.group = "g1", .topic = "t2", .conf = brief,
 		.on_rebalance = on_rebalance, .userdata = &s,
 	};
 	struct kafka_consumer *c;
@@ -191,6 +196,20 @@ START_TEST(consume_store_and_read_back_the_commit)
 					       committed, &n, 5000, NULL), -ENOSPC);
 	kafka_consumer_close(c);
 	ck_assert_int_eq(s.revoked, 3);
+	/* A member that starts where the group committed, at every
+	 * partition's end, consumes nothing and has no lag (not the whole
+	 * partition, as before a partition's end was tracked). */
+	ck_assert_int_eq(kafka_consumer_new(&co, &c), 0);
+	for (tries = 0, got = 0; got < 3 && tries < 3000; tries++) {
+		struct kafka_msg m = { 0 };
+		int64_t lag;
+
+		ck_assert_int_eq(kafka_consumer_poll(c, 10, &m), -EAGAIN);
+		for (i = 0, got = 0; i < 3; i++)
+			got += kafka_consumer_lag(c, (int32_t)i, &lag) == 0 && lag == 0;
+	}
+	ck_assert_int_eq(got, 3);
+	kafka_consumer_close(c);
 	{
 		struct kafka_producer_options po = { .bootstrap = b.bootstrap,
 						     .conf = quiet };
