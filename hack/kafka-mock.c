@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
 	rd_kafka_mock_cluster_t *mc;
+	const char *debug;
 	sigset_t set;
 	int rc;
 
@@ -276,8 +277,8 @@ int main(int argc, char **argv)
 	}
 	/* KAFKA_MOCK_DEBUG=mock,cgrp logs the mock's group coordinator (to
 	 * stderr, which hack/kafka keeps in its log) when a test needs it. */
-	if (getenv("KAFKA_MOCK_DEBUG") &&
-	    (rd_kafka_conf_set(conf, "debug", getenv("KAFKA_MOCK_DEBUG"), errstr, sizeof(errstr)) ||
+	if ((debug = getenv("KAFKA_MOCK_DEBUG")) &&
+	    (rd_kafka_conf_set(conf, "debug", debug, errstr, sizeof(errstr)) ||
 	     rd_kafka_conf_set(conf, "log_level", "7", errstr, sizeof(errstr)))) {
 		fprintf(stderr, "kafka-mock: KAFKA_MOCK_DEBUG: %s\n", errstr);
 		rd_kafka_conf_destroy(conf);

@@ -365,8 +365,12 @@ def phase_kill():
     add_teams(teams)
     path = os.path.join(WORK, "b-buckets.json")
     write_map(path, "b_bucket_", 4, {}, "b-consumer-%d")
-    chunks, per = 10, 20000
-    total = chunks * per
+    # The stream flows until the fifth kill, so that every kill is
+    # mid-stream: a fixed stream could end before the last restarts on
+    # a quiet machine, where one router catches up with all of it.
+    per, min_chunks, max_chunks = 5000, 10, 200
+    kills_done = threading.Event()
+    produced = [0]
     followers = [Follower("b_bucket_%d" % b) for b in range(4)]
     # A killed member leaves the group only when its session times out;
     # a short one keeps the restarts quick.
@@ -374,26 +378,30 @@ def phase_kill():
                "--kafka-conf", "session.timeout.ms=3000", "--kafka-conf", "heartbeat.interval.ms=300")
 
     def feed():
-        for c in range(chunks):
+        for c in range(max_chunks):
+            if c >= min_chunks and kills_done.is_set():
+                break
             produce("b_src", messages(teams, per, c * per, ids_per_team=10))
-            time.sleep(1.5)
+            produced[0] += per
+            time.sleep(0.5)
     feeder = threading.Thread(target=feed)
     feeder.start()
-    kills, grew = 0, 0
+    kills, grew, moving = 0, 0, 0
     before = committed_sum("b-router", "b_src")
     for i in range(5):
         r.start()
         # Kill it once it is moving messages, at a random point after.
-        r.wait("progress", lambda: r.routed() > 0, timeout=60, every=0.05)
+        moving += r.wait("progress", lambda: r.routed() > 0, timeout=60, every=0.05)
         if i == 2 and before is not None:
             # The third waits for a commit first (every second), so that
             # the next start resumes from a committed offset rather than
-            # from where the group began. Only one: waiting at every kill
-            # let the stream end before the last ones. A router that has
-            # caught up with the source has nothing more to commit.
-            r.wait("a commit", lambda: committed_sum("b-router", "b_src") > before
-                   or committed_sum("b-router", "b_src") >= high_watermark_sum("b_src", 64),
-                   timeout=30, every=0.2)
+            # from where the group began. Only one, to keep the phase
+            # short. A router that has caught up with the source has
+            # nothing more to commit.
+            def committed_more(before=before):
+                now = committed_sum("b-router", "b_src")
+                return now > before or now >= high_watermark_sum("b_src", 64)
+            r.wait("a commit", committed_more, timeout=30, every=0.2)
         time.sleep(random.uniform(0.05, 0.6))
         r.kill9()
         kills += 1
@@ -404,9 +412,17 @@ def phase_kill():
         print("kill: after kill %d the group had committed %s; %d routed by that router"
               % (kills, after, r.last_routed), flush=True)
         before = after
+    streaming = feeder.is_alive()
+    kills_done.set()
     check("kill: a restart resumed from offsets the group had committed",
           before is None or grew >= 1, "the committed offsets never moved between kills")
+    check("kill: each of the five routers was routing when killed", moving == 5,
+          "%d of 5 routed anything" % moving)
+    check("kill: the stream was still flowing at the fifth kill", streaming,
+          "the feeder stopped after %d chunks" % max_chunks)
     feeder.join()
+    total = produced[0]
+    print("kill: %d source messages in all" % total, flush=True)
     committed = committed_sum("b-router", "b_src")
     print("kill: before the last start the group had committed %s of %d source messages"
           % (committed, high_watermark_sum("b_src", 64)), flush=True)
