@@ -38,7 +38,8 @@ struct route_flags {
 	char storage[16384]; /* backs values copied from the environment */
 };
 
-enum kind { K_STR, K_UINT, K_BYTES, K_DURATION, K_CONF, K_LEVEL, K_FORMAT, K_BOOL };
+/* K_COUNT: a whole number of at least 1 (0 would silently mean the default). */
+enum kind { K_STR, K_UINT, K_COUNT, K_BYTES, K_DURATION, K_CONF, K_LEVEL, K_FORMAT, K_BOOL };
 
 struct flag {
 	const char *name, *env;
@@ -66,9 +67,9 @@ static const struct flag flags[] = {
 	  "Bucket for unknown tokens and bad messages (default: 0)" },
 	{ "token-refresh", "POSTHOG_ROUTER_TOKEN_REFRESH", K_DURATION, OFF(o.token_refresh_ms),
 	  "Period of the full token -> team reload (default: 60s)" },
-	{ "lookups-per-second", "POSTHOG_ROUTER_LOOKUPS_PER_SECOND", K_UINT, OFF(o.lookups_per_sec),
+	{ "lookups-per-second", "POSTHOG_ROUTER_LOOKUPS_PER_SECOND", K_COUNT, OFF(o.lookups_per_sec),
 	  "Postgres lookups of unknown tokens per second (default: 10)" },
-	{ "producers", "POSTHOG_ROUTER_PRODUCERS", K_UINT, OFF(o.producers),
+	{ "producers", "POSTHOG_ROUTER_PRODUCERS", K_COUNT, OFF(o.producers),
 	  "Idempotent Kafka producers, each with its own connections; bucket b uses producer b mod N (1..16, default: 4)" },
 	{ "max-message-bytes", "POSTHOG_ROUTER_MAX_MESSAGE_BYTES", K_BYTES, OFF(max_message_bytes),
 	  "Larger messages go to the fallback bucket unparsed (default: 1048576)" },
@@ -182,6 +183,9 @@ static int set(struct route_flags *f, const struct flag *fl, char *v,
 		return 0;
 	case K_UINT:
 		return parse_uint(v, 1000000, dst) ? 0 : bad(err, n, fl, v, "a number");
+	case K_COUNT:
+		return parse_uint(v, 1000000, dst) && *(unsigned *)dst > 0 ? 0 :
+		       bad(err, n, fl, v, "a number of at least 1");
 	case K_BYTES:
 		return parse_uint(v, 1u << 30, dst) && *(unsigned *)dst > 0 ? 0 :
 		       bad(err, n, fl, v, "a byte count in 1..1073741824");

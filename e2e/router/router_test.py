@@ -538,6 +538,32 @@ def phase_move():
           "%d keys out of order" % bad)
 
 
+def phase_flags():
+    print("--- flags: a bad value exits 2 and names the flag", flush=True)
+    base = ["--kafka-bootstrap-servers", BOOT, "--bucket-map", os.path.join(WORK, "none.json"),
+            "--database-url", "postgresql:///none"]
+    cases = [  # (flags, environment, what the message must name)
+        (["--producers", "0"], {}, "--producers"),
+        (["--producers", "17"], {}, "--producers"),
+        (["--producers", "two"], {}, "--producers"),
+        (["--lookups-per-second", "0"], {}, "--lookups-per-second"),
+        ([], {"POSTHOG_ROUTER_PRODUCERS": "0"}, "$POSTHOG_ROUTER_PRODUCERS"),
+        (["--token-refresh", "0s"], {}, "--token-refresh"),
+        (["--max-message-bytes", "0"], {}, "--max-message-bytes"),
+        (["--fallback-bucket", "-1"], {}, "--fallback-bucket"),
+        (["--no-such-flag"], {}, "--no-such-flag"),
+    ]
+    for flags, env, names in cases:
+        try:
+            p = subprocess.run([ROUTER, "route"] + base + flags, env=dict(os.environ, **env),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+            code, err = p.returncode, p.stderr.decode()
+        except subprocess.TimeoutExpired:  # accepted the value and started
+            code, err = None, "still running after 10 s"
+        check("flags: %s%s exits 2 naming %s" % (" ".join(flags), " ".join("%s=%s" % e for e in env.items()), names),
+              code == 2 and names in err, "exit %s: %s" % (code, err.strip()[-300:]))
+
+
 def phase_bad():
     print("--- bad: fallback and lookups", flush=True)
     teams = teams_for("d", 2, 9000, 1)
@@ -598,7 +624,7 @@ def main():
         return 0
     psql("CREATE TABLE IF NOT EXISTS posthog_team (id integer PRIMARY KEY, "
          "api_token varchar(200) UNIQUE NOT NULL, name varchar(200))")
-    phases = sys.argv[1:] or ["bad", "move", "kill", "volume"]
+    phases = sys.argv[1:] or ["flags", "bad", "move", "kill", "volume"]
     for p in phases:
         globals()["phase_" + p]()
     print("%d failed" % len(FAILS))
