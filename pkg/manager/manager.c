@@ -150,14 +150,21 @@ int manager_new(const struct manager_options *opts, struct manager **out)
 	return 0;
 }
 
-void manager_free(struct manager *m)
+/* Cancels every informer's watch before joining any: each watch takes up
+ * to a second to notice, so one after another would add up. */
+static void stop_informers(struct manager *m)
 {
-	if (!m)
-		return;
 	for (size_t i = 0; i < m->ninformers; i++)
 		informer_cancel(m->informers[i]);
 	for (size_t i = 0; i < m->ninformers; i++)
 		informer_stop(m->informers[i]);
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	stop_informers(m);
 	for (size_t i = 0; i < m->ncontrollers; i++)
 		controller_free(m->controllers[i]);
 	for (size_t i = 0; i < m->ninformers; i++)
@@ -412,11 +419,7 @@ int manager_run(struct manager *m)
 	shutdown_controllers(m, deadline);
 	if (m->leader)
 		leader_stop(m->leader, rc == 0);
-	/* All at once: each watch takes up to a second to notice. */
-	for (size_t i = 0; i < m->ninformers; i++)
-		informer_cancel(m->informers[i]);
-	for (size_t i = 0; i < m->ninformers; i++)
-		informer_stop(m->informers[i]);
+	stop_informers(m);
 	httpserver_stop(m->metrics_srv);
 	httpserver_stop(m->health_srv);
 	m->metrics_srv = m->health_srv = NULL;
