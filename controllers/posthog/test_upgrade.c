@@ -428,6 +428,60 @@ START_TEST(test_rollout)
 }
 END_TEST
 
+/* phc_upgrade_sts_settled: when the StatefulSet's status alone shows
+ * nothing to restart, so that its pods are not listed. */
+static const struct {
+	const char *json;
+	bool settled;
+} settled[] = {
+	{"{\"metadata\":{\"generation\":2},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":2,"
+	 "\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":3,\"updateRevision\":\"zk-2\"}}",
+	 true},
+	/* spec.replicas defaults to 1. */
+	{"{\"metadata\":{\"generation\":1},\"status\":{\"observedGeneration\":1,\"replicas\":1,"
+	 "\"readyReplicas\":1,\"updatedReplicas\":1,\"updateRevision\":\"zk-1\"}}",
+	 true},
+	/* Scaled to zero: the counts are omitted, and there is nothing to restart. */
+	{"{\"metadata\":{\"generation\":4},\"spec\":{\"replicas\":0},\"status\":{\"observedGeneration\":4,"
+	 "\"replicas\":0,\"updateRevision\":\"zk-4\"}}",
+	 true},
+	/* The new template is not yet observed: the counts are the old revision's. */
+	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":2,"
+	 "\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":3,\"updateRevision\":\"zk-2\"}}",
+	 false},
+	/* OnDelete: a pod still on the old revision. */
+	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":3,"
+	 "\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":2,\"updateRevision\":\"zk-3\"}}",
+	 false},
+	/* A pod on the new revision that is not Ready. */
+	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":3,"
+	 "\"replicas\":3,\"readyReplicas\":2,\"updatedReplicas\":3,\"updateRevision\":\"zk-3\"}}",
+	 false},
+	/* A terminating pod: counted in replicas, not in updatedReplicas. */
+	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":2},\"status\":{\"observedGeneration\":3,"
+	 "\"replicas\":3,\"readyReplicas\":2,\"updatedReplicas\":2,\"updateRevision\":\"zk-3\"}}",
+	 false},
+	/* A pod not yet created. */
+	{"{\"metadata\":{\"generation\":1},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":1,"
+	 "\"replicas\":2,\"readyReplicas\":2,\"updatedReplicas\":2,\"updateRevision\":\"zk-1\"}}",
+	 false},
+	/* No revision yet: the controller has not written a status. */
+	{"{\"metadata\":{\"generation\":1},\"spec\":{\"replicas\":1},\"status\":{\"observedGeneration\":1,"
+	 "\"replicas\":1,\"readyReplicas\":1,\"updatedReplicas\":1}}",
+	 false},
+	{"{\"metadata\":{\"generation\":1},\"spec\":{\"replicas\":1}}", false},
+};
+
+START_TEST(test_settled)
+{
+	cJSON *sts = cJSON_Parse(settled[_i].json);
+
+	ck_assert_ptr_nonnull(sts);
+	ck_assert_int_eq(phc_upgrade_sts_settled(sts), settled[_i].settled);
+	cJSON_Delete(sts);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("upgrade");
@@ -443,6 +497,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_connect_map, 0, sizeof(maps) / sizeof(maps[0]));
 	tcase_add_test(tc, test_connect_map_long);
 	tcase_add_loop_test(tc, test_rollout, 0, sizeof(rollouts) / sizeof(rollouts[0]));
+	tcase_add_loop_test(tc, test_settled, 0, sizeof(settled) / sizeof(settled[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -155,7 +155,8 @@ static int64_t unready_since(const cJSON *pod)
 	return (int64_t)v;
 }
 
-/* The pods of one live StatefulSet into g. */
+/* The pods of one live StatefulSet into g; pods is the listed Pods, or
+ * NULL when the StatefulSet is settled (its status alone tells). */
 static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts,
 		       const cJSON *pods, struct gather *g)
 {
@@ -182,6 +183,11 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		p->ordinal = o;
 		p->shard = comp == PHC_UP_CLICKHOUSE ? shard_of(run->name, name) : 0;
 		p->voter = comp == PHC_UP_KAFKA && is_kafka_controller(run->name, name);
+		if (!pods) {
+			/* phc_upgrade_sts_settled(): each pod is on rev and Ready. */
+			p->exists = p->updated = p->ready = p->healthy = true;
+			continue;
+		}
 		pod = kube_list_find(pods, p->name);
 		pm = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
 		p->exists = pod && !cJSON_GetObjectItemCaseSensitive(pm, "deletionTimestamp");
@@ -243,24 +249,46 @@ static int delete_pod(struct phc_run *run, const char *name, const char *uid)
 	return r;
 }
 
-static bool gather(struct phc_run *run, cJSON *u, const cJSON *pods, struct gather *g)
+/* Gathers the pods of the plan's StatefulSets into g. The pods are listed
+ * only when a restart is in flight or a StatefulSet's status does not
+ * show it settled, so that a steady state asks the API server nothing.
+ * Returns 0 or a negative errno (the list failed). */
+static int gather(struct phc_run *run, cJSON *u, bool in_flight, struct gather *g)
 {
+	struct plan_sts {
+		cJSON *live;
+		int comp;
+	} *sts = util_xcalloc((size_t)cJSON_GetArraySize(run->desired) + 1, sizeof(*sts));
 	const cJSON *entry;
+	cJSON *pods = NULL;
+	bool list = in_flight;
+	size_t n = 0;
+	int r = 0;
 
 	cJSON_ArrayForEach(entry, run->desired) {
 		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(entry, "object");
 		int comp = component_of_stage(util_json_str(entry, "stage"));
-		cJSON *live;
 
 		if (comp < 0 || phc_kind_of(obj) != PHC_STATEFULSET)
 			continue;
-		live = informer_get(run->scope->children[PHC_STATEFULSET], run->ns,
-				    util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
-		if (live)
-			gather_sts(run, u, comp, live, pods, g);
-		cJSON_Delete(live);
+		sts[n].live = informer_get(run->scope->children[PHC_STATEFULSET], run->ns,
+					   util_json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name"));
+		if (!sts[n].live)
+			continue;
+		sts[n].comp = comp;
+		list = list || !phc_upgrade_sts_settled(sts[n].live);
+		n++;
 	}
-	return !g->waiting[0];
+	if (list)
+		r = list_pods(run, &pods);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0)
+			gather_sts(run, u, sts[i].comp, sts[i].live, list ? pods : NULL, g);
+		cJSON_Delete(sts[i].live);
+	}
+	cJSON_Delete(pods);
+	free(sts);
+	return r;
 }
 
 static void write_steps(cJSON *u, const struct gather *g, const struct phc_up_decision *d)
@@ -400,7 +428,7 @@ static const char *phase_of(const struct phc_up_decision *d, const char *old)
 
 int phc_upgrade_step(struct phc_run *run, unsigned *holds)
 {
-	cJSON *u = upgrade_status(run), *pods = NULL;
+	cJSON *u = upgrade_status(run);
 	struct gather g = {0};
 	struct phc_up_state st = {0};
 	struct phc_up_decision d;
@@ -410,13 +438,13 @@ int phc_upgrade_step(struct phc_run *run, unsigned *holds)
 	int r;
 
 	*holds = 0;
-	if ((r = list_pods(run, &pods)) < 0)
-		return r;
 	g.pods = util_xcalloc(PHC_UP_MAX_PODS, sizeof(*g.pods));
 	snprintf(st.pod, sizeof(st.pod), "%s", util_json_str(u, "pod") ? util_json_str(u, "pod") : "");
 	if (util_json_str(u, "restartedAt") && kube_parse_rfc3339(util_json_str(u, "restartedAt"), &since) == 0)
 		st.since = since;
-	if (!gather(run, u, pods, &g)) {
+	if ((r = gather(run, u, st.pod[0], &g)) < 0)
+		goto out;
+	if (g.waiting[0]) {
 		put(u, "phase", "Progressing");
 		put(u, "reason", "WaitingForStatefulSet");
 		put(u, "message", g.waiting);
@@ -446,7 +474,6 @@ int phc_upgrade_step(struct phc_run *run, unsigned *holds)
 	if (d.action != PHC_UP_DONE)
 		phc_requeue(run, d.action == PHC_UP_HALT ? PHC_POLL_MS : PHC_UP_POLL_MS);
 out:
-	cJSON_Delete(pods);
 	free(g.pods);
 	return r;
 }

@@ -386,6 +386,19 @@ int phc_connect_map(const char *const *map, const char *host, unsigned port, cha
 	return 0;
 }
 
+bool phc_upgrade_sts_settled(const cJSON *sts)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(sts, "metadata");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(sts, "status");
+	double want = util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "spec"), "replicas", 1);
+
+	return util_json_get_str(sts, "status.updateRevision", NULL) &&
+	       util_json_num(st, "observedGeneration", 0) >= util_json_num(meta, "generation", 0) &&
+	       util_json_num(st, "replicas", 0) == want &&
+	       util_json_num(st, "updatedReplicas", 0) == want &&
+	       util_json_num(st, "readyReplicas", 0) == want;
+}
+
 /* ---- plugin-server Deployments ------------------------------------------- */
 
 bool phc_rollout_complete(const cJSON *deployment, char *why, size_t whylen)
