@@ -117,8 +117,8 @@ static int shard_of(const char *ph, const char *sts)
 }
 
 struct gather {
-	struct phc_up_pod *pods;
-	size_t n;
+	struct phc_up_pod *pods; /* cap entries */
+	size_t n, cap;
 	bool rollback[PHC_UP_NCOMPONENTS];
 	bool outdated;
 	char waiting[400]; /* a StatefulSet whose controller has not caught up */
@@ -172,7 +172,7 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 			 "waiting for the StatefulSet controller to observe %s", name);
 		return;
 	}
-	for (int o = 0; o < replicas && g->n < PHC_UP_MAX_PODS; o++) {
+	for (int o = 0; o < replicas && g->n < g->cap; o++) {
 		struct phc_up_pod *p = &g->pods[g->n++];
 		const cJSON *pod, *pm;
 		const char *h;
@@ -262,6 +262,7 @@ static int gather(struct phc_run *run, cJSON *u, bool in_flight, struct gather *
 	const cJSON *entry;
 	cJSON *pods = NULL;
 	bool list = in_flight;
+	double want;
 	size_t n = 0;
 	int r = 0;
 
@@ -277,8 +278,16 @@ static int gather(struct phc_run *run, cJSON *u, bool in_flight, struct gather *
 			continue;
 		sts[n].comp = comp;
 		list = list || !phc_upgrade_sts_settled(sts[n].live);
+		want = util_json_num(cJSON_GetObjectItemCaseSensitive(sts[n].live, "spec"), "replicas", 1);
+		if (want > 0)
+			g->cap += want < PHC_UP_MAX_PODS ? (size_t)want : PHC_UP_MAX_PODS;
 		n++;
 	}
+	/* Sized by the StatefulSets' replicas, at most PHC_UP_MAX_PODS: a pod
+	 * takes about 560 bytes, so the most would be 280 KB per reconcile. */
+	if (g->cap > PHC_UP_MAX_PODS)
+		g->cap = PHC_UP_MAX_PODS;
+	g->pods = util_xcalloc(g->cap ? g->cap : 1, sizeof(*g->pods));
 	if (list)
 		r = list_pods(run, &pods);
 	for (size_t i = 0; i < n; i++) {
@@ -438,7 +447,6 @@ int phc_upgrade_step(struct phc_run *run, unsigned *holds)
 	int r;
 
 	*holds = 0;
-	g.pods = util_xcalloc(PHC_UP_MAX_PODS, sizeof(*g.pods));
 	snprintf(st.pod, sizeof(st.pod), "%s", util_json_str(u, "pod") ? util_json_str(u, "pod") : "");
 	if (util_json_str(u, "restartedAt") && kube_parse_rfc3339(util_json_str(u, "restartedAt"), &since) == 0)
 		st.since = since;
