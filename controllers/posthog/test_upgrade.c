@@ -453,10 +453,14 @@ static const struct {
 	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":3,"
 	 "\"replicas\":3,\"readyReplicas\":3,\"updatedReplicas\":2,\"updateRevision\":\"zk-3\"}}",
 	 false},
-	/* A pod on the new revision that is not Ready. */
+	/* A pod on the new revision that is not Ready: nothing to restart. */
 	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":3,"
 	 "\"replicas\":3,\"readyReplicas\":2,\"updatedReplicas\":3,\"updateRevision\":\"zk-3\"}}",
-	 false},
+	 true},
+	/* Just created: every pod exists, none Ready yet (the count is omitted). */
+	{"{\"metadata\":{\"generation\":1},\"spec\":{\"replicas\":3},\"status\":{\"observedGeneration\":1,"
+	 "\"replicas\":3,\"updatedReplicas\":3,\"updateRevision\":\"zk-1\"}}",
+	 true},
 	/* A terminating pod: counted in replicas, not in updatedReplicas. */
 	{"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":2},\"status\":{\"observedGeneration\":3,"
 	 "\"replicas\":3,\"readyReplicas\":2,\"updatedReplicas\":2,\"updateRevision\":\"zk-3\"}}",

@@ -156,7 +156,8 @@ static int64_t unready_since(const cJSON *pod)
 }
 
 /* The pods of one live StatefulSet into g; pods is the listed Pods, or
- * NULL when the StatefulSet is settled (its status alone tells). */
+ * NULL when the StatefulSet is settled (phc_upgrade_sts_settled: its
+ * status alone tells). */
 static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts,
 		       const cJSON *pods, struct gather *g)
 {
@@ -165,6 +166,8 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 	const char *rev = util_json_get_str(sts, "status.updateRevision", NULL);
 	int replicas = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "spec"), "replicas", 1);
 	const char *old_rev = NULL;
+	bool all_ready = util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "status"), "readyReplicas", 0) ==
+			 replicas;
 
 	if (!rev || util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "status"), "observedGeneration", 0) <
 			    util_json_num(meta, "generation", 0)) {
@@ -184,8 +187,10 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		p->shard = comp == PHC_UP_CLICKHOUSE ? shard_of(run->name, name) : 0;
 		p->voter = comp == PHC_UP_KAFKA && is_kafka_controller(run->name, name);
 		if (!pods) {
-			/* phc_upgrade_sts_settled(): each pod is on rev and Ready. */
-			p->exists = p->updated = p->ready = p->healthy = true;
+			/* phc_upgrade_sts_settled(): each pod exists on rev. Which
+			 * are Ready is known only when all are. */
+			p->exists = p->updated = true;
+			p->ready = p->healthy = all_ready;
 			continue;
 		}
 		pod = kube_list_find(pods, p->name);
@@ -251,7 +256,8 @@ static int delete_pod(struct phc_run *run, const char *name, const char *uid)
 
 /* Gathers the pods of the plan's StatefulSets into g. The pods are listed
  * only when a restart is in flight or a StatefulSet's status does not
- * show it settled, so that a steady state asks the API server nothing.
+ * show every pod on the update revision, so that a steady state, and an
+ * install once its pods exist, ask the API server nothing.
  * Returns 0 or a negative errno (the list failed). */
 static int gather(struct phc_run *run, cJSON *u, bool in_flight, struct gather *g)
 {

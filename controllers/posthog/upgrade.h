@@ -126,15 +126,17 @@ unsigned phc_upgrade_holds(const struct phc_up_pod *pods, size_t n, const struct
 const char *phc_upgrade_component_name(int component);
 
 /*
- * Whether a live StatefulSet's own status says that each of its pods runs
- * the update revision and is Ready, so that the plan has nothing to do
- * there and need not list its pods: the controller observed the latest
- * generation, and replicas, updatedReplicas and readyReplicas all equal
+ * Whether a live StatefulSet's own status says that each of its pods
+ * exists and runs the update revision, so that the plan has nothing to
+ * restart there and need not list its pods: the controller observed the
+ * latest generation, and replicas and updatedReplicas both equal
  * spec.replicas. The StatefulSet controller counts replicas over every
  * created pod, terminating ones included, and updatedReplicas over those
  * created and not terminating (computeReplicaStatus, kubernetes/kubernetes
  * pkg/controller/statefulset/stateful_set_control.go), so equal counts
- * leave no old, missing or terminating pod. Pure.
+ * leave no old, missing or terminating pod. Readiness is not needed:
+ * phc_upgrade_decide() looks at it only before restarting a pod that is
+ * not on the update revision, or for the pod a restart awaits. Pure.
  */
 bool phc_upgrade_sts_settled(const cJSON *sts);
 

@@ -395,8 +395,7 @@ bool phc_upgrade_sts_settled(const cJSON *sts)
 	return util_json_get_str(sts, "status.updateRevision", NULL) &&
 	       util_json_num(st, "observedGeneration", 0) >= util_json_num(meta, "generation", 0) &&
 	       util_json_num(st, "replicas", 0) == want &&
-	       util_json_num(st, "updatedReplicas", 0) == want &&
-	       util_json_num(st, "readyReplicas", 0) == want;
+	       util_json_num(st, "updatedReplicas", 0) == want;
 }
 
 /* ---- plugin-server Deployments ------------------------------------------- */
