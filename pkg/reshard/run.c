@@ -262,6 +262,7 @@ struct group {
 	size_t first, n;
 	size_t left; /* units the lanes have still to attach */
 	struct usum *expect;
+	bool reading; /* a lane is reading expect (group_expect()) */
 };
 
 /* The units of a round from one source to one target, moved in order on a
@@ -269,14 +270,19 @@ struct group {
 struct lane {
 	struct run *r;
 	int source, target;
-	pthread_cond_t *moved; /* broadcast when a unit is attached or a lane failed */
+	pthread_cond_t *moved; /* broadcast when a unit is attached, a group's
+				* sums are read or a lane failed */
 	size_t *busy;          /* units being moved, by every lane */
 	size_t slots;          /* at most this many at once */
-	size_t n, cap;
+	cJSON **todo;          /* the round's units, in order */
+	struct lane *all;      /* every lane of the round, this one included */
+	size_t nall;
+	size_t n, cap, next;   /* next: the unit to move next */
+	bool waiting;          /* for a slot */
 	struct lane_unit {
 		cJSON *u;
-		const struct usum *expect;
-		size_t *left; /* the unit's group's count of units left */
+		struct group *g;
+		size_t pos; /* in the round's order (todo) */
 	} *units;
 	pthread_t th;
 	bool started;
@@ -291,26 +297,77 @@ static void lanes_fail(struct run *r, int rc)
 	}
 }
 
+/* Whether lane l may take a free slot now: of the lanes waiting for one,
+ * it is the one whose next unit comes first in the round's order, so that
+ * the groups are attached (and their deletes start) one after another
+ * rather than all at the end. Under the lock. */
+static bool lane_turn(const struct lane *l)
+{
+	size_t i, pos = l->units[l->next].pos;
+
+	if (*l->busy >= l->slots)
+		return false;
+	for (i = 0; i < l->nall; i++) {
+		const struct lane *m = &l->all[i];
+
+		if (m != l && m->waiting && m->next < m->n && m->units[m->next].pos < pos)
+			return false;
+	}
+	return true;
+}
+
+/* The source counts and checksums of the group of lane l's next unit,
+ * read by the first lane to need them while the others copy; the rest
+ * wait for them. Under the lock. */
+static int lane_expect(struct lane *l, struct group *g)
+{
+	struct run *r = l->r;
+	int rc;
+
+	while (g->reading && !r->lane_rc)
+		pthread_cond_wait(l->moved, r->gil);
+	if (g->expect || r->lane_rc)
+		return r->lane_rc;
+	g->reading = true;
+	rc = group_expect(r, l->todo + g->first, g->n, &g->expect);
+	g->reading = false;
+	if (rc) {
+		free(g->expect);
+		g->expect = NULL;
+	}
+	pthread_cond_broadcast(l->moved);
+	return rc;
+}
+
 static void *lane_run(void *p)
 {
 	struct lane *l = p;
 	struct run *r = l->r;
-	size_t i;
 	int rc;
 
 	pthread_mutex_lock(r->gil);
-	for (i = 0; i < l->n && !r->lane_rc; i++) {
-		while (*l->busy >= l->slots && !r->lane_rc)
+	for (; l->next < l->n && !r->lane_rc; l->next++) {
+		struct lane_unit *lu = &l->units[l->next];
+
+		rc = lane_expect(l, lu->g);
+		if (rc) {
+			lanes_fail(r, rc);
+			break;
+		}
+		l->waiting = true;
+		while (!lane_turn(l) && !r->lane_rc)
 			pthread_cond_wait(l->moved, r->gil);
+		l->waiting = false;
 		if (r->lane_rc)
 			break;
 		(*l->busy)++;
-		rc = unit_move(r, l->units[i].u, l->units[i].expect);
+		pthread_cond_broadcast(l->moved); /* the next lane in order may fit */
+		rc = unit_move(r, lu->u, lu->g->expect + (lu->pos - lu->g->first));
 		(*l->busy)--;
 		if (rc)
 			lanes_fail(r, rc);
 		else
-			(*l->units[i].left)--;
+			lu->g->left--;
 		pthread_cond_broadcast(l->moved);
 	}
 	pthread_mutex_unlock(r->gil);
@@ -321,7 +378,9 @@ static void *lane_run(void *p)
  * The moves of a round with lanes: the units of each (source, target)
  * pair, of every table, move in the round's order on a lane of their own
  * (removed shards' units first, then by table and source), as many units
- * at once as there are shards. A lane's units share only their source's
+ * at once as there are shards, a free slot going to the lane whose next
+ * unit comes first (lane_turn()). Each group's source sums are read by the
+ * first lane to need them (lane_expect()). A lane's units share only their source's
  * rows, which a copy reads and never changes, with the other lanes, and
  * each (table, source) has its own staging table on the target. This
  * thread deletes: as each (table, source) group in turn has all its units
@@ -353,18 +412,20 @@ static int round_lanes(struct run *r, cJSON **todo, struct group *g, size_t ng)
 				lanes = util_xrealloc(lanes, (nl + 1) * sizeof(*lanes));
 				l = &lanes[nl++];
 				*l = (struct lane){ .r = r, .source = src, .target = dst,
-						    .moved = &moved, .busy = &busy,
+						    .moved = &moved, .busy = &busy, .todo = todo,
 						    .slots = r->o->nshards > 2 ? r->o->nshards : 2 };
 			}
 			if (l->n == l->cap) {
 				l->cap = l->cap ? 2 * l->cap : 16;
 				l->units = util_xrealloc(l->units, l->cap * sizeof(*l->units));
 			}
-			l->units[l->n++] = (struct lane_unit){ .u = todo[i],
-							      .expect = g[k].expect + (i - g[k].first),
-							      .left = &g[k].left };
+			l->units[l->n++] = (struct lane_unit){ .u = todo[i], .g = &g[k], .pos = i };
 			g[k].left++;
 		}
+	}
+	for (i = 0; i < nl; i++) {
+		lanes[i].all = lanes;
+		lanes[i].nall = nl;
 	}
 	pthread_mutex_init(&gil, NULL);
 	pthread_cond_init(&moved, NULL);
@@ -479,11 +540,7 @@ static int round_run(struct run *r, double *found)
 	if (!rc && ng && r->o->one_lane) {
 		rc = round_serial(r, todo, g, ng);
 	} else if (!rc && ng) {
-		/* Every group's source counts and checksums, before any copy. */
-		for (k = 0; !rc && k < ng; k++)
-			rc = group_expect(r, todo + g[k].first, g[k].n, &g[k].expect);
-		if (!rc)
-			rc = round_lanes(r, todo, g, ng);
+		rc = round_lanes(r, todo, g, ng);
 	}
 	for (k = 0; k < ng; k++)
 		free(g[k].expect);
