@@ -22,6 +22,10 @@
 
 #include <libwebsockets.h>
 
+/* fds of lws's own in a server's table: the listening socket and the
+ * cancel pipe, and one to spare. */
+#define HTTPSERVER_LWS_FDS 4
+
 /* Largest response body: /metrics of a busy operator is well under it. */
 #define MAX_BODY ((size_t)32 << 20)
 
@@ -235,6 +239,12 @@ int httpserver_start(const struct httpserver_options *opts,
 	info.user = s;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.timeout_secs = 10;
+	/* Bounds lws's per-fd tables to this many entries instead of the
+	 * open-file limit (libwebsockets 4.1, lws-context-vhost.h,
+	 * fd_limit_per_thread), with room for its listening socket and
+	 * cancel pipe. */
+	info.fd_limit_per_thread = (opts->max_connections ? opts->max_connections
+							  : HTTPSERVER_MAX_CONNECTIONS) + HTTPSERVER_LWS_FDS;
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
 		log_error(opts->log, "http: cannot listen on \"%s\" (address in use or not local)",

@@ -33,7 +33,16 @@ struct httpserver_options {
 	const char *addr;
 	struct httpserver_route routes[HTTPSERVER_MAX_ROUTES]; /* copied */
 	struct log *log; /* borrowed */
+	/* Connections held open at once; 0 means HTTPSERVER_MAX_CONNECTIONS.
+	 * One more is refused (closed) until one of them ends. */
+	unsigned max_connections;
 };
+
+/* The default bound on connections. Without one, libwebsockets sizes its
+ * tables by the process's open-file limit and touches all of it: 16 bytes
+ * an fd per server, measured (docs/performance.md), so 32 MiB for a
+ * process with two servers and a limit of 1048576. */
+#define HTTPSERVER_MAX_CONNECTIONS 256
 
 /* Parses addr into host (NULL for all interfaces; caller frees) and port.
  * Returns 0 or -EINVAL. */

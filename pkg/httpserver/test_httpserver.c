@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "httpserver.h"
 
@@ -114,6 +117,73 @@ START_TEST(test_serve)
 }
 END_TEST
 
+/* A TCP connection to port that sends nothing; -1 on failure. */
+static int idle_conn(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* A GET that may fail: the status, or -1 when no response came within
+ * timeout_s. */
+static long try_fetch(int port, const char *path, long timeout_s)
+{
+	char url[128];
+	long code = -1;
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	buf_free(&b);
+	return code;
+}
+
+/* max_connections bounds the connections held at once. With that many
+ * idle ones open a GET is still answered; with twice as many (and more
+ * than lws's own few fds) another connection waits unanswered in the
+ * listen backlog; once they close, it is answered. The bound is also what
+ * keeps lws's tables from growing with the open-file limit (httpserver.h). */
+START_TEST(test_max_connections)
+{
+	enum { MAX = 8, OVER = 2 * MAX + 8 };
+	int calls = 0, fds[OVER], i;
+	struct httpserver_options o = {
+		.addr = "127.0.0.1:0",
+		.routes = { { "/hello", hello, &calls } },
+		.max_connections = MAX,
+	};
+	struct httpserver *s;
+
+	ck_assert_int_eq(httpserver_start(&o, &s), 0);
+	int port = httpserver_port(s);
+	for (i = 0; i < MAX; i++)
+		ck_assert_int_ge(fds[i] = idle_conn(port), 0);
+	ck_assert_int_eq(try_fetch(port, "/hello", 10), 200);
+	for (; i < OVER; i++)
+		ck_assert_int_ge(fds[i] = idle_conn(port), 0);
+	ck_assert_int_eq(try_fetch(port, "/hello", 2), -1);
+	for (i = 0; i < OVER; i++)
+		close(fds[i]);
+	ck_assert_int_eq(try_fetch(port, "/hello", 10), 200);
+	httpserver_stop(s);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -122,6 +192,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_parse_addr, 0, sizeof(addrs) / sizeof(addrs[0]));
 	tcase_add_test(tc, test_serve);
+	tcase_add_test(tc, test_max_connections);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
