@@ -278,7 +278,7 @@ struct lane {
 	struct lane *all;      /* every lane of the round, this one included */
 	size_t nall;
 	size_t n, cap, next;   /* next: the unit to move next */
-	bool waiting;          /* for a slot */
+	bool moving;           /* in unit_move() */
 	struct lane_unit {
 		cJSON *u;
 		struct group *g;
@@ -297,23 +297,23 @@ static void lanes_fail(struct run *r, int rc)
 	}
 }
 
-/* Whether lane l may take a free slot now: of the lanes waiting for one,
- * it is the one whose next unit comes first in the round's order, so that
- * the groups are attached (and their deletes start) one after another
+/* Whether lane l may take a free slot now. The slots are kept for the
+ * lanes whose next unit comes first in the round's order: l goes only if a
+ * slot is left after one for each such lane that is not moving a unit now
+ * (waiting for a slot, or for its group's sums). So the groups are
+ * attached, and their deletes start, in that order (removed shards first)
  * rather than all at the end. Under the lock. */
 static bool lane_turn(const struct lane *l)
 {
-	size_t i, pos = l->units[l->next].pos;
+	size_t i, ahead = 0, pos = l->units[l->next].pos;
 
-	if (*l->busy >= l->slots)
-		return false;
 	for (i = 0; i < l->nall; i++) {
 		const struct lane *m = &l->all[i];
 
-		if (m != l && m->waiting && m->next < m->n && m->units[m->next].pos < pos)
-			return false;
+		if (m != l && !m->moving && m->next < m->n && m->units[m->next].pos < pos)
+			ahead++;
 	}
-	return true;
+	return *l->busy + ahead < l->slots;
 }
 
 /* The source counts and checksums of the group of lane l's next unit,
@@ -354,15 +354,15 @@ static void *lane_run(void *p)
 			lanes_fail(r, rc);
 			break;
 		}
-		l->waiting = true;
 		while (!lane_turn(l) && !r->lane_rc)
 			pthread_cond_wait(l->moved, r->gil);
-		l->waiting = false;
 		if (r->lane_rc)
 			break;
 		(*l->busy)++;
-		pthread_cond_broadcast(l->moved); /* the next lane in order may fit */
+		l->moving = true;
+		pthread_cond_broadcast(l->moved); /* one lane fewer ahead of the rest */
 		rc = unit_move(r, lu->u, lu->g->expect + (lu->pos - lu->g->first));
+		l->moving = false;
 		(*l->busy)--;
 		if (rc)
 			lanes_fail(r, rc);
