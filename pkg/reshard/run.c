@@ -279,6 +279,8 @@ struct lane {
 	size_t nall;
 	size_t n, cap, next;   /* next: the unit to move next */
 	bool moving;           /* in unit_move() */
+	bool live;             /* started, and not done: a lane whose thread
+				* could not start keeps no slot until it runs */
 	struct lane_unit {
 		cJSON *u;
 		struct group *g;
@@ -299,10 +301,11 @@ static void lanes_fail(struct run *r, int rc)
 
 /* Whether lane l may take a free slot now. The slots are kept for the
  * lanes whose next unit comes first in the round's order: l goes only if a
- * slot is left after one for each such lane that is not moving a unit now
- * (waiting for a slot, or for its group's sums). So the groups are
- * attached, and their deletes start, in that order (removed shards first)
- * rather than all at the end. Under the lock. */
+ * slot is left after one for each such lane that is live and not moving a
+ * unit now (waiting for a slot, or for its group's sums). The first of the
+ * waiting lanes always goes once a slot is free, so none waits for ever.
+ * So the groups are attached, and their deletes start, in that order
+ * (removed shards first) rather than all at the end. Under the lock. */
 static bool lane_turn(const struct lane *l)
 {
 	size_t i, ahead = 0, pos = l->units[l->next].pos;
@@ -310,7 +313,7 @@ static bool lane_turn(const struct lane *l)
 	for (i = 0; i < l->nall; i++) {
 		const struct lane *m = &l->all[i];
 
-		if (m != l && !m->moving && m->next < m->n && m->units[m->next].pos < pos)
+		if (m != l && m->live && !m->moving && m->next < m->n && m->units[m->next].pos < pos)
 			ahead++;
 	}
 	return *l->busy + ahead < l->slots;
@@ -346,6 +349,7 @@ static void *lane_run(void *p)
 	int rc;
 
 	pthread_mutex_lock(r->gil);
+	l->live = true;
 	for (; l->next < l->n && !r->lane_rc; l->next++) {
 		struct lane_unit *lu = &l->units[l->next];
 
@@ -360,7 +364,6 @@ static void *lane_run(void *p)
 			break;
 		(*l->busy)++;
 		l->moving = true;
-		pthread_cond_broadcast(l->moved); /* one lane fewer ahead of the rest */
 		rc = unit_move(r, lu->u, lu->g->expect + (lu->pos - lu->g->first));
 		l->moving = false;
 		(*l->busy)--;
@@ -370,6 +373,8 @@ static void *lane_run(void *p)
 			lu->g->left--;
 		pthread_cond_broadcast(l->moved);
 	}
+	l->live = false;
+	pthread_cond_broadcast(l->moved);
 	pthread_mutex_unlock(r->gil);
 	return NULL;
 }
@@ -434,7 +439,7 @@ static int round_lanes(struct run *r, cJSON **todo, struct group *g, size_t ng)
 	r->lane_err = util_xcalloc(1, r->errlen ? r->errlen : 1);
 	pthread_mutex_lock(&gil);
 	for (i = 0; i < nl; i++)
-		lanes[i].started = !pthread_create(&lanes[i].th, NULL, lane_run, &lanes[i]);
+		lanes[i].live = lanes[i].started = !pthread_create(&lanes[i].th, NULL, lane_run, &lanes[i]);
 	/* A lane whose thread could not start runs here, after the others started. */
 	for (i = 0; i < nl; i++) {
 		if (!lanes[i].started) {
