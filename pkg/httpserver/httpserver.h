@@ -34,7 +34,7 @@ struct httpserver_options {
 	struct httpserver_route routes[HTTPSERVER_MAX_ROUTES]; /* copied */
 	struct log *log; /* borrowed */
 	/* Connections held open at once; 0 means HTTPSERVER_MAX_CONNECTIONS.
-	 * One more is refused (closed) until one of them ends. */
+	 * One more waits in the listen backlog until one of them ends. */
 	unsigned max_connections;
 };
 

@@ -383,10 +383,10 @@ static void *lane_run(void *p)
  * The moves of a round with lanes: the units of each (source, target)
  * pair, of every table, move in the round's order on a lane of their own
  * (removed shards' units first, then by table and source), as many units
- * at once as there are shards, a free slot going to the lane whose next
+ * at once as there are shards, the slots kept for the lanes whose next
  * unit comes first (lane_turn()). Each group's source sums are read by the
- * first lane to need them (lane_expect()). A lane's units share only their source's
- * rows, which a copy reads and never changes, with the other lanes, and
+ * first lane to need them (lane_expect()). A lane's units share only their
+ * source's rows, which a copy reads and never changes, with the other lanes, and
  * each (table, source) has its own staging table on the target. This
  * thread deletes: as each (table, source) group in turn has all its units
  * attached, it starts the group's delete (its checks, then the mutation);
