@@ -162,15 +162,14 @@ static void gather_sts(struct phc_run *run, cJSON *u, int comp, const cJSON *sts
 		       const cJSON *pods, struct gather *g)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(sts, "metadata");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(sts, "status");
 	const char *name = util_json_str(meta, "name");
-	const char *rev = util_json_get_str(sts, "status.updateRevision", NULL);
+	const char *rev = util_json_str(st, "updateRevision");
 	int replicas = (int)util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "spec"), "replicas", 1);
 	const char *old_rev = NULL;
-	bool all_ready = util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "status"), "readyReplicas", 0) ==
-			 replicas;
+	bool all_ready = util_json_num(st, "readyReplicas", 0) == replicas;
 
-	if (!rev || util_json_num(cJSON_GetObjectItemCaseSensitive(sts, "status"), "observedGeneration", 0) <
-			    util_json_num(meta, "generation", 0)) {
+	if (!rev || util_json_num(st, "observedGeneration", 0) < util_json_num(meta, "generation", 0)) {
 		snprintf(g->waiting, sizeof(g->waiting),
 			 "waiting for the StatefulSet controller to observe %s", name);
 		return;
