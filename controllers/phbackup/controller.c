@@ -1193,6 +1193,9 @@ static int add_scope(struct phbackup *p, const char *ns, uint64_t resync_ms)
 	if (r >= 0)
 		r = controller_watch(p->ctl[K_SCHEDULE], s->objs[K_BACKUP], CONTROLLER_MAP_OWNER,
 				     PHB_KIND_SCHEDULE);
+	/* The Jobs map to their owners, which the informers above replay;
+	 * the PostHogs are only read. Neither needs a resync of its own. */
+	io.resync_ms = INFORMER_NO_RESYNC;
 	if (r >= 0) {
 		io.resource = p->job_res;
 		io.label_selector = "app.kubernetes.io/component=backup-agent,"

@@ -314,6 +314,9 @@ static int add_scope(struct posthog_controller *p, const char *ns, uint64_t resy
 	r = controller_watch(p->ctl, s->posthogs, CONTROLLER_MAP_SELF, NULL);
 	io.label_selector = PHC_MANAGED_SELECTOR;
 	io.transform = phc_child_transform;
+	/* A child's handler enqueues its PostHog, which the PostHog
+	 * informer's own resync replays already. */
+	io.resync_ms = INFORMER_NO_RESYNC;
 	for (int k = 0; r >= 0 && k < PHC_NKINDS; k++) {
 		io.resource = p->child_res[k];
 		r = manager_add_informer(p->manager, &io, &s->children[k]);

@@ -5,7 +5,8 @@
  *
  * Two locks: cache_lock (a rwlock) guards the store for readers on other
  * threads; dispatch_lock serializes handler calls, so that a resync (which
- * runs on its own timer thread or on informer_resync()'s caller) never
+ * runs on its own timer thread, unless INFORMER_NO_RESYNC, or on
+ * informer_resync()'s caller) never
  * interleaves with watch events. dispatch_lock is always taken first.
  */
 #include "informer.h"
@@ -451,6 +452,9 @@ static void *reflector(void *arg)
 {
 	struct informer *inf = arg;
 	unsigned backoff = inf->backoff_base_ms;
+
+	/* Named for top -H, gdb and the tests. */
+	(void)pthread_setname_np(pthread_self(), "informer");
 	while (!atomic_load(&inf->stop)) {
 		char *rv = NULL;
 		if (list_and_replace(inf, &rv) < 0) {
@@ -475,6 +479,8 @@ static void *resync_loop(void *arg)
 	 * informer does the same for a fleet of them. */
 	uint64_t period = inf->opts.resync_ms;
 	uint64_t jitter = period / 10 ? (now_ms() % (period / 10)) : 0;
+
+	(void)pthread_setname_np(pthread_self(), "informer-resync");
 	while (sleep_ms(inf, period - period / 20 + jitter))
 		if (atomic_load(&inf->synced))
 			informer_resync(inf);
@@ -492,7 +498,8 @@ int informer_start(struct informer *inf)
 	atomic_store(&inf->stop, false);
 	pthread_mutex_unlock(&inf->lock);
 	if (pthread_create(&inf->thread, NULL, reflector, inf) != 0 ||
-	    pthread_create(&inf->resync_thread, NULL, resync_loop, inf) != 0)
+	    (inf->opts.resync_ms != INFORMER_NO_RESYNC &&
+	     pthread_create(&inf->resync_thread, NULL, resync_loop, inf) != 0))
 		abort();
 	return 0;
 }
@@ -519,7 +526,8 @@ void informer_stop(struct informer *inf)
 	pthread_mutex_unlock(&inf->lock);
 	informer_cancel(inf);
 	pthread_join(inf->thread, NULL);
-	pthread_join(inf->resync_thread, NULL);
+	if (inf->opts.resync_ms != INFORMER_NO_RESYNC)
+		pthread_join(inf->resync_thread, NULL);
 	pthread_mutex_lock(&inf->lock);
 	inf->running = false;
 	pthread_mutex_unlock(&inf->lock);

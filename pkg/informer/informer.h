@@ -49,6 +49,8 @@ struct informer_handlers {
  * INFORMER_LAST_APPLIED annotation. */
 void informer_strip(cJSON *obj);
 
+#define INFORMER_NO_RESYNC UINT64_MAX
+
 struct informer_options {
 	struct kube_resource resource;
 	/* Changes each object in place before it is cached and handed to
@@ -58,7 +60,10 @@ struct informer_options {
 	void *transform_userdata;
 	const char *namespace;      /* NULL = all namespaces */
 	const char *label_selector; /* NULL = everything */
-	uint64_t resync_ms;         /* default 10 h; 0 = default */
+	/* Default 10 h; 0 = default; INFORMER_NO_RESYNC: none, and no
+	 * timer thread (an informer whose handlers map to an owner that
+	 * another informer already replays). */
+	uint64_t resync_ms;
 	unsigned page_size;         /* default 500 */
 	struct log *log;            /* borrowed */
 };

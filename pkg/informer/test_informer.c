@@ -1,4 +1,5 @@
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -332,6 +333,32 @@ START_TEST(test_list_failure_retries_and_resync)
 }
 END_TEST
 
+/* This process's threads named name (the informer names its own). */
+static int threads_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;  /* the thread has ended */
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+		n += !strcmp(comm, name);
+	}
+	closedir(d);
+	return n;
+}
+
 START_TEST(test_periodic_resync)
 {
 	struct fixture fx;
@@ -351,6 +378,43 @@ START_TEST(test_periodic_resync)
 	cm(fx.api, "a", "x", "1", NULL, NULL);
 	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(count_prefix(&fx.rec, "update x 1->1") >= 2);
+	ck_assert_int_eq(threads_named("informer-resync"), 1);
+	teardown(&fx);
+}
+END_TEST
+
+/* INFORMER_NO_RESYNC: no timer thread, and a resync asked for still
+ * replays the cache. */
+START_TEST(test_no_resync)
+{
+	struct fixture fx;
+	memset(&fx, 0, sizeof(fx));
+	pthread_mutex_init(&fx.rec.lock, NULL);
+	fakeapi_start(&fx.api);
+	char *yaml = fakeapi_kubeconfig(fx.api);
+	struct kube_config *cfg;
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
+	free(yaml);
+	struct kube_client_options co = { .qps = -1 };
+	ck_assert_int_eq(kube_client_new(cfg, &co, &fx.client), 0);
+	struct informer_options io = { .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC };
+	ck_assert_int_eq(informer_new(fx.client, &io, &fx.inf), 0);
+	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
+	ck_assert_int_eq(informer_add_handlers(fx.inf, &h), 0);
+	cm(fx.api, "a", "x", "1", NULL, NULL);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
+	WAIT_FOR(informer_has_synced(fx.inf));
+	WAIT_FOR(fakeapi_watchers(fx.api) == 1);
+	ck_assert_int_eq(threads_named("informer"), 1);
+	ck_assert_int_eq(threads_named("informer-resync"), 0);
+	cm(fx.api, "a", "x", "2", NULL, NULL);
+	WAIT_FOR(seen(&fx.rec, "update x 1->2"));
+	ck_assert_int_eq(count_prefix(&fx.rec, "update x 2->2"), 0);
+	informer_resync(fx.inf);
+	ck_assert_int_eq(count_prefix(&fx.rec, "update x 2->2"), 1);
+	informer_stop(fx.inf);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
+	WAIT_FOR(informer_has_synced(fx.inf));
 	teardown(&fx);
 }
 END_TEST
@@ -505,6 +569,7 @@ int main(void)
 	tcase_add_test(tc, test_reconnect_resumes);
 	tcase_add_test(tc, test_list_failure_retries_and_resync);
 	tcase_add_test(tc, test_periodic_resync);
+	tcase_add_test(tc, test_no_resync);
 	tcase_add_test(tc, test_handler_limit);
 	tcase_add_loop_test(tc, test_strip, 0, sizeof(strip_cases) / sizeof(*strip_cases));
 	tcase_add_loop_test(tc, test_compact_roundtrip, 0,
