@@ -20,6 +20,7 @@
 
 #define MAX_HANDLERS 8
 #define DEFAULT_RESYNC_MS (10ull * 3600 * 1000)
+#define DEFAULT_PAGE_SIZE 500
 
 struct informer {
 	struct kube_client *client;
@@ -79,7 +80,7 @@ int informer_new(struct kube_client *c, const struct informer_options *opts,
 	if (!inf->opts.resync_ms)
 		inf->opts.resync_ms = DEFAULT_RESYNC_MS;
 	if (!inf->opts.page_size)
-		inf->opts.page_size = 500;
+		inf->opts.page_size = DEFAULT_PAGE_SIZE;
 	inf->log = opts->log;
 	inf->backoff_base_ms = 800;
 	inf->backoff_max_ms = 30000;
@@ -109,6 +110,41 @@ void informer_free(struct informer *inf)
 	free(inf->namespace);
 	free(inf->label_selector);
 	free(inf);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool informer_serves(const struct informer *inf,
+		     const struct informer_options *opts)
+{
+	const struct kube_resource *a = &inf->opts.resource, *b = &opts->resource;
+
+	return !strcmp(a->group, b->group) && !strcmp(a->version, b->version) &&
+	       !strcmp(a->resource, b->resource) &&
+	       same_str(inf->opts.namespace, opts->namespace) &&
+	       same_str(inf->opts.label_selector, opts->label_selector) &&
+	       inf->opts.transform == opts->transform &&
+	       inf->opts.transform_userdata == opts->transform_userdata &&
+	       inf->opts.page_size == (opts->page_size ? opts->page_size : DEFAULT_PAGE_SIZE);
+}
+
+int informer_resync_within(struct informer *inf, uint64_t resync_ms)
+{
+	uint64_t ms = resync_ms ? resync_ms : DEFAULT_RESYNC_MS;
+	int r = 0;
+
+	pthread_mutex_lock(&inf->lock);
+	if (ms < inf->opts.resync_ms) {
+		if (inf->running)
+			r = -EBUSY;
+		else
+			inf->opts.resync_ms = ms;
+	}
+	pthread_mutex_unlock(&inf->lock);
+	return r;
 }
 
 int informer_add_handlers(struct informer *inf,

@@ -74,6 +74,18 @@ int informer_new(struct kube_client *c, const struct informer_options *opts,
 /* Stops it first if running. */
 void informer_free(struct informer *inf);
 
+/* Whether an informer made with opts would cache what inf caches: the
+ * same resource, namespace, label selector, transform and page size. Then
+ * inf can serve both (client-go's shared informers), with one watch and
+ * one cache. */
+bool informer_serves(const struct informer *inf,
+		     const struct informer_options *opts);
+/* Resync at least every resync_ms (an informer_options value): the
+ * shorter period of the two is kept. Returns 0, or -EBUSY when that would
+ * shorten the period of an informer already started. */
+int informer_resync_within(struct informer *inf, uint64_t resync_ms)
+	__attribute__((warn_unused_result));
+
 /* Add handlers before informer_start(). Up to 8 sets. Returns 0 or
  * -ENOSPC. */
 int informer_add_handlers(struct informer *inf,

@@ -419,6 +419,87 @@ START_TEST(test_no_resync)
 }
 END_TEST
 
+static void other_transform(void *ud, cJSON *obj)
+{
+	(void)ud;
+	informer_strip(obj);
+}
+
+/* informer_serves: the informer is made with the first options; does it
+ * serve the second? */
+static const struct kube_resource secrets_res = {
+	.group = "", .version = "v1", .resource = "secrets", .kind = "Secret", .namespaced = true,
+};
+static const struct kube_resource apps_cm = {
+	.group = "apps", .version = "v1", .resource = "configmaps", .kind = "ConfigMap", .namespaced = true,
+};
+static const struct {
+	struct informer_options made, asked;
+	bool serves;
+} serves_cases[] = {
+	{ { .resource = configmaps }, { .resource = configmaps }, true },
+	/* resync and log do not change what is cached */
+	{ { .resource = configmaps, .resync_ms = 1000 },
+	  { .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC }, true },
+	{ { .resource = configmaps, .page_size = 500 }, { .resource = configmaps }, true },
+	{ { .resource = configmaps, .namespace = "a", .label_selector = "x=1" },
+	  { .resource = configmaps, .namespace = "a", .label_selector = "x=1" }, true },
+	{ { .resource = configmaps }, { .resource = secrets_res }, false },
+	{ { .resource = configmaps }, { .resource = apps_cm }, false },
+	{ { .resource = configmaps, .namespace = "a" }, { .resource = configmaps }, false },
+	{ { .resource = configmaps }, { .resource = configmaps, .namespace = "a" }, false },
+	{ { .resource = configmaps, .namespace = "a" }, { .resource = configmaps, .namespace = "b" }, false },
+	{ { .resource = configmaps, .label_selector = "x=1" }, { .resource = configmaps }, false },
+	{ { .resource = configmaps, .label_selector = "x=1" },
+	  { .resource = configmaps, .label_selector = "x=2" }, false },
+	{ { .resource = configmaps }, { .resource = configmaps, .transform = other_transform }, false },
+	{ { .resource = configmaps, .transform = other_transform },
+	  { .resource = configmaps, .transform = other_transform, .transform_userdata = "other" }, false },
+	{ { .resource = configmaps }, { .resource = configmaps, .page_size = 100 }, false },
+};
+
+START_TEST(test_serves)
+{
+	struct informer *inf;
+
+	ck_assert_int_eq(informer_new(NULL, &serves_cases[_i].made, &inf), 0);
+	ck_assert_msg(informer_serves(inf, &serves_cases[_i].asked) == serves_cases[_i].serves,
+		      "case %d", _i);
+	informer_free(inf);
+}
+END_TEST
+
+/* informer_resync_within keeps the shorter period, and only before the
+ * start: a NO_RESYNC informer asked for a resync runs the timer. */
+START_TEST(test_resync_within)
+{
+	struct fixture fx;
+	memset(&fx, 0, sizeof(fx));
+	pthread_mutex_init(&fx.rec.lock, NULL);
+	fakeapi_start(&fx.api);
+	char *yaml = fakeapi_kubeconfig(fx.api);
+	struct kube_config *cfg;
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
+	free(yaml);
+	struct kube_client_options co = { .qps = -1 };
+	ck_assert_int_eq(kube_client_new(cfg, &co, &fx.client), 0);
+	struct informer_options io = { .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC };
+	ck_assert_int_eq(informer_new(fx.client, &io, &fx.inf), 0);
+	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
+	ck_assert_int_eq(informer_add_handlers(fx.inf, &h), 0);
+	ck_assert_int_eq(informer_resync_within(fx.inf, 100), 0);
+	ck_assert_int_eq(informer_resync_within(fx.inf, 0), 0); /* 10 h: longer, ignored */
+	ck_assert_int_eq(informer_resync_within(fx.inf, INFORMER_NO_RESYNC), 0);
+	cm(fx.api, "a", "x", "1", NULL, NULL);
+	ck_assert_int_eq(informer_start(fx.inf), 0);
+	ck_assert_int_eq(informer_resync_within(fx.inf, 50), -EBUSY);
+	ck_assert_int_eq(informer_resync_within(fx.inf, 100), 0);
+	ck_assert_int_eq(informer_resync_within(fx.inf, INFORMER_NO_RESYNC), 0);
+	WAIT_FOR(count_prefix(&fx.rec, "update x 1->1") >= 2);
+	teardown(&fx);
+}
+END_TEST
+
 static void count_link(void *ud, struct cache_entry *e)
 {
 	(void)e;
@@ -570,6 +651,8 @@ int main(void)
 	tcase_add_test(tc, test_list_failure_retries_and_resync);
 	tcase_add_test(tc, test_periodic_resync);
 	tcase_add_test(tc, test_no_resync);
+	tcase_add_loop_test(tc, test_serves, 0, sizeof(serves_cases) / sizeof(serves_cases[0]));
+	tcase_add_test(tc, test_resync_within);
 	tcase_add_test(tc, test_handler_limit);
 	tcase_add_loop_test(tc, test_strip, 0, sizeof(strip_cases) / sizeof(*strip_cases));
 	tcase_add_loop_test(tc, test_compact_roundtrip, 0,

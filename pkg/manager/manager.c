@@ -187,10 +187,21 @@ void manager_free(struct manager *m)
 }
 
 /* informer_cache_objects and informer_cache_bytes per resource, summed over
- * the informers of that resource (one per watched namespace). */
+ * the informers of that resource (one per watched namespace). An informer
+ * asked for twice (two controllers reading the same objects) is made once
+ * and shared, with the shorter resync of the two. */
 int manager_add_informer(struct manager *m, const struct informer_options *opts,
 			 struct informer **out)
 {
+	for (size_t i = 0; i < m->ninformers; i++) {
+		if (!informer_serves(m->informers[i], opts))
+			continue;
+		int rc = informer_resync_within(m->informers[i], opts->resync_ms);
+		if (rc < 0)
+			return rc;
+		*out = m->informers[i];
+		return 0;
+	}
 	if (m->ninformers >= MANAGER_MAX_INFORMERS)
 		return -ENOSPC;
 	struct informer_options o = *opts;

@@ -74,7 +74,9 @@ int manager_new(const struct manager_options *opts, struct manager **out)
  * manager_run() runs. */
 void manager_free(struct manager *m);
 
-/* Creates an informer owned by the manager (started by manager_run). */
+/* Creates an informer owned by the manager (started by manager_run), or
+ * hands out the one already made that serves opts (informer_serves), with
+ * the shorter resync of the two. */
 int manager_add_informer(struct manager *m,
 			 const struct informer_options *opts,
 			 struct informer **out) __attribute__((warn_unused_result));

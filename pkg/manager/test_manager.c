@@ -152,6 +152,45 @@ static void teardown(struct env *e)
 	fakeapi_stop(e->api);
 }
 
+/* Two controllers asking for the same informer get one; another
+ * namespace or selector is another informer. */
+START_TEST(test_shared_informers)
+{
+	struct fakeapi *api;
+	struct kube_config *cfg;
+	struct kube_client *client;
+	struct manager *m;
+	struct kube_client_options co = { .qps = -1 };
+	struct informer *a, *b, *c, *d;
+	const struct kube_resource cms = { .version = "v1", .resource = "configmaps",
+					   .kind = "ConfigMap", .namespaced = true };
+	struct informer_options io = { .resource = cms, .resync_ms = INFORMER_NO_RESYNC };
+
+	fakeapi_start(&api);
+	char *yaml = fakeapi_kubeconfig(api);
+	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
+	free(yaml);
+	ck_assert_int_eq(kube_client_new(cfg, &co, &client), 0);
+	struct manager_options mo = { .client = client };
+	ck_assert_int_eq(manager_new(&mo, &m), 0);
+	ck_assert_int_eq(manager_add_informer(m, &io, &a), 0);
+	io.resync_ms = 60000;
+	ck_assert_int_eq(manager_add_informer(m, &io, &b), 0);
+	ck_assert_ptr_eq(a, b);
+	io.namespace = "a";
+	ck_assert_int_eq(manager_add_informer(m, &io, &c), 0);
+	ck_assert_ptr_ne(a, c);
+	io.namespace = NULL;
+	io.label_selector = "x=1";
+	ck_assert_int_eq(manager_add_informer(m, &io, &d), 0);
+	ck_assert_ptr_ne(a, d);
+	ck_assert_ptr_ne(c, d);
+	manager_free(m);
+	kube_client_free(client);
+	fakeapi_stop(api);
+}
+END_TEST
+
 START_TEST(test_run_reconcile_stop)
 {
 	struct env e;
@@ -218,6 +257,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_map_key, 0, sizeof(maps) / sizeof(maps[0]));
+	tcase_add_test(tc, test_shared_informers);
 	tcase_add_test(tc, test_run_reconcile_stop);
 	tcase_add_test(tc, test_backoff_capped);
 	tcase_add_test(tc, test_leader_lost);
