@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,10 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
-/* Makes room for len more bytes plus the NUL. Small allocations abort on
- * failure, as everywhere in the project; the cap is what bounds them. */
-static int reserve(struct buf *b, size_t len)
+/* Makes room for len more bytes plus the NUL: exactly, or by doubling.
+ * Small allocations abort on failure, as everywhere in the project; the
+ * cap is what bounds them. */
+static int reserve(struct buf *b, size_t len, bool exact)
 {
 	size_t need, n;
 
@@ -39,7 +41,7 @@ static int reserve(struct buf *b, size_t len)
 	need = b->len + len + 1;
 	if (need <= b->alloc)
 		return 0;
-	n = b->alloc ? b->alloc : 64;
+	n = exact ? need : b->alloc ? b->alloc : 64;
 	while (n < need)
 		n *= 2;
 	if (n > b->cap + 1)
@@ -53,7 +55,7 @@ static int reserve(struct buf *b, size_t len)
 
 int buf_append(struct buf *b, const void *data, size_t len)
 {
-	int r = reserve(b, len);
+	int r = reserve(b, len, false);
 
 	if (r < 0)
 		return r;
@@ -79,7 +81,7 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_end(copy);
 	if (n < 0)
 		return -EINVAL;
-	r = reserve(b, (size_t)n);
+	r = reserve(b, (size_t)n, false);
 	if (r < 0)
 		return r;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -130,6 +132,20 @@ size_t buf_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb; /* libcurl passes size 1 */
 
 	return buf_append(userdata, ptr, n) < 0 ? 0 : n;
+}
+
+int buf_reserve(struct buf *b, size_t len)
+{
+	return reserve(b, len, true);
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	b->err = 0;
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->data[len] = '\0';
 }
 
 void buf_consume(struct buf *b, size_t n)

@@ -59,6 +59,15 @@ int buf_error(const struct buf *b) __attribute__((warn_unused_result));
  */
 size_t buf_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 
+/* Room for len more bytes without another allocation: exactly that much,
+ * where growing by appends doubles. For text whose size is known roughly
+ * beforehand. Returns 0, or -EMSGSIZE past the cap (b unchanged). */
+int buf_reserve(struct buf *b, size_t len) __attribute__((warn_unused_result));
+
+/* Back to the first len bytes (no-op if len >= b->len), clearing a put
+ * failure: undoes text appended with buf_put* after a check failed. */
+void buf_truncate(struct buf *b, size_t len);
+
 /* Removes the first n bytes (all if n >= len). */
 void buf_consume(struct buf *b, size_t n);
 

@@ -92,6 +92,61 @@ START_TEST(test_put_sticky)
 }
 END_TEST
 
+/* buf_reserve on a buffer holding `had` bytes: the result, and the room
+ * it leaves (exactly what was asked for, not a power of two). */
+static const struct {
+	size_t cap, had, reserve;
+	int want;
+	size_t alloc;
+} reserve_cases[] = {
+	{1000, 0, 300, 0, 301},
+	{1000, 10, 300, 0, 311},
+	{1000, 10, 990, 0, 1001},
+	{1000, 10, 991, -EMSGSIZE, 64},
+	{1000, 10, 20, 0, 64},  /* already room: unchanged */
+};
+
+START_TEST(test_reserve)
+{
+	char data[16];
+	struct buf b;
+
+	memset(data, 'x', sizeof(data));
+	buf_init(&b, reserve_cases[_i].cap);
+	for (size_t k = 0; k < reserve_cases[_i].had; k++)
+		ck_assert_int_eq(buf_append(&b, data, 1), 0);
+	ck_assert_int_eq(buf_reserve(&b, reserve_cases[_i].reserve), reserve_cases[_i].want);
+	ck_assert_uint_eq(b.alloc, reserve_cases[_i].alloc);
+	ck_assert_uint_eq(b.len, reserve_cases[_i].had);
+	/* appends after it double from there */
+	ck_assert_int_eq(buf_append(&b, data, 1), 0);
+	ck_assert_uint_eq(b.len, reserve_cases[_i].had + 1);
+	buf_free(&b);
+}
+END_TEST
+
+/* buf_truncate undoes a failed run of puts: text and error. */
+START_TEST(test_truncate)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	buf_puts(&b, "abc");
+	buf_puts(&b, "defg");
+	buf_puts(&b, "hij");  /* past the cap */
+	ck_assert_int_eq(buf_error(&b), -EMSGSIZE);
+	ck_assert_str_eq(buf_str(&b), "abcdefg");
+	buf_truncate(&b, 3);
+	ck_assert_int_eq(buf_error(&b), 0);
+	ck_assert_str_eq(buf_str(&b), "abc");
+	buf_truncate(&b, 10);  /* longer than the text: only the error goes */
+	ck_assert_str_eq(buf_str(&b), "abc");
+	buf_puts(&b, "xy");
+	ck_assert_str_eq(buf_str(&b), "abcxy");
+	buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -102,6 +157,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_cap, 0, sizeof(cap_cases) / sizeof(*cap_cases));
 	tcase_add_test(tc, test_printf_consume_take);
 	tcase_add_loop_test(tc, test_put_sticky, 0, sizeof(put_cases) / sizeof(*put_cases));
+	tcase_add_loop_test(tc, test_reserve, 0, sizeof(reserve_cases) / sizeof(*reserve_cases));
+	tcase_add_test(tc, test_truncate);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -54,6 +54,7 @@ struct metrics {
 	double dropped;
 	struct collector collectors[MAX_COLLECTORS];
 	size_t ncollectors;
+	size_t last_len; /* the last exposition's length, to size the next */
 };
 
 #define DROPPED_NAME "metrics_dropped_series_total"
@@ -559,16 +560,23 @@ int metrics_render(struct metrics *m, struct buf *out)
 	for (struct family *f = m->families; f; f = f->next)
 		arr[nf++] = f;
 	qsort(arr, nf, sizeof(*arr), cmp_family);
-	/* Rendered into a scratch buffer first: buf_* refuse appends past the
-	 * cap, and a truncated exposition would be misread, so the caller gets
-	 * it whole or not at all. */
-	struct buf tmp;
-	buf_init(&tmp, (size_t)1 << 26);
-	for (size_t i = 0; i < nf; i++)
-		render_family(&tmp, arr[i]);
+	/* Rendered in place, in room sized by the last exposition (so that a
+	 * page of a few MB at 1,000 PostHogs is neither copied nor doubled).
+	 * buf_* refuse appends past the cap, and a truncated exposition would
+	 * be misread, so the caller gets it whole or not at all. */
+	size_t start = out->len;
+	int rc = buf_error(out);
+	if (!rc && m->last_len) {
+		size_t room = out->cap - out->len, want = m->last_len + m->last_len / 16;
+		rc = buf_reserve(out, want < room ? want : room);
+	}
+	for (size_t i = 0; !rc && i < nf; i++)
+		render_family(out, arr[i]);
 	free(arr);
+	if (!rc && (rc = buf_error(out)))
+		buf_truncate(out, start);
+	else if (!rc)
+		m->last_len = out->len - start;
 	pthread_mutex_unlock(&m->lock);
-	int rc = buf_error(&tmp) ?: buf_append(out, tmp.data ? tmp.data : "", tmp.len);
-	buf_free(&tmp);
 	return rc;
 }

@@ -252,10 +252,51 @@ START_TEST(test_forget)
 }
 END_TEST
 
+/* metrics_render appends in place: into a buffer that already holds text,
+ * whole or not at all (a cap too small leaves the text as it was and the
+ * buffer usable), and the next page gets room sized by the last. */
+START_TEST(test_render_in_place)
+{
+	struct metrics *m;
+	struct buf b;
+	char name[32];
+	size_t page;
+
+	ck_assert_int_eq(metrics_new(&m), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		ck_assert_int_eq(metrics_gauge_set(m, "ph_ready", "Ready.",
+						   (const char *[]){ "name", name, NULL }, 1), 0);
+	}
+	buf_init(&b, 1 << 20);
+	buf_puts(&b, "head\n");
+	ck_assert_int_eq(metrics_render(m, &b), 0);
+	ck_assert(!strncmp(b.data, "head\n# HELP ", 11));
+	ck_assert_ptr_nonnull(strstr(b.data, "ph_ready{name=\"x199\"} 1\n"));
+	page = b.len - 5;
+	buf_free(&b);
+	/* room for the page and a sixteenth, not the next power of two */
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(metrics_render(m, &b), 0);
+	ck_assert_uint_eq(b.len, page);
+	ck_assert_uint_eq(b.alloc, page + page / 16 + 1);
+	buf_free(&b);
+	/* too small: nothing appended, no error left behind */
+	buf_init(&b, page / 2);
+	buf_puts(&b, "head\n");
+	ck_assert_int_eq(metrics_render(m, &b), -EMSGSIZE);
+	ck_assert_str_eq(buf_str(&b), "head\n");
+	ck_assert_int_eq(buf_error(&b), 0);
+	buf_free(&b);
+	metrics_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_render_in_place);
 	tcase_add_loop_test(tc, test_format_value, 0,
 			    sizeof(values) / sizeof(values[0]));
 	tcase_add_test(tc, test_counter_and_gauge);
