@@ -9,7 +9,9 @@
  * pool of kept-alive connections: a worker takes a handle (and with it a
  * warm connection), runs one exchange and gives it back. Handles are
  * reused last-in first-out so the warmest connection goes out first.
- * HTTP/2 is negotiated through ALPN when the server offers it.
+ * HTTP/2 is negotiated through ALPN when the server offers it. Watches are
+ * the exception: they run on one thread and one multi handle (streams.c),
+ * as streams of one HTTP/2 connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +180,7 @@ int kube_client_new(struct kube_config *cfg,
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	c->streams = kube_streams_new();
 	/* Anything that does not parse here goes to libcurl as before. Not
 	 * through an HTTPS proxy: libcurl calls the SSL_CTX callback for
 	 * every TLS connection of the handle, the proxy's too
@@ -198,6 +201,8 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
+	/* First: its connections use the share's DNS and TLS sessions. */
+	kube_streams_free(c->streams);
 	for (size_t i = 0; i < c->pool_len; i++)
 		curl_easy_cleanup(c->pool[i]);
 	free(c->pool);
@@ -413,6 +418,14 @@ static void setup(struct kube_client *c, struct xfer *x, const char *url,
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	/* Over TLS, where ALPN may give HTTP/2, a transfer waits for the
+	 * connection being made rather than making a second one, so that the
+	 * requests started together (every informer's list and watch) become
+	 * its streams. Not in clear text: libcurl 7.88 then waited for a busy
+	 * HTTP/1.1 connection (a watch) to end (the unit test
+	 * concurrent_watches). */
+	if (!strncmp(url, "https://", 8))
+		curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -462,7 +475,7 @@ static int perform(struct kube_client *c, struct xfer *x, const char *url,
 	x->retry_after = -1;
 	x->errbuf[0] = '\0';
 	setup(c, x, url, hdrs, cr);
-	CURLcode cc = curl_easy_perform(x->h);
+	CURLcode cc = kube_streams_perform(c->streams, x->h);
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
 	if (c->on_request) {
 		curl_off_t us = 0;

@@ -288,6 +288,101 @@ START_TEST(cancel_from_thread)
 }
 END_TEST
 
+/* A request made from a watch's callback (which runs on the client's
+ * streams thread) is answered, not left waiting for that thread. */
+struct reentry {
+	struct kube_client *c;
+	int got;
+	char name[16];
+};
+
+static int on_event_get(void *ud, enum kube_event_type t, cJSON *obj)
+{
+	static const struct kube_resource cms = { "", "v1", "configmaps", "ConfigMap", true };
+	struct reentry *r = ud;
+	cJSON *cm = NULL;
+
+	cJSON_Delete(obj);
+	r->got = kube_get(r->c, &cms, "ns1", "x", &cm, NULL);
+	const cJSON *name = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "name");
+	snprintf(r->name, sizeof(r->name), "%s", cJSON_IsString(name) ? name->valuestring : "");
+	cJSON_Delete(cm);
+	return 42;
+}
+
+START_TEST(request_from_callback)
+{
+	static const char *const chunks[] = { EV("ADDED", "a", "1"), NULL };
+	cJSON *s = script_new();
+	cJSON *r = stream_rule(s, chunks, 0);
+	cJSON_AddBoolToObject(r, "hold", 1);
+	script_rule(s, "GET", "/api/v1/namespaces/ns1/configmaps/x", 200,
+		    "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
+	struct env e;
+	env_start(&e, s);
+	struct reentry re = { .c = e.c, .got = 1 };
+	struct kube_watch *w = NULL;
+	ck_assert_int_eq(kube_watch_new(e.c, &pods, "ns1", NULL, on_event_get, &re, &w), 0);
+	ck_assert_int_eq(kube_watch_run(w), 42);
+	ck_assert_int_eq(re.got, 0);
+	ck_assert_str_eq(re.name, "x");
+	kube_watch_free(w);
+	env_stop(&e);
+}
+END_TEST
+
+/* Watches on several threads at once, through the one streams thread:
+ * each gets its own events while the others stay open, and each ends
+ * when cancelled. */
+#define NWATCH 6
+struct watcher {
+	struct kube_watch *w;
+	struct events ev;
+	int rc;
+};
+
+static void *run_watch(void *arg)
+{
+	struct watcher *x = arg;
+	x->rc = kube_watch_run(x->w);
+	return NULL;
+}
+
+START_TEST(concurrent_watches)
+{
+	static const char *const chunks[] = { EV("ADDED", "a", "1"), NULL };
+	cJSON *s = script_new();
+	cJSON *r = stream_rule(s, chunks, 0);
+	cJSON_AddBoolToObject(r, "hold", 1);
+	struct env e;
+	env_start(&e, s);
+	struct watcher x[NWATCH];
+	pthread_t t[NWATCH];
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < NWATCH; i++) {
+		ck_assert_int_eq(kube_watch_new(e.c, &pods, "ns1", NULL, on_event_atomic,
+						&x[i].ev, &x[i].w), 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, run_watch, &x[i]), 0);
+	}
+	/* every stream delivers while all are open */
+	for (int i = 0; i < NWATCH; i++)
+		for (int k = 0; k < 2000 && __atomic_load_n(&x[i].ev.n, __ATOMIC_SEQ_CST) < 1; k++) {
+			struct timespec ts = { 0, 5 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	for (int i = 0; i < NWATCH; i++)
+		ck_assert_int_eq(__atomic_load_n(&x[i].ev.n, __ATOMIC_SEQ_CST), 1);
+	for (int i = 0; i < NWATCH; i++)
+		kube_watch_cancel(x[i].w);
+	for (int i = 0; i < NWATCH; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(x[i].rc, -ECANCELED);
+		kube_watch_free(x[i].w);
+	}
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
 	unsetenv("http_proxy");
@@ -303,6 +398,8 @@ int main(void)
 	tcase_add_test(tc, callback_and_cap_stop);
 	tcase_add_test(tc, retry_before_stream);
 	tcase_add_test(tc, cancel_from_thread);
+	tcase_add_test(tc, request_from_callback);
+	tcase_add_test(tc, concurrent_watches);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
