@@ -1285,6 +1285,28 @@ class PostHogE2E(unittest.TestCase):
         OPERATOR.stop()
         OPERATOR.start()
 
+    def test_02c_one_connection_to_the_api_server(self):
+        """Over HTTPS (HTTP/2 through ALPN) every request and watch of the
+        operator is a stream of one connection (pkg/kube/streams.c); over
+        clear-text HTTP/1.1 each concurrent request needs its own."""
+        ready_gen()
+        server = subprocess.run(["kubectl", "config", "view", "--minify", "-o",
+                                 "jsonpath={.clusters[0].cluster.server}"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        if not server.startswith("https://"):
+            self.skipTest("a clear-text API server (%s): HTTP/1.1" % server)
+        hostport = server[len("https://"):].split("/", 1)[0]
+        port = int(hostport.rsplit(":", 1)[1]) if ":" in hostport else 443
+        pid = OPERATOR.proc.pid
+
+        def conns():
+            out = subprocess.run(["ss", "-Htnp", "state", "established", "dport", "=", ":%d" % port],
+                                 capture_output=True, text=True, check=True).stdout
+            return [ln for ln in out.splitlines() if "pid=%d," % pid in ln]
+        # Every informer's watch is open now, and the requests of the
+        # reconciles that brought the PostHog Ready are done.
+        self.assertEqual(len(conns()), 1, conns())
+
     def test_02b_noncanonical_quantities_then_no_op_writes_nothing(self):
         """Resources written as cpu "1.5", memory 1024Mi and cpu 1000m: the
         API server stores 1500m, 1Gi and 1. The PostHog reaches Ready, and
