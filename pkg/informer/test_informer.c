@@ -132,7 +132,7 @@ struct fixture {
 	struct record rec;
 };
 
-static void setup(struct fixture *fx, const char *ns, const char *selector)
+static void setup_opts(struct fixture *fx, struct informer_options io)
 {
 	memset(fx, 0, sizeof(*fx));
 	pthread_mutex_init(&fx->rec.lock, NULL);
@@ -145,12 +145,17 @@ static void setup(struct fixture *fx, const char *ns, const char *selector)
 	ck_assert_int_eq(kube_client_new(cfg, &co, &fx->client), 0);
 	if (getenv("TEST_LOG"))
 		ck_assert_int_eq(log_new(2, LOG_DEBUG, LOG_FORMAT_TEXT, &fx->log), 0);
-	struct informer_options io = { .resource = configmaps, .namespace = ns,
-				       .label_selector = selector, .log = fx->log };
+	io.log = fx->log;
 	ck_assert_int_eq(informer_new(fx->client, &io, &fx->inf), 0);
 	informer_set_backoff(fx->inf, 20, 200);
 	struct informer_handlers h = { on_add, on_update, on_delete, &fx->rec };
 	ck_assert_int_eq(informer_add_handlers(fx->inf, &h), 0);
+}
+
+static void setup(struct fixture *fx, const char *ns, const char *selector)
+{
+	setup_opts(fx, (struct informer_options){ .resource = configmaps, .namespace = ns,
+						  .label_selector = selector });
 }
 
 static void teardown(struct fixture *fx)
@@ -362,19 +367,7 @@ static int threads_named(const char *name)
 START_TEST(test_periodic_resync)
 {
 	struct fixture fx;
-	memset(&fx, 0, sizeof(fx));
-	pthread_mutex_init(&fx.rec.lock, NULL);
-	fakeapi_start(&fx.api);
-	char *yaml = fakeapi_kubeconfig(fx.api);
-	struct kube_config *cfg;
-	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
-	free(yaml);
-	struct kube_client_options co = { .qps = -1 };
-	ck_assert_int_eq(kube_client_new(cfg, &co, &fx.client), 0);
-	struct informer_options io = { .resource = configmaps, .resync_ms = 100 };
-	ck_assert_int_eq(informer_new(fx.client, &io, &fx.inf), 0);
-	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
-	ck_assert_int_eq(informer_add_handlers(fx.inf, &h), 0);
+	setup_opts(&fx, (struct informer_options){ .resource = configmaps, .resync_ms = 100 });
 	cm(fx.api, "a", "x", "1", NULL, NULL);
 	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(count_prefix(&fx.rec, "update x 1->1") >= 2);
@@ -388,19 +381,7 @@ END_TEST
 START_TEST(test_no_resync)
 {
 	struct fixture fx;
-	memset(&fx, 0, sizeof(fx));
-	pthread_mutex_init(&fx.rec.lock, NULL);
-	fakeapi_start(&fx.api);
-	char *yaml = fakeapi_kubeconfig(fx.api);
-	struct kube_config *cfg;
-	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
-	free(yaml);
-	struct kube_client_options co = { .qps = -1 };
-	ck_assert_int_eq(kube_client_new(cfg, &co, &fx.client), 0);
-	struct informer_options io = { .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC };
-	ck_assert_int_eq(informer_new(fx.client, &io, &fx.inf), 0);
-	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
-	ck_assert_int_eq(informer_add_handlers(fx.inf, &h), 0);
+	setup_opts(&fx, (struct informer_options){ .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC });
 	cm(fx.api, "a", "x", "1", NULL, NULL);
 	ck_assert_int_eq(informer_start(fx.inf), 0);
 	WAIT_FOR(informer_has_synced(fx.inf));
@@ -474,19 +455,7 @@ END_TEST
 START_TEST(test_resync_within)
 {
 	struct fixture fx;
-	memset(&fx, 0, sizeof(fx));
-	pthread_mutex_init(&fx.rec.lock, NULL);
-	fakeapi_start(&fx.api);
-	char *yaml = fakeapi_kubeconfig(fx.api);
-	struct kube_config *cfg;
-	ck_assert_int_eq(kube_config_from_yaml(yaml, strlen(yaml), NULL, NULL, &cfg), 0);
-	free(yaml);
-	struct kube_client_options co = { .qps = -1 };
-	ck_assert_int_eq(kube_client_new(cfg, &co, &fx.client), 0);
-	struct informer_options io = { .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC };
-	ck_assert_int_eq(informer_new(fx.client, &io, &fx.inf), 0);
-	struct informer_handlers h = { on_add, on_update, on_delete, &fx.rec };
-	ck_assert_int_eq(informer_add_handlers(fx.inf, &h), 0);
+	setup_opts(&fx, (struct informer_options){ .resource = configmaps, .resync_ms = INFORMER_NO_RESYNC });
 	ck_assert_int_eq(informer_resync_within(fx.inf, 100), 0);
 	ck_assert_int_eq(informer_resync_within(fx.inf, 0), 0); /* 10 h: longer, ignored */
 	ck_assert_int_eq(informer_resync_within(fx.inf, INFORMER_NO_RESYNC), 0);

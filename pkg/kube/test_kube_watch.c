@@ -241,16 +241,21 @@ struct canceller {
 	struct events *ev;
 };
 
+/* Waits up to 10 s for n events; returns how many came. */
+static int wait_events(struct events *ev, int n)
+{
+	for (int i = 0; i < 2000 && __atomic_load_n(&ev->n, __ATOMIC_SEQ_CST) < n; i++) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return __atomic_load_n(&ev->n, __ATOMIC_SEQ_CST);
+}
+
 static void *cancel_later(void *arg)
 {
 	struct canceller *k = arg;
 	/* Wait for the first event so the stream is surely running. */
-	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n(&k->ev->n, __ATOMIC_SEQ_CST) >= 1)
-			break;
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
+	(void)wait_events(k->ev, 1);
 	kube_watch_cancel(k->w);
 	return NULL;
 }
@@ -263,12 +268,20 @@ static int on_event_atomic(void *ud, enum kube_event_type t, cJSON *obj)
 	return 0;
 }
 
-START_TEST(cancel_from_thread)
+/* A script whose watches each get one ADDED event and then stay open. */
+static cJSON *held_stream(void)
 {
 	static const char *const chunks[] = { EV("ADDED", "a", "1"), NULL };
 	cJSON *s = script_new();
 	cJSON *r = stream_rule(s, chunks, 0);
+
 	cJSON_AddBoolToObject(r, "hold", 1);
+	return s;
+}
+
+START_TEST(cancel_from_thread)
+{
+	cJSON *s = held_stream();
 	struct env e;
 	env_start(&e, s);
 	struct events ev = { 0 };
@@ -312,10 +325,7 @@ static int on_event_get(void *ud, enum kube_event_type t, cJSON *obj)
 
 START_TEST(request_from_callback)
 {
-	static const char *const chunks[] = { EV("ADDED", "a", "1"), NULL };
-	cJSON *s = script_new();
-	cJSON *r = stream_rule(s, chunks, 0);
-	cJSON_AddBoolToObject(r, "hold", 1);
+	cJSON *s = held_stream();
 	script_rule(s, "GET", "/api/v1/namespaces/ns1/configmaps/x", 200,
 		    "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}");
 	struct env e;
@@ -350,10 +360,7 @@ static void *run_watch(void *arg)
 
 START_TEST(concurrent_watches)
 {
-	static const char *const chunks[] = { EV("ADDED", "a", "1"), NULL };
-	cJSON *s = script_new();
-	cJSON *r = stream_rule(s, chunks, 0);
-	cJSON_AddBoolToObject(r, "hold", 1);
+	cJSON *s = held_stream();
 	struct env e;
 	env_start(&e, s);
 	struct watcher x[NWATCH];
@@ -366,12 +373,7 @@ START_TEST(concurrent_watches)
 	}
 	/* every stream delivers while all are open */
 	for (int i = 0; i < NWATCH; i++)
-		for (int k = 0; k < 2000 && __atomic_load_n(&x[i].ev.n, __ATOMIC_SEQ_CST) < 1; k++) {
-			struct timespec ts = { 0, 5 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	for (int i = 0; i < NWATCH; i++)
-		ck_assert_int_eq(__atomic_load_n(&x[i].ev.n, __ATOMIC_SEQ_CST), 1);
+		ck_assert_int_eq(wait_events(&x[i].ev, 1), 1);
 	for (int i = 0; i < NWATCH; i++)
 		kube_watch_cancel(x[i].w);
 	for (int i = 0; i < NWATCH; i++) {
