@@ -1,17 +1,15 @@
 /*
- * The client: a pool of libcurl easy handles, each keeping its connection
- * alive between requests, plus a share object for DNS and TLS sessions.
+ * The client: every transfer runs on the client's streams thread through
+ * one libcurl multi handle (streams.c), so that over HTTP/2 all of them,
+ * watches included, are streams of one connection; a share object holds
+ * DNS and TLS sessions. The pool keeps idle easy handles, for their
+ * allocations only: the connections live in the multi handle's cache.
  *
- * Why not one shared connection cache: libcurl 7.88 documents that sharing
- * the connection cache (CURL_LOCK_DATA_CONNECT) between concurrently
- * running threads is not supported. An easy handle keeps its own
- * connections across curl_easy_perform() calls, so a pool of handles is a
- * pool of kept-alive connections: a worker takes a handle (and with it a
- * warm connection), runs one exchange and gives it back. Handles are
- * reused last-in first-out so the warmest connection goes out first.
- * HTTP/2 is negotiated through ALPN when the server offers it. Watches are
- * the exception: they run on one thread and one multi handle (streams.c),
- * as streams of one HTTP/2 connection.
+ * Why one thread and not a shared connection cache: libcurl 7.88 documents
+ * that sharing the connection cache (CURL_LOCK_DATA_CONNECT) between
+ * concurrently running threads is not supported, and that HTTP/2 streams
+ * are only multiplexed on a connection held by one multi or easy handle.
+ * HTTP/2 is negotiated through ALPN when the server offers it.
  */
 #include <stdio.h>
 #include <stdlib.h>

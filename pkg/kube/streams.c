@@ -1,19 +1,19 @@
 /*
- * Streams: the client's watches run on one thread, through one libcurl
- * multi handle, so that over HTTP/2 they are streams of one connection
- * (one TLS session, one set of connection buffers) instead of one
- * connection and one blocked curl_easy_perform() each. Measured on the
- * real API server: docs/performance.md, "One connection for the watches".
+ * Streams: every transfer of a client runs on one thread, through one
+ * libcurl multi handle, so that over HTTP/2 the watches, lists and writes
+ * are streams of one connection (one TLS session, one set of connection
+ * buffers) instead of a kept-alive connection per informer and worker.
+ * Measured on the real API server: docs/performance.md, "Fifth round".
  *
- * The thread that asks for a transfer (an informer's reflector) sets the
- * handle up as for any request, hands it over and waits until it is done;
- * meanwhile the handle's callbacks (the watch decoder, the progress
- * callback that aborts a cancelled watch) run on the streams thread, one
- * transfer at a time. The multi handle is only ever touched by that
+ * The thread that makes a request (a reflector, a worker, the event
+ * writer) sets the easy handle up as before, hands it over and waits until
+ * it is done; meanwhile the handle's callbacks (the response buffer, the
+ * watch decoder, the progress callback that aborts a cancelled transfer)
+ * run on the streams thread. The multi handle is only ever touched by that
  * thread, apart from curl_multi_wakeup(), which libcurl allows from any.
  *
- * Over HTTP/1.1 (hack/local-cluster) every stream still has a connection
- * of its own, in the multi handle's cache.
+ * Over clear-text HTTP/1.1 (hack/local-cluster) every concurrent transfer
+ * still has a connection of its own, in the multi handle's cache.
  */
 #include <stdlib.h>
 
@@ -65,6 +65,15 @@ static void finish(struct kube_streams *s, struct stream_job *j, CURLcode cc)
 	pthread_cond_broadcast(&s->done_cv);
 }
 
+/* Under s->lock: ends every transfer in the multi with cc. */
+static void finish_all(struct kube_streams *s, CURLcode cc)
+{
+	while (s->active) {
+		curl_multi_remove_handle(s->multi, s->active->h);
+		finish(s, s->active, cc);
+	}
+}
+
 static void *run(void *arg)
 {
 	struct kube_streams *s = arg;
@@ -87,16 +96,13 @@ static void *run(void *arg)
 		if (s->stopping) {
 			/* The client is being freed: whatever still runs ends
 			 * as a cancelled transfer. */
-			while (s->active) {
-				curl_multi_remove_handle(s->multi, s->active->h);
-				finish(s, s->active, CURLE_ABORTED_BY_CALLBACK);
-			}
+			finish_all(s, CURLE_ABORTED_BY_CALLBACK);
 			pthread_mutex_unlock(&s->lock);
 			break;
 		}
 		pthread_mutex_unlock(&s->lock);
 
-		curl_multi_perform(s->multi, &running);
+		CURLMcode mc = curl_multi_perform(s->multi, &running);
 		CURLMsg *m;
 		int left;
 		while ((m = curl_multi_info_read(s->multi, &left))) {
@@ -112,7 +118,17 @@ static void *run(void *arg)
 			finish(s, j, cc);
 			pthread_mutex_unlock(&s->lock);
 		}
-		curl_multi_poll(s->multi, NULL, 0, STREAMS_POLL_MS, NULL);
+		if (mc == CURLM_OK)
+			mc = curl_multi_poll(s->multi, NULL, 0, STREAMS_POLL_MS, NULL);
+		if (mc != CURLM_OK) {
+			/* The multi handle itself failed (out of memory): its
+			 * transfers end as failed ones, which kube_exchange()
+			 * retries or reports like any other. */
+			pthread_mutex_lock(&s->lock);
+			finish_all(s, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+							       : CURLE_RECV_ERROR);
+			pthread_mutex_unlock(&s->lock);
+		}
 	}
 	return NULL;
 }
