@@ -241,12 +241,12 @@ CURLcode kube_tls_ctx_ca(CURL *h, void *ssl_ctx, void *userdata);
 CURLcode kube_tls_ctx_all(CURL *h, void *ssl_ctx, void *userdata);
 
 /*
- * The watches' thread (streams.c): kube_streams_perform() runs one set-up
- * easy handle's transfer there, with the other streams, and returns its
- * result when it is done; the handle's callbacks run on that thread. The
- * thread and its multi handle start with the first transfer.
- * kube_streams_free() ends any transfer still running as
- * CURLE_ABORTED_BY_CALLBACK.
+ * The client's streams thread (streams.c), which runs every transfer:
+ * kube_streams_perform() runs one set-up easy handle's transfer there,
+ * with the others, and returns its result when it is done; the handle's
+ * callbacks run on that thread. The thread and its multi handle start
+ * with the first transfer. kube_streams_free() ends any transfer still
+ * running as CURLE_ABORTED_BY_CALLBACK.
  */
 struct kube_streams;
 struct kube_streams *kube_streams_new(void);
@@ -272,7 +272,7 @@ struct kube_client {
 
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-	struct kube_streams *streams; /* the watches */
+	struct kube_streams *streams; /* every transfer runs there */
 
 	pthread_mutex_t pool_lock;
 	CURL **pool;               /* idle easy handles, LIFO */

@@ -156,7 +156,7 @@ CURLcode kube_streams_perform(struct kube_streams *s, CURL *h)
 		curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 		if (pthread_create(&s->thread, NULL, run, s) != 0) {
 			/* No thread: this transfer runs on the caller's, as
-			 * every watch did before the streams thread. */
+			 * every transfer did before the streams thread. */
 			curl_multi_cleanup(s->multi);
 			s->multi = NULL;
 			pthread_mutex_unlock(&s->lock);
