@@ -573,10 +573,13 @@ int metrics_render(struct metrics *m, struct buf *out)
 	for (size_t i = 0; !rc && i < nf; i++)
 		render_family(out, arr[i]);
 	free(arr);
-	if (!rc && (rc = buf_error(out)))
-		buf_truncate(out, start);
-	else if (!rc)
-		m->last_len = out->len - start;
+	if (!rc) {
+		rc = buf_error(out);
+		if (rc)
+			buf_truncate(out, start);
+		else
+			m->last_len = out->len - start;
+	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
