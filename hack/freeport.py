@@ -1,46 +1,114 @@
-"""TCP ports on 127.0.0.1 that nobody listens on.
+"""TCP ports on 127.0.0.1 that nobody listens on, and nobody else was given.
 
 `python3 hack/freeport.py [N]` prints N of them (default 1), for
 hack/lib.sh (free_port), hack/reshard-fixture.sh, hack/postgres and the
 server suites of hack/test.d; the Python scripts
-(hack/kube-cluster, hack/soak.py, the e2e suites) import free_port(). The ports
-come from below the kernel's ephemeral range
-(/proc/sys/net/ipv4/ip_local_port_range): a port from bind(port 0) lies
-inside it, and between this check and the server's own bind any outgoing
-connection on the machine may be given it as its local port ("Address
-already in use" when three suites run at once). Below the range only
-another explicit choice can take it. Falls back to bind(port 0) when the
-range starts too low to leave room.
+(hack/kube-cluster, hack/soak.py, the e2e suites) import free_port().
+
+Two races make a merely free port fail at the server's bind ("Address
+already in use"), both seen when hack/test runs four suites at once:
+
+- The kernel gives ports from its ephemeral range
+  (/proc/sys/net/ipv4/ip_local_port_range) to outgoing connections, so
+  the ports come from below it; a port from bind(port 0) lies inside it.
+  Falls back to bind(port 0) when the range starts too low to leave room.
+- Between this check and the server's bind, another caller checks the same
+  port and finds it free too. 64-e2e-upgrade-kube picks the API server's
+  port, starts hack/kube-cluster in the background (it binds seconds later)
+  and meanwhile picks the ports of four ClickHouse servers; in the CI of
+  e4e3992 the API server found its port taken by then. So each port handed out is leased
+  for LEASE_SECONDS: a file per port under LEASE_DIR, written under an
+  flock of the directory, and no caller on the machine is given a leased
+  port. The lease also covers a server that a test stops and starts again
+  on its port. Leases older than that are removed on the next call.
 """
+import errno
+import fcntl
+import os
 import random
 import socket
 import sys
+import tempfile
+import time
+
+LEASE_SECONDS = 3600
+LEASE_DIR = os.path.join(os.environ.get("FREEPORT_DIR") or tempfile.gettempdir(),
+                         "posthog-operator-ports-%d" % os.getuid())
+
+
+def _listening(port):
+    """True when port cannot be bound on 127.0.0.1 (someone holds it)."""
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def _leased(port, now):
+    try:
+        return now - os.stat(os.path.join(LEASE_DIR, str(port))).st_mtime < LEASE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def _prune(now):
+    for name in os.listdir(LEASE_DIR):
+        path = os.path.join(LEASE_DIR, name)
+        try:
+            if name.isdigit() and now - os.stat(path).st_mtime >= LEASE_SECONDS:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _candidate(low):
+    """A port below the ephemeral range, or one the kernel picks."""
+    if low > 11000:
+        return random.randint(10000, low - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
 
 
 def free_ports(n):
-    """n distinct free ports (raises OSError when none can be found)."""
+    """n distinct free, unleased ports, now leased (raises OSError when none can be found)."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         low = 0
-    found = []
-    for _ in range(n * 200):
-        if len(found) == n:
-            break
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", random.randint(10000, low - 1) if low > 11000 else 0))
-            port = s.getsockname()[1]
-        except OSError:
-            continue
-        finally:
-            s.close()
-        if port not in found:
+    os.makedirs(LEASE_DIR, mode=0o700, exist_ok=True)
+    lock = os.open(LEASE_DIR, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        now = time.time()
+        _prune(now)
+        found = []
+        for _ in range(n * 200):
+            if len(found) == n:
+                break
+            try:
+                port = _candidate(low)
+            except OSError:
+                continue
+            if port in found or _leased(port, now) or _listening(port):
+                continue
             found.append(port)
-    if len(found) < n:
-        raise OSError("freeport: no free port found")
-    return found
+        if len(found) < n:
+            raise OSError(errno.EADDRINUSE, "freeport: no free port found")
+        for port in found:
+            with open(os.path.join(LEASE_DIR, str(port)), "w") as f:
+                f.write("%d\n" % os.getppid())
+        return found
+    finally:
+        os.close(lock)
 
 
 def free_port():

@@ -19,9 +19,9 @@ lease=4 renew=3 retry=0.5
 passed=0 failed=0
 pids=()
 # Free loopback ports (metrics, health) for the three replicas, so that
-# two runs on one machine do not answer each other's probes.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ma=$(free_port) ha=$(free_port) mb=$(free_port) hb=$(free_port) mc=$(free_port) hc=$(free_port)
+# two runs on one machine do not answer each other's probes
+# (hack/freeport.py: below the ephemeral range, and leased).
+read -r ma ha mb hb mc hc < <(python3 "$top/hack/freeport.py" 6)
 
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
