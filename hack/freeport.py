@@ -16,11 +16,12 @@ already in use"), both seen when hack/test runs four suites at once:
   port and finds it free too. 64-e2e-upgrade-kube picks the API server's
   port, starts hack/kube-cluster in the background (it binds seconds later)
   and meanwhile picks the ports of four ClickHouse servers; in the CI of
-  e4e3992 the API server found its port taken by then. So each port handed out is leased
-  for LEASE_SECONDS: a file per port under LEASE_DIR, written under an
-  flock of the directory, and no caller on the machine is given a leased
-  port. The lease also covers a server that a test stops and starts again
-  on its port. Leases older than that are removed on the next call.
+  e4e3992 the API server found its port taken by then. So each port
+  handed out is leased for LEASE_SECONDS: an empty file per port under
+  LEASE_DIR, made under an flock of the directory, and no caller on the
+  machine is given a leased port. The lease also covers a server that a
+  test stops and starts again on its port. Each call first removes the
+  leases older than that, so every file left is a lease in force.
 """
 import errno
 import fcntl
@@ -46,13 +47,6 @@ def _listening(port):
         return True
     finally:
         s.close()
-
-
-def _leased(port, now):
-    try:
-        return now - os.stat(os.path.join(LEASE_DIR, str(port))).st_mtime < LEASE_SECONDS
-    except FileNotFoundError:
-        return False
 
 
 def _prune(now):
@@ -88,8 +82,7 @@ def free_ports(n):
     lock = os.open(LEASE_DIR, os.O_RDONLY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        now = time.time()
-        _prune(now)
+        _prune(time.time())
         found = []
         for _ in range(n * 200):
             if len(found) == n:
@@ -98,14 +91,14 @@ def free_ports(n):
                 port = _candidate(low)
             except OSError:
                 continue
-            if port in found or _leased(port, now) or _listening(port):
+            if port in found or os.path.exists(os.path.join(LEASE_DIR, str(port))) \
+                    or _listening(port):
                 continue
             found.append(port)
         if len(found) < n:
             raise OSError(errno.EADDRINUSE, "freeport: no free port found")
         for port in found:
-            with open(os.path.join(LEASE_DIR, str(port)), "w") as f:
-                f.write("%d\n" % os.getppid())
+            open(os.path.join(LEASE_DIR, str(port)), "w").close()
         return found
     finally:
         os.close(lock)

@@ -39,18 +39,17 @@ class FreePort(unittest.TestCase):
 
     def test_skips(self):
         """Which candidate is handed out, by what holds the ones before it."""
-        base = freeport.free_port()  # a port nobody listens on
-        os.unlink(self.lease_path(base))
+        base, other = freeport.free_ports(2)  # ports nobody listens on
         cases = [
             # name, state of base, expected: base or the next candidate
             ("free and unleased", None, base),
-            ("fresh lease", "fresh", base + 1),
+            ("fresh lease", "fresh", other),
             ("stale lease", "stale", base),
-            ("listening", "listen", base + 1),
+            ("listening", "listen", other),
         ]
         for name, state, want in cases:
             with self.subTest(name):
-                for p in (base, base + 1):
+                for p in (base, other):
                     if os.path.exists(self.lease_path(p)):
                         os.unlink(self.lease_path(p))
                 holder = None
@@ -65,7 +64,7 @@ class FreePort(unittest.TestCase):
                     holder.bind(("127.0.0.1", base))
                     holder.listen()
                 try:
-                    self.candidates([base, base + 1])
+                    self.candidates([base, other])
                     self.assertEqual(freeport.free_ports(1), [want])
                     self.assertTrue(os.path.exists(self.lease_path(want)))
                 finally:
